@@ -1,0 +1,60 @@
+/* coreseal: one command, one file per subcommand. This file only
+ * dispatches and prints the top-level help. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(const char *sub, int code, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "coreseal %s: (%d) ", sub, code);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand_t;
+
+static const subcommand_t subcommands[] = {
+    {"demo", cmd_demo, "run the end-to-end demonstration and print what happens"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: coreseal <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\n'coreseal <command> --help' describes each command.\n"
+                 "Exit codes: 0 ok, 1 usage, 2 config, 3 network, 4 timeout,\n"
+                 "5 peer rejected, 6 local security check, 7 storage.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("coreseal 0.1.0\n");
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 1, argv + 1);
+    return cli_fail(argv[1], CLI_EXIT_USAGE,
+                    "unknown command; run 'coreseal --help' for the list of commands");
+}

@@ -1,0 +1,32 @@
+/* A device's use of the sans-I/O core, linked for Cortex-M4 by
+ * scripts/footprint.sh so that --gc-sections keeps exactly what a device
+ * needs. Crypto is excluded: the backend is the platform's (PSA, mbedTLS). */
+#include "coreseal/cbor.h"
+#include "coreseal/coap.h"
+#include "coreseal/cose.h"
+
+typedef void (*fn_t)(void);
+
+/* Function pointers of every public call a device makes keep them linked. */
+fn_t volatile footprint_keep[] = {
+    (fn_t)cbor_enc_init,          (fn_t)cbor_enc_finish,
+    (fn_t)cbor_encode_uint,       (fn_t)cbor_encode_int,
+    (fn_t)cbor_encode_bstr,       (fn_t)cbor_encode_tstr,
+    (fn_t)cbor_encode_array,      (fn_t)cbor_encode_map,
+    (fn_t)cbor_encode_null,       (fn_t)cbor_encode_bool,
+    (fn_t)cbor_dec_init,          (fn_t)cbor_dec_next,
+    (fn_t)cbor_dec_skip,          (fn_t)cbor_decode_uint,
+    (fn_t)cbor_decode_int,        (fn_t)cbor_decode_bstr,
+    (fn_t)cbor_decode_tstr,       (fn_t)cbor_decode_array,
+    (fn_t)cbor_decode_map,        (fn_t)cose_encode_enc_structure,
+    (fn_t)cose_encode_sig_structure, (fn_t)cose_key_decode,
+    (fn_t)cose_alg_by_id,         (fn_t)coap_msg_parse,
+    (fn_t)coap_opt_iter_init,     (fn_t)coap_opt_next,
+    (fn_t)coap_msg_find_option,   (fn_t)coap_msg_check_critical,
+    (fn_t)coap_builder_init,      (fn_t)coap_builder_add_option,
+    (fn_t)coap_builder_add_option_uint, (fn_t)coap_builder_set_payload,
+    (fn_t)coap_builder_finish,    (fn_t)coreseal_strerror,
+    (fn_t)cs_wipe,                (fn_t)cs_ct_equal,
+};
+
+int main(void) { return footprint_keep[0] != 0; }

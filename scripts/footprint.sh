@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Cross-compiles the sans-I/O core for Cortex-M4 (arm-none-eabi-gcc -Os) and
+# prints flash/RAM per module, the size of a device image after
+# --gc-sections, and the largest stack frames. Fails if the core pulls in
+# anything beyond the freestanding string functions (malloc, stdio, POSIX)
+# or if a frame exceeds the 2 KB budget.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/build-footprint
+rm -rf "$out" && mkdir -p "$out"
+CC=arm-none-eabi-gcc
+CFLAGS=(-std=c11 -Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections
+        -Wall -Wextra -Wpedantic -Werror -Wvla -fstack-usage -I"$root/include")
+# The core list lives in CMakeLists.txt (CORESEAL_CORE_SOURCES).
+mapfile -t srcs < <(sed -n '/^set(CORESEAL_CORE_SOURCES/,/^)/p' "$root/CMakeLists.txt" | grep -o 'src/[^ )]*\.c')
+declare -A module_objs
+for s in "${srcs[@]}"; do
+    mod=$(echo "$s" | cut -d/ -f2)
+    obj=$out/$(echo "$s" | tr / _).o
+    (cd "$out" && $CC "${CFLAGS[@]}" -c "$root/$s" -o "$obj")
+    module_objs[$mod]="${module_objs[$mod]:-} $obj"
+done
+
+allowed='^(memcpy|memmove|memset|memcmp|strcmp|strlen|__aeabi_[a-z0-9]+|__gnu_[a-z0-9_]+)$'
+defined=$(arm-none-eabi-nm --defined-only "$out"/*.o | awk 'NF==3{print $3}' | sort -u)
+bad=$(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2{print $2}' | sort -u |
+      comm -23 - <(echo "$defined") | grep -Ev "$allowed" || true)
+if [ -n "$bad" ]; then
+    echo "footprint: the core references symbols outside the freestanding set:" >&2
+    echo "$bad" >&2
+    exit 1
+fi
+
+printf '\n%-10s %10s %10s %10s   (Cortex-M4, -Os, per module, before gc)\n' module text data bss
+for mod in $(echo "${!module_objs[@]}" | tr ' ' '\n' | sort); do
+    # shellcheck disable=SC2086
+    arm-none-eabi-size -t ${module_objs[$mod]} | tail -1 |
+        awk -v m="$mod" '{printf "%-10s %10d %10d %10d\n", m, $1, $2, $3}'
+done
+
+$CC "${CFLAGS[@]}" -c "$root/footprint/device.c" -o "$out/device.o"
+# No startup code: main is the entry, so the image is the core plus the
+# few libc string functions it calls.
+$CC -mcpu=cortex-m4 -mthumb -Os -nostartfiles -specs=nano.specs -Wl,-e,main -Wl,--gc-sections \
+    "$out/device.o" "$out"/src_*.o -lc -lgcc -o "$out/device.elf"
+printf '\ndevice core image after --gc-sections (no crypto, no startup):\n'
+arm-none-eabi-size "$out/device.elf"
+flash=$(arm-none-eabi-size "$out/device.elf" | awk 'NR==2{print $1+$2}')
+if [ "$flash" -gt 20480 ]; then
+    echo "footprint: device core uses $flash bytes of flash, over the 20 KB budget" >&2
+    exit 1
+fi
+
+printf '\nlargest stack frames (bytes, -fstack-usage):\n'
+cat "$out"/*.su | sort -t$'\t' -k2 -n -r | head -5 | awk -F'\t' '{printf "  %6d  %s\n", $2, $1}'
+max=$(cat "$out"/*.su | awk -F'\t' '{print $2}' | sort -n | tail -1)
+if grep -q dynamic "$out"/*.su; then
+    echo "footprint: a function has a dynamic stack frame (VLA or alloca)" >&2
+    exit 1
+fi
+if [ "$max" -gt 2048 ]; then
+    echo "footprint: a stack frame of $max bytes exceeds the 2 KB budget" >&2
+    exit 1
+fi
+echo "footprint: ok (largest frame $max bytes; no malloc, stdio or POSIX)"

@@ -1,0 +1,84 @@
+/* coreseal_strerror / coreseal_errname: one table for the error codes of
+ * every module (ranges in common.h). Static strings only: no allocation,
+ * safe on a device and in a signal handler. */
+#include "coreseal/cbor.h"
+#include "coreseal/coap.h"
+#include "coreseal/common.h"
+#include "coreseal/cose.h"
+#include "coreseal/crypto.h"
+
+typedef struct {
+    int code;
+    const char *name;
+    const char *text;
+} err_entry_t;
+
+#define E(code, text) {code, #code, text}
+
+static const err_entry_t errors[] = {
+    E(CS_OK, "success"),
+
+    E(CBOR_ERR_BAD_ARG, "CBOR: invalid argument (NULL buffer or length)"),
+    E(CBOR_ERR_TRUNCATED, "CBOR: input ends in the middle of an item"),
+    E(CBOR_ERR_INDEFINITE, "CBOR: indefinite-length item or break byte (not allowed here)"),
+    E(CBOR_ERR_NOT_SHORTEST, "CBOR: integer or length not in its shortest form"),
+    E(CBOR_ERR_RESERVED, "CBOR: reserved additional information value (28..30)"),
+    E(CBOR_ERR_TOO_DEEP, "CBOR: arrays/maps/tags nested too deeply"),
+    E(CBOR_ERR_TYPE, "CBOR: item has another type than expected"),
+    E(CBOR_ERR_NO_SPACE, "CBOR: output buffer too small"),
+    E(CBOR_ERR_OVERFLOW, "CBOR: integer too large for the requested type"),
+    E(CBOR_ERR_BAD_SIMPLE, "CBOR: simple value below 32 in two-byte form"),
+    E(CBOR_ERR_TRAILING, "CBOR: unexpected bytes after the last item"),
+    E(CBOR_ERR_END, "CBOR: no more items"),
+
+    E(COSE_ERR_BAD_ARG, "COSE: invalid argument"),
+    E(COSE_ERR_NO_SPACE, "COSE: output buffer too small"),
+    E(COSE_ERR_MALFORMED, "COSE: structure is not well-formed"),
+    E(COSE_ERR_UNKNOWN_ALG, "COSE: unknown or unsupported algorithm"),
+    E(COSE_ERR_MISSING_PARAM, "COSE: a required key parameter is missing"),
+    E(COSE_ERR_BAD_KEY_TYPE, "COSE: unsupported key type or curve"),
+    E(COSE_ERR_DUPLICATE_LABEL, "COSE: the same label appears twice in a map"),
+
+    E(COAP_ERR_BAD_ARG, "CoAP: invalid argument"),
+    E(COAP_ERR_TRUNCATED, "CoAP: message shorter than its header and token"),
+    E(COAP_ERR_VERSION, "CoAP: unsupported version (must be 1)"),
+    E(COAP_ERR_TOKEN_LEN, "CoAP: token length 9..15 is reserved"),
+    E(COAP_ERR_OPTION_RESERVED, "CoAP: option delta or length uses reserved value 15"),
+    E(COAP_ERR_OPTION_TRUNCATED, "CoAP: option runs past the end of the message"),
+    E(COAP_ERR_EMPTY_PAYLOAD, "CoAP: payload marker followed by an empty payload"),
+    E(COAP_ERR_OPTION_NUMBER, "CoAP: option number above 65535"),
+    E(COAP_ERR_EMPTY_MESSAGE, "CoAP: Empty message (0.00) with token, options or payload"),
+    E(COAP_ERR_NO_SPACE, "CoAP: output buffer too small"),
+    E(COAP_ERR_OPTION_ORDER, "CoAP: options must be added in increasing number order"),
+    E(COAP_ERR_UNKNOWN_CRITICAL, "CoAP: unrecognized critical option"),
+    E(COAP_ERR_FRAME_LENGTH, "CoAP: TCP/WebSocket length field does not match the data"),
+    E(COAP_ERR_BAD_STATE, "CoAP: builder used out of order"),
+
+    E(CS_CRYPTO_ERR_BAD_ARG, "crypto: invalid argument"),
+    E(CS_CRYPTO_ERR_UNSUPPORTED, "crypto: algorithm not available in this backend"),
+    E(CS_CRYPTO_ERR_AUTH, "crypto: authentication failed (tag or signature mismatch)"),
+    E(CS_CRYPTO_ERR_BAD_KEY, "crypto: invalid key or public point"),
+    E(CS_CRYPTO_ERR_NO_SPACE, "crypto: output buffer too small"),
+    E(CS_CRYPTO_ERR_BACKEND, "crypto: the backend library failed"),
+    E(CS_CRYPTO_ERR_RANDOM, "crypto: random number generator failed"),
+};
+
+static const err_entry_t *find(int code)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].code == code)
+            return &errors[i];
+    return NULL;
+}
+
+const char *coreseal_strerror(int code)
+{
+    const err_entry_t *e = find(code);
+    return e ? e->text : "unknown error code";
+}
+
+const char *coreseal_errname(int code)
+{
+    const err_entry_t *e = find(code);
+    return e ? e->name : "CS_ERR_UNKNOWN";
+}
