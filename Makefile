@@ -6,6 +6,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 30
+MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
 DEPS := build-essential cmake pkg-config libssl-dev libcmocka-dev libjansson-dev

@@ -4,6 +4,7 @@
 #include "coreseal/cbor.h"
 #include "coreseal/coap.h"
 #include "coreseal/cose.h"
+#include "coreseal/oscore.h"
 
 typedef void (*fn_t)(void);
 
@@ -27,6 +28,10 @@ fn_t volatile footprint_keep[] = {
     (fn_t)coap_builder_add_option_uint, (fn_t)coap_builder_set_payload,
     (fn_t)coap_builder_finish,    (fn_t)coreseal_strerror,
     (fn_t)cs_wipe,                (fn_t)cs_ct_equal,
+    (fn_t)oscore_ctx_derive,      (fn_t)oscore_protect_request,
+    (fn_t)oscore_unprotect_response, (fn_t)oscore_unprotect_request,
+    (fn_t)oscore_protect_response, (fn_t)oscore_echo_challenge,
+    (fn_t)oscore_msg_option,      (fn_t)oscore_err_to_coap_code,
 };
 
 int main(void) { return footprint_keep[0] != 0; }

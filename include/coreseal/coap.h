@@ -151,6 +151,14 @@ bool coap_opt_uint(const coap_opt_t *opt, uint32_t *v);
 /* Minimal encoding of v into out[4]; returns its length (0 for v == 0). */
 size_t coap_encode_uint(uint32_t v, uint8_t out[4]);
 
+/* Options and payload alone (the part after the token): OSCORE plaintext
+ * and similar bodies. Header fields of m are left zero. */
+CS_MUST_CHECK coap_err_t coap_msg_parse_body(coap_msg_t *m, const uint8_t *body, size_t len);
+/* Writes one option at out[*pos], delta-encoded against `prev`; moves *pos.
+ * COAP_ERR_NO_SPACE leaves *pos unchanged. */
+CS_MUST_CHECK coap_err_t coap_option_encode(uint8_t *out, size_t cap, size_t *pos, uint16_t prev,
+                                            uint16_t num, const uint8_t *val, size_t len);
+
 /* RFC 7252 §5.4.1/§5.4.5: a critical option that is unknown, has a length
  * outside its range, or repeats when it may not, is unrecognized.
  * `extra` (may be NULL) lists more numbers the application handles.

@@ -122,6 +122,14 @@ static coap_err_t parse_token(coap_msg_t *m, const uint8_t **p, const uint8_t *e
     return COAP_OK;
 }
 
+coap_err_t coap_msg_parse_body(coap_msg_t *m, const uint8_t *body, size_t len)
+{
+    if (!m || (len && !body))
+        return COAP_ERR_BAD_ARG;
+    memset(m, 0, sizeof *m);
+    return parse_body(m, body, body + len);
+}
+
 coap_err_t coap_msg_parse(coap_msg_t *m, const uint8_t *buf, size_t len)
 {
     if (!m || !buf)
@@ -331,19 +339,6 @@ void coap_builder_init(coap_builder_t *b, uint8_t *buf, size_t cap, coap_transpo
     b->len = b->body = hdr + token_len;
 }
 
-static uint8_t *builder_reserve(coap_builder_t *b, size_t n)
-{
-    if (b->err != COAP_OK)
-        return NULL;
-    if (n > b->cap - b->len) {
-        b->err = COAP_ERR_NO_SPACE;
-        return NULL;
-    }
-    uint8_t *p = b->buf + b->len;
-    b->len += n;
-    return p;
-}
-
 /* Nibble and extension bytes for a delta or length (§3.1). */
 static size_t ext_encode(size_t v, uint8_t *nibble, uint8_t ext[2])
 {
@@ -362,6 +357,28 @@ static size_t ext_encode(size_t v, uint8_t *nibble, uint8_t ext[2])
     return 2;
 }
 
+coap_err_t coap_option_encode(uint8_t *out, size_t cap, size_t *pos, uint16_t prev,
+                              uint16_t num, const uint8_t *val, size_t len)
+{
+    if (!out || !pos || *pos > cap || num < prev || (len && !val) || len > 0xffff + 269u)
+        return num < prev ? COAP_ERR_OPTION_ORDER : COAP_ERR_BAD_ARG;
+    uint8_t dn, ln, dext[2], lext[2];
+    size_t dl = ext_encode((size_t)(num - prev), &dn, dext);
+    size_t ll = ext_encode(len, &ln, lext);
+    if (1 + dl + ll + len > cap - *pos)
+        return COAP_ERR_NO_SPACE;
+    uint8_t *p = out + *pos;
+    *p++ = (uint8_t)(dn << 4 | ln);
+    memcpy(p, dext, dl);
+    p += dl;
+    memcpy(p, lext, ll);
+    p += ll;
+    if (len)
+        memmove(p, val, len);
+    *pos += 1 + dl + ll + len;
+    return COAP_OK;
+}
+
 void coap_builder_add_option(coap_builder_t *b, uint16_t num, const void *val, size_t len)
 {
     if (b->err != COAP_OK)
@@ -370,28 +387,9 @@ void coap_builder_add_option(coap_builder_t *b, uint16_t num, const void *val, s
         b->err = COAP_ERR_BAD_STATE;
         return;
     }
-    if (num < b->last_opt) {
-        b->err = COAP_ERR_OPTION_ORDER;
-        return;
-    }
-    if ((len && !val) || len > 0xffff + 269u) {
-        b->err = COAP_ERR_BAD_ARG;
-        return;
-    }
-    uint8_t dn, ln, dext[2], lext[2];
-    size_t dl = ext_encode((size_t)(num - b->last_opt), &dn, dext);
-    size_t ll = ext_encode(len, &ln, lext);
-    uint8_t *p = builder_reserve(b, 1 + dl + ll + len);
-    if (!p)
-        return;
-    *p++ = (uint8_t)(dn << 4 | ln);
-    memcpy(p, dext, dl);
-    p += dl;
-    memcpy(p, lext, ll);
-    p += ll;
-    if (len)
-        memmove(p, val, len);
-    b->last_opt = num;
+    b->err = coap_option_encode(b->buf, b->cap, &b->len, b->last_opt, num, val, len);
+    if (b->err == COAP_OK)
+        b->last_opt = num;
 }
 
 void coap_builder_add_option_uint(coap_builder_t *b, uint16_t num, uint32_t v)

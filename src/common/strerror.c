@@ -6,6 +6,7 @@
 #include "coreseal/common.h"
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
+#include "coreseal/oscore.h"
 
 typedef struct {
     int code;
@@ -53,6 +54,24 @@ static const err_entry_t errors[] = {
     E(COAP_ERR_UNKNOWN_CRITICAL, "CoAP: unrecognized critical option"),
     E(COAP_ERR_FRAME_LENGTH, "CoAP: TCP/WebSocket length field does not match the data"),
     E(COAP_ERR_BAD_STATE, "CoAP: builder used out of order"),
+
+    E(OSCORE_ERR_BAD_ARG, "OSCORE: invalid argument"),
+    E(OSCORE_ERR_BAD_STATE, "OSCORE: call out of order"),
+    E(OSCORE_ERR_UNSUPPORTED_ALG, "OSCORE: AEAD or HKDF algorithm not supported by the crypto backend"),
+    E(OSCORE_ERR_ID_TOO_LONG, "OSCORE: Sender/Recipient ID longer than the nonce allows"),
+    E(OSCORE_ERR_CRYPTO, "OSCORE: the crypto backend failed"),
+    E(OSCORE_ERR_NO_SPACE, "OSCORE: output buffer too small"),
+    E(OSCORE_ERR_BAD_OPTION, "OSCORE: malformed OSCORE option"),
+    E(OSCORE_ERR_NOT_PROTECTED, "OSCORE: message has no OSCORE option"),
+    E(OSCORE_ERR_MISSING_KID, "OSCORE: request without kid or Partial IV"),
+    E(OSCORE_ERR_UNKNOWN_CONTEXT, "OSCORE: no security context for this kid / kid context"),
+    E(OSCORE_ERR_REPLAY, "OSCORE: replayed or old message"),
+    E(OSCORE_ERR_DECRYPT, "OSCORE: decryption failed (wrong key or tampered message)"),
+    E(OSCORE_ERR_MALFORMED_PLAINTEXT, "OSCORE: decrypted content is not a valid CoAP message"),
+    E(OSCORE_ERR_SSN_EXHAUSTED, "OSCORE: sender sequence numbers exhausted; derive a new context"),
+    E(OSCORE_ERR_STORAGE, "OSCORE: could not persist the sequence number bound"),
+    E(OSCORE_ERR_ECHO_REQUIRED, "OSCORE: freshness unknown after restart; Echo challenge needed"),
+    E(OSCORE_ERR_FORBIDDEN_OPTION, "OSCORE: option cannot be protected as given (Proxy-Uri)"),
 
     E(CS_CRYPTO_ERR_BAD_ARG, "crypto: invalid argument"),
     E(CS_CRYPTO_ERR_UNSUPPORTED, "crypto: algorithm not available in this backend"),
