@@ -7,6 +7,7 @@
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
 #include "coreseal/oscore.h"
+#include "coreseal/store.h"
 
 typedef struct {
     int code;
@@ -72,6 +73,12 @@ static const err_entry_t errors[] = {
     E(OSCORE_ERR_STORAGE, "OSCORE: could not persist the sequence number bound"),
     E(OSCORE_ERR_ECHO_REQUIRED, "OSCORE: freshness unknown after restart; Echo challenge needed"),
     E(OSCORE_ERR_FORBIDDEN_OPTION, "OSCORE: option cannot be protected as given (Proxy-Uri)"),
+
+    E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),
+    E(CS_STORE_ERR_IO, "store: file could not be read, written or synced"),
+    E(CS_STORE_ERR_SYNTAX, "store: file is not valid JSON or name,type,value lines"),
+    E(CS_STORE_ERR_MISSING, "store: a required entry is missing"),
+    E(CS_STORE_ERR_VALUE, "store: an entry has a wrong type, length or value"),
 
     E(CS_CRYPTO_ERR_BAD_ARG, "crypto: invalid argument"),
     E(CS_CRYPTO_ERR_UNSUPPORTED, "crypto: algorithm not available in this backend"),

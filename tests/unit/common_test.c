@@ -10,6 +10,7 @@
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
 #include "coreseal/oscore.h"
+#include "coreseal/store.h"
 #include "testutil.h"
 
 /* Every code from BAD_ARG up to the last of each module has its own name
@@ -33,6 +34,7 @@ static void test_every_code_has_a_message(void **state)
     check_range(COSE_ERR_BAD_ARG, COSE_ERR_DUPLICATE_LABEL);
     check_range(COAP_ERR_BAD_ARG, COAP_ERR_BAD_STATE);
     check_range(OSCORE_ERR_BAD_ARG, OSCORE_ERR_FORBIDDEN_OPTION);
+    check_range(CS_STORE_ERR_BAD_ARG, CS_STORE_ERR_VALUE);
     check_range(CS_CRYPTO_ERR_BAD_ARG, CS_CRYPTO_ERR_RANDOM);
     assert_string_equal(coreseal_errname(CBOR_ERR_TRUNCATED), "CBOR_ERR_TRUNCATED");
     assert_string_equal(coreseal_strerror(0), "success");

@@ -1,0 +1,84 @@
+/* coreseal/store.h: host-side files for OSCORE (above the core: uses stdio,
+ * POSIX and jansson).
+ *
+ * Context files describe a security context for the CLI and for devices
+ * (docs/context-files.md): coreseal's JSON format, or, unchanged, the
+ * `name,type,value` format of libcoap's `coap-client -E` / coap-oscore-conf(5).
+ *
+ * State files keep what must survive a reboot (RFC 8613 Appendix B.1): the
+ * Sender Sequence Number bound, the replay window (only valid after a clean
+ * shutdown) and the ID Context. Every write is atomic: temporary file,
+ * fsync, rename, fsync of the directory. */
+#ifndef CORESEAL_STORE_H
+#define CORESEAL_STORE_H
+
+#include "coreseal/oscore.h"
+
+typedef enum {
+    CS_STORE_OK = 0,
+    CS_STORE_ERR_BAD_ARG = CS_ERR_RANGE_STORE | 0x01,
+    CS_STORE_ERR_IO,      /* the file could not be read, written or synced */
+    CS_STORE_ERR_SYNTAX,  /* not valid JSON / not name,type,value lines */
+    CS_STORE_ERR_MISSING, /* a required member is absent */
+    CS_STORE_ERR_VALUE,   /* a member has a wrong type, length or value */
+} cs_store_err_t;
+
+#define CS_STORE_PATH_MAX 512
+#define CS_STORE_ERRMSG_MAX 256
+
+/* A context file, decoded. `err` of the load functions receives a sentence
+ * naming the file, the line or member, and what is wrong. */
+typedef struct {
+    uint8_t master_secret[OSCORE_MAX_SECRET_LEN];
+    size_t master_secret_len;
+    uint8_t master_salt[OSCORE_MAX_SALT_LEN];
+    size_t master_salt_len;
+    uint8_t sender_id[OSCORE_MAX_ID_LEN];
+    size_t sender_id_len;
+    uint8_t recipient_id[OSCORE_MAX_ID_LEN];
+    size_t recipient_id_len;
+    uint8_t id_context[OSCORE_MAX_ID_CONTEXT_LEN];
+    size_t id_context_len;
+    bool has_id_context;
+    bool send_kid_context;
+    int32_t aead_alg;
+    int32_t hkdf_alg;
+    uint16_t replay_window;
+    uint32_t ssn_step;
+    char state_file[CS_STORE_PATH_MAX]; /* "" for a volatile context */
+} cs_context_file_t;
+
+CS_MUST_CHECK cs_store_err_t cs_context_file_load(const char *path, cs_context_file_t *cf,
+                                                  char *err, size_t err_len);
+/* Text in either format; base_dir resolves a relative state_file. */
+CS_MUST_CHECK cs_store_err_t cs_context_file_parse(const char *text, size_t len,
+                                                   const char *base_dir, cs_context_file_t *cf,
+                                                   char *err, size_t err_len);
+/* Fills the derivation parameters (pointing into cf) from a context file. */
+void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p);
+
+/* ---- state files ---- */
+
+typedef struct {
+    char path[CS_STORE_PATH_MAX];
+    uint64_t ssn_bound;      /* no SSN below this may be used again */
+    bool window_valid;       /* saved at a clean shutdown */
+    oscore_replay_t window;
+    bool fresh;              /* no file existed: a context never used */
+} cs_state_file_t;
+
+/* Reads the state file (absent: a fresh context) and prepares p: ssn_start,
+ * replay_window_lost, and the persistence callback writing to this file
+ * with `step`. */
+CS_MUST_CHECK cs_store_err_t cs_state_open(cs_state_file_t *sf, const char *path, uint32_t step,
+                                           oscore_params_t *p, char *err, size_t err_len);
+/* After oscore_ctx_derive: restores a cleanly saved window into ctx and
+ * marks it stale on disk, since from now on only memory is current. */
+CS_MUST_CHECK cs_store_err_t cs_state_attach(cs_state_file_t *sf, oscore_ctx_t *ctx);
+/* Clean shutdown: records the current window and SSN as valid. */
+CS_MUST_CHECK cs_store_err_t cs_state_close(cs_state_file_t *sf, const oscore_ctx_t *ctx);
+
+/* Atomically replaces path with data (tmp + fsync + rename + dir fsync). */
+CS_MUST_CHECK cs_store_err_t cs_file_write_atomic(const char *path, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,241 @@
+/* Context files (JSON and libcoap formats) and state files: parsing, the
+ * error messages people see, and the SSN bound / replay window life cycle
+ * across simulated crashes and clean restarts. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "coreseal/crypto_openssl.h"
+#include "coreseal/store.h"
+#include "testutil.h"
+
+static const char *json_c11 =
+    "{\n"
+    "  \"master_secret\": \"0102030405060708090a0b0c0d0e0f10\",\n"
+    "  \"master_salt\": \"9e7ca92223786340\",\n"
+    "  \"sender_id\": \"\",\n"
+    "  \"recipient_id\": \"01\",\n"
+    "  \"aead_alg\": \"AES-CCM-16-64-128\",\n"
+    "  \"hkdf_alg\": -10,\n"
+    "  \"replay_window\": 64,\n"
+    "  \"state_file\": \"client.state\"\n"
+    "}\n";
+
+static const char *libcoap_c11 =
+    "# RFC 8613 C.1.1, as coap-client -E takes it\n"
+    "master_secret,hex,\"0102030405060708090a0b0c0d0e0f10\"\n"
+    "master_salt,hex,\"9e7ca92223786340\"\n"
+    "sender_id,hex,\"\"\n"
+    "recipient_id,hex,\"01\"\n"
+    "replay_window,integer,30\n"
+    "aead_alg,integer,10\n"
+    "hkdf_alg,integer,-10\n"
+    "ssn_freq,integer,5\n"
+    "rfc8613_b_1_2,bool,true\n";
+
+static void check_c11_keys(const cs_context_file_t *cf)
+{
+    cs_crypto_t c;
+    oscore_params_t p;
+    oscore_ctx_t ctx;
+    assert_int_equal(cs_crypto_openssl_new(&c), CS_CRYPTO_OK);
+    cs_context_file_params(cf, &p);
+    assert_int_equal(oscore_ctx_derive(&ctx, &c, &p), OSCORE_OK);
+    tu_assert_hex(ctx.sender_key, 16, "f0910ed7295e6ad4b54fc793154302ff");
+    tu_assert_hex(ctx.common_iv, 13, "4622d4dd6d944168eefb54987c");
+    cs_crypto_openssl_free(&c);
+}
+
+static void test_json_and_libcoap_formats(void **state)
+{
+    (void)state;
+    cs_context_file_t cf;
+    char err[256] = "";
+    assert_int_equal(cs_context_file_parse(json_c11, strlen(json_c11), "/etc/coreseal", &cf, err,
+                                           sizeof err), CS_STORE_OK);
+    assert_int_equal(cf.replay_window, 64);
+    assert_string_equal(cf.state_file, "/etc/coreseal/client.state");
+    check_c11_keys(&cf);
+
+    assert_int_equal(cs_context_file_parse(libcoap_c11, strlen(libcoap_c11), "", &cf, err,
+                                           sizeof err), CS_STORE_OK);
+    assert_int_equal(cf.replay_window, 30);
+    assert_int_equal(cf.ssn_step, 5);
+    assert_string_equal(cf.state_file, "");
+    check_c11_keys(&cf);
+
+    const char *ascii = "master_secret,ascii,\"abcdefgh\"\nsender_id,ascii,\"client\"\n"
+                        "recipient_id,ascii,\"server\"\nid_context,hex,\"37cbf3210017a2d3\"\n";
+    assert_int_equal(cs_context_file_parse(ascii, strlen(ascii), "", &cf, err, sizeof err),
+                     CS_STORE_OK);
+    assert_int_equal(cf.sender_id_len, 6);
+    assert_memory_equal(cf.sender_id, "client", 6);
+    assert_true(cf.has_id_context);
+    assert_true(cf.send_kid_context);
+}
+
+static void test_errors_name_the_problem(void **state)
+{
+    (void)state;
+    struct {
+        const char *text;
+        cs_store_err_t err;
+        const char *msg;
+    } cases[] = {
+        {"{\"sender_id\":\"\",\"recipient_id\":\"01\"}", CS_STORE_ERR_MISSING,
+         "master_secret is required"},
+        {"{\"master_secret\":\"0g\",\"sender_id\":\"\",\"recipient_id\":\"01\"}",
+         CS_STORE_ERR_VALUE, "master_secret must be an even number of hex digits"},
+        {"{\"master_secret\":\"01\",\"sender_id\":\"\",\"recipient_id\":\"01\",\"mastr_salt\":\"\"}",
+         CS_STORE_ERR_VALUE, "unknown member \"mastr_salt\""},
+        {"{\"master_secret\":\"01\",\"sender_id\":\"\",\"recipient_id\":\"01\",\"aead_alg\":\"AES\"}",
+         CS_STORE_ERR_VALUE, "unknown AEAD algorithm \"AES\""},
+        {"{\"master_secret\":\"01\",\"sender_id\":\"0102030405060708\",\"recipient_id\":\"01\"}",
+         CS_STORE_ERR_VALUE, "at most 7 bytes"},
+        {"{\"master_secret\":\"01\",\n\"sender_id\": }", CS_STORE_ERR_SYNTAX, "line 2"},
+        {"{\"master_secret\":\"01\",\"sender_id\":\"\",\"recipient_id\":\"01\",\"replay_window\":300}",
+         CS_STORE_ERR_VALUE, "replay_window must be a positive integer up to 256"},
+        {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\nrecipient_id,hex,\"02\"\n",
+         CS_STORE_ERR_VALUE, "line 4: more than one recipient_id"},
+        {"master_secret,hex,\"01\"\nsender_id\n", CS_STORE_ERR_SYNTAX,
+         "line 2: expected name,type,value"},
+        {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\naead_alg,integer,x\n",
+         CS_STORE_ERR_VALUE, "line 4: aead_alg is not an integer"},
+        {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\nrfc8613_b_2,bool,true\n",
+         CS_STORE_ERR_VALUE, "B.2 re-derivation is not supported yet"},
+        {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\nfoo,integer,1\n",
+         CS_STORE_ERR_VALUE, "line 4: unknown or mistyped entry \"foo,integer\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cs_context_file_t cf;
+        char err[256] = "";
+        cs_store_err_t e = cs_context_file_parse(cases[i].text, strlen(cases[i].text), "", &cf,
+                                                 err, sizeof err);
+        if (e != cases[i].err || strstr(err, cases[i].msg) == NULL)
+            fail_msg("case %zu: got %s \"%s\", want \"%s\"", i, coreseal_errname(e), err,
+                     cases[i].msg);
+    }
+    cs_context_file_t cf;
+    char err[256];
+    assert_int_equal(cs_context_file_load("/nonexistent/ctx.json", &cf, err, sizeof err),
+                     CS_STORE_ERR_IO);
+    assert_non_null(strstr(err, "/nonexistent/ctx.json: No such file"));
+}
+
+typedef struct {
+    char dir[64];
+    char path[128];
+} tmp_t;
+
+static void tmp_make(tmp_t *t)
+{
+    strcpy(t->dir, "/tmp/coreseal-store-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/ctx.state", t->dir);
+}
+
+static void tmp_clean(tmp_t *t)
+{
+    unlink(t->path);
+    rmdir(t->dir);
+}
+
+static void open_ctx(cs_crypto_t *c, const char *path, uint32_t step, cs_state_file_t *sf,
+                     oscore_ctx_t *ctx)
+{
+    cs_context_file_t cf;
+    char err[256];
+    oscore_params_t p;
+    assert_int_equal(cs_context_file_parse(json_c11, strlen(json_c11), "", &cf, err, sizeof err),
+                     CS_STORE_OK);
+    cs_context_file_params(&cf, &p);
+    assert_int_equal(cs_state_open(sf, path, step, &p, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(oscore_ctx_derive(ctx, c, &p), OSCORE_OK);
+    assert_int_equal(cs_state_attach(sf, ctx), CS_STORE_OK);
+}
+
+static void protect_n(oscore_ctx_t *ctx, int n)
+{
+    uint8_t plain[16] = {0x40, 0x01, 0, 1}, out[64];
+    coap_msg_t m;
+    size_t len;
+    oscore_binding_t b;
+    assert_int_equal(coap_msg_parse(&m, plain, 4), COAP_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(oscore_protect_request(ctx, &m, out, sizeof out, &len, &b), OSCORE_OK);
+}
+
+static void test_state_file_life_cycle(void **state)
+{
+    (void)state;
+    cs_crypto_t c;
+    assert_int_equal(cs_crypto_openssl_new(&c), CS_CRYPTO_OK);
+    tmp_t t;
+    tmp_make(&t);
+    cs_state_file_t sf;
+    oscore_ctx_t ctx;
+
+    /* new context: no file yet, the window is known (empty) */
+    open_ctx(&c, t.path, 4, &sf, &ctx);
+    assert_true(sf.fresh);
+    assert_false(ctx.replay.lost);
+    protect_n(&ctx, 10); /* SSN 0..9: bounds 4, 8, 12 */
+    assert_true(sf.ssn_bound == 12);
+    ctx.replay.empty = false;
+    ctx.replay.highest = 77;
+
+    /* crash: reopen without close: start at the bound, window lost */
+    open_ctx(&c, t.path, 4, &sf, &ctx);
+    assert_false(sf.fresh);
+    assert_true(ctx.ssn == 12);
+    assert_true(ctx.replay.lost);
+    protect_n(&ctx, 1);
+    assert_true(sf.ssn_bound == 16);
+
+    /* clean shutdown keeps the window */
+    ctx.replay.lost = false;
+    ctx.replay.empty = false;
+    ctx.replay.highest = 99;
+    ctx.replay.seen[0] = 5;
+    assert_int_equal(cs_state_close(&sf, &ctx), CS_STORE_OK);
+    open_ctx(&c, t.path, 4, &sf, &ctx);
+    assert_false(ctx.replay.lost);
+    assert_true(ctx.replay.highest == 99 && ctx.replay.seen[0] == 5);
+    assert_true(ctx.ssn == 16);
+    /* ...but only once: attach marked it stale on disk */
+    open_ctx(&c, t.path, 4, &sf, &ctx);
+    assert_true(ctx.replay.lost);
+
+    /* a corrupt file is an error, not a fresh start */
+    FILE *f = fopen(t.path, "w");
+    fputs("{\"version\":1}", f);
+    fclose(f);
+    cs_context_file_t cf;
+    oscore_params_t p;
+    char err[256];
+    assert_int_equal(cs_context_file_parse(json_c11, strlen(json_c11), "", &cf, err, sizeof err),
+                     CS_STORE_OK);
+    cs_context_file_params(&cf, &p);
+    assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_ERR_VALUE);
+    assert_non_null(strstr(err, "ssn_bound"));
+
+    assert_int_equal(cs_file_write_atomic("/nonexistent-dir/x", "a", 1), CS_STORE_ERR_IO);
+    tmp_clean(&t);
+    cs_crypto_openssl_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_and_libcoap_formats),
+        cmocka_unit_test(test_errors_name_the_problem),
+        cmocka_unit_test(test_state_file_life_cycle),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
