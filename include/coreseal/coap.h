@@ -29,6 +29,7 @@ typedef enum {
     COAP_ERR_UNKNOWN_CRITICAL,  /* unrecognized critical option (§5.4.1) */
     COAP_ERR_FRAME_LENGTH,      /* TCP/WS length field disagrees with the data */
     COAP_ERR_BAD_STATE,         /* builder used after finish, payload twice... */
+    COAP_ERR_BUSY,              /* endpoint: every exchange slot is in use */
 } coap_err_t;
 
 typedef enum { COAP_TRANSPORT_UDP, COAP_TRANSPORT_TCP, COAP_TRANSPORT_WS } coap_transport_t;

@@ -55,6 +55,7 @@ static const err_entry_t errors[] = {
     E(COAP_ERR_UNKNOWN_CRITICAL, "CoAP: unrecognized critical option"),
     E(COAP_ERR_FRAME_LENGTH, "CoAP: TCP/WebSocket length field does not match the data"),
     E(COAP_ERR_BAD_STATE, "CoAP: builder used out of order"),
+    E(COAP_ERR_BUSY, "CoAP: all exchange slots in use; retry when one completes"),
 
     E(OSCORE_ERR_BAD_ARG, "OSCORE: invalid argument"),
     E(OSCORE_ERR_BAD_STATE, "OSCORE: call out of order"),

@@ -32,7 +32,7 @@ static void test_every_code_has_a_message(void **state)
     (void)state;
     check_range(CBOR_ERR_BAD_ARG, CBOR_ERR_END);
     check_range(COSE_ERR_BAD_ARG, COSE_ERR_DUPLICATE_LABEL);
-    check_range(COAP_ERR_BAD_ARG, COAP_ERR_BAD_STATE);
+    check_range(COAP_ERR_BAD_ARG, COAP_ERR_BUSY);
     check_range(OSCORE_ERR_BAD_ARG, OSCORE_ERR_FORBIDDEN_OPTION);
     check_range(CS_STORE_ERR_BAD_ARG, CS_STORE_ERR_VALUE);
     check_range(CS_CRYPTO_ERR_BAD_ARG, CS_CRYPTO_ERR_RANDOM);
