@@ -3,6 +3,7 @@
  * needs. Crypto is excluded: the backend is the platform's (PSA, mbedTLS). */
 #include "coreseal/cbor.h"
 #include "coreseal/coap.h"
+#include "coreseal/coap_ep.h"
 #include "coreseal/cose.h"
 #include "coreseal/oscore.h"
 
@@ -32,6 +33,11 @@ fn_t volatile footprint_keep[] = {
     (fn_t)oscore_unprotect_response, (fn_t)oscore_unprotect_request,
     (fn_t)oscore_protect_response, (fn_t)oscore_echo_challenge,
     (fn_t)oscore_msg_option,      (fn_t)oscore_err_to_coap_code,
+    (fn_t)coap_ep_init,           (fn_t)coap_ep_send_request,
+    (fn_t)coap_ep_respond,        (fn_t)coap_ep_input,
+    (fn_t)coap_ep_tick,           (fn_t)coap_ep_next_deadline,
+    (fn_t)coap_ep_send_buf,       (fn_t)coap_ep_send_ack,
+    (fn_t)coap_ep_send_separate,  (fn_t)coap_ep_new_token,
 };
 
 int main(void) { return footprint_keep[0] != 0; }

@@ -10,7 +10,8 @@ out=$root/build-footprint
 rm -rf "$out" && mkdir -p "$out"
 CC=arm-none-eabi-gcc
 CFLAGS=(-std=c11 -Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections
-        -Wall -Wextra -Wpedantic -Werror -Wvla -fstack-usage -I"$root/include")
+        -Wall -Wextra -Wpedantic -Werror -Wvla -fstack-usage -I"$root/include"
+        -DCS_CORE_ONLY ${FOOTPRINT_CFLAGS:-})
 # The core list lives in CMakeLists.txt (CORESEAL_CORE_SOURCES).
 mapfile -t srcs < <(sed -n '/^set(CORESEAL_CORE_SOURCES/,/^)/p' "$root/CMakeLists.txt" | grep -o 'src/[^ )]*\.c')
 declare -A module_objs
@@ -21,7 +22,7 @@ for s in "${srcs[@]}"; do
     module_objs[$mod]="${module_objs[$mod]:-} $obj"
 done
 
-allowed='^(memcpy|memmove|memset|memcmp|strcmp|strlen|__aeabi_[a-z0-9]+|__gnu_[a-z0-9_]+)$'
+allowed='^(memcpy|memmove|memset|memcmp|memchr|strcmp|strlen|__aeabi_[a-z0-9]+|__gnu_[a-z0-9_]+)$'
 defined=$(arm-none-eabi-nm --defined-only "$out"/*.o | awk 'NF==3{print $3}' | sort -u)
 bad=$(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2{print $2}' | sort -u |
       comm -23 - <(echo "$defined") | grep -Ev "$allowed" || true)

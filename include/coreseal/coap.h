@@ -30,6 +30,7 @@ typedef enum {
     COAP_ERR_FRAME_LENGTH,      /* TCP/WS length field disagrees with the data */
     COAP_ERR_BAD_STATE,         /* builder used after finish, payload twice... */
     COAP_ERR_BUSY,              /* endpoint: every exchange slot is in use */
+    COAP_ERR_BAD_URI,           /* URI not of the coap:// forms of RFC 7252 §6 */
 } coap_err_t;
 
 typedef enum { COAP_TRANSPORT_UDP, COAP_TRANSPORT_TCP, COAP_TRANSPORT_WS } coap_transport_t;
@@ -195,5 +196,39 @@ void coap_builder_commit_payload(coap_builder_t *b, size_t len);
 /* Completes the TCP/WS header; returns the first error or the length. The
  * message starts at buf (TCP/WS bodies are moved into place). */
 CS_MUST_CHECK coap_err_t coap_builder_finish(coap_builder_t *b, size_t *len);
+
+/* ---- option lists and URIs (for applications assembling requests) ---- */
+
+/* Options collected in any order, written sorted (stable, so repeated
+ * options keep their order). Values are copied into a caller arena. */
+typedef struct {
+    coap_opt_t *opts;
+    size_t n, cap;
+    uint8_t *arena;
+    size_t used, arena_cap;
+    coap_err_t err; /* sticky */
+} coap_optlist_t;
+
+void coap_optlist_init(coap_optlist_t *l, coap_opt_t *opts, size_t cap, uint8_t *arena,
+                       size_t arena_cap);
+void coap_optlist_add(coap_optlist_t *l, uint16_t num, const void *val, size_t len);
+void coap_optlist_add_uint(coap_optlist_t *l, uint16_t num, uint32_t v);
+/* Adds the options to b in number order; returns the first error. */
+CS_MUST_CHECK coap_err_t coap_optlist_write(coap_optlist_t *l, coap_builder_t *b);
+
+/* coap://host:port/path?query (RFC 7252 §6). Views into the input. */
+typedef struct {
+    const char *scheme, *host, *path, *query;
+    size_t scheme_len, host_len, path_len, query_len;
+    uint16_t port;      /* explicit or the scheme's default */
+    bool host_is_literal; /* IPv4 or [IPv6] */
+} coap_uri_t;
+
+/* Schemes: coap, coaps, coap+tcp, coaps+tcp, coap+ws, coaps+ws. */
+CS_MUST_CHECK coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len);
+/* Uri-Host (names only, §6.4 step 5), Uri-Port (if not the default),
+ * Uri-Path and Uri-Query, percent-decoded. With `proxy`, the request goes
+ * to a forward proxy: Proxy-Scheme is added and Uri-Host always. */
+void coap_optlist_add_uri(coap_optlist_t *l, const coap_uri_t *u, bool proxy);
 
 #endif

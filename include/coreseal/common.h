@@ -25,6 +25,7 @@
 #define CS_ERR_RANGE_LWM2M 0x0600
 #define CS_ERR_RANGE_CRYPTO 0x0700
 #define CS_ERR_RANGE_STORE 0x0800 /* host layer: files */
+#define CS_ERR_RANGE_NET 0x0900   /* host layer: sockets */
 
 #define CS_OK 0
 

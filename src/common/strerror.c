@@ -8,6 +8,7 @@
 #include "coreseal/crypto.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
+#include "coreseal/net_err.h"
 
 typedef struct {
     int code;
@@ -15,7 +16,13 @@ typedef struct {
     const char *text;
 } err_entry_t;
 
+/* Device builds may drop the sentences (CS_COMPACT_ERRORS: the name is the
+ * message) and the host layers' entries (CS_CORE_ONLY). */
+#ifdef CS_COMPACT_ERRORS
+#define E(code, text) {code, #code, #code}
+#else
 #define E(code, text) {code, #code, text}
+#endif
 
 static const err_entry_t errors[] = {
     E(CS_OK, "success"),
@@ -56,6 +63,7 @@ static const err_entry_t errors[] = {
     E(COAP_ERR_FRAME_LENGTH, "CoAP: TCP/WebSocket length field does not match the data"),
     E(COAP_ERR_BAD_STATE, "CoAP: builder used out of order"),
     E(COAP_ERR_BUSY, "CoAP: all exchange slots in use; retry when one completes"),
+    E(COAP_ERR_BAD_URI, "CoAP: malformed URI (expected coap://host[:port]/path?query)"),
 
     E(OSCORE_ERR_BAD_ARG, "OSCORE: invalid argument"),
     E(OSCORE_ERR_BAD_STATE, "OSCORE: call out of order"),
@@ -75,11 +83,19 @@ static const err_entry_t errors[] = {
     E(OSCORE_ERR_ECHO_REQUIRED, "OSCORE: freshness unknown after restart; Echo challenge needed"),
     E(OSCORE_ERR_FORBIDDEN_OPTION, "OSCORE: option cannot be protected as given (Proxy-Uri)"),
 
+#ifndef CS_CORE_ONLY
     E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),
     E(CS_STORE_ERR_IO, "store: file could not be read, written or synced"),
     E(CS_STORE_ERR_SYNTAX, "store: file is not valid JSON or name,type,value lines"),
     E(CS_STORE_ERR_MISSING, "store: a required entry is missing"),
     E(CS_STORE_ERR_VALUE, "store: an entry has a wrong type, length or value"),
+
+    E(CS_NET_ERR_BAD_ARG, "network: invalid argument"),
+    E(CS_NET_ERR_RESOLVE, "network: host or port could not be resolved"),
+    E(CS_NET_ERR_SOCKET, "network: socket could not be opened or bound"),
+    E(CS_NET_ERR_IO, "network: send or receive failed"),
+    E(CS_NET_ERR_NO_MEMORY, "network: out of memory for the peer table"),
+#endif
 
     E(CS_CRYPTO_ERR_BAD_ARG, "crypto: invalid argument"),
     E(CS_CRYPTO_ERR_UNSUPPORTED, "crypto: algorithm not available in this backend"),

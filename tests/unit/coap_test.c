@@ -310,6 +310,80 @@ static void test_tcp_and_websocket_framing(void **state)
     assert_int_equal(coap_msg_parse_tcp(&m, badtkl, 2), COAP_ERR_TOKEN_LEN);
 }
 
+static void test_uri_to_options(void **state)
+{
+    (void)state;
+    coap_uri_t u;
+    const char *uri = "coap://example.net:5684/a%20b/c?x=1&y=%2F";
+    assert_int_equal(coap_uri_parse(&u, uri, strlen(uri)), COAP_OK);
+    assert_int_equal(u.port, 5684);
+    assert_false(u.host_is_literal);
+    coap_opt_t opts[16];
+    uint8_t arena[128], buf[128];
+    coap_optlist_t l;
+    coap_optlist_init(&l, opts, 16, arena, sizeof arena);
+    coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, 50);     /* added out of order on purpose */
+    coap_optlist_add_uri(&l, &u, false);
+    coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 1, NULL, 0);
+    assert_int_equal(coap_optlist_write(&l, &b), COAP_OK);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    coap_msg_t m;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    assert_int_equal(coap_msg_parse(&m, buf, n), COAP_OK);
+    coap_opt_iter_init(&it, &m);
+    struct {
+        uint16_t num;
+        const char *val;
+        size_t len;
+    } want[] = {{COAP_OPT_URI_HOST, "example.net", 11}, {COAP_OPT_OBSERVE, "", 0},
+                {COAP_OPT_URI_PORT, "\x16\x34", 2},      {COAP_OPT_URI_PATH, "a b", 3},
+                {COAP_OPT_URI_PATH, "c", 1},              {COAP_OPT_URI_QUERY, "x=1", 3},
+                {COAP_OPT_URI_QUERY, "y=/", 3},           {COAP_OPT_ACCEPT, "\x32", 1}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_true(coap_opt_next(&it, &o));
+        assert_int_equal(o.num, want[i].num);
+        assert_int_equal(o.len, want[i].len);
+        assert_memory_equal(o.val, want[i].val, o.len);
+    }
+    assert_false(coap_opt_next(&it, &o));
+
+    /* IP literals get no Uri-Host; the default port no Uri-Port; a forward
+     * proxy request names scheme and host */
+    const char *v6 = "coap://[::1]/";
+    assert_int_equal(coap_uri_parse(&u, v6, strlen(v6)), COAP_OK);
+    assert_true(u.host_is_literal);
+    assert_int_equal(u.host_len, 3);
+    coap_optlist_init(&l, opts, 16, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, false);
+    assert_int_equal(l.n, 0);
+    const char *v4 = "coap://127.0.0.1/x";
+    assert_int_equal(coap_uri_parse(&u, v4, strlen(v4)), COAP_OK);
+    coap_optlist_init(&l, opts, 16, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, true);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(opts[0].num, COAP_OPT_PROXY_SCHEME);
+    assert_int_equal(opts[1].num, COAP_OPT_URI_HOST);
+
+    const char *bad[] = {"http://x/", "coap:/x", "coap://", "coap://h:99999/", "coap://h:/",
+                         "coap://h/#frag", "coap://[::1/", "coap://hx:12x/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(coap_uri_parse(&u, bad[i], strlen(bad[i])), COAP_ERR_BAD_URI);
+    const char *badpct = "coap://h/%4";
+    assert_int_equal(coap_uri_parse(&u, badpct, strlen(badpct)), COAP_OK);
+    coap_optlist_init(&l, opts, 16, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, false);
+    assert_int_equal(l.err, COAP_ERR_BAD_URI);
+    /* full option list */
+    coap_optlist_init(&l, opts, 1, arena, sizeof arena);
+    coap_optlist_add(&l, 11, "a", 1);
+    coap_optlist_add(&l, 11, "b", 1);
+    assert_int_equal(l.err, COAP_ERR_NO_SPACE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_uint_options),
         cmocka_unit_test(test_builder_misuse),
         cmocka_unit_test(test_tcp_and_websocket_framing),
+        cmocka_unit_test(test_uri_to_options),
     };
     return cmocka_run_group_tests_name("coap", tests, NULL, NULL);
 }

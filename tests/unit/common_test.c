@@ -11,6 +11,7 @@
 #include "coreseal/crypto.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
+#include "coreseal/net_err.h"
 #include "testutil.h"
 
 /* Every code from BAD_ARG up to the last of each module has its own name
@@ -32,9 +33,10 @@ static void test_every_code_has_a_message(void **state)
     (void)state;
     check_range(CBOR_ERR_BAD_ARG, CBOR_ERR_END);
     check_range(COSE_ERR_BAD_ARG, COSE_ERR_DUPLICATE_LABEL);
-    check_range(COAP_ERR_BAD_ARG, COAP_ERR_BUSY);
+    check_range(COAP_ERR_BAD_ARG, COAP_ERR_BAD_URI);
     check_range(OSCORE_ERR_BAD_ARG, OSCORE_ERR_FORBIDDEN_OPTION);
     check_range(CS_STORE_ERR_BAD_ARG, CS_STORE_ERR_VALUE);
+    check_range(CS_NET_ERR_BAD_ARG, CS_NET_ERR_NO_MEMORY);
     check_range(CS_CRYPTO_ERR_BAD_ARG, CS_CRYPTO_ERR_RANDOM);
     assert_string_equal(coreseal_errname(CBOR_ERR_TRUNCATED), "CBOR_ERR_TRUNCATED");
     assert_string_equal(coreseal_strerror(0), "success");

@@ -1,0 +1,64 @@
+/* coreseal/net.h: POSIX UDP for the CoAP endpoint (IPv4 and IPv6), with
+ * batched I/O (recvmmsg/sendmmsg) and epoll. This layer is the host's: it
+ * allocates its peer table and owns the socket; the endpoint only sees
+ * peer handles, which are indexes into that table. */
+#ifndef CORESEAL_NET_H
+#define CORESEAL_NET_H
+
+#include "coreseal/coap_ep.h"
+#include "coreseal/net_err.h"
+
+#include <sys/socket.h>
+
+
+#define CS_NET_BATCH 32
+#define CS_NET_MAX_DGRAM 1500
+
+typedef struct {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} cs_net_addr_t;
+
+typedef struct {
+    int fd, epfd;
+    cs_net_addr_t *peers;
+    size_t n_peers, cap_peers;
+    /* outgoing batch */
+    uint8_t (*out)[CS_NET_MAX_DGRAM];
+    size_t out_len[CS_NET_BATCH];
+    coap_peer_t out_peer[CS_NET_BATCH];
+    size_t n_out;
+    /* incoming batch */
+    uint8_t (*in)[CS_NET_MAX_DGRAM];
+    size_t in_len[CS_NET_BATCH];
+    coap_peer_t in_peer[CS_NET_BATCH];
+    size_t n_in;
+} cs_udp_t;
+
+/* Server: bind to host:port (host "::" or "0.0.0.0" or a name).
+ * Client: connectless socket towards host:port, which becomes peer 0. */
+CS_MUST_CHECK cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port,
+                                       bool server, char *err, size_t err_len);
+void cs_udp_close(cs_udp_t *u);
+
+/* Handle of an address, added to the table if new. */
+CS_MUST_CHECK cs_net_err_t cs_udp_peer(cs_udp_t *u, const struct sockaddr *sa, socklen_t len,
+                                       coap_peer_t *peer);
+const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer);
+/* "[::1]:5683" / "127.0.0.1:5683" */
+void cs_net_addr_str(const cs_net_addr_t *a, char *buf, size_t len);
+
+/* Copies everything the endpoint has to send into the batch (sending
+ * full batches); then cs_udp_flush() sends the rest. */
+CS_MUST_CHECK cs_net_err_t cs_udp_collect(cs_udp_t *u, coap_ep_t *ep);
+CS_MUST_CHECK cs_net_err_t cs_udp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_t n);
+CS_MUST_CHECK cs_net_err_t cs_udp_flush(cs_udp_t *u);
+
+/* Waits up to timeout_ms (-1: forever) and reads a batch into u->in.
+ * n_in is 0 after a timeout or a signal. */
+CS_MUST_CHECK cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms);
+
+/* Milliseconds on CLOCK_MONOTONIC, for the endpoint's `now`. */
+cs_time_ms_t cs_net_now(void);
+
+#endif

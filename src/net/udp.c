@@ -1,0 +1,260 @@
+/* POSIX UDP for the CoAP endpoint: getaddrinfo, one socket for IPv4 and
+ * IPv6 (a "::" server also takes v4-mapped peers), epoll, and batches of
+ * up to CS_NET_BATCH datagrams through recvmmsg/sendmmsg. */
+#define _GNU_SOURCE
+#include "coreseal/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+cs_time_ms_t cs_net_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (cs_time_ms_t)ts.tv_sec * 1000 + (cs_time_ms_t)ts.tv_nsec / 1000000;
+}
+
+static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const char *what,
+                         const char *detail)
+{
+    if (err && err_len)
+        snprintf(err, err_len, "%s: %s", what, detail);
+    return code;
+}
+
+cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool server, char *err,
+                         size_t err_len)
+{
+    if (!u || !port)
+        return CS_NET_ERR_BAD_ARG;
+    memset(u, 0, sizeof *u);
+    u->fd = u->epfd = -1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = server ? AI_PASSIVE : 0};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        return fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
+    u->out = calloc(CS_NET_BATCH, sizeof *u->out);
+    u->in = calloc(CS_NET_BATCH, sizeof *u->in);
+    if (!u->out || !u->in) {
+        freeaddrinfo(res);
+        cs_udp_close(u);
+        return CS_NET_ERR_NO_MEMORY;
+    }
+    cs_net_err_t e = CS_NET_ERR_SOCKET;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        if (server) {
+            int one = 1, zero = 0;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (ai->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+                fail(err, err_len, CS_NET_ERR_SOCKET, "bind", strerror(errno));
+                close(fd);
+                continue;
+            }
+        } else {
+            coap_peer_t p;
+            if (cs_udp_peer(u, ai->ai_addr, ai->ai_addrlen, &p) != CS_NET_OK) {
+                close(fd);
+                break;
+            }
+        }
+        u->fd = fd;
+        e = CS_NET_OK;
+        break;
+    }
+    freeaddrinfo(res);
+    if (e != CS_NET_OK) {
+        if (err && err_len && !err[0])
+            fail(err, err_len, e, "socket", strerror(errno));
+        cs_udp_close(u);
+        return e;
+    }
+    u->epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = u->fd};
+    if (u->epfd < 0 || epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->fd, &ev) != 0) {
+        cs_udp_close(u);
+        return fail(err, err_len, CS_NET_ERR_SOCKET, "epoll", strerror(errno));
+    }
+    return CS_NET_OK;
+}
+
+void cs_udp_close(cs_udp_t *u)
+{
+    if (!u)
+        return;
+    if (u->fd >= 0)
+        close(u->fd);
+    if (u->epfd >= 0)
+        close(u->epfd);
+    free(u->peers);
+    free(u->out);
+    free(u->in);
+    memset(u, 0, sizeof *u);
+    u->fd = u->epfd = -1;
+}
+
+/* v4-mapped IPv6 and plain IPv4 are the same peer. */
+static bool same_addr(const cs_net_addr_t *a, const struct sockaddr *sa, socklen_t len)
+{
+    return a->len == len && memcmp(&a->ss, sa, len) == 0;
+}
+
+cs_net_err_t cs_udp_peer(cs_udp_t *u, const struct sockaddr *sa, socklen_t len, coap_peer_t *peer)
+{
+    if (len > sizeof(struct sockaddr_storage))
+        return CS_NET_ERR_BAD_ARG;
+    /* Most recent peers first: a server answers whom it just heard. */
+    for (size_t i = u->n_peers; i-- > 0;)
+        if (same_addr(&u->peers[i], sa, len)) {
+            *peer = (coap_peer_t)i;
+            return CS_NET_OK;
+        }
+    if (u->n_peers == u->cap_peers) {
+        size_t cap = u->cap_peers ? 2 * u->cap_peers : 16;
+        cs_net_addr_t *p = realloc(u->peers, cap * sizeof *p);
+        if (!p)
+            return CS_NET_ERR_NO_MEMORY;
+        u->peers = p;
+        u->cap_peers = cap;
+    }
+    memset(&u->peers[u->n_peers], 0, sizeof u->peers[0]);
+    memcpy(&u->peers[u->n_peers].ss, sa, len);
+    u->peers[u->n_peers].len = len;
+    *peer = (coap_peer_t)u->n_peers++;
+    return CS_NET_OK;
+}
+
+const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer)
+{
+    return peer < u->n_peers ? &u->peers[peer] : NULL;
+}
+
+void cs_net_addr_str(const cs_net_addr_t *a, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (a && a->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->ss;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        port = ntohs(s4->sin_port);
+        snprintf(buf, len, "%s:%u", host, port);
+    } else if (a && a->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        port = ntohs(s6->sin6_port);
+        snprintf(buf, len, "[%s]:%u", host, port);
+    } else {
+        snprintf(buf, len, "?");
+    }
+}
+
+cs_net_err_t cs_udp_flush(cs_udp_t *u)
+{
+    struct mmsghdr msgs[CS_NET_BATCH];
+    struct iovec iov[CS_NET_BATCH];
+    size_t sent = 0;
+    while (sent < u->n_out) {
+        size_t n = u->n_out - sent;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = sent + i;
+            const cs_net_addr_t *a = cs_udp_peer_addr(u, u->out_peer[k]);
+            iov[i] = (struct iovec){.iov_base = u->out[k], .iov_len = u->out_len[k]};
+            msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = (void *)&a->ss,
+                                                   .msg_namelen = a->len,
+                                                   .msg_iov = &iov[i],
+                                                   .msg_iovlen = 1}};
+        }
+        int r = sendmmsg(u->fd, msgs, (unsigned)n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            /* EAGAIN / unreachable peers: UDP may drop; CoAP retransmits */
+            break;
+        }
+        sent += (size_t)r;
+    }
+    u->n_out = 0;
+    return CS_NET_OK;
+}
+
+cs_net_err_t cs_udp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_t n)
+{
+    if (n > CS_NET_MAX_DGRAM || peer >= u->n_peers)
+        return CS_NET_ERR_BAD_ARG;
+    if (u->n_out == CS_NET_BATCH) {
+        cs_net_err_t e = cs_udp_flush(u);
+        if (e != CS_NET_OK)
+            return e;
+    }
+    memcpy(u->out[u->n_out], d, n);
+    u->out_len[u->n_out] = n;
+    u->out_peer[u->n_out++] = peer;
+    return CS_NET_OK;
+}
+
+cs_net_err_t cs_udp_collect(cs_udp_t *u, coap_ep_t *ep)
+{
+    size_t len;
+    coap_peer_t to;
+    const uint8_t *d;
+    while ((d = coap_ep_send_buf(ep, &len, &to)) != NULL) {
+        cs_net_err_t e = cs_udp_queue(u, to, d, len);
+        coap_ep_send_ack(ep);
+        if (e != CS_NET_OK)
+            return e;
+    }
+    return CS_NET_OK;
+}
+
+cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
+{
+    u->n_in = 0;
+    struct epoll_event ev;
+    int n = epoll_wait(u->epfd, &ev, 1, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? CS_NET_OK : CS_NET_ERR_IO;
+    if (n == 0)
+        return CS_NET_OK;
+    struct mmsghdr msgs[CS_NET_BATCH];
+    struct iovec iov[CS_NET_BATCH];
+    struct sockaddr_storage from[CS_NET_BATCH];
+    for (size_t i = 0; i < CS_NET_BATCH; i++) {
+        iov[i] = (struct iovec){.iov_base = u->in[i], .iov_len = CS_NET_MAX_DGRAM};
+        msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
+                                               .msg_namelen = sizeof from[i],
+                                               .msg_iov = &iov[i],
+                                               .msg_iovlen = 1}};
+    }
+    int r = recvmmsg(u->fd, msgs, CS_NET_BATCH, MSG_DONTWAIT, NULL);
+    if (r < 0)
+        return errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED ? CS_NET_OK
+                                                                          : CS_NET_ERR_IO;
+    for (int i = 0; i < r; i++) {
+        coap_peer_t p;
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+            continue; /* larger than any CoAP message we accept */
+        if (cs_udp_peer(u, (struct sockaddr *)&from[i], msgs[i].msg_hdr.msg_namelen, &p) !=
+            CS_NET_OK)
+            return CS_NET_ERR_NO_MEMORY;
+        u->in_len[u->n_in] = msgs[i].msg_len;
+        u->in_peer[u->n_in] = p;
+        if ((size_t)i != u->n_in)
+            memcpy(u->in[u->n_in], u->in[i], msgs[i].msg_len);
+        u->n_in++;
+    }
+    return CS_NET_OK;
+}
