@@ -173,23 +173,35 @@ void cbor_dec_init(cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags
 size_t cbor_dec_error_offset(const cbor_dec_t *d) { return d->err_off; }
 bool cbor_dec_done(const cbor_dec_t *d) { return d->pos >= d->len; }
 
-static double half_to_double(uint16_t h)
+/* IEEE 754 half and single to double, exactly, in integer arithmetic (no
+ * soft-float library on targets without an FPU). */
+static double bits_to_double(uint64_t bits)
 {
-    int exp = (h >> 10) & 0x1f;
-    double mant = h & 0x3ff;
-    double val;
-    if (exp == 0)
-        val = mant / 16777216.0; /* mant * 2^-24 */
-    else if (exp != 31) {
-        val = mant + 1024;
-        int e = exp - 25;
-        while (e > 0) val *= 2, e--;
-        while (e < 0) val /= 2, e++;
-    } else {
-        uint64_t bits = 0x7ff0000000000000ull | ((uint64_t)(h & 0x3ff) << 42);
-        memcpy(&val, &bits, sizeof val);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+static double widen_float(uint32_t bits, int exp_bits, int mant_bits)
+{
+    uint64_t sign = (uint64_t)(bits >> (exp_bits + mant_bits)) << 63;
+    int bias = (1 << (exp_bits - 1)) - 1;
+    uint32_t exp = (bits >> mant_bits) & ((1u << exp_bits) - 1);
+    uint64_t mant = bits & ((1u << mant_bits) - 1);
+    if (exp == (1u << exp_bits) - 1) /* inf / NaN */
+        return bits_to_double(sign | 0x7ff0000000000000ull | mant << (52 - mant_bits));
+    if (exp == 0) {
+        if (mant == 0)
+            return bits_to_double(sign);
+        int e = 1 - bias; /* subnormal: normalize */
+        while (!(mant & (1ull << mant_bits))) {
+            mant <<= 1;
+            e--;
+        }
+        mant &= (1ull << mant_bits) - 1;
+        return bits_to_double(sign | (uint64_t)(e + 1023) << 52 | mant << (52 - mant_bits));
     }
-    return (h & 0x8000) ? -val : val;
+    return bits_to_double(sign | (uint64_t)((int)exp - bias + 1023) << 52 | mant << (52 - mant_bits));
 }
 
 /* Reads one head at *pos without moving d. */
@@ -214,16 +226,12 @@ static cbor_err_t read_head(const cbor_dec_t *d, size_t *pos, cbor_item_t *it)
     it->u = v;
     if (major == MT_SIMPLE && n >= 2) { /* floats keep their width */
         it->type = CBOR_TYPE_FLOAT;
-        if (n == 2) {
-            it->f = half_to_double((uint16_t)v);
-        } else if (n == 4) {
-            uint32_t b = (uint32_t)v;
-            float f;
-            memcpy(&f, &b, sizeof f);
-            it->f = f;
-        } else {
-            memcpy(&it->f, &v, sizeof it->f);
-        }
+        if (n == 2)
+            it->f = widen_float((uint32_t)v, 5, 10);
+        else if (n == 4)
+            it->f = widen_float((uint32_t)v, 8, 23);
+        else
+            it->f = bits_to_double(v);
         *pos += 1 + n;
         return CBOR_OK;
     }

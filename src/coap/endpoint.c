@@ -48,8 +48,10 @@ static uint32_t initial_timeout(coap_ep_t *ep)
 {
     uint8_t r[2] = {0, 0};
     (void)ep->cfg.random(ep->cfg.random_arg, r, sizeof r);
-    uint64_t span = (uint64_t)ep->cfg.ack_timeout_ms * (ep->cfg.ack_random_permille - 1000) / 1000;
-    return ep->cfg.ack_timeout_ms + (uint32_t)(span * (uint64_t)(r[0] << 8 | r[1]) / 65536);
+    /* 32-bit arithmetic: no 64-bit division helper on small targets */
+    uint32_t span = ep->cfg.ack_timeout_ms / 1000u * (ep->cfg.ack_random_permille - 1000u) +
+                    ep->cfg.ack_timeout_ms % 1000u * (ep->cfg.ack_random_permille - 1000u) / 1000u;
+    return ep->cfg.ack_timeout_ms + (uint32_t)(((uint64_t)span * (uint32_t)(r[0] << 8 | r[1])) >> 16);
 }
 
 static void set_header(uint8_t *buf, coap_type_t type, uint16_t mid)
