@@ -1,7 +1,15 @@
-/* Shared by the coreseal subcommands: the stable exit codes (docs/cli.md)
- * and the one error-line format, "coreseal SUB: (N) message". */
+/* Shared by the coreseal subcommands: stable exit codes, the one error-line
+ * format "coreseal SUB: (N) message", OSCORE context loading and the -v
+ * wire printer. Subcommand files hold only their own logic. */
 #ifndef CORESEAL_CLI_H
 #define CORESEAL_CLI_H
+
+#include <stdio.h>
+
+#include "coreseal/coap.h"
+#include "coreseal/crypto_openssl.h"
+#include "coreseal/oscore.h"
+#include "coreseal/store.h"
 
 enum {
     CLI_EXIT_OK = 0,
@@ -15,9 +23,44 @@ enum {
 };
 
 /* Prints "coreseal <sub>: (<code>) <message>" to stderr, returns code. */
-int cli_fail(const char *sub, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int cli_fail(const char *sub, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define CLI_MAX_CONTEXTS 16
+
+/* An OSCORE context loaded from a context file, with its state file. */
+typedef struct {
+    char path[CS_STORE_PATH_MAX];
+    cs_context_file_t file;
+    cs_state_file_t state;
+    bool persistent;
+    oscore_ctx_t ctx;
+} cli_context_t;
+
+typedef struct {
+    cs_crypto_t crypto;
+    bool crypto_ready;
+    cli_context_t ctx[CLI_MAX_CONTEXTS];
+    int n;
+} cli_security_t;
+
+int cli_security_init(cli_security_t *sec, const char *sub);
+/* Loads a context file (and its state file); returns an exit code. */
+int cli_security_add(cli_security_t *sec, const char *path, const char *sub);
+/* Context that receives with the option's kid / kid context, or NULL. */
+cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt);
+/* Clean shutdown: saves replay windows; wipes keys. */
+void cli_security_close(cli_security_t *sec);
+
+/* "2.05 Content" style code text into buf (16 bytes). */
+const char *cli_code_str(uint8_t code, char *buf);
+/* Content-Format by number or name ("text/plain", "cbor", "json", ...);
+ * -1 if unknown. */
+long cli_content_format(const char *s);
+/* -v: one line per message; -vv also the payload. */
+void cli_print_msg(FILE *out, char dir, const coap_msg_t *m, const char *note, int verbosity);
 
 int cmd_demo(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -1,21 +1,9 @@
 /* coreseal: one command, one file per subcommand. This file only
  * dispatches and prints the top-level help. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-
-int cli_fail(const char *sub, int code, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "coreseal %s: (%d) ", sub, code);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
 
 typedef struct {
     const char *name;
@@ -24,6 +12,14 @@ typedef struct {
 } subcommand_t;
 
 static const subcommand_t subcommands[] = {
+    {"get", cmd_request, "send a GET request (also post, put, delete, fetch, patch, ipatch)"},
+    {"post", cmd_request, NULL},
+    {"put", cmd_request, NULL},
+    {"delete", cmd_request, NULL},
+    {"fetch", cmd_request, NULL},
+    {"patch", cmd_request, NULL},
+    {"ipatch", cmd_request, NULL},
+    {"serve", cmd_serve, "serve files and test resources over CoAP, with OSCORE"},
     {"demo", cmd_demo, "run the end-to-end demonstration and print what happens"},
 };
 
@@ -31,7 +27,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: coreseal <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+        if (subcommands[i].summary)
+            fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\n'coreseal <command> --help' describes each command.\n"
                  "Exit codes: 0 ok, 1 usage, 2 config, 3 network, 4 timeout,\n"
                  "5 peer rejected, 6 local security check, 7 storage.\n");
@@ -54,7 +51,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         if (strcmp(argv[1], subcommands[i].name) == 0)
-            return subcommands[i].run(argc - 1, argv + 1);
+            return subcommands[i].run(argc - 1, argv + 1); /* argv[0] is the name */
     return cli_fail(argv[1], CLI_EXIT_USAGE,
                     "unknown command; run 'coreseal --help' for the list of commands");
 }

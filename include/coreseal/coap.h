@@ -197,6 +197,21 @@ void coap_builder_commit_payload(coap_builder_t *b, size_t len);
  * message starts at buf (TCP/WS bodies are moved into place). */
 CS_MUST_CHECK coap_err_t coap_builder_finish(coap_builder_t *b, size_t *len);
 
+/* ---- Block1/Block2 (RFC 7959 §2.2) ---- */
+
+typedef struct {
+    uint32_t num;
+    bool more;
+    uint8_t szx; /* size = 2^(szx + 4); 7 is reserved (BERT over TCP) */
+} coap_block_t;
+
+static inline size_t coap_block_size(uint8_t szx) { return (size_t)1 << (szx + 4); }
+/* false if the option is longer than 3 bytes or uses szx 7 */
+bool coap_block_decode(const coap_opt_t *opt, coap_block_t *b);
+uint32_t coap_block_encode(const coap_block_t *b);
+/* The szx for a size of 16..1024 bytes, rounded down; 0xff if below 16. */
+uint8_t coap_block_szx(size_t size);
+
 /* ---- option lists and URIs (for applications assembling requests) ---- */
 
 /* Options collected in any order, written sorted (stable, so repeated
@@ -226,9 +241,9 @@ typedef struct {
 
 /* Schemes: coap, coaps, coap+tcp, coaps+tcp, coap+ws, coaps+ws. */
 CS_MUST_CHECK coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len);
-/* Uri-Host (names only, §6.4 step 5), Uri-Port (if not the default),
- * Uri-Path and Uri-Query, percent-decoded. With `proxy`, the request goes
- * to a forward proxy: Proxy-Scheme is added and Uri-Host always. */
+/* Uri-Host (names only, §6.4 step 5), Uri-Path and Uri-Query,
+ * percent-decoded. With `proxy`, the request goes to a forward proxy:
+ * Proxy-Scheme, Uri-Host always, and Uri-Port unless it is the default. */
 void coap_optlist_add_uri(coap_optlist_t *l, const coap_uri_t *u, bool proxy);
 
 #endif

@@ -223,8 +223,9 @@ coap_err_t coap_msg_parse_ws(coap_msg_t *m, const uint8_t *buf, size_t len)
 
 void coap_opt_iter_init(coap_opt_iter_t *it, const coap_msg_t *m)
 {
+    /* a message built in code may have no option area at all */
     it->p = m->opts;
-    it->end = m->opts + m->opts_len;
+    it->end = m->opts ? m->opts + m->opts_len : NULL;
     it->num = 0;
 }
 
@@ -486,4 +487,32 @@ coap_err_t coap_builder_finish(coap_builder_t *b, size_t *len)
     b->err = COAP_ERR_BAD_STATE; /* the header is final now */
     *len = b->len;
     return COAP_OK;
+}
+
+/* ---------------------------------------------------------------- blocks */
+
+bool coap_block_decode(const coap_opt_t *opt, coap_block_t *b)
+{
+    uint32_t v;
+    if (opt->len > 3 || !coap_opt_uint(opt, &v) || (v & 7) == 7)
+        return false;
+    b->num = v >> 4;
+    b->more = (v >> 3) & 1;
+    b->szx = (uint8_t)(v & 7);
+    return true;
+}
+
+uint32_t coap_block_encode(const coap_block_t *b)
+{
+    return b->num << 4 | (uint32_t)b->more << 3 | b->szx;
+}
+
+uint8_t coap_block_szx(size_t size)
+{
+    if (size < 16)
+        return 0xff;
+    uint8_t szx = 0;
+    while (szx < 6 && coap_block_size((uint8_t)(szx + 1)) <= size)
+        szx++;
+    return szx;
 }

@@ -191,11 +191,13 @@ void coap_optlist_add_uri(coap_optlist_t *l, const coap_uri_t *u, bool proxy)
     } else if (!u->host_is_literal) {
         coap_optlist_add(l, COAP_OPT_URI_HOST, u->host, u->host_len);
     }
+    /* §6.4 step 6: a direct request goes to the URI's port, so Uri-Port
+     * never differs from it; a proxy needs it unless it is the default. */
     uint16_t def = 0;
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
         if (span_eq(u->scheme, u->scheme_len, schemes[i].name))
             def = schemes[i].port;
-    if (u->port != def)
+    if (proxy && u->port != def)
         coap_optlist_add_uint(l, COAP_OPT_URI_PORT, u->port);
     /* "/a/b" -> "a", "b"; "/" and "" -> no Uri-Path (§6.4 step 8) */
     const char *p = u->path, *end = u->path + u->path_len;

@@ -1,0 +1,641 @@
+/* coreseal get|post|put|delete|fetch|patch|ipatch: one CoAP request over
+ * UDP, optionally OSCORE-protected, with block-wise transfer in both
+ * directions (RFC 7959), Observe (RFC 7641) and forward proxies. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "coreseal/coap_ep.h"
+#include "coreseal/net.h"
+
+#define MAX_MSG 1400
+#define MAX_OPTS 48
+
+typedef struct {
+    uint16_t num;
+    uint8_t val[256];
+    size_t len;
+} extra_opt_t;
+
+typedef struct {
+    const char *sub;
+    uint8_t method;
+    coap_type_t type;
+    const char *uri;
+    const char *proxy;
+    uint8_t *payload;
+    size_t payload_len;
+    long accept, content_format;
+    size_t block_size;
+    bool block_size_set;
+    bool observe;
+    long observe_seconds;
+    long timeout_seconds;
+    long ack_timeout_ms;
+    const char *oscore_file;
+    const char *output;
+    int verbose;
+    extra_opt_t extra[16];
+    size_t n_extra;
+} opts_t;
+
+typedef struct {
+    opts_t o;
+    coap_uri_t uri;
+    cs_udp_t udp;
+    coap_ep_t ep;
+    uint8_t *ep_mem;
+    cli_security_t sec;
+    cli_context_t *oscore;
+    size_t batch_next; /* next unread datagram of the udp batch */
+    FILE *out;
+} client_t;
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+static bool rng(void *arg, uint8_t *buf, size_t len)
+{
+    cs_crypto_t *c = arg;
+    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
+}
+
+static void usage(FILE *f, const char *sub)
+{
+    fprintf(f,
+            "usage: coreseal %s [options] URI\n"
+            "\n"
+            "Sends one CoAP request and prints the response payload on stdout.\n"
+            "\n"
+            "  -e, --data TEXT           request payload\n"
+            "  -f, --file FILE           request payload from FILE (- for stdin)\n"
+            "  -O, --option NUM,VALUE    extra option: VALUE as text, 0xHEX or #UINT\n"
+            "  -A, --accept FMT          Accept (number or name: text, json, cbor, ...)\n"
+            "  -t, --content-format FMT  Content-Format of the payload\n"
+            "  -b, --block-size SIZE     block size 16..1024 for Block1 and Block2\n"
+            "      --non                 send a non-confirmable request\n"
+            "      --observe[=SECONDS]   observe the resource (RFC 7641), for SECONDS or until Ctrl-C\n"
+            "  -P, --proxy URI           send through the forward proxy at URI\n"
+            "      --oscore FILE         protect with the OSCORE context in FILE\n"
+            "                            (docs/context-files.md; libcoap's format works too)\n"
+            "  -T, --timeout SECONDS     give up after SECONDS (default 120)\n"
+            "      --ack-timeout MS      first retransmission after MS x [1, 1.5) (RFC 7252: 2000)\n"
+            "  -o, --output FILE         write the payload to FILE instead of stdout\n"
+            "  -v, --verbose             print every message on the wire (-vv: payloads too)\n"
+            "\n"
+            "Examples:\n"
+            "  coreseal get coap://[::1]/.well-known/core\n"
+            "  coreseal put -e 22.5 -t text coap://localhost/sensors/t\n"
+            "  coreseal get --oscore client.json coap://localhost/oscore/hello/1\n"
+            "  coreseal get --observe=30 coap://localhost/time\n"
+            "\n"
+            "Exit codes: 0 2.xx response, 1 usage, 2 config, 3 network, 4 timeout,\n"
+            "5 4.xx/5.xx response or RST, 6 OSCORE verification failed, 7 state file.\n",
+            sub);
+}
+
+static int read_payload(opts_t *o, const char *file)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot read %s: %s", file, strerror(errno));
+    size_t cap = 65536, n = 0;
+    uint8_t *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            uint8_t *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!buf)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "%s is larger than 64 MiB", file);
+    free(o->payload);
+    o->payload = buf;
+    o->payload_len = n;
+    return CLI_EXIT_OK;
+}
+
+static int parse_extra_option(opts_t *o, const char *arg)
+{
+    char *end;
+    long num = strtol(arg, &end, 10);
+    if (end == arg || *end != ',' || num < 1 || num > 65535 || o->n_extra == 16)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "-O expects NUM,VALUE with NUM 1..65535 (at most 16)");
+    const char *v = end + 1;
+    extra_opt_t *x = &o->extra[o->n_extra];
+    x->num = (uint16_t)num;
+    if (v[0] == '0' && v[1] == 'x') {
+        size_t n = strlen(v + 2);
+        if (n % 2 || n / 2 > sizeof x->val)
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "-O %s: bad hex value", arg);
+        for (size_t i = 0; i < n / 2; i++) {
+            unsigned b;
+            if (sscanf(v + 2 + 2 * i, "%2x", &b) != 1)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "-O %s: bad hex value", arg);
+            x->val[i] = (uint8_t)b;
+        }
+        x->len = n / 2;
+    } else if (v[0] == '#') {
+        unsigned long u = strtoul(v + 1, &end, 10);
+        if (*end || u > UINT32_MAX)
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "-O %s: bad number", arg);
+        x->len = coap_encode_uint((uint32_t)u, x->val);
+    } else {
+        x->len = strlen(v);
+        if (x->len > sizeof x->val)
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "-O %s: value too long", arg);
+        memcpy(x->val, v, x->len);
+    }
+    o->n_extra++;
+    return CLI_EXIT_OK;
+}
+
+static int parse_args(opts_t *o, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        uint8_t code;
+    } methods[] = {{"get", COAP_GET},     {"post", COAP_POST},   {"put", COAP_PUT},
+                   {"delete", COAP_DELETE}, {"fetch", COAP_FETCH}, {"patch", COAP_PATCH},
+                   {"ipatch", COAP_IPATCH}};
+    memset(o, 0, sizeof *o);
+    o->sub = argv[0];
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcmp(argv[0], methods[i].name) == 0)
+            o->method = methods[i].code;
+    o->type = COAP_TYPE_CON;
+    o->accept = o->content_format = -1;
+    o->block_size = 1024;
+    o->timeout_seconds = 120;
+    o->observe_seconds = -1;
+    o->ack_timeout_ms = 2000;
+    enum { OPT_NON = 256, OPT_OBSERVE, OPT_OSCORE, OPT_ACK_TIMEOUT };
+    static const struct option longopts[] = {
+        {"data", required_argument, NULL, 'e'},       {"file", required_argument, NULL, 'f'},
+        {"option", required_argument, NULL, 'O'},     {"accept", required_argument, NULL, 'A'},
+        {"content-format", required_argument, NULL, 't'},
+        {"block-size", required_argument, NULL, 'b'}, {"non", no_argument, NULL, OPT_NON},
+        {"observe", optional_argument, NULL, OPT_OBSERVE},
+        {"proxy", required_argument, NULL, 'P'},      {"oscore", required_argument, NULL, OPT_OSCORE},
+        {"timeout", required_argument, NULL, 'T'},    {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+        {NULL, 0, NULL, 0}};
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "e:f:O:A:t:b:P:T:o:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            free(o->payload);
+            o->payload_len = strlen(optarg);
+            o->payload = malloc(o->payload_len + 1);
+            memcpy(o->payload, optarg, o->payload_len + 1);
+            break;
+        case 'f':
+            if ((rc = read_payload(o, optarg)) != CLI_EXIT_OK)
+                return rc;
+            break;
+        case 'O':
+            if ((rc = parse_extra_option(o, optarg)) != CLI_EXIT_OK)
+                return rc;
+            break;
+        case 'A':
+        case 't': {
+            long f = cli_content_format(optarg);
+            if (f < 0)
+                return cli_fail(o->sub, CLI_EXIT_USAGE,
+                                "unknown content format '%s' (use a number or a name like json)", optarg);
+            *(c == 'A' ? &o->accept : &o->content_format) = f;
+            break;
+        }
+        case 'b': {
+            long b = strtol(optarg, NULL, 10);
+            if (b < 16 || b > 1024 || (b & (b - 1)))
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "block size must be 16, 32, ... or 1024");
+            o->block_size = (size_t)b;
+            o->block_size_set = true;
+            break;
+        }
+        case OPT_NON: o->type = COAP_TYPE_NON; break;
+        case OPT_OBSERVE:
+            o->observe = true;
+            o->observe_seconds = optarg ? strtol(optarg, NULL, 10) : -1;
+            break;
+        case 'P': o->proxy = optarg; break;
+        case OPT_OSCORE: o->oscore_file = optarg; break;
+        case 'T': o->timeout_seconds = strtol(optarg, NULL, 10); break;
+        case OPT_ACK_TIMEOUT:
+            o->ack_timeout_ms = strtol(optarg, NULL, 10);
+            if (o->ack_timeout_ms < 10 || o->ack_timeout_ms > 600000)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "--ack-timeout must be 10..600000 ms");
+            break;
+        case 'o': o->output = optarg; break;
+        case 'v': o->verbose++; break;
+        case 'h': usage(stdout, o->sub); return -1;
+        default: usage(stderr, o->sub); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr, o->sub);
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "expected exactly one URI");
+    }
+    o->uri = argv[optind];
+    if (o->timeout_seconds <= 0)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "--timeout must be a positive number of seconds");
+    return CLI_EXIT_OK;
+}
+
+/* Queues what the endpoint has to send, printing it with -v. */
+static cs_net_err_t flush_out(client_t *cl)
+{
+    size_t len;
+    coap_peer_t to;
+    const uint8_t *d;
+    while ((d = coap_ep_send_buf(&cl->ep, &len, &to)) != NULL) {
+        coap_msg_t m;
+        if (cl->o.verbose && coap_msg_parse(&m, d, len) == COAP_OK)
+            cli_print_msg(stderr, '>', &m, NULL, cl->o.verbose);
+        cs_net_err_t e = cs_udp_queue(&cl->udp, to, d, len);
+        coap_ep_send_ack(&cl->ep);
+        if (e != CS_NET_OK)
+            return e;
+    }
+    return cs_udp_flush(&cl->udp);
+}
+
+/* Next endpoint event, reading the network as needed; NONE at give_up. */
+static cs_net_err_t next_event(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up)
+{
+    for (;;) {
+        cs_time_ms_t now = cs_net_now();
+        while (cl->batch_next < cl->udp.n_in) {
+            size_t i = cl->batch_next++;
+            coap_err_t err = coap_ep_input(&cl->ep, cl->udp.in_peer[i], cl->udp.in[i],
+                                           cl->udp.in_len[i], now, ev);
+            if (err != COAP_OK && cl->o.verbose)
+                fprintf(stderr, "* dropped a malformed datagram: %s\n", coreseal_strerror(err));
+            cs_net_err_t ne = flush_out(cl);
+            if (ev->type != COAP_EV_NONE || ne != CS_NET_OK)
+                return ne;
+        }
+        if (coap_ep_tick(&cl->ep, now, ev) == COAP_OK && ev->type != COAP_EV_NONE)
+            return CS_NET_OK;
+        cs_net_err_t ne = flush_out(cl);
+        if (ne != CS_NET_OK)
+            return ne;
+        if (now >= give_up || interrupted) {
+            ev->type = COAP_EV_NONE;
+            return CS_NET_OK;
+        }
+        cs_time_ms_t until = coap_ep_next_deadline(&cl->ep);
+        if (until > give_up)
+            until = give_up;
+        int wait = until <= now ? 0 : until - now > 1000 ? 1000 : (int)(until - now);
+        cl->batch_next = 0;
+        ne = cs_udp_receive(&cl->udp, wait);
+        if (ne != CS_NET_OK)
+            return ne;
+    }
+}
+
+/* Builds, protects and sends one request; fills the OSCORE binding. */
+static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, bool with_observe,
+                        const coap_block_t *b1, const coap_block_t *b2, oscore_binding_t *bind)
+{
+    opts_t *o = &cl->o;
+    uint8_t plain[MAX_MSG], prot[MAX_MSG], arena[2048];
+    coap_opt_t list[MAX_OPTS];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, MAX_OPTS, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &cl->uri, o->proxy != NULL);
+    if (with_observe)
+        coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, observe);
+    if (o->content_format >= 0 && o->payload_len)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)o->content_format);
+    if (o->accept >= 0)
+        coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)o->accept);
+    const uint8_t *pl = o->payload;
+    size_t pl_len = o->payload_len;
+    if (b1) {
+        size_t size = coap_block_size(b1->szx), off = (size_t)b1->num * size;
+        coap_optlist_add_uint(&l, COAP_OPT_BLOCK1, coap_block_encode(b1));
+        if (b1->num == 0)
+            coap_optlist_add_uint(&l, COAP_OPT_SIZE1, (uint32_t)o->payload_len);
+        pl = o->payload + off;
+        pl_len = o->payload_len - off < size ? o->payload_len - off : size;
+    }
+    if (b2)
+        coap_optlist_add_uint(&l, COAP_OPT_BLOCK2, coap_block_encode(b2));
+    for (size_t i = 0; i < o->n_extra; i++)
+        coap_optlist_add(&l, o->extra[i].num, o->extra[i].val, o->extra[i].len);
+
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, o->type, o->method, 0, token,
+                      8);
+    coap_err_t ce = coap_optlist_write(&l, &b);
+    coap_builder_set_payload(&b, pl, pl_len);
+    if (ce != COAP_OK || (ce = coap_builder_finish(&b, &n)) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot build the request: %s", coreseal_strerror(ce));
+    coap_msg_t m;
+    if (coap_msg_parse(&m, plain, n) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "internal error: built an unparsable request");
+    const uint8_t *wire = plain;
+    if (cl->oscore) {
+        oscore_err_t oe = oscore_protect_request(&cl->oscore->ctx, &m, prot, sizeof prot, &n, bind);
+        if (oe != OSCORE_OK)
+            return cli_fail(o->sub, oe == OSCORE_ERR_STORAGE ? CLI_EXIT_STORAGE : CLI_EXIT_SECURITY,
+                            "cannot protect the request: %s [%s]", coreseal_strerror(oe),
+                            coreseal_errname(oe));
+        wire = prot;
+    }
+    if (o->verbose && cl->oscore) {
+        char note[64];
+        int k = snprintf(note, sizeof note, "(inner of OSCORE kid=");
+        for (size_t i = 0; i < bind->kid_len; i++)
+            k += snprintf(note + k, sizeof note - (size_t)k, "%02x", bind->kid[i]);
+        k += snprintf(note + k, sizeof note - (size_t)k, " piv=");
+        for (size_t i = 0; i < bind->piv_len; i++)
+            k += snprintf(note + k, sizeof note - (size_t)k, "%02x", bind->piv[i]);
+        snprintf(note + k, sizeof note - (size_t)k, ")");
+        cli_print_msg(stderr, '*', &m, note, o->verbose);
+    }
+    coap_err_t se = coap_ep_send_request(&cl->ep, 0, wire, n, with_observe && observe == 0, cs_net_now());
+    if (se != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot send: %s", coreseal_strerror(se));
+    return CLI_EXIT_OK;
+}
+
+/* The decrypted (or plain) response of an event into out. */
+static int open_response(client_t *cl, const coap_ep_event_t *ev, oscore_binding_t *bind,
+                         uint8_t *buf, size_t cap, coap_msg_t *out)
+{
+    if (cl->o.verbose)
+        cli_print_msg(stderr, '<', &ev->msg, NULL, cl->o.verbose);
+    if (!cl->oscore) {
+        *out = ev->msg;
+        return CLI_EXIT_OK;
+    }
+    size_t n;
+    oscore_err_t oe = oscore_unprotect_response(&cl->oscore->ctx, bind, &ev->msg, buf, cap, &n);
+    if (oe == OSCORE_ERR_NOT_PROTECTED) {
+        /* unprotected errors are how a server reports OSCORE failures (§8.2) */
+        *out = ev->msg;
+        if (COAP_CODE_CLASS(ev->msg.code) >= 4)
+            return CLI_EXIT_OK;
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY,
+                        "the server answered without OSCORE; refusing an unprotected success response");
+    }
+    if (oe != OSCORE_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "response rejected: %s [%s]",
+                        coreseal_strerror(oe), coreseal_errname(oe));
+    if (coap_msg_parse(out, buf, n) != COAP_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "decrypted response is malformed");
+    if (cl->o.verbose)
+        cli_print_msg(stderr, '*', out, "(inner, verified)", cl->o.verbose);
+    return CLI_EXIT_OK;
+}
+
+static int fail_response(client_t *cl, const coap_msg_t *m)
+{
+    char code[32];
+    cli_code_str(m->code, code);
+    if (m->payload_len)
+        return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "%s: %.*s", code, (int)m->payload_len,
+                        (const char *)m->payload);
+    return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "%s", code);
+}
+
+static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up)
+{
+    for (;;) {
+        cs_net_err_t ne = next_event(cl, ev, give_up);
+        if (ne != CS_NET_OK)
+            return cli_fail(cl->o.sub, CLI_EXIT_NETWORK, "%s", coreseal_strerror(ne));
+        switch (ev->type) {
+        case COAP_EV_RESPONSE: return CLI_EXIT_OK;
+        case COAP_EV_TIMEOUT:
+            return cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT,
+                            "no response from %s after %u retransmissions; is the server running?",
+                            cl->o.uri, cl->ep.cfg.max_retransmit);
+        case COAP_EV_RESET:
+            return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "the server answered with RST");
+        case COAP_EV_REQUEST: continue; /* clients serve nothing */
+        case COAP_EV_NONE:
+            return interrupted ? cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT, "interrupted")
+                               : cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT,
+                                          "no response within %ld s", cl->o.timeout_seconds);
+        }
+    }
+}
+
+static void emit(client_t *cl, const coap_msg_t *m)
+{
+    if (m->payload_len)
+        fwrite(m->payload, 1, m->payload_len, cl->out);
+    fflush(cl->out);
+}
+
+/* One request/response, with Block1 upload and Block2 download (§2.5). */
+static int exchange(client_t *cl)
+{
+    opts_t *o = &cl->o;
+    cs_time_ms_t give_up = cs_net_now() + (cs_time_ms_t)o->timeout_seconds * 1000;
+    uint8_t szx = coap_block_szx(o->block_size);
+    bool use_b1 = o->payload_len > o->block_size;
+    coap_block_t b1 = {.num = 0, .more = true, .szx = szx}, b2 = {.num = 0, .szx = szx};
+    bool b2_next = o->block_size_set && !use_b1; /* early Block2 negotiation */
+    uint8_t token[8], buf[MAX_MSG];
+    bool echoed = false;
+    for (;;) {
+        oscore_binding_t bind;
+        if (use_b1)
+            b1.more = (size_t)(b1.num + 1) * coap_block_size(b1.szx) < o->payload_len;
+        if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
+            return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a token");
+        int rc = send_request(cl, token, 0, false, use_b1 ? &b1 : NULL, b2_next ? &b2 : NULL, &bind);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        coap_ep_event_t ev;
+        if ((rc = wait_response(cl, &ev, give_up)) != CLI_EXIT_OK)
+            return rc;
+        coap_msg_t r;
+        if ((rc = open_response(cl, &ev, &bind, buf, sizeof buf, &r)) != CLI_EXIT_OK)
+            return rc;
+        coap_opt_t opt;
+        if (r.code == COAP_UNAUTHORIZED && cl->oscore && !echoed &&
+            coap_msg_find_option(&r, COAP_OPT_ECHO, &opt) && opt.len <= sizeof o->extra[0].val &&
+            o->n_extra < 16) {
+            /* RFC 8613 B.1.2 / RFC 9175: the server lost its replay window;
+             * repeat the request once with its Echo value */
+            if (o->verbose)
+                fprintf(stderr, "* server asks for freshness (Echo): retrying\n");
+            extra_opt_t *x = &o->extra[o->n_extra++];
+            x->num = COAP_OPT_ECHO;
+            memcpy(x->val, opt.val, opt.len);
+            x->len = opt.len;
+            echoed = true;
+            continue;
+        }
+        if (COAP_CODE_CLASS(r.code) != 2)
+            return fail_response(cl, &r);
+        coap_block_t rb;
+        if (use_b1 && coap_msg_find_option(&r, COAP_OPT_BLOCK1, &opt) && coap_block_decode(&opt, &rb) &&
+            b1.more) {
+            /* the server may ask for smaller blocks (late negotiation) */
+            size_t sent = (size_t)(b1.num + 1) * coap_block_size(b1.szx);
+            if (rb.szx < b1.szx)
+                b1.szx = rb.szx;
+            b1.num = (uint32_t)(sent / coap_block_size(b1.szx));
+            continue;
+        }
+        use_b1 = false;
+        emit(cl, &r);
+        if (coap_msg_find_option(&r, COAP_OPT_BLOCK2, &opt) && coap_block_decode(&opt, &rb) && rb.more) {
+            b2.szx = rb.szx < szx ? rb.szx : szx;
+            b2.num = (uint32_t)((size_t)(rb.num + 1) * coap_block_size(rb.szx) / coap_block_size(b2.szx));
+            b2_next = true;
+            o->payload_len = 0; /* later blocks are plain GETs of the rest */
+            continue;
+        }
+        return CLI_EXIT_OK;
+    }
+}
+
+/* Observe (RFC 7641): register, print notifications, deregister. */
+static int observe(client_t *cl)
+{
+    opts_t *o = &cl->o;
+    uint8_t token[8], buf[MAX_MSG];
+    oscore_binding_t bind;
+    if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a token");
+    int rc = send_request(cl, token, 0, true, NULL, NULL, &bind);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    cs_time_ms_t end = o->observe_seconds >= 0 ? cs_net_now() + (cs_time_ms_t)o->observe_seconds * 1000
+                                               : CS_TIME_NEVER - 1;
+    coap_ep_event_t ev;
+    if ((rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)o->timeout_seconds * 1000)) != CLI_EXIT_OK)
+        return rc;
+    unsigned notifications = 0;
+    for (;;) {
+        coap_msg_t r;
+        rc = open_response(cl, &ev, &bind, buf, sizeof buf, &r);
+        if (rc == CLI_EXIT_OK) {
+            if (COAP_CODE_CLASS(r.code) != 2) {
+                coap_ep_cancel(&cl->ep, 0, token, sizeof token);
+                return fail_response(cl, &r);
+            }
+            coap_opt_t obs;
+            if (!coap_msg_find_option(&r, COAP_OPT_OBSERVE, &obs)) {
+                emit(cl, &r); /* the server does not support Observe: one response */
+                return CLI_EXIT_OK;
+            }
+            emit(cl, &r);
+            if (r.payload_len && r.payload[r.payload_len - 1] != '\n')
+                fputc('\n', cl->out);
+            fflush(cl->out);
+            notifications++;
+        } else if (cl->oscore) {
+            /* an old or forged notification: skip it, keep observing */
+        }
+        for (;;) {
+            cs_net_err_t ne = next_event(cl, &ev, end);
+            if (ne != CS_NET_OK)
+                return cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", coreseal_strerror(ne));
+            if (ev.type == COAP_EV_RESPONSE)
+                break;
+            if (ev.type == COAP_EV_NONE) {
+                /* deregister with GET + Observe 1 on the same token (§3.6) */
+                coap_ep_cancel(&cl->ep, 0, token, sizeof token);
+                if (send_request(cl, token, 1, true, NULL, NULL, &bind) == CLI_EXIT_OK) {
+                    coap_ep_event_t last;
+                    (void)next_event(cl, &last, cs_net_now() + 5000);
+                }
+                if (o->verbose)
+                    fprintf(stderr, "* %u notifications\n", notifications);
+                return CLI_EXIT_OK;
+            }
+            if (ev.type == COAP_EV_TIMEOUT || ev.type == COAP_EV_RESET)
+                return cli_fail(o->sub, CLI_EXIT_PEER_REJECTED, "the observation ended (%s)",
+                                ev.type == COAP_EV_RESET ? "RST" : "timeout");
+        }
+    }
+}
+
+int cmd_request(int argc, char **argv)
+{
+    static client_t cl;
+    memset(&cl, 0, sizeof cl);
+    int rc = parse_args(&cl.o, argc, argv);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    opts_t *o = &cl.o;
+    coap_uri_t target;
+    if (coap_uri_parse(&cl.uri, o->uri, strlen(o->uri)) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", o->uri);
+    if (cl.uri.scheme_len != 4)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "only coap:// (UDP) is supported by this command so far");
+    target = cl.uri;
+    if (o->proxy && coap_uri_parse(&target, o->proxy, strlen(o->proxy)) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
+
+    if ((rc = cli_security_init(&cl.sec, o->sub)) != CLI_EXIT_OK)
+        return rc;
+    if (o->oscore_file) {
+        if ((rc = cli_security_add(&cl.sec, o->oscore_file, o->sub)) != CLI_EXIT_OK)
+            goto out;
+        cl.oscore = &cl.sec.ctx[0];
+    }
+    char host[256], port[8], err[256] = "";
+    snprintf(host, sizeof host, "%.*s", (int)target.host_len, target.host);
+    snprintf(port, sizeof port, "%u", target.port);
+    if (cs_udp_open(&cl.udp, host, port, false, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
+        goto out;
+    }
+    coap_ep_config_t cfg;
+    coap_ep_config_default(&cfg);
+    cfg.random = rng;
+    cfg.random_arg = &cl.sec.crypto;
+    cfg.ack_timeout_ms = (uint32_t)o->ack_timeout_ms;
+    cl.ep_mem = malloc(COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG));
+    if (!cl.ep_mem || coap_ep_init(&cl.ep, cl.ep_mem, COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG),
+                                   MAX_MSG, &cfg, cs_net_now()) != COAP_OK) {
+        rc = cli_fail(o->sub, CLI_EXIT_CONFIG, "cannot set up the CoAP endpoint");
+        goto out;
+    }
+    cl.out = stdout;
+    if (o->output && !(cl.out = fopen(o->output, "wb"))) {
+        rc = cli_fail(o->sub, CLI_EXIT_USAGE, "cannot write %s: %s", o->output, strerror(errno));
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = o->observe ? observe(&cl) : exchange(&cl);
+out:
+    if (cl.out && cl.out != stdout)
+        fclose(cl.out);
+    cli_security_close(&cl.sec);
+    cs_udp_close(&cl.udp);
+    free(cl.ep_mem);
+    free(o->payload);
+    return rc;
+}

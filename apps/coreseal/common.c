@@ -1,0 +1,194 @@
+/* Helpers every coreseal subcommand shares: error lines, OSCORE contexts
+ * from files (with their state files), code and content-format names, and
+ * the -v printer ('>' sent, '<' received, '*' commentary, as curl does). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_fail(const char *sub, int code, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "coreseal %s: (%d) ", sub, code);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_security_init(cli_security_t *sec, const char *sub)
+{
+    memset(sec, 0, sizeof *sec);
+    if (cs_crypto_openssl_new(&sec->crypto) != CS_CRYPTO_OK)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "cannot initialise OpenSSL");
+    sec->crypto_ready = true;
+    return CLI_EXIT_OK;
+}
+
+int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
+{
+    if (sec->n == CLI_MAX_CONTEXTS)
+        return cli_fail(sub, CLI_EXIT_USAGE, "at most %d --oscore contexts", CLI_MAX_CONTEXTS);
+    cli_context_t *c = &sec->ctx[sec->n];
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
+    snprintf(c->path, sizeof c->path, "%s", path);
+    if (cs_context_file_load(path, &c->file, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
+    oscore_params_t p;
+    cs_context_file_params(&c->file, &p);
+    c->persistent = c->file.state_file[0] != '\0';
+    if (c->persistent &&
+        cs_state_open(&c->state, c->file.state_file, c->file.ssn_step, &p, err, sizeof err) !=
+            CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_STORAGE, "%s", err);
+    oscore_err_t oe = oscore_ctx_derive(&c->ctx, &sec->crypto, &p);
+    if (oe != OSCORE_OK)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: %s [%s]", path, coreseal_strerror(oe),
+                        coreseal_errname(oe));
+    if (c->persistent && cs_state_attach(&c->state, &c->ctx) != CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_STORAGE, "%s: cannot write state file %s", path,
+                        c->file.state_file);
+    /* the state struct moved into the array: point the hook at it */
+    c->ctx.persist.arg = &c->state;
+    sec->n++;
+    return CLI_EXIT_OK;
+}
+
+cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt)
+{
+    for (int i = 0; i < sec->n; i++)
+        if (oscore_ctx_matches(&sec->ctx[i].ctx, opt))
+            return &sec->ctx[i];
+    return NULL;
+}
+
+void cli_security_close(cli_security_t *sec)
+{
+    for (int i = 0; i < sec->n; i++) {
+        cli_context_t *c = &sec->ctx[i];
+        if (c->persistent && cs_state_close(&c->state, &c->ctx) != CS_STORE_OK)
+            fprintf(stderr, "coreseal: warning: could not save %s\n", c->file.state_file);
+        oscore_ctx_wipe(&c->ctx);
+        cs_wipe(&c->file, sizeof c->file);
+    }
+    sec->n = 0;
+    if (sec->crypto_ready)
+        cs_crypto_openssl_free(&sec->crypto);
+    sec->crypto_ready = false;
+}
+
+static const struct {
+    uint8_t code;
+    const char *text;
+} code_names[] = {
+    {COAP_GET, "GET"}, {COAP_POST, "POST"}, {COAP_PUT, "PUT"}, {COAP_DELETE, "DELETE"},
+    {COAP_FETCH, "FETCH"}, {COAP_PATCH, "PATCH"}, {COAP_IPATCH, "iPATCH"},
+    {COAP_CREATED, "Created"}, {COAP_DELETED, "Deleted"}, {COAP_VALID, "Valid"},
+    {COAP_CHANGED, "Changed"}, {COAP_CONTENT, "Content"}, {COAP_CONTINUE, "Continue"},
+    {COAP_BAD_REQUEST, "Bad Request"}, {COAP_UNAUTHORIZED, "Unauthorized"},
+    {COAP_BAD_OPTION, "Bad Option"}, {COAP_FORBIDDEN, "Forbidden"},
+    {COAP_NOT_FOUND, "Not Found"}, {COAP_METHOD_NOT_ALLOWED, "Method Not Allowed"},
+    {COAP_NOT_ACCEPTABLE, "Not Acceptable"},
+    {COAP_REQUEST_ENTITY_INCOMPLETE, "Request Entity Incomplete"},
+    {COAP_PRECONDITION_FAILED, "Precondition Failed"},
+    {COAP_REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large"},
+    {COAP_UNSUPPORTED_CONTENT_FORMAT, "Unsupported Content-Format"},
+    {COAP_INTERNAL_SERVER_ERROR, "Internal Server Error"},
+    {COAP_NOT_IMPLEMENTED, "Not Implemented"}, {COAP_BAD_GATEWAY, "Bad Gateway"},
+    {COAP_SERVICE_UNAVAILABLE, "Service Unavailable"}, {COAP_GATEWAY_TIMEOUT, "Gateway Timeout"},
+    {COAP_PROXYING_NOT_SUPPORTED, "Proxying Not Supported"},
+};
+
+const char *cli_code_str(uint8_t code, char *buf)
+{
+    const char *name = "";
+    for (size_t i = 0; i < sizeof code_names / sizeof code_names[0]; i++)
+        if (code_names[i].code == code)
+            name = code_names[i].text;
+    if (COAP_CODE_CLASS(code) == 0 && name[0])
+        snprintf(buf, 32, "%s", name);
+    else
+        snprintf(buf, 32, "%u.%02u%s%s", COAP_CODE_CLASS(code), COAP_CODE_DETAIL(code),
+                 name[0] ? " " : "", name);
+    return buf;
+}
+
+static const struct {
+    const char *name;
+    long num;
+} formats[] = {
+    {"text/plain", 0}, {"text", 0}, {"application/link-format", 40}, {"link", 40},
+    {"application/xml", 41}, {"xml", 41}, {"application/octet-stream", 42}, {"octet", 42},
+    {"application/exi", 47}, {"application/json", 50}, {"json", 50}, {"application/cbor", 60},
+    {"cbor", 60}, {"application/senml+json", 110}, {"senml+json", 110},
+    {"application/senml+cbor", 112}, {"senml+cbor", 112}, {"application/vnd.oma.lwm2m+tlv", 11542},
+    {"tlv", 11542}, {"application/vnd.oma.lwm2m+json", 11543},
+    {"application/vnd.oma.lwm2m+cbor", 11544}, {"lwm2m+cbor", 11544},
+};
+
+long cli_content_format(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s && *end == '\0')
+        return v >= 0 && v <= 65535 ? v : -1;
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(formats[i].name, s) == 0)
+            return formats[i].num;
+    return -1;
+}
+
+static void print_bytes(FILE *out, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%02x", p[i]);
+}
+
+void cli_print_msg(FILE *out, char dir, const coap_msg_t *m, const char *note, int verbosity)
+{
+    static const char *types[] = {"CON", "NON", "ACK", "RST"};
+    char code[32];
+    fprintf(out, "%c %s %s mid=0x%04x tok=", dir, types[m->type & 3],
+            cli_code_str(m->code, code), m->mid);
+    print_bytes(out, m->token, m->token_len);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    bool path = false;
+    while (coap_opt_next(&it, &o)) {
+        const coap_opt_info_t *info = coap_opt_info(o.num);
+        if (o.num == COAP_OPT_URI_PATH) {
+            fprintf(out, "%s%.*s", path ? "/" : " /", (int)o.len, (const char *)o.val);
+            path = true;
+            continue;
+        }
+        uint32_t v;
+        fprintf(out, " %s", info ? info->name : "Option");
+        if (!info)
+            fprintf(out, "%u", o.num);
+        if (info && info->format == COAP_FMT_UINT && coap_opt_uint(&o, &v))
+            fprintf(out, "=%u", v);
+        else if (info && info->format == COAP_FMT_STRING)
+            fprintf(out, "=%.*s", (int)o.len, (const char *)o.val);
+        else if (o.len) {
+            fputc('=', out);
+            print_bytes(out, o.val, o.len);
+        }
+    }
+    fprintf(out, " (%zu bytes payload)%s%s\n", m->payload_len, note ? "  " : "", note ? note : "");
+    if (verbosity >= 2 && m->payload_len) {
+        bool text = true;
+        for (size_t i = 0; i < m->payload_len; i++)
+            text &= isprint(m->payload[i]) || m->payload[i] == '\n';
+        fprintf(out, "%c   ", dir == '>' ? '}' : '{');
+        if (text)
+            fprintf(out, "%.*s\n", (int)m->payload_len, (const char *)m->payload);
+        else {
+            print_bytes(out, m->payload, m->payload_len);
+            fputc('\n', out);
+        }
+    }
+}

@@ -1,0 +1,852 @@
+/* coreseal serve: a CoAP server over UDP with OSCORE (several contexts at
+ * once), serving files under --root (GET/PUT/POST/DELETE, block-wise both
+ * ways, Observe on files that change) and, with --interop, the resources of
+ * the OSCORE interop tests (docs/interop.md). OSCORE failures are answered
+ * as RFC 8613 §8.2 says; after a crash the replay window is rebuilt with an
+ * Echo round trip (Appendix B.1.2). */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "coreseal/coap_ep.h"
+#include "coreseal/net.h"
+
+#define MAX_MSG 1400
+#define MAX_OBSERVERS 64
+#define MAX_UPLOADS 8
+#define MAX_UPLOAD_SIZE (16u << 20)
+#define PATH_LEN 256
+
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    uint8_t token[COAP_MAX_TOKEN_LEN], token_len;
+    char path[PATH_LEN];
+    cli_context_t *oscore;
+    oscore_binding_t bind;
+    uint32_t seq;
+    struct timespec mtime;
+    off_t size;
+    unsigned step; /* interop observe resources: notifications sent */
+    cs_time_ms_t next;
+} observer_t;
+
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    char path[PATH_LEN];
+    uint8_t *data;
+    size_t len;
+    uint32_t next_num;
+    cs_time_ms_t expires;
+} upload_t;
+
+typedef struct {
+    const char *listen_host, *listen_port, *root;
+    bool require_oscore, interop;
+    int verbose;
+    long observe_interval_ms; /* interop observe resources */
+    cli_security_t sec;
+    cs_udp_t udp;
+    coap_ep_t ep;
+    uint8_t *ep_mem;
+    observer_t obs[MAX_OBSERVERS];
+    upload_t up[MAX_UPLOADS];
+    unsigned post_counter;
+    uint8_t interop_7; /* state of /oscore/hello/7 for If-Match tests */
+} server_t;
+
+/* What a handler answers; turned into a message by finish_reply. */
+typedef struct {
+    uint8_t code;
+    coap_optlist_t opts;
+    coap_opt_t list[24];
+    uint8_t arena[512];
+    uint8_t *payload;
+    size_t payload_len;
+    uint8_t payload_buf[1024];
+    bool observe_added;
+} reply_t;
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+static bool rng(void *arg, uint8_t *buf, size_t len)
+{
+    cs_crypto_t *c = arg;
+    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
+}
+
+static void reply_init(reply_t *r, uint8_t code)
+{
+    memset(r, 0, sizeof *r);
+    r->code = code;
+    coap_optlist_init(&r->opts, r->list, sizeof r->list / sizeof r->list[0], r->arena,
+                      sizeof r->arena);
+}
+
+static void reply_text(reply_t *r, uint8_t code, const char *text)
+{
+    reply_init(r, code);
+    r->payload_len = strlen(text) < sizeof r->payload_buf ? strlen(text) : sizeof r->payload_buf;
+    memcpy(r->payload_buf, text, r->payload_len);
+    r->payload = r->payload_buf;
+    if (r->payload_len && COAP_CODE_CLASS(code) == 2)
+        coap_optlist_add_uint(&r->opts, COAP_OPT_CONTENT_FORMAT, 0);
+}
+
+/* ---------------------------------------------------------------- paths */
+
+/* Uri-Path segments as "/a/b"; false for "..", "." or a '/' or NUL inside
+ * a segment (nothing may leave --root). */
+static bool request_path(const coap_msg_t *m, char *out, size_t cap)
+{
+    size_t n = 0;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    out[0] = '\0';
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num != COAP_OPT_URI_PATH)
+            continue;
+        if ((o.len == 1 && o.val[0] == '.') || (o.len == 2 && !memcmp(o.val, "..", 2)) ||
+            memchr(o.val, '/', o.len) || memchr(o.val, 0, o.len) || n + 1 + o.len >= cap)
+            return false;
+        out[n++] = '/';
+        memcpy(out + n, o.val, o.len);
+        n += o.len;
+        out[n] = '\0';
+    }
+    if (n == 0)
+        snprintf(out, cap, "/");
+    return true;
+}
+
+static bool has_query(const coap_msg_t *m, const char *q)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        if (o.num == COAP_OPT_URI_QUERY && o.len == strlen(q) && !memcmp(o.val, q, o.len))
+            return true;
+    return false;
+}
+
+static long uint_option(const coap_msg_t *m, uint16_t num)
+{
+    coap_opt_t o;
+    uint32_t v;
+    if (!coap_msg_find_option(m, num, &o) || !coap_opt_uint(&o, &v))
+        return -1;
+    return (long)v;
+}
+
+static uint32_t content_format_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return 42;
+    static const struct {
+        const char *ext;
+        uint32_t cf;
+    } map[] = {{".txt", 0}, {".json", 50}, {".cbor", 60}, {".xml", 41}, {".senml", 110}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(dot, map[i].ext) == 0)
+            return map[i].cf;
+    return 42;
+}
+
+/* ---------------------------------------------------------------- files */
+
+static void fs_path(const server_t *s, const char *path, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", s->root, path);
+}
+
+/* GET: one block of the file (Block2, §2.4). */
+static void file_get(server_t *s, const char *path, const coap_msg_t *req, reply_t *r)
+{
+    char fp[PATH_LEN * 2];
+    fs_path(s, path, fp, sizeof fp);
+    struct stat st;
+    if (stat(fp, &st) != 0 || !S_ISREG(st.st_mode)) {
+        reply_text(r, COAP_NOT_FOUND, "no such file");
+        return;
+    }
+    coap_block_t b2 = {.num = 0, .szx = 6};
+    coap_opt_t o;
+    if (coap_msg_find_option(req, COAP_OPT_BLOCK2, &o) && !coap_block_decode(&o, &b2)) {
+        reply_text(r, COAP_BAD_OPTION, "bad Block2");
+        return;
+    }
+    size_t size = coap_block_size(b2.szx), off = (size_t)b2.num * size;
+    if (off > (size_t)st.st_size || (off == (size_t)st.st_size && off > 0)) {
+        reply_text(r, COAP_BAD_OPTION, "Block2 beyond the end of the file");
+        return;
+    }
+    reply_init(r, COAP_CONTENT);
+    int fd = open(fp, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? pread(fd, r->payload_buf, size, (off_t)off) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0) {
+        reply_text(r, COAP_INTERNAL_SERVER_ERROR, "read failed");
+        return;
+    }
+    r->payload = r->payload_buf;
+    r->payload_len = (size_t)n;
+    coap_optlist_add_uint(&r->opts, COAP_OPT_CONTENT_FORMAT, content_format_of(path));
+    if ((size_t)st.st_size > size || b2.num > 0) {
+        b2.more = off + (size_t)n < (size_t)st.st_size;
+        coap_optlist_add_uint(&r->opts, COAP_OPT_BLOCK2, coap_block_encode(&b2));
+        if (b2.num == 0)
+            coap_optlist_add_uint(&r->opts, COAP_OPT_SIZE2, (uint32_t)st.st_size);
+    }
+}
+
+static upload_t *upload_for(server_t *s, coap_peer_t peer, const char *path, bool create,
+                            cs_time_ms_t now)
+{
+    upload_t *free_slot = NULL;
+    for (size_t i = 0; i < MAX_UPLOADS; i++) {
+        upload_t *u = &s->up[i];
+        if (u->active && u->expires < now) {
+            free(u->data);
+            memset(u, 0, sizeof *u);
+        }
+        if (u->active && u->peer == peer && strcmp(u->path, path) == 0)
+            return u;
+        if (!u->active && !free_slot)
+            free_slot = u;
+    }
+    if (!create || !free_slot)
+        return NULL;
+    free_slot->active = true;
+    free_slot->peer = peer;
+    snprintf(free_slot->path, sizeof free_slot->path, "%s", path);
+    return free_slot;
+}
+
+/* PUT (replace) or POST (append), with Block1 reassembly (§2.5). */
+static void file_put(server_t *s, coap_peer_t peer, const char *path, const coap_msg_t *req,
+                     bool append, reply_t *r, cs_time_ms_t now)
+{
+    char fp[PATH_LEN * 2];
+    fs_path(s, path, fp, sizeof fp);
+    coap_block_t b1;
+    coap_opt_t o;
+    bool block = coap_msg_find_option(req, COAP_OPT_BLOCK1, &o);
+    if (block && !coap_block_decode(&o, &b1)) {
+        reply_text(r, COAP_BAD_OPTION, "bad Block1");
+        return;
+    }
+    const uint8_t *data = req->payload;
+    size_t len = req->payload_len;
+    upload_t *u = NULL;
+    if (block) {
+        u = upload_for(s, peer, path, b1.num == 0, now);
+        if (b1.num == 0 && u) {
+            free(u->data);
+            u->data = NULL;
+            u->len = 0;
+            u->next_num = 0;
+        }
+        if (!u || b1.num != u->next_num) {
+            reply_text(r, COAP_REQUEST_ENTITY_INCOMPLETE, "Block1 out of sequence");
+            return;
+        }
+        size_t size = coap_block_size(b1.szx);
+        if ((b1.more && len != size) || u->len + len > MAX_UPLOAD_SIZE) {
+            reply_text(r, COAP_REQUEST_ENTITY_TOO_LARGE, "upload too large or blocks of wrong size");
+            return;
+        }
+        uint8_t *nd = realloc(u->data, u->len + len + 1);
+        if (!nd) {
+            reply_text(r, COAP_INTERNAL_SERVER_ERROR, "out of memory");
+            return;
+        }
+        u->data = nd;
+        memcpy(u->data + u->len, data, len);
+        u->len += len;
+        u->next_num = b1.num + 1;
+        u->expires = now + 60000;
+        if (b1.more) {
+            reply_init(r, COAP_CONTINUE);
+            coap_optlist_add_uint(&r->opts, COAP_OPT_BLOCK1, coap_block_encode(&b1));
+            return;
+        }
+        data = u->data;
+        len = u->len;
+    }
+    struct stat st;
+    bool existed = stat(fp, &st) == 0;
+    cs_store_err_t e = CS_STORE_OK;
+    if (append) {
+        int fd = open(fp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        e = fd >= 0 && write(fd, data, len) == (ssize_t)len ? CS_STORE_OK : CS_STORE_ERR_IO;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        e = cs_file_write_atomic(fp, data, len);
+    }
+    if (u) {
+        free(u->data);
+        memset(u, 0, sizeof *u);
+    }
+    if (e != CS_STORE_OK) {
+        reply_text(r, COAP_INTERNAL_SERVER_ERROR, "cannot write the file");
+        return;
+    }
+    reply_init(r, existed ? COAP_CHANGED : COAP_CREATED);
+    if (block)
+        coap_optlist_add_uint(&r->opts, COAP_OPT_BLOCK1, coap_block_encode(&b1));
+}
+
+static void well_known_core(server_t *s, reply_t *r)
+{
+    reply_init(r, COAP_CONTENT);
+    coap_optlist_add_uint(&r->opts, COAP_OPT_CONTENT_FORMAT, 40);
+    size_t n = 0, cap = sizeof r->payload_buf;
+    if (s->interop)
+        n += (size_t)snprintf((char *)r->payload_buf + n, cap - n,
+                              "</oscore/hello/coap>,</oscore/hello/1>,</oscore/hello/2>,"
+                              "</oscore/hello/3>,</oscore/hello/6>,</oscore/hello/7>,"
+                              "</oscore/test>,</oscore/observe1>;obs,</oscore/observe2>;obs");
+    DIR *d = s->root ? opendir(s->root) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL && n < cap - PATH_LEN) {
+        if (de->d_name[0] == '.')
+            continue;
+        n += (size_t)snprintf((char *)r->payload_buf + n, cap - n, "%s</%s>;obs", n ? "," : "",
+                              de->d_name);
+    }
+    if (d)
+        closedir(d);
+    r->payload = r->payload_buf;
+    r->payload_len = n < cap ? n : cap;
+}
+
+/* ---------------------------------------------------------------- interop */
+
+/* The resources of the OSCORE interop test description; see docs/interop.md.
+ * Returns false if the path is not one of them. */
+static bool interop_resource(server_t *s, const char *path, const coap_msg_t *req, bool oscore,
+                             reply_t *r)
+{
+    if (strncmp(path, "/oscore/", 8) != 0)
+        return false;
+    bool get = req->code == COAP_GET;
+    if (strcmp(path, "/oscore/hello/coap") == 0) {
+        if (!get)
+            reply_text(r, COAP_METHOD_NOT_ALLOWED, "");
+        else
+            reply_text(r, COAP_CONTENT, "Hello World!");
+        return true;
+    }
+    if (!oscore) {
+        reply_text(r, COAP_UNAUTHORIZED, "OSCORE required");
+        return true;
+    }
+    if (strcmp(path, "/oscore/hello/1") == 0 && get) {
+        reply_text(r, COAP_CONTENT, "Hello World!");
+    } else if (strcmp(path, "/oscore/hello/2") == 0 && get) {
+        reply_text(r, COAP_CONTENT, "Hello World!");
+        if (has_query(req, "first=1"))
+            coap_optlist_add(&r->opts, COAP_OPT_ETAG, "\x2b", 1);
+    } else if (strcmp(path, "/oscore/hello/3") == 0 && get) {
+        if (uint_option(req, COAP_OPT_ACCEPT) > 0) {
+            reply_text(r, COAP_NOT_ACCEPTABLE, "");
+        } else {
+            reply_text(r, COAP_CONTENT, "Hello World!");
+            coap_optlist_add_uint(&r->opts, COAP_OPT_MAX_AGE, 5);
+        }
+    } else if (strcmp(path, "/oscore/hello/6") == 0 && req->code == COAP_POST) {
+        reply_init(r, COAP_CHANGED);
+        coap_optlist_add_uint(&r->opts, COAP_OPT_CONTENT_FORMAT, 0);
+        r->payload_buf[0] = 0x4a;
+        r->payload = r->payload_buf;
+        r->payload_len = 1;
+    } else if (strcmp(path, "/oscore/hello/7") == 0 && req->code == COAP_PUT) {
+        coap_opt_t o;
+        bool if_match = coap_msg_find_option(req, COAP_OPT_IF_MATCH, &o);
+        bool match_ok = !if_match || (o.len == 1 && o.val[0] == 0x7b);
+        if (coap_msg_find_option(req, COAP_OPT_IF_NONE_MATCH, &o) || !match_ok) {
+            reply_text(r, COAP_PRECONDITION_FAILED, "");
+        } else {
+            s->interop_7 = req->payload_len ? req->payload[0] : 0;
+            reply_init(r, COAP_CHANGED);
+        }
+    } else if (strcmp(path, "/oscore/test") == 0 && req->code == COAP_DELETE) {
+        reply_init(r, COAP_DELETED);
+    } else if ((strcmp(path, "/oscore/observe1") == 0 || strcmp(path, "/oscore/observe2") == 0) &&
+               get) {
+        reply_text(r, COAP_CONTENT, "one");
+    } else {
+        reply_text(r, get ? COAP_NOT_FOUND : COAP_METHOD_NOT_ALLOWED, "");
+    }
+    return true;
+}
+
+static const char *observe_words[] = {"one", "two", "three", "four", "five", "six", "seven",
+                                      "eight", "nine", "ten"};
+
+/* ---------------------------------------------------------------- observe */
+
+static void observer_remove(server_t *s, coap_peer_t peer, const uint8_t *token, size_t tkl)
+{
+    for (size_t i = 0; i < MAX_OBSERVERS; i++) {
+        observer_t *o = &s->obs[i];
+        if (o->active && o->peer == peer && o->token_len == tkl && !memcmp(o->token, token, tkl)) {
+            if (s->verbose)
+                fprintf(stderr, "* observer of %s removed\n", o->path);
+            o->active = false;
+        }
+    }
+}
+
+static bool observable(server_t *s, const char *path)
+{
+    if (s->interop && (!strcmp(path, "/oscore/observe1") || !strcmp(path, "/oscore/observe2")))
+        return true;
+    if (!s->root)
+        return false;
+    char fp[PATH_LEN * 2];
+    struct stat st;
+    fs_path(s, path, fp, sizeof fp);
+    return stat(fp, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Registration (Observe 0) or deregistration (1), RFC 7641 §3.1, §3.6. */
+static void observe_request(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
+                            const char *path, cli_context_t *ctx, const oscore_binding_t *bind,
+                            reply_t *r, cs_time_ms_t now)
+{
+    long obs = uint_option(req, COAP_OPT_OBSERVE);
+    if (obs == 1 || obs < 0 || COAP_CODE_CLASS(r->code) != 2 || !observable(s, path)) {
+        observer_remove(s, ev->peer, req->token, req->token_len);
+        return;
+    }
+    observer_remove(s, ev->peer, req->token, req->token_len); /* re-registration */
+    observer_t *o = NULL;
+    for (size_t i = 0; i < MAX_OBSERVERS && !o; i++)
+        if (!s->obs[i].active)
+            o = &s->obs[i];
+    if (!o)
+        return; /* full: the response goes without Observe (§4.1) */
+    memset(o, 0, sizeof *o);
+    o->active = true;
+    o->peer = ev->peer;
+    o->token_len = req->token_len;
+    memcpy(o->token, req->token, req->token_len);
+    snprintf(o->path, sizeof o->path, "%s", path);
+    o->oscore = ctx;
+    if (bind)
+        o->bind = *bind;
+    o->seq = 1;
+    o->next = now + (cs_time_ms_t)s->observe_interval_ms;
+    char fp[PATH_LEN * 2];
+    struct stat st;
+    if (s->root) {
+        fs_path(s, path, fp, sizeof fp);
+        if (stat(fp, &st) == 0) {
+            o->mtime = st.st_mtim;
+            o->size = st.st_size;
+        }
+    }
+    coap_optlist_add_uint(&r->opts, COAP_OPT_OBSERVE, o->seq);
+    r->observe_added = true;
+    if (s->verbose)
+        fprintf(stderr, "* observer of %s added\n", path);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Message bytes of r for the request's token; protected if ctx. */
+static bool finish_reply(server_t *s, reply_t *r, const uint8_t *token, size_t tkl,
+                         cli_context_t *ctx, const oscore_binding_t *bind, bool own_piv,
+                         uint8_t *out, size_t *out_len)
+{
+    uint8_t plain[MAX_MSG];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, r->code, 0, token,
+                      tkl);
+    if (coap_optlist_write(&r->opts, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, r->payload, r->payload_len);
+    if (coap_builder_finish(&b, &n) != COAP_OK)
+        return false;
+    coap_msg_t m;
+    if (coap_msg_parse(&m, plain, n) != COAP_OK)
+        return false;
+    if (s->verbose && ctx)
+        cli_print_msg(stderr, '*', &m, "(inner)", s->verbose);
+    if (!ctx) {
+        memcpy(out, plain, n);
+        *out_len = n;
+        return true;
+    }
+    oscore_err_t oe = oscore_protect_response(&ctx->ctx, bind, &m, own_piv, out, MAX_MSG, out_len);
+    if (oe != OSCORE_OK)
+        fprintf(stderr, "coreseal serve: cannot protect a response: %s [%s]\n",
+                coreseal_strerror(oe), coreseal_errname(oe));
+    return oe == OSCORE_OK;
+}
+
+static void respond(server_t *s, const coap_ep_event_t *ev, reply_t *r, cli_context_t *ctx,
+                    const oscore_binding_t *bind, cs_time_ms_t now)
+{
+    uint8_t out[MAX_MSG];
+    size_t n;
+    if (!finish_reply(s, r, ev->msg.token, ev->msg.token_len, ctx, bind, false, out, &n))
+        return;
+    coap_err_t e = coap_ep_respond(&s->ep, ev, out, n, now);
+    if (e != COAP_OK)
+        fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
+}
+
+/* An unprotected error the RFC prescribes, with its diagnostic payload. */
+static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_err_t oe,
+                                 cs_time_ms_t now)
+{
+    uint8_t code = oscore_err_to_coap_code(oe);
+    if (s->verbose)
+        fprintf(stderr, "* OSCORE rejected the request: %s [%s]\n", coreseal_strerror(oe),
+                coreseal_errname(oe));
+    if (code == 0)
+        return; /* e.g. storage failure: drop silently, the client retries */
+    reply_t r;
+    reply_text(&r, code, oscore_err_diagnostic(oe));
+    respond(s, ev, &r, NULL, NULL, now);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static void handle(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
+                   cli_context_t *ctx, const oscore_binding_t *bind, cs_time_ms_t now)
+{
+    static reply_t r;
+    char path[PATH_LEN];
+    uint16_t bad;
+    if (!request_path(req, path, sizeof path)) {
+        reply_text(&r, COAP_BAD_REQUEST, "bad Uri-Path");
+    } else if (coap_msg_check_critical(req, NULL, 0, &bad) != COAP_OK) {
+        char msg[48];
+        snprintf(msg, sizeof msg, "unrecognized critical option %u", bad);
+        reply_text(&r, COAP_BAD_OPTION, msg);
+    } else if (strcmp(path, "/.well-known/core") == 0 && req->code == COAP_GET) {
+        well_known_core(s, &r);
+    } else if (s->interop && interop_resource(s, path, req, ctx != NULL, &r)) {
+        /* answered */
+    } else if (s->root && strcmp(path, "/") != 0) {
+        switch (req->code) {
+        case COAP_GET: file_get(s, path, req, &r); break;
+        case COAP_PUT: file_put(s, ev->peer, path, req, false, &r, now); break;
+        case COAP_POST: file_put(s, ev->peer, path, req, true, &r, now); break;
+        case COAP_DELETE: {
+            char fp[PATH_LEN * 2];
+            fs_path(s, path, fp, sizeof fp);
+            if (unlink(fp) == 0)
+                reply_init(&r, COAP_DELETED);
+            else
+                reply_text(&r, COAP_NOT_FOUND, "no such file");
+            break;
+        }
+        default: reply_text(&r, COAP_METHOD_NOT_ALLOWED, "");
+        }
+    } else {
+        reply_text(&r, COAP_NOT_FOUND, "");
+    }
+    if (req->code == COAP_GET && uint_option(req, COAP_OPT_OBSERVE) >= 0)
+        observe_request(s, ev, req, path, ctx, bind, &r, now);
+    respond(s, ev, &r, ctx, bind, now);
+}
+
+static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
+{
+    if (s->verbose)
+        cli_print_msg(stderr, '<', &ev->msg, NULL, s->verbose);
+    oscore_option_t opt;
+    oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
+    if (oe == OSCORE_ERR_NOT_PROTECTED) {
+        if (s->require_oscore) {
+            reply_t r;
+            reply_text(&r, COAP_UNAUTHORIZED, "OSCORE required");
+            respond(s, ev, &r, NULL, NULL, now);
+            return;
+        }
+        handle(s, ev, &ev->msg, NULL, NULL, now);
+        return;
+    }
+    if (oe != OSCORE_OK) {
+        respond_oscore_error(s, ev, oe, now);
+        return;
+    }
+    if (!opt.has_kid || opt.piv_len == 0) {
+        respond_oscore_error(s, ev, OSCORE_ERR_MISSING_KID, now);
+        return;
+    }
+    cli_context_t *ctx = cli_security_find(&s->sec, &opt);
+    if (!ctx) {
+        respond_oscore_error(s, ev, OSCORE_ERR_UNKNOWN_CONTEXT, now);
+        return;
+    }
+    uint8_t inner_buf[MAX_MSG];
+    size_t n;
+    oscore_binding_t bind;
+    oe = oscore_unprotect_request(&ctx->ctx, &ev->msg, inner_buf, sizeof inner_buf, &n, &bind);
+    if (oe == OSCORE_ERR_ECHO_REQUIRED) {
+        /* B.1.2: prove freshness before acting; the 4.01 carries its own PIV */
+        reply_t r;
+        uint8_t echo[OSCORE_ECHO_LEN];
+        reply_init(&r, COAP_UNAUTHORIZED);
+        if (oscore_echo_challenge(&ctx->ctx, echo) != OSCORE_OK)
+            return;
+        coap_optlist_add(&r.opts, COAP_OPT_ECHO, echo, sizeof echo);
+        if (s->verbose)
+            fprintf(stderr, "* replay window unknown after restart: Echo challenge sent\n");
+        respond(s, ev, &r, ctx, &bind, now);
+        return;
+    }
+    if (oe != OSCORE_OK) {
+        respond_oscore_error(s, ev, oe, now);
+        return;
+    }
+    coap_msg_t inner;
+    if (coap_msg_parse(&inner, inner_buf, n) != COAP_OK)
+        return;
+    if (s->verbose)
+        cli_print_msg(stderr, '*', &inner, "(inner, verified)", s->verbose);
+    handle(s, ev, &inner, ctx, &bind, now);
+}
+
+/* Files that changed, and the interop observe resources' ticks. */
+static void notify_observers(server_t *s, cs_time_ms_t now)
+{
+    for (size_t i = 0; i < MAX_OBSERVERS; i++) {
+        observer_t *o = &s->obs[i];
+        if (!o->active)
+            continue;
+        static reply_t r;
+        bool interop = s->interop && strncmp(o->path, "/oscore/observe", 15) == 0;
+        bool last = false;
+        if (interop) {
+            if (now < o->next)
+                continue;
+            o->next = now + (cs_time_ms_t)s->observe_interval_ms;
+            o->step++;
+            if (o->path[15] == '1' && o->step >= 3) {
+                /* observe1 ends with an error notification (RFC 7641 §3.2) */
+                reply_text(&r, COAP_INTERNAL_SERVER_ERROR, "Terminate Observe");
+                last = true;
+            } else {
+                reply_text(&r, COAP_CONTENT, observe_words[o->step % 10]);
+            }
+        } else {
+            char fp[PATH_LEN * 2];
+            struct stat st;
+            fs_path(s, o->path, fp, sizeof fp);
+            if (stat(fp, &st) != 0) {
+                reply_text(&r, COAP_NOT_FOUND, "deleted");
+                last = true;
+            } else if (st.st_mtim.tv_sec == o->mtime.tv_sec &&
+                       st.st_mtim.tv_nsec == o->mtime.tv_nsec && st.st_size == o->size) {
+                continue;
+            } else {
+                o->mtime = st.st_mtim;
+                o->size = st.st_size;
+                coap_msg_t get = {.code = COAP_GET};
+                file_get(s, o->path, &get, &r);
+            }
+        }
+        if (!last)
+            coap_optlist_add_uint(&r.opts, COAP_OPT_OBSERVE, ++o->seq);
+        uint8_t out[MAX_MSG];
+        size_t n;
+        if (finish_reply(s, &r, o->token, o->token_len, o->oscore, &o->bind, true, out, &n)) {
+            /* every 8th notification confirmable, to notice gone clients */
+            bool con = last || o->seq % 8 == 0;
+            if (coap_ep_send_separate(&s->ep, o->peer, out, n, con, now) == COAP_OK && s->verbose)
+                fprintf(stderr, "* notification %u of %s\n", o->seq, o->path);
+        }
+        if (last)
+            o->active = false;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coreseal serve [options]\n"
+            "\n"
+            "Serves CoAP over UDP, with OSCORE.\n"
+            "\n"
+            "  -l, --listen HOST:PORT  address to listen on (default [::]:5683)\n"
+            "  -r, --root DIR          serve the files in DIR: GET, PUT, POST (append), DELETE,\n"
+            "                          block-wise both ways, Observe on files that change\n"
+            "      --oscore FILE       accept requests protected with this context (repeatable)\n"
+            "      --require-oscore    answer unprotected requests with 4.01 Unauthorized\n"
+            "      --interop           serve the OSCORE interop test resources (docs/interop.md)\n"
+            "      --observe-interval MS  period of the interop observe notifications (1000)\n"
+            "  -v, --verbose           print every message (-vv: payloads too)\n"
+            "\n"
+            "Stops cleanly on SIGINT/SIGTERM, saving each context's replay window.\n"
+            "\n"
+            "Example:\n"
+            "  coreseal serve --listen 127.0.0.1:5683 --root ./www --oscore server.json\n");
+}
+
+static int parse_listen(server_t *s, char *arg)
+{
+    /* "[::1]:5683", "127.0.0.1:5683", "host:port", ":5683" */
+    char *colon = strrchr(arg, ':');
+    if (!colon || colon[1] == '\0')
+        return -1;
+    *colon = '\0';
+    s->listen_port = colon + 1;
+    s->listen_host = arg;
+    if (arg[0] == '[') {
+        size_t n = strlen(arg);
+        if (n < 2 || arg[n - 1] != ']')
+            return -1;
+        arg[n - 1] = '\0';
+        s->listen_host = arg + 1;
+    }
+    if (s->listen_host[0] == '\0')
+        s->listen_host = NULL;
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static server_t s;
+    memset(&s, 0, sizeof s);
+    s.listen_host = "::";
+    s.listen_port = "5683";
+    const char *oscore_files[CLI_MAX_CONTEXTS];
+    int n_oscore = 0;
+    s.observe_interval_ms = 1000;
+    enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
+        {"oscore", required_argument, NULL, OPT_OSCORE},
+        {"require-oscore", no_argument, NULL, OPT_REQUIRE},
+        {"interop", no_argument, NULL, OPT_INTEROP}, {"verbose", no_argument, NULL, 'v'},
+        {"observe-interval", required_argument, NULL, OPT_INTERVAL},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "l:r:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (parse_listen(&s, optarg) != 0)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--listen expects HOST:PORT, e.g. [::1]:5683");
+            break;
+        case 'r': s.root = optarg; break;
+        case OPT_OSCORE:
+            if (n_oscore == CLI_MAX_CONTEXTS)
+                return cli_fail("serve", CLI_EXIT_USAGE, "at most %d --oscore files", CLI_MAX_CONTEXTS);
+            oscore_files[n_oscore++] = optarg;
+            break;
+        case OPT_REQUIRE: s.require_oscore = true; break;
+        case OPT_INTEROP: s.interop = true; break;
+        case OPT_INTERVAL:
+            s.observe_interval_ms = strtol(optarg, NULL, 10);
+            if (s.observe_interval_ms < 1 || s.observe_interval_ms > 3600000)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--observe-interval must be 1..3600000 ms");
+            break;
+        case 'v': s.verbose++; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return cli_fail("serve", CLI_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+    }
+    struct stat st;
+    if (s.root && (stat(s.root, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return cli_fail("serve", CLI_EXIT_USAGE, "--root %s is not a directory", s.root);
+    int rc = cli_security_init(&s.sec, "serve");
+    for (int i = 0; rc == CLI_EXIT_OK && i < n_oscore; i++)
+        rc = cli_security_add(&s.sec, oscore_files[i], "serve");
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    char err[256] = "";
+    if (cs_udp_open(&s.udp, s.listen_host, s.listen_port, true, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("serve", CLI_EXIT_NETWORK, "cannot listen on %s:%s: %s",
+                      s.listen_host ? s.listen_host : "*", s.listen_port, err);
+        goto out;
+    }
+    coap_ep_config_t cfg;
+    coap_ep_config_default(&cfg);
+    cfg.random = rng;
+    cfg.random_arg = &s.sec.crypto;
+    size_t mem = COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG);
+    s.ep_mem = malloc(mem);
+    if (!s.ep_mem || coap_ep_init(&s.ep, s.ep_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK) {
+        rc = cli_fail("serve", CLI_EXIT_CONFIG, "cannot set up the CoAP endpoint");
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "coreseal serve: listening on %s%s%s:%s (%d OSCORE context%s)\n",
+            s.listen_host && strchr(s.listen_host, ':') ? "[" : "",
+            s.listen_host ? s.listen_host : "*",
+            s.listen_host && strchr(s.listen_host, ':') ? "]" : "", s.listen_port, s.sec.n,
+            s.sec.n == 1 ? "" : "s");
+    while (!stopping) {
+        cs_time_ms_t now = cs_net_now();
+        cs_time_ms_t next = coap_ep_next_deadline(&s.ep);
+        cs_time_ms_t cap = 200;
+        for (size_t i = 0; i < MAX_OBSERVERS; i++)
+            if (s.obs[i].active)
+                cap = s.observe_interval_ms < 20 ? (cs_time_ms_t)s.observe_interval_ms : 20;
+        int wait = next <= now ? 0 : next - now > cap ? (int)cap : (int)(next - now);
+        if (cs_udp_receive(&s.udp, wait) != CS_NET_OK)
+            break;
+        now = cs_net_now();
+        for (size_t i = 0; i < s.udp.n_in; i++) {
+            coap_ep_event_t ev;
+            coap_err_t e = coap_ep_input(&s.ep, s.udp.in_peer[i], s.udp.in[i], s.udp.in_len[i],
+                                         now, &ev);
+            if (e != COAP_OK && s.verbose)
+                fprintf(stderr, "* malformed datagram: %s\n", coreseal_strerror(e));
+            if (ev.type == COAP_EV_REQUEST)
+                on_request(&s, &ev, now);
+            else if (ev.type == COAP_EV_RESET)
+                observer_remove(&s, ev.peer, ev.token, ev.token_len);
+            if (cs_udp_collect(&s.udp, &s.ep) != CS_NET_OK)
+                break;
+        }
+        coap_ep_event_t ev;
+        do {
+            if (coap_ep_tick(&s.ep, now, &ev) != COAP_OK)
+                break;
+            if (ev.type == COAP_EV_TIMEOUT || ev.type == COAP_EV_RESET)
+                observer_remove(&s, ev.peer, ev.token, ev.token_len);
+        } while (ev.type != COAP_EV_NONE);
+        notify_observers(&s, now);
+        if (cs_udp_collect(&s.udp, &s.ep) != CS_NET_OK || cs_udp_flush(&s.udp) != CS_NET_OK)
+            break;
+    }
+    fprintf(stderr, "coreseal serve: stopping; saving OSCORE state\n");
+out:
+    cli_security_close(&s.sec);
+    cs_udp_close(&s.udp);
+    free(s.ep_mem);
+    for (size_t i = 0; i < MAX_UPLOADS; i++)
+        free(s.up[i].data);
+    return rc;
+}

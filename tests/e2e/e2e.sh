@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end tests over loopback: `coreseal serve` and `coreseal get`
+# processes, plain and OSCORE: methods, 64 KiB block-wise both ways, Observe
+# with 100+ notifications, a server killed and restarted (Echo recovery),
+# unprotected and wrongly keyed requests, and 20% datagram loss through a
+# relay. Usage: e2e.sh CORESEAL LOSSY_RELAY BASE_PORT
+set -u
+B=$(readlink -f "$1")
+RELAY=$(readlink -f "$2")
+PORT=${3:-57000}
+W=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+cd "$W" || exit 1
+pass=0
+fail=0
+check() { # name, condition command...
+    local name=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+
+mkdir www
+printf 'hello file' > www/a.txt
+head -c 65536 /dev/urandom > big.bin
+cat > server.json <<J
+{"master_secret":"0102030405060708090a0b0c0d0e0f10","master_salt":"9e7ca92223786340",
+ "sender_id":"01","recipient_id":"","state_file":"server.state"}
+J
+cat > client.json <<J
+{"master_secret":"0102030405060708090a0b0c0d0e0f10","master_salt":"9e7ca92223786340",
+ "sender_id":"","recipient_id":"01","state_file":"client.state"}
+J
+cat > wrong.json <<J
+{"master_secret":"ff02030405060708090a0b0c0d0e0f10","master_salt":"9e7ca92223786340",
+ "sender_id":"","recipient_id":"01"}
+J
+
+start_server() {
+    "$B" serve --listen 127.0.0.1:$PORT --root www --oscore server.json --interop \
+        --observe-interval 20 -v >> server.log 2>&1 &
+    SERVER=$!
+    for _ in $(seq 50); do
+        grep -q listening server.log 2>/dev/null && return 0
+        sleep 0.05
+    done
+}
+U=coap://127.0.0.1:$PORT
+start_server
+
+# --- plain CoAP
+check "plain GET" test "$("$B" get $U/a.txt)" = "hello file"
+"$B" put -e "new text" $U/p.txt
+check "plain PUT creates" test "$(cat www/p.txt)" = "new text"
+"$B" post -e "+more" $U/p.txt
+check "plain POST appends" test "$(cat www/p.txt)" = "new text+more"
+"$B" delete $U/p.txt
+check "plain DELETE" test ! -e www/p.txt
+"$B" get $U/p.txt 2> err.txt; rc=$?
+check "GET of a deleted file: exit 5, 4.04" test $rc = 5 -a -n "$(grep '4.04 Not Found' err.txt)"
+
+# --- OSCORE (the wrongly keyed request first, while its Partial IV 0 is fresh)
+"$B" get --oscore wrong.json $U/oscore/hello/1 2> err.txt; rc=$?
+check "wrong key: 4.00 Decryption failed" test $rc = 5 -a -n "$(grep 'Decryption failed' err.txt)"
+check "OSCORE GET" test "$("$B" get --oscore client.json $U/oscore/hello/1)" = "Hello World!"
+"$B" put --oscore client.json -e "secret" $U/s.txt
+check "OSCORE PUT" test "$(cat www/s.txt)" = "secret"
+"$B" delete --oscore client.json $U/s.txt
+check "OSCORE DELETE" test ! -e www/s.txt
+"$B" put --oscore client.json -f big.bin $U/big.bin
+check "OSCORE 64 KiB upload (Block1)" cmp -s big.bin www/big.bin
+"$B" get --oscore client.json -o down.bin $U/big.bin
+check "OSCORE 64 KiB download (Block2)" cmp -s big.bin down.bin
+"$B" get --oscore client.json -b 128 -o down128.bin $U/big.bin
+check "OSCORE download with 128-byte blocks" cmp -s big.bin down128.bin
+"$B" get --oscore client.json --observe=4 $U/oscore/observe2 > notes.txt
+n=$(wc -l < notes.txt)
+check "OSCORE Observe: $n notifications (>= 100)" test "$n" -ge 100
+"$B" get $U/oscore/hello/1 2> err.txt; rc=$?
+check "unprotected request to a protected resource: 4.01" test $rc = 5 -a -n "$(grep '4.01' err.txt)"
+
+# --- crash and restart: the server has no replay window; Echo brings it back
+kill -9 $SERVER; wait $SERVER 2>/dev/null
+start_server
+out=$("$B" get -v --oscore client.json $U/oscore/hello/1 2> echo.txt)
+check "after a server crash: request accepted via Echo" test "$out" = "Hello World!"
+check "after a server crash: Echo round trip seen" grep -q "Echo" echo.txt
+check "server state file written" test -s server.state
+
+# --- 20% loss each way through a relay
+"$RELAY" $((PORT + 1)) $PORT 20 60 2> relay.log &
+sleep 0.2
+ok=0
+for i in $(seq 10); do
+    r=$("$B" get --oscore client.json --ack-timeout 200 -T 30 coap://127.0.0.1:$((PORT + 1))/oscore/hello/1 2>/dev/null)
+    [ "$r" = "Hello World!" ] && ok=$((ok + 1))
+done
+check "20% loss: $ok of 10 OSCORE requests completed (>= 9)" test $ok -ge 9
+
+kill -TERM $SERVER; wait $SERVER 2>/dev/null
+check "clean shutdown saves the replay window" grep -q replay_window server.state
+[ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
+echo "e2e: $pass passed, $fail failed"
+[ $fail -eq 0 ]
