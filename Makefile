@@ -50,8 +50,6 @@ fuzz:
 footprint:
 	@scripts/deps.sh $(ARM_DEPS)
 	scripts/footprint.sh
-	@echo "--- the same with CS_COMPACT_ERRORS (error names instead of sentences):"
-	@FOOTPRINT_CFLAGS=-DCS_COMPACT_ERRORS scripts/footprint.sh | grep -A2 'device core image'
 
 install: build
 	cmake --install $(BUILD)

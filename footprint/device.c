@@ -5,6 +5,7 @@
 #include "coreseal/coap.h"
 #include "coreseal/coap_ep.h"
 #include "coreseal/cose.h"
+#include "coreseal/edhoc.h"
 #include "coreseal/oscore.h"
 
 typedef void (*fn_t)(void);
@@ -33,6 +34,13 @@ fn_t volatile footprint_keep[] = {
     (fn_t)oscore_unprotect_response, (fn_t)oscore_unprotect_request,
     (fn_t)oscore_protect_response, (fn_t)oscore_echo_challenge,
     (fn_t)oscore_msg_option,      (fn_t)oscore_err_to_coap_code,
+    (fn_t)edhoc_initiator_init,   (fn_t)edhoc_initiator_prepare_message_1,
+    (fn_t)edhoc_initiator_parse_message_2, (fn_t)edhoc_initiator_verify_message_2,
+    (fn_t)edhoc_initiator_prepare_message_3, (fn_t)edhoc_initiator_process_message_4,
+    (fn_t)edhoc_responder_init,   (fn_t)edhoc_responder_process_message_1,
+    (fn_t)edhoc_responder_prepare_message_2, (fn_t)edhoc_responder_parse_message_3,
+    (fn_t)edhoc_responder_verify_message_3, (fn_t)edhoc_prepare_error,
+    (fn_t)edhoc_export_oscore,    (fn_t)edhoc_key_update,
     (fn_t)coap_ep_init,           (fn_t)coap_ep_send_request,
     (fn_t)coap_ep_respond,        (fn_t)coap_ep_input,
     (fn_t)coap_ep_tick,           (fn_t)coap_ep_next_deadline,

@@ -6,6 +6,7 @@
 #include "coreseal/common.h"
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
+#include "coreseal/edhoc.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
 #include "coreseal/net_err.h"
@@ -17,7 +18,20 @@ typedef struct {
 } err_entry_t;
 
 /* Device builds may drop the sentences (CS_COMPACT_ERRORS: the name is the
- * message) and the host layers' entries (CS_CORE_ONLY). */
+ * message), every string (CS_NO_ERROR_STRINGS: the numeric code is the
+ * diagnostic, decoded on a host with `coreseal_errname`), and the host
+ * layers' entries (CS_CORE_ONLY). */
+#ifdef CS_NO_ERROR_STRINGS
+const char *coreseal_strerror(int code)
+{
+    return code == 0 ? "success" : "coreseal error (see the numeric code)";
+}
+
+const char *coreseal_errname(int code)
+{
+    return code == 0 ? "CS_OK" : "CS_ERR";
+}
+#else
 #ifdef CS_COMPACT_ERRORS
 #define E(code, text) {code, #code, #code}
 #else
@@ -83,6 +97,23 @@ static const err_entry_t errors[] = {
     E(OSCORE_ERR_ECHO_REQUIRED, "OSCORE: freshness unknown after restart; Echo challenge needed"),
     E(OSCORE_ERR_FORBIDDEN_OPTION, "OSCORE: option cannot be protected as given (Proxy-Uri)"),
 
+    E(EDHOC_ERR_BAD_ARG, "EDHOC: invalid argument"),
+    E(EDHOC_ERR_BAD_STATE, "EDHOC: call out of order or after a failure"),
+    E(EDHOC_ERR_MALFORMED, "EDHOC: message is not well-formed"),
+    E(EDHOC_ERR_UNSUPPORTED_METHOD, "EDHOC: authentication method not accepted"),
+    E(EDHOC_ERR_WRONG_SUITE, "EDHOC: selected cipher suite not supported"),
+    E(EDHOC_ERR_UNSUPPORTED_SUITE, "EDHOC: cipher suite needs algorithms the crypto backend lacks"),
+    E(EDHOC_ERR_UNKNOWN_CREDENTIAL, "EDHOC: unknown or unauthorized credential"),
+    E(EDHOC_ERR_AUTH, "EDHOC: MAC or signature verification failed"),
+    E(EDHOC_ERR_DECRYPT, "EDHOC: message decryption failed"),
+    E(EDHOC_ERR_CRYPTO, "EDHOC: the crypto backend failed"),
+    E(EDHOC_ERR_NO_SPACE, "EDHOC: buffer too small"),
+    E(EDHOC_ERR_CRITICAL_EAD, "EDHOC: critical EAD item not understood"),
+    E(EDHOC_ERR_BAD_KEY, "EDHOC: peer public key rejected"),
+    E(EDHOC_ERR_PEER_UNSPECIFIED, "EDHOC: peer reported an error (code 1)"),
+    E(EDHOC_ERR_PEER_WRONG_SUITE, "EDHOC: peer rejected the cipher suite (code 2); retry with its suites"),
+    E(EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL, "EDHOC: peer does not know our credential (code 3)"),
+
 #ifndef CS_CORE_ONLY
     E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),
     E(CS_STORE_ERR_IO, "store: file could not be read, written or synced"),
@@ -125,3 +156,4 @@ const char *coreseal_errname(int code)
     const err_entry_t *e = find(code);
     return e ? e->name : "CS_ERR_UNKNOWN";
 }
+#endif /* CS_NO_ERROR_STRINGS */
