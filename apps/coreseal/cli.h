@@ -8,6 +8,7 @@
 
 #include "coreseal/coap.h"
 #include "coreseal/crypto_openssl.h"
+#include "coreseal/edhoc.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
 
@@ -34,6 +35,10 @@ typedef struct {
     cs_state_file_t state;
     bool persistent;
     oscore_ctx_t ctx;
+    /* contexts from EDHOC: who they belong to, and their age */
+    uint8_t owner[16];
+    size_t owner_len;
+    unsigned long serial;
 } cli_context_t;
 
 typedef struct {
@@ -41,11 +46,17 @@ typedef struct {
     bool crypto_ready;
     cli_context_t ctx[CLI_MAX_CONTEXTS];
     int n;
+    unsigned long serial;
 } cli_security_t;
 
 int cli_security_init(cli_security_t *sec, const char *sub);
 /* Loads a context file (and its state file); returns an exit code. */
 int cli_security_add(cli_security_t *sec, const char *path, const char *sub);
+/* Adds a volatile context from EDHOC for `owner` (the peer's ID_CRED):
+ * it replaces that owner's earlier context, or, when the table is full,
+ * the oldest EDHOC context. *out receives it. */
+int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,
+                            size_t owner_len, const char *sub, cli_context_t **out);
 /* Context that receives with the option's kid / kid context, or NULL. */
 cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt);
 /* Clean shutdown: saves replay windows; wipes keys. */
@@ -59,7 +70,27 @@ long cli_content_format(const char *s);
 /* -v: one line per message; -vv also the payload. */
 void cli_print_msg(FILE *out, char dir, const coap_msg_t *m, const char *note, int verbosity);
 
+/* EDHOC keys for --edhoc on get and serve (apps/coreseal/edhoc.c). */
+#define CLI_MAX_PEERS 16
+typedef struct {
+    bool enabled;
+    cs_edhoc_key_t own;
+    cs_edhoc_key_t peers[CLI_MAX_PEERS];
+    int n_peers;
+    int method; /* -1: from the key types */
+    int suite;  /* -1: from the curves */
+} cli_edhoc_t;
+
+int cli_edhoc_load_own(cli_edhoc_t *e, const char *path, const char *sub);
+int cli_edhoc_add_peer(cli_edhoc_t *e, const char *path, const char *sub);
+const cs_edhoc_key_t *cli_edhoc_find_peer(const cli_edhoc_t *e, const uint8_t *id_cred, size_t len);
+edhoc_cred_t cli_edhoc_cred(const cs_edhoc_key_t *k);
+/* Method and suite for a handshake with `peer` (NULL: any trusted). */
+void cli_edhoc_choose(const cli_edhoc_t *e, const cs_edhoc_key_t *peer, edhoc_method_t *method,
+                      uint8_t *suite);
+
 int cmd_demo(int argc, char **argv);
+int cmd_edhoc(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -38,6 +38,10 @@ typedef struct {
     long timeout_seconds;
     long ack_timeout_ms;
     const char *oscore_file;
+    const char *edhoc_key;
+    const char *edhoc_peers[4];
+    int n_edhoc_peers;
+    int edhoc_method, edhoc_suite;
     const char *output;
     int verbose;
     extra_opt_t extra[16];
@@ -52,6 +56,7 @@ typedef struct {
     uint8_t *ep_mem;
     cli_security_t sec;
     cli_context_t *oscore;
+    cli_edhoc_t edhoc;
     size_t batch_next; /* next unread datagram of the udp batch */
     FILE *out;
 } client_t;
@@ -83,6 +88,10 @@ static void usage(FILE *f, const char *sub)
             "  -P, --proxy URI           send through the forward proxy at URI\n"
             "      --oscore FILE         protect with the OSCORE context in FILE\n"
             "                            (docs/context-files.md; libcoap's format works too)\n"
+            "      --edhoc KEYFILE       run EDHOC first (POST /.well-known/edhoc) with this key,\n"
+            "                            then protect the request with the OSCORE context it gives\n"
+            "      --edhoc-peer CRED     the server's credential (from 'coreseal edhoc keygen')\n"
+            "      --edhoc-method N      0..3 (default: from the key types); --edhoc-suite N\n"
             "  -T, --timeout SECONDS     give up after SECONDS (default 120)\n"
             "      --ack-timeout MS      first retransmission after MS x [1, 1.5) (RFC 7252: 2000)\n"
             "  -o, --output FILE         write the payload to FILE instead of stdout\n"
@@ -184,7 +193,9 @@ static int parse_args(opts_t *o, int argc, char **argv)
     o->timeout_seconds = 120;
     o->observe_seconds = -1;
     o->ack_timeout_ms = 2000;
-    enum { OPT_NON = 256, OPT_OBSERVE, OPT_OSCORE, OPT_ACK_TIMEOUT };
+    o->edhoc_method = o->edhoc_suite = -1;
+    enum { OPT_NON = 256, OPT_OBSERVE, OPT_OSCORE, OPT_ACK_TIMEOUT, OPT_EDHOC, OPT_EDHOC_PEER,
+           OPT_EDHOC_METHOD, OPT_EDHOC_SUITE };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, 'e'},       {"file", required_argument, NULL, 'f'},
         {"option", required_argument, NULL, 'O'},     {"accept", required_argument, NULL, 'A'},
@@ -195,6 +206,10 @@ static int parse_args(opts_t *o, int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'},    {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
         {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+        {"edhoc", required_argument, NULL, OPT_EDHOC},
+        {"edhoc-peer", required_argument, NULL, OPT_EDHOC_PEER},
+        {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
+        {"edhoc-suite", required_argument, NULL, OPT_EDHOC_SUITE},
         {NULL, 0, NULL, 0}};
     int c, rc;
     optind = 1;
@@ -239,6 +254,18 @@ static int parse_args(opts_t *o, int argc, char **argv)
         case 'P': o->proxy = optarg; break;
         case OPT_OSCORE: o->oscore_file = optarg; break;
         case 'T': o->timeout_seconds = strtol(optarg, NULL, 10); break;
+        case OPT_EDHOC: o->edhoc_key = optarg; break;
+        case OPT_EDHOC_PEER:
+            if (o->n_edhoc_peers == 4)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "at most 4 --edhoc-peer files");
+            o->edhoc_peers[o->n_edhoc_peers++] = optarg;
+            break;
+        case OPT_EDHOC_METHOD:
+            o->edhoc_method = (int)strtol(optarg, NULL, 10);
+            if (o->edhoc_method < 0 || o->edhoc_method > 3)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc-method must be 0..3");
+            break;
+        case OPT_EDHOC_SUITE: o->edhoc_suite = (int)strtol(optarg, NULL, 10); break;
         case OPT_ACK_TIMEOUT:
             o->ack_timeout_ms = strtol(optarg, NULL, 10);
             if (o->ack_timeout_ms < 10 || o->ack_timeout_ms > 600000)
@@ -257,6 +284,10 @@ static int parse_args(opts_t *o, int argc, char **argv)
     o->uri = argv[optind];
     if (o->timeout_seconds <= 0)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "--timeout must be a positive number of seconds");
+    if (o->edhoc_key && o->oscore_file)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc and --oscore exclude each other");
+    if (o->edhoc_key && o->n_edhoc_peers == 0)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc needs the server's credential: --edhoc-peer FILE");
     return CLI_EXIT_OK;
 }
 
@@ -579,6 +610,112 @@ static int observe(client_t *cl)
     }
 }
 
+/* A plain POST to /.well-known/edhoc (RFC 9528 Appendix A.2); the
+ * response must be 2.04 (its payload, if any, is message_2/4) or carry an
+ * EDHOC error. */
+static int edhoc_post(client_t *cl, const uint8_t *payload, size_t len, coap_ep_event_t *ev)
+{
+    uint8_t msg[MAX_MSG], arena[512], token[8];
+    coap_opt_t list[8];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 8, arena, sizeof arena);
+    if (!cl->uri.host_is_literal)
+        coap_optlist_add(&l, COAP_OPT_URI_HOST, cl->uri.host, cl->uri.host_len);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, ".well-known", 11);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, "edhoc", 5);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CID_CBOR_SEQ);
+    coap_builder_t b;
+    size_t n;
+    if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_CONFIG, "no randomness for a token");
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_POST, 0, token, 8);
+    if (coap_optlist_write(&l, &b) != COAP_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot build the EDHOC request");
+    coap_builder_set_payload(&b, payload, len);
+    if (coap_builder_finish(&b, &n) != COAP_OK ||
+        coap_ep_send_request(&cl->ep, 0, msg, n, false, cs_net_now()) != COAP_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot send the EDHOC request");
+    return wait_response(cl, ev, cs_net_now() + (cs_time_ms_t)cl->o.timeout_seconds * 1000);
+}
+
+static int edhoc_failed(client_t *cl, edhoc_err_t err, const char *step)
+{
+    bool peer = err == EDHOC_ERR_PEER_UNSPECIFIED || err == EDHOC_ERR_PEER_WRONG_SUITE ||
+                err == EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL;
+    return cli_fail(cl->o.sub, peer ? CLI_EXIT_PEER_REJECTED : CLI_EXIT_SECURITY,
+                    "EDHOC %s: %s [%s]", step, coreseal_strerror(err), coreseal_errname(err));
+}
+
+/* EDHOC as initiator, then the OSCORE context it yields (Appendix A.1). */
+static int edhoc_handshake(client_t *cl)
+{
+    cli_edhoc_t *e = &cl->edhoc;
+    static edhoc_session_t s;
+    static uint8_t scratch[2048];
+    uint8_t m[MAX_MSG], p[MAX_MSG], cid;
+    size_t n, pn, idl, eadl;
+    const uint8_t *idc, *ead;
+    edhoc_method_t method;
+    uint8_t suite;
+    cli_edhoc_choose(e, &e->peers[0], &method, &suite);
+    if (cl->sec.crypto.random(cl->sec.crypto.state, &cid, 1) != CS_CRYPTO_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_CONFIG, "no randomness");
+    cid %= 24; /* a one-byte identifier that travels as a CBOR integer */
+    edhoc_config_t cfg = {method, &suite, 1, &cid, 1, cli_edhoc_cred(&e->own), e->own.priv,
+                          e->own.priv_len};
+    edhoc_err_t err = edhoc_initiator_init(&s, &cl->sec.crypto, &cfg, scratch, sizeof scratch);
+    if (err != EDHOC_OK)
+        return edhoc_failed(cl, err, "setup");
+    if ((err = edhoc_initiator_prepare_message_1(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK ||
+        (err = edhoc_coap_wrap_message_1(m, n, p, sizeof p, &pn)) != EDHOC_OK)
+        return edhoc_failed(cl, err, "message_1");
+    if (cl->o.verbose)
+        fprintf(stderr, "* EDHOC method %d suite %u: message_1 (%zu bytes)\n", method, suite, n);
+    coap_ep_event_t ev;
+    int rc = edhoc_post(cl, p, pn, &ev);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (ev.msg.code != COAP_CHANGED && ev.msg.payload_len == 0)
+        return fail_response(cl, &ev.msg);
+    err = edhoc_initiator_parse_message_2(&s, ev.msg.payload, ev.msg.payload_len, &idc, &idl, &ead,
+                                          &eadl);
+    if (err != EDHOC_OK)
+        return edhoc_failed(cl, err, "message_2");
+    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(e, idc, idl);
+    if (!peer) {
+        edhoc_reject_credential(&s);
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY,
+                        "EDHOC: the server authenticated with a credential not given by --edhoc-peer");
+    }
+    edhoc_cred_t rc_cred = cli_edhoc_cred(peer);
+    if ((err = edhoc_initiator_verify_message_2(&s, &rc_cred)) != EDHOC_OK)
+        return edhoc_failed(cl, err, "message_2");
+    if ((err = edhoc_initiator_prepare_message_3(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK ||
+        (err = edhoc_coap_wrap_message_3(&s, m, n, p, sizeof p, &pn)) != EDHOC_OK)
+        return edhoc_failed(cl, err, "message_3");
+    if (cl->o.verbose)
+        fprintf(stderr, "* EDHOC: server authenticated; message_3 (%zu bytes)\n", n);
+    if ((rc = edhoc_post(cl, p, pn, &ev)) != CLI_EXIT_OK)
+        return rc;
+    if (ev.msg.code != COAP_CHANGED && ev.msg.payload_len &&
+        edhoc_decode_error(ev.msg.payload, ev.msg.payload_len) != EDHOC_ERR_MALFORMED)
+        return edhoc_failed(cl, edhoc_decode_error(ev.msg.payload, ev.msg.payload_len),
+                            "message_3");
+    if (ev.msg.code != COAP_CHANGED)
+        return fail_response(cl, &ev.msg);
+    static edhoc_oscore_keys_t keys;
+    oscore_params_t op;
+    if ((err = edhoc_export_oscore(&s, &keys, &op)) != EDHOC_OK)
+        return edhoc_failed(cl, err, "export");
+    rc = cli_security_add_params(&cl->sec, &op, peer->id_cred, peer->id_cred_len, cl->o.sub,
+                                 &cl->oscore);
+    cs_wipe(&keys, sizeof keys);
+    edhoc_session_wipe(&s);
+    if (rc == CLI_EXIT_OK && cl->o.verbose)
+        fprintf(stderr, "* EDHOC completed: OSCORE context ready\n");
+    return rc;
+}
+
 int cmd_request(int argc, char **argv)
 {
     static client_t cl;
@@ -602,6 +739,15 @@ int cmd_request(int argc, char **argv)
         if ((rc = cli_security_add(&cl.sec, o->oscore_file, o->sub)) != CLI_EXIT_OK)
             goto out;
         cl.oscore = &cl.sec.ctx[0];
+    }
+    if (o->edhoc_key) {
+        cl.edhoc.method = o->edhoc_method;
+        cl.edhoc.suite = o->edhoc_suite;
+        if ((rc = cli_edhoc_load_own(&cl.edhoc, o->edhoc_key, o->sub)) != CLI_EXIT_OK)
+            goto out;
+        for (int i = 0; i < o->n_edhoc_peers; i++)
+            if ((rc = cli_edhoc_add_peer(&cl.edhoc, o->edhoc_peers[i], o->sub)) != CLI_EXIT_OK)
+                goto out;
     }
     char host[256], port[8], err[256] = "";
     snprintf(host, sizeof host, "%.*s", (int)target.host_len, target.host);
@@ -629,6 +775,8 @@ int cmd_request(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (o->edhoc_key && (rc = edhoc_handshake(&cl)) != CLI_EXIT_OK)
+        goto out;
     rc = o->observe ? observe(&cl) : exchange(&cl);
 out:
     if (cl.out && cl.out != stdout)
@@ -637,5 +785,6 @@ out:
     cs_udp_close(&cl.udp);
     free(cl.ep_mem);
     free(o->payload);
+    cs_wipe(&cl.edhoc, sizeof cl.edhoc);
     return rc;
 }

@@ -57,6 +57,42 @@ int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
     return CLI_EXIT_OK;
 }
 
+int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,
+                            size_t owner_len, const char *sub, cli_context_t **out)
+{
+    if (owner_len > sizeof sec->ctx[0].owner)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "EDHOC credential identifier too long");
+    cli_context_t *c = NULL, *oldest = NULL;
+    for (int i = 0; i < sec->n && !c; i++) {
+        cli_context_t *x = &sec->ctx[i];
+        if (x->owner_len == 0)
+            continue; /* contexts from files stay */
+        if (x->owner_len == owner_len && memcmp(x->owner, owner, owner_len) == 0)
+            c = x; /* the same peer ran EDHOC again: new keys replace old */
+        else if (!oldest || x->serial < oldest->serial)
+            oldest = x;
+    }
+    if (!c && sec->n < CLI_MAX_CONTEXTS)
+        c = &sec->ctx[sec->n++];
+    if (!c)
+        c = oldest;
+    if (!c)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "no room for an EDHOC context (%d from files)",
+                        CLI_MAX_CONTEXTS);
+    oscore_ctx_wipe(&c->ctx);
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "(EDHOC)");
+    memcpy(c->owner, owner, owner_len);
+    c->owner_len = owner_len;
+    c->serial = ++sec->serial;
+    oscore_err_t oe = oscore_ctx_derive(&c->ctx, &sec->crypto, p);
+    if (oe != OSCORE_OK)
+        return cli_fail(sub, CLI_EXIT_SECURITY, "cannot derive the OSCORE context: %s",
+                        coreseal_strerror(oe));
+    *out = c;
+    return CLI_EXIT_OK;
+}
+
 cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt)
 {
     for (int i = 0; i < sec->n; i++)

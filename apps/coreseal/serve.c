@@ -24,6 +24,8 @@
 #define MAX_UPLOADS 8
 #define MAX_UPLOAD_SIZE (16u << 20)
 #define PATH_LEN 256
+#define MAX_RESPONDERS 8           /* concurrent EDHOC handshakes */
+#define RESPONDER_LIFETIME_MS 60000
 
 typedef struct {
     bool active;
@@ -49,6 +51,16 @@ typedef struct {
     cs_time_ms_t expires;
 } upload_t;
 
+/* One EDHOC handshake in progress (Appendix A.2): a fixed table with a
+ * lifetime, so a flood of message_1 costs no memory beyond it. */
+typedef struct {
+    bool active;
+    edhoc_session_t s;
+    uint8_t scratch[2048];
+    uint8_t c_r;
+    cs_time_ms_t expires;
+} responder_t;
+
 typedef struct {
     const char *listen_host, *listen_port, *root;
     bool require_oscore, interop;
@@ -61,6 +73,9 @@ typedef struct {
     observer_t obs[MAX_OBSERVERS];
     upload_t up[MAX_UPLOADS];
     unsigned post_counter;
+    cli_edhoc_t edhoc;
+    responder_t resp[MAX_RESPONDERS];
+    uint8_t next_c_r;
     uint8_t interop_7; /* state of /oscore/hello/7 for If-Match tests */
 } server_t;
 
@@ -529,6 +544,150 @@ static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_
     respond(s, ev, &r, NULL, NULL, now);
 }
 
+/* ---------------------------------------------------------------- EDHOC */
+
+static bool c_r_in_use(server_t *s, uint8_t c)
+{
+    for (size_t i = 0; i < MAX_RESPONDERS; i++)
+        if (s->resp[i].active && s->resp[i].c_r == c)
+            return true;
+    for (int i = 0; i < s->sec.n; i++)
+        if (s->sec.ctx[i].ctx.recipient_id_len == 1 && s->sec.ctx[i].ctx.recipient_id[0] == c)
+            return true;
+    return false;
+}
+
+static void respond_edhoc(server_t *s, const coap_ep_event_t *ev, uint8_t code, const uint8_t *p,
+                          size_t n, cs_time_ms_t now)
+{
+    reply_t r;
+    reply_init(&r, code);
+    if (n) {
+        coap_optlist_add_uint(&r.opts, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CBOR_SEQ);
+        memcpy(r.payload_buf, p, n < sizeof r.payload_buf ? n : sizeof r.payload_buf);
+        r.payload = r.payload_buf;
+        r.payload_len = n < sizeof r.payload_buf ? n : sizeof r.payload_buf;
+    }
+    respond(s, ev, &r, NULL, NULL, now);
+}
+
+/* The session failed: tell the initiator with an EDHOC error (§6). */
+static void edhoc_abort(server_t *s, const coap_ep_event_t *ev, responder_t *r, cs_time_ms_t now)
+{
+    uint8_t m[128];
+    size_t n;
+    if (s->verbose)
+        fprintf(stderr, "* EDHOC failed: %s\n", coreseal_strerror(r->s.err));
+    if (edhoc_prepare_error(&r->s, m, sizeof m, &n) == EDHOC_OK)
+        respond_edhoc(s, ev, COAP_BAD_REQUEST, m, n, now);
+    edhoc_session_wipe(&r->s);
+    r->active = false;
+}
+
+static void handle_edhoc(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
+                         cs_time_ms_t now)
+{
+    uint8_t c_r[EDHOC_MAX_CID], c_r_len, m[MAX_MSG];
+    const uint8_t *msg, *idc, *ead;
+    size_t msg_len, n, idl, eadl;
+    if (req->code != COAP_POST || !s->edhoc.enabled ||
+        edhoc_coap_unwrap(req->payload, req->payload_len, c_r, &c_r_len, &msg, &msg_len) != EDHOC_OK) {
+        reply_t r;
+        reply_text(&r, s->edhoc.enabled ? COAP_BAD_REQUEST : COAP_NOT_FOUND,
+                   s->edhoc.enabled ? "expected an EDHOC message" : "EDHOC not enabled (--edhoc)");
+        respond(s, ev, &r, NULL, NULL, now);
+        return;
+    }
+    responder_t *r = NULL;
+    if (c_r_len == 0) { /* message_1: a new session, evicting the oldest */
+        for (size_t i = 0; i < MAX_RESPONDERS; i++) {
+            responder_t *x = &s->resp[i];
+            if (!x->active || x->expires < now) {
+                r = x;
+                break;
+            }
+            if (!r || x->expires < r->expires)
+                r = x;
+        }
+        if (r->active)
+            edhoc_session_wipe(&r->s);
+        memset(r, 0, sizeof *r);
+        r->active = true;
+        r->expires = now + RESPONDER_LIFETIME_MS;
+        edhoc_method_t method;
+        uint8_t suite;
+        cli_edhoc_choose(&s->edhoc, s->edhoc.n_peers ? &s->edhoc.peers[0] : NULL, &method, &suite);
+        /* the responder's role is the mirror of the initiator's choice */
+        if (s->edhoc.method < 0 && s->edhoc.n_peers)
+            method = (edhoc_method_t)((s->edhoc.peers[0].crv == CS_CRV_ED25519 ? 0 : 2) +
+                                      (s->edhoc.own.crv == CS_CRV_ED25519 ? 0 : 1));
+        edhoc_config_t cfg = {method, &suite, 1, &r->c_r, 1, cli_edhoc_cred(&s->edhoc.own),
+                              s->edhoc.own.priv, s->edhoc.own.priv_len};
+        if (edhoc_responder_init(&r->s, &s->sec.crypto, &cfg, r->scratch, sizeof r->scratch) !=
+                EDHOC_OK ||
+            edhoc_responder_process_message_1(&r->s, msg, msg_len, &ead, &eadl) != EDHOC_OK) {
+            edhoc_abort(s, ev, r, now);
+            return;
+        }
+        /* C_R: unused by other sessions and contexts, and not C_I (§3.3.2) */
+        size_t cil;
+        const uint8_t *c_i = edhoc_peer_cid(&r->s, &cil);
+        do
+            s->next_c_r = (uint8_t)((s->next_c_r + 1) % 24);
+        while (c_r_in_use(s, s->next_c_r) || (cil == 1 && c_i[0] == s->next_c_r));
+        r->c_r = s->next_c_r;
+        if (edhoc_responder_set_cid(&r->s, &r->c_r, 1) != EDHOC_OK ||
+            edhoc_responder_prepare_message_2(&r->s, NULL, 0, m, sizeof m, &n) != EDHOC_OK) {
+            edhoc_abort(s, ev, r, now);
+            return;
+        }
+        if (s->verbose)
+            fprintf(stderr, "* EDHOC message_1 accepted, message_2 sent (C_R %u)\n", r->c_r);
+        respond_edhoc(s, ev, COAP_CHANGED, m, n, now);
+        return;
+    }
+    for (size_t i = 0; i < MAX_RESPONDERS && !r; i++)
+        if (s->resp[i].active && c_r_len == 1 && s->resp[i].c_r == c_r[0] &&
+            s->resp[i].expires >= now)
+            r = &s->resp[i];
+    if (!r) {
+        reply_t rep;
+        reply_text(&rep, COAP_BAD_REQUEST, "no EDHOC session with this C_R");
+        respond(s, ev, &rep, NULL, NULL, now);
+        return;
+    }
+    if (edhoc_responder_parse_message_3(&r->s, msg, msg_len, &idc, &idl, &ead, &eadl) != EDHOC_OK) {
+        edhoc_abort(s, ev, r, now);
+        return;
+    }
+    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(&s->edhoc, idc, idl);
+    if (!peer)
+        edhoc_reject_credential(&r->s); /* error code 3 */
+    edhoc_cred_t cred = peer ? cli_edhoc_cred(peer) : (edhoc_cred_t){0};
+    if (!peer || edhoc_responder_verify_message_3(&r->s, &cred) != EDHOC_OK) {
+        edhoc_abort(s, ev, r, now);
+        return;
+    }
+    static edhoc_oscore_keys_t keys;
+    oscore_params_t p;
+    cli_context_t *ctx;
+    if (edhoc_export_oscore(&r->s, &keys, &p) != EDHOC_OK ||
+        cli_security_add_params(&s->sec, &p, peer->id_cred, peer->id_cred_len, "serve", &ctx) !=
+            CLI_EXIT_OK) {
+        reply_t rep;
+        reply_text(&rep, COAP_INTERNAL_SERVER_ERROR, "cannot set up the OSCORE context");
+        respond(s, ev, &rep, NULL, NULL, now);
+    } else {
+        if (s->verbose)
+            fprintf(stderr, "* EDHOC completed with kid %02x: OSCORE context added\n",
+                    peer->kid_len ? peer->kid[0] : 0);
+        respond_edhoc(s, ev, COAP_CHANGED, NULL, 0, now);
+    }
+    cs_wipe(&keys, sizeof keys);
+    edhoc_session_wipe(&r->s);
+    r->active = false;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static void handle(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
@@ -578,6 +737,11 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
     oscore_option_t opt;
     oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
     if (oe == OSCORE_ERR_NOT_PROTECTED) {
+        char path[PATH_LEN];
+        if (request_path(&ev->msg, path, sizeof path) && strcmp(path, "/" EDHOC_COAP_PATH) == 0) {
+            handle_edhoc(s, ev, &ev->msg, now);
+            return;
+        }
         if (s->require_oscore) {
             reply_t r;
             reply_text(&r, COAP_UNAUTHORIZED, "OSCORE required");
@@ -735,13 +899,20 @@ int cmd_serve(int argc, char **argv)
     const char *oscore_files[CLI_MAX_CONTEXTS];
     int n_oscore = 0;
     s.observe_interval_ms = 1000;
-    enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL };
+    s.edhoc.method = s.edhoc.suite = -1;
+    const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
+    int n_trust = 0;
+    enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
+           OPT_EDHOC_METHOD };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
         {"oscore", required_argument, NULL, OPT_OSCORE},
         {"require-oscore", no_argument, NULL, OPT_REQUIRE},
         {"interop", no_argument, NULL, OPT_INTEROP}, {"verbose", no_argument, NULL, 'v'},
         {"observe-interval", required_argument, NULL, OPT_INTERVAL},
+        {"edhoc", required_argument, NULL, OPT_EDHOC},
+        {"edhoc-trust", required_argument, NULL, OPT_TRUST},
+        {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -759,6 +930,17 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_REQUIRE: s.require_oscore = true; break;
         case OPT_INTEROP: s.interop = true; break;
+        case OPT_EDHOC: edhoc_key = optarg; break;
+        case OPT_TRUST:
+            if (n_trust == CLI_MAX_PEERS)
+                return cli_fail("serve", CLI_EXIT_USAGE, "at most %d --edhoc-trust files", CLI_MAX_PEERS);
+            edhoc_trust[n_trust++] = optarg;
+            break;
+        case OPT_EDHOC_METHOD:
+            s.edhoc.method = (int)strtol(optarg, NULL, 10);
+            if (s.edhoc.method < 0 || s.edhoc.method > 3)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--edhoc-method must be 0..3");
+            break;
         case OPT_INTERVAL:
             s.observe_interval_ms = strtol(optarg, NULL, 10);
             if (s.observe_interval_ms < 1 || s.observe_interval_ms > 3600000)
@@ -779,6 +961,13 @@ int cmd_serve(int argc, char **argv)
     int rc = cli_security_init(&s.sec, "serve");
     for (int i = 0; rc == CLI_EXIT_OK && i < n_oscore; i++)
         rc = cli_security_add(&s.sec, oscore_files[i], "serve");
+    if (rc == CLI_EXIT_OK && edhoc_key) {
+        rc = cli_edhoc_load_own(&s.edhoc, edhoc_key, "serve");
+        for (int i = 0; rc == CLI_EXIT_OK && i < n_trust; i++)
+            rc = cli_edhoc_add_peer(&s.edhoc, edhoc_trust[i], "serve");
+        if (rc == CLI_EXIT_OK && n_trust == 0)
+            rc = cli_fail("serve", CLI_EXIT_USAGE, "--edhoc needs at least one --edhoc-trust credential");
+    }
     if (rc != CLI_EXIT_OK)
         goto out;
     char err[256] = "";
@@ -848,5 +1037,8 @@ out:
     free(s.ep_mem);
     for (size_t i = 0; i < MAX_UPLOADS; i++)
         free(s.up[i].data);
+    for (size_t i = 0; i < MAX_RESPONDERS; i++)
+        edhoc_session_wipe(&s.resp[i].s);
+    cs_wipe(&s.edhoc, sizeof s.edhoc);
     return rc;
 }

@@ -146,6 +146,14 @@ CS_MUST_CHECK edhoc_err_t edhoc_initiator_prepare_message_1(edhoc_session_t *s, 
 CS_MUST_CHECK edhoc_err_t edhoc_responder_process_message_1(edhoc_session_t *s, const uint8_t *msg,
                                                             size_t len, const uint8_t **ead,
                                                             size_t *ead_len);
+/* Responder, between message_1 and message_2: choose C_R now that C_I is
+ * known (§3.3.2: C_R must differ from it). Optional if the configured
+ * identifier already differs. */
+CS_MUST_CHECK edhoc_err_t edhoc_responder_set_cid(edhoc_session_t *s, const uint8_t *cid,
+                                                  size_t len);
+/* The peer's connection identifier (C_I at a responder, C_R at an
+ * initiator once message_2 was parsed). */
+const uint8_t *edhoc_peer_cid(const edhoc_session_t *s, size_t *len);
 CS_MUST_CHECK edhoc_err_t edhoc_responder_prepare_message_2(edhoc_session_t *s, const uint8_t *ead,
                                                             size_t ead_len, uint8_t *out,
                                                             size_t cap, size_t *len);
@@ -180,6 +188,10 @@ void edhoc_reject_credential(edhoc_session_t *s);
  * SUITES_R, code 3, or code 1 with a diagnostic. */
 CS_MUST_CHECK edhoc_err_t edhoc_prepare_error(const edhoc_session_t *s, uint8_t *out, size_t cap,
                                               size_t *len);
+/* An EDHOC error message outside a session (e.g. the answer to message_3):
+ * EDHOC_ERR_PEER_{UNSPECIFIED,WRONG_SUITE,UNKNOWN_CREDENTIAL}, or
+ * EDHOC_ERR_MALFORMED if it is not one. */
+edhoc_err_t edhoc_decode_error(const uint8_t *msg, size_t len);
 /* Initiator after EDHOC_ERR_PEER_WRONG_SUITE: the responder's suites. */
 size_t edhoc_peer_suites(const edhoc_session_t *s, const uint8_t **suites);
 
@@ -204,6 +216,25 @@ CS_MUST_CHECK edhoc_err_t edhoc_export_oscore(const edhoc_session_t *s, edhoc_os
  * in `known`. Malformed EAD counts as not understood. */
 bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_t *known,
                                     size_t n_known);
+
+/* ---- EDHOC over CoAP (Appendix A.2) ---- */
+
+#define EDHOC_COAP_PATH ".well-known/edhoc"
+#define EDHOC_CF_CBOR_SEQ 64     /* application/edhoc+cbor-seq */
+#define EDHOC_CF_CID_CBOR_SEQ 65 /* application/cid-edhoc+cbor-seq */
+
+/* Payload of the POST carrying message_1: CBOR true, then message_1. */
+CS_MUST_CHECK edhoc_err_t edhoc_coap_wrap_message_1(const uint8_t *m1, size_t len, uint8_t *out,
+                                                    size_t cap, size_t *out_len);
+/* Payload of the POST carrying message_3: C_R, then message_3. */
+CS_MUST_CHECK edhoc_err_t edhoc_coap_wrap_message_3(const edhoc_session_t *s, const uint8_t *m3,
+                                                    size_t len, uint8_t *out, size_t cap,
+                                                    size_t *out_len);
+/* Server side: what a POST to /.well-known/edhoc carries. For message_1
+ * *c_r_len is 0; otherwise c_r names the session the message belongs to. */
+CS_MUST_CHECK edhoc_err_t edhoc_coap_unwrap(const uint8_t *payload, size_t len, uint8_t *c_r,
+                                            uint8_t *c_r_len, const uint8_t **msg,
+                                            size_t *msg_len);
 
 /* Wipes the session's secrets. */
 void edhoc_session_wipe(edhoc_session_t *s);

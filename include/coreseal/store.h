@@ -78,6 +78,36 @@ CS_MUST_CHECK cs_store_err_t cs_state_attach(cs_state_file_t *sf, oscore_ctx_t *
 /* Clean shutdown: records the current window and SSN as valid. */
 CS_MUST_CHECK cs_store_err_t cs_state_close(cs_state_file_t *sf, const oscore_ctx_t *ctx);
 
+/* ---- EDHOC key and credential files (docs/edhoc-files.md) ---- */
+
+/* One authentication key: private part (absent in credential files), the
+ * public key, and the credential (a CCS) with its ID_CRED ({4: kid}). */
+typedef struct {
+    int32_t crv; /* CS_CRV_P256, CS_CRV_X25519, CS_CRV_ED25519 */
+    uint8_t priv[CS_EC_MAX_PRIV];
+    size_t priv_len;
+    uint8_t pub[CS_EC_MAX_PUB];
+    size_t pub_len;
+    uint8_t kid[8];
+    size_t kid_len;
+    uint8_t id_cred[16];
+    size_t id_cred_len;
+    uint8_t cred[256];
+    size_t cred_len;
+} cs_edhoc_key_t;
+
+/* Fresh key pair on crv with a CCS {2: subject, 8: {1: COSE_Key}}. */
+CS_MUST_CHECK cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv,
+                                                   const uint8_t *kid, size_t kid_len,
+                                                   const char *subject, cs_edhoc_key_t *k);
+/* Writes the key file (with the private key, mode 0600) or, with
+ * with_private false, the credential file to hand to peers. */
+CS_MUST_CHECK cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path,
+                                               bool with_private);
+/* Reads either; priv_len is 0 for a credential file. */
+CS_MUST_CHECK cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err,
+                                               size_t err_len);
+
 /* Atomically replaces path with data (tmp + fsync + rename + dir fsync). */
 CS_MUST_CHECK cs_store_err_t cs_file_write_atomic(const char *path, const void *data, size_t len);
 

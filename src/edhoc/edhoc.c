@@ -406,6 +406,23 @@ edhoc_err_t edhoc_responder_process_message_1(edhoc_session_t *s, const uint8_t 
     return EDHOC_OK;
 }
 
+edhoc_err_t edhoc_responder_set_cid(edhoc_session_t *s, const uint8_t *cid, size_t len)
+{
+    if (!s || !cid || len == 0 || len > EDHOC_MAX_CID)
+        return EDHOC_ERR_BAD_ARG;
+    if (s->initiator || s->state != EDHOC_STATE_GOT_M1)
+        return EDHOC_ERR_BAD_STATE;
+    memcpy(s->c_r, cid, len);
+    s->c_r_len = (uint8_t)len;
+    return EDHOC_OK;
+}
+
+const uint8_t *edhoc_peer_cid(const edhoc_session_t *s, size_t *len)
+{
+    *len = s->initiator ? s->c_r_len : s->c_i_len;
+    return s->initiator ? s->c_r : s->c_i;
+}
+
 /* ---------------------------------------------------------------- transcript */
 
 /* TH_2 = H(bstr G_Y, bstr H(message_1)) (§5.3.2) */
@@ -598,6 +615,8 @@ edhoc_err_t edhoc_responder_prepare_message_2(edhoc_session_t *s, const uint8_t 
         return EDHOC_ERR_BAD_ARG;
     if (s->initiator || s->state != EDHOC_STATE_GOT_M1)
         return EDHOC_ERR_BAD_STATE;
+    if (s->c_r_len == s->c_i_len && memcmp(s->c_r, s->c_i, s->c_i_len) == 0)
+        return EDHOC_ERR_BAD_STATE; /* choose another C_R: edhoc_responder_set_cid */
     uint8_t gxy[CS_EC_MAX_PRIV], mac[EDHOC_HASH_MAX], sig[CS_SIG_MAX];
     size_t mac_len, sig_len;
     edhoc_err_t err = ephemeral(s, s->g_y);
@@ -669,7 +688,8 @@ edhoc_err_t edhoc_responder_prepare_message_2(edhoc_session_t *s, const uint8_t 
     return EDHOC_OK;
 }
 
-/* Message that starts with an integer: an EDHOC error (§6). */
+/* Message that starts with an integer: an EDHOC error (§6). s may be
+ * NULL when only the code matters. */
 static edhoc_err_t parse_error(edhoc_session_t *s, const uint8_t *msg, size_t len)
 {
     cbor_dec_t d;
@@ -683,11 +703,13 @@ static edhoc_err_t parse_error(edhoc_session_t *s, const uint8_t *msg, size_t le
         bool array = cbor_decode_array(&d, &count) == CBOR_OK;
         if (!array)
             count = 1;
-        s->n_suites_r = 0;
+        if (s)
+            s->n_suites_r = 0;
         for (size_t i = 0; i < count && i < EDHOC_MAX_SUITES; i++) {
             if (cbor_decode_uint(&d, &v) != CBOR_OK || v > 255)
                 return EDHOC_ERR_MALFORMED;
-            s->suites_r[s->n_suites_r++] = (uint8_t)v;
+            if (s)
+                s->suites_r[s->n_suites_r++] = (uint8_t)v;
         }
         return EDHOC_ERR_PEER_WRONG_SUITE;
     }
@@ -1069,6 +1091,13 @@ edhoc_err_t edhoc_prepare_error(const edhoc_session_t *s, uint8_t *out, size_t c
     return cbor_enc_finish(&e, len) == CBOR_OK ? EDHOC_OK : EDHOC_ERR_NO_SPACE;
 }
 
+edhoc_err_t edhoc_decode_error(const uint8_t *msg, size_t len)
+{
+    if (!msg || len == 0)
+        return EDHOC_ERR_BAD_ARG;
+    return parse_error(NULL, msg, len);
+}
+
 size_t edhoc_peer_suites(const edhoc_session_t *s, const uint8_t **suites_r)
 {
     *suites_r = s->suites_r;
@@ -1156,6 +1185,59 @@ bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_
             return true;
     }
     return false;
+}
+
+/* ---------------------------------------------------------------- over CoAP */
+
+edhoc_err_t edhoc_coap_wrap_message_1(const uint8_t *m1, size_t len, uint8_t *out, size_t cap,
+                                      size_t *out_len)
+{
+    if (!m1 || !out || !out_len)
+        return EDHOC_ERR_BAD_ARG;
+    if (cap < len + 1)
+        return EDHOC_ERR_NO_SPACE;
+    memmove(out + 1, m1, len);
+    out[0] = 0xf5; /* true: no C_R yet, this is message_1 */
+    *out_len = len + 1;
+    return EDHOC_OK;
+}
+
+edhoc_err_t edhoc_coap_wrap_message_3(const edhoc_session_t *s, const uint8_t *m3, size_t len,
+                                      uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (!s || !m3 || !out || !out_len)
+        return EDHOC_ERR_BAD_ARG;
+    uint8_t head[EDHOC_MAX_CID + 1];
+    size_t hl;
+    cbor_enc_t e;
+    cbor_enc_init(&e, head, sizeof head);
+    encode_cid(&e, s->c_r, s->c_r_len);
+    if (cbor_enc_finish(&e, &hl) != CBOR_OK)
+        return EDHOC_ERR_NO_SPACE;
+    if (cap < hl + len)
+        return EDHOC_ERR_NO_SPACE;
+    memmove(out + hl, m3, len);
+    memcpy(out, head, hl);
+    *out_len = hl + len;
+    return EDHOC_OK;
+}
+
+edhoc_err_t edhoc_coap_unwrap(const uint8_t *payload, size_t len, uint8_t *c_r, uint8_t *c_r_len,
+                              const uint8_t **msg, size_t *msg_len)
+{
+    if (!payload || !c_r || !c_r_len || !msg || !msg_len || len == 0)
+        return EDHOC_ERR_BAD_ARG;
+    cbor_dec_t d;
+    cbor_dec_init(&d, payload, len, 0);
+    if (payload[0] == 0xf5) {
+        *c_r_len = 0;
+        d.pos = 1;
+    } else if (!decode_cid(&d, c_r, c_r_len)) {
+        return EDHOC_ERR_MALFORMED;
+    }
+    *msg = payload + d.pos;
+    *msg_len = len - d.pos;
+    return *msg_len ? EDHOC_OK : EDHOC_ERR_MALFORMED;
 }
 
 void edhoc_session_wipe(edhoc_session_t *s)

@@ -98,6 +98,31 @@ check "20% loss: $ok of 10 OSCORE requests completed (>= 9)" test $ok -ge 9
 
 kill -TERM $SERVER; wait $SERVER 2>/dev/null
 check "clean shutdown saves the replay window" grep -q replay_window server.state
+
+# --- EDHOC (RFC 9528 over CoAP, Appendix A.2), then OSCORE with its keys
+"$B" edhoc keygen --curve P-256 --kid 2b --out dev > /dev/null
+"$B" edhoc keygen --curve P-256 --kid 32 --out srv > /dev/null
+"$B" edhoc keygen --curve P-256 --kid 07 --out stranger > /dev/null
+"$B" edhoc keygen --curve Ed25519 --kid 0a --out edev > /dev/null
+"$B" edhoc keygen --curve Ed25519 --kid 0b --out esrv > /dev/null
+check "edhoc keygen: key file is private" test "$(stat -c %a dev.key)" = 600
+"$B" serve --listen 127.0.0.1:$((PORT + 2)) --root www --interop --edhoc srv.key \
+    --edhoc-trust dev.cred > edhoc.log 2>&1 &
+"$B" serve --listen 127.0.0.1:$((PORT + 3)) --root www --interop --edhoc esrv.key \
+    --edhoc-trust edev.cred > edhoc2.log 2>&1 &
+sleep 0.3
+E=coap://127.0.0.1:$((PORT + 2))
+check "EDHOC method 3 (P-256 static DH) + OSCORE GET" \
+    test "$("$B" get --edhoc dev.key --edhoc-peer srv.cred $E/oscore/hello/1)" = "Hello World!"
+check "EDHOC method 0 (Ed25519 signatures) + OSCORE GET" \
+    test "$("$B" get --edhoc edev.key --edhoc-peer esrv.cred coap://127.0.0.1:$((PORT + 3))/oscore/hello/1)" = "Hello World!"
+"$B" put --edhoc dev.key --edhoc-peer srv.cred -f big.bin $E/edhoc.bin
+check "EDHOC + OSCORE 64 KiB upload" cmp -s big.bin www/edhoc.bin
+"$B" get --edhoc stranger.key --edhoc-peer srv.cred $E/oscore/hello/1 2> err.txt; rc=$?
+check "EDHOC with an untrusted credential: refused (error code 3)" \
+    test $rc = 5 -a -n "$(grep 'code 3' err.txt)"
+"$B" get --edhoc dev.key --edhoc-peer stranger.cred $E/oscore/hello/1 2> err.txt; rc=$?
+check "EDHOC: the client refuses a server with an unexpected credential" test $rc = 6
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]

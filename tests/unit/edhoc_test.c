@@ -518,6 +518,8 @@ static void test_errors_and_misuse(void **state)
     edhoc_reject_credential(&sr);
     assert_int_equal(edhoc_prepare_error(&sr, m, sizeof m, &n), EDHOC_OK);
     tu_assert_hex(m, n, "03f5");
+    assert_int_equal(edhoc_decode_error(m, n), EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL);
+    assert_int_equal(edhoc_decode_error((const uint8_t *)"\x58", 1), EDHOC_ERR_MALFORMED);
     assert_int_equal(edhoc_initiator_parse_message_2(&si, m, n, &idc, &idl, &ead, &eadl),
                      EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL);
     /* truncated message_1 */

@@ -1,0 +1,147 @@
+/* EDHOC key and credential files: JSON with hex members, written
+ * atomically; the credential is a CWT Claims Set (RFC 8392) carrying a
+ * COSE_Key in its cnf claim (RFC 8747), as RFC 9528 §3.5.2 uses. */
+#define _POSIX_C_SOURCE 200809L
+#include "coreseal/store.h"
+
+#include "coreseal/cbor.h"
+#include "coreseal/cose.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    int32_t crv;
+    const char *name;
+} curves[] = {{CS_CRV_P256, "P-256"}, {CS_CRV_X25519, "X25519"}, {CS_CRV_ED25519, "Ed25519"}};
+
+cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv, const uint8_t *kid,
+                                     size_t kid_len, const char *subject, cs_edhoc_key_t *k)
+{
+    if (!c || !k || !subject || kid_len == 0 || kid_len > sizeof k->kid)
+        return CS_STORE_ERR_BAD_ARG;
+    memset(k, 0, sizeof *k);
+    k->crv = crv;
+    if (c->keygen(c->state, crv, k->priv, &k->priv_len, k->pub, &k->pub_len) != CS_CRYPTO_OK)
+        return CS_STORE_ERR_VALUE;
+    memcpy(k->kid, kid, kid_len);
+    k->kid_len = kid_len;
+    bool okp = crv != CS_CRV_P256;
+    size_t n = cs_crv_priv_len(crv);
+    cose_key_t ck = {.kty = okp ? COSE_KTY_OKP : COSE_KTY_EC2, .crv = crv, .kid = kid,
+                     .kid_len = kid_len, .x = okp ? k->pub : k->pub + 1, .x_len = n,
+                     .y = okp ? NULL : k->pub + 1 + n, .y_len = okp ? 0 : n};
+    uint8_t key[160];
+    size_t kl;
+    if (cose_key_encode(&ck, key, sizeof key, &kl) != COSE_OK)
+        return CS_STORE_ERR_VALUE;
+    cbor_enc_t e;
+    cbor_enc_init(&e, k->cred, sizeof k->cred);
+    cbor_encode_map(&e, 2);
+    cbor_encode_uint(&e, 2); /* sub */
+    cbor_encode_tstr(&e, subject, strlen(subject));
+    cbor_encode_uint(&e, 8); /* cnf */
+    cbor_encode_map(&e, 1);
+    cbor_encode_uint(&e, 1); /* COSE_Key */
+    cbor_encode_raw(&e, key, kl);
+    if (cbor_enc_finish(&e, &k->cred_len) != CBOR_OK)
+        return CS_STORE_ERR_VALUE;
+    cbor_enc_init(&e, k->id_cred, sizeof k->id_cred);
+    cbor_encode_map(&e, 1);
+    cbor_encode_uint(&e, COSE_HDR_KID);
+    cbor_encode_bstr(&e, kid, kid_len);
+    return cbor_enc_finish(&e, &k->id_cred_len) == CBOR_OK ? CS_STORE_OK : CS_STORE_ERR_VALUE;
+}
+
+static json_t *hex(const uint8_t *p, size_t n)
+{
+    char buf[1024];
+    for (size_t i = 0; i < n && 2 * i + 2 < sizeof buf; i++)
+        snprintf(buf + 2 * i, 3, "%02x", p[i]);
+    buf[2 * n < sizeof buf ? 2 * n : sizeof buf - 1] = 0;
+    return json_string(n ? buf : "");
+}
+
+cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool with_private)
+{
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++)
+        if (curves[i].crv == k->crv)
+            name = curves[i].name;
+    if (!name)
+        return CS_STORE_ERR_BAD_ARG;
+    json_t *o = json_object();
+    json_object_set_new(o, "curve", json_string(name));
+    if (with_private)
+        json_object_set_new(o, "private_key", hex(k->priv, k->priv_len));
+    json_object_set_new(o, "public_key", hex(k->pub, k->pub_len));
+    json_object_set_new(o, "kid", hex(k->kid, k->kid_len));
+    json_object_set_new(o, "id_cred", hex(k->id_cred, k->id_cred_len));
+    json_object_set_new(o, "cred", hex(k->cred, k->cred_len));
+    char *text = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
+    if (!text)
+        return CS_STORE_ERR_IO;
+    cs_store_err_t e = cs_file_write_atomic(path, text, strlen(text));
+    cs_wipe(text, strlen(text));
+    free(text);
+    return e;
+}
+
+static bool get_hex(json_t *o, const char *key, uint8_t *out, size_t cap, size_t *len,
+                    bool required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        *len = 0;
+        return !required;
+    }
+    const char *s = json_string_value(v);
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n % 2 || n / 2 > cap)
+        return false;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned b;
+        if (sscanf(s + 2 * i, "%2x", &b) != 1)
+            return false;
+        out[i] = (uint8_t)b;
+    }
+    *len = n / 2;
+    return true;
+}
+
+cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
+{
+    memset(k, 0, sizeof *k);
+    json_error_t jerr;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        snprintf(err, err_len, "%s: %s", path, jerr.text);
+        return CS_STORE_ERR_SYNTAX;
+    }
+    const char *curve = json_string_value(json_object_get(o, "curve"));
+    for (size_t i = 0; curve && i < sizeof curves / sizeof curves[0]; i++)
+        if (strcmp(curves[i].name, curve) == 0)
+            k->crv = curves[i].crv;
+    const char *bad = !k->crv ? "curve (P-256, X25519 or Ed25519)"
+                      : !get_hex(o, "private_key", k->priv, sizeof k->priv, &k->priv_len, false)
+                          ? "private_key"
+                      : !get_hex(o, "public_key", k->pub, sizeof k->pub, &k->pub_len, true)
+                          ? "public_key"
+                      : !get_hex(o, "kid", k->kid, sizeof k->kid, &k->kid_len, false) ? "kid"
+                      : !get_hex(o, "id_cred", k->id_cred, sizeof k->id_cred, &k->id_cred_len, true)
+                          ? "id_cred"
+                      : !get_hex(o, "cred", k->cred, sizeof k->cred, &k->cred_len, true) ? "cred"
+                                                                                         : NULL;
+    json_decref(o);
+    if (!bad && k->priv_len && k->priv_len != cs_crv_priv_len(k->crv))
+        bad = "private_key (wrong length for the curve)";
+    if (bad) {
+        snprintf(err, err_len, "%s: missing or malformed %s", path, bad);
+        cs_wipe(k, sizeof *k);
+        return CS_STORE_ERR_VALUE;
+    }
+    return CS_STORE_OK;
+}
