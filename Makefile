@@ -13,7 +13,7 @@ DEPS := build-essential cmake pkg-config libssl-dev libcmocka-dev libjansson-dev
 CLANG_DEPS := clang-14 libclang-rt-14-dev
 ARM_DEPS := gcc-arm-none-eabi libnewlib-arm-none-eabi
 
-.PHONY: all deps build test demo asan fuzz footprint install clean format
+.PHONY: all deps build test demo asan fuzz footprint bench install clean format
 
 all: build
 
@@ -50,6 +50,10 @@ fuzz:
 footprint:
 	@scripts/deps.sh $(ARM_DEPS)
 	scripts/footprint.sh
+
+# Benchmarks, printing tables (bench/run.sh; numbers are measured, never stored).
+bench: build
+	bench/run.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
