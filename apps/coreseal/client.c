@@ -57,6 +57,7 @@ typedef struct {
     cli_security_t sec;
     cli_context_t *oscore;
     cli_edhoc_t edhoc;
+    uint8_t request_tag[2];
     size_t batch_next; /* next unread datagram of the udp batch */
     FILE *out;
 } client_t;
@@ -367,6 +368,9 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
         coap_optlist_add_uint(&l, COAP_OPT_BLOCK1, coap_block_encode(b1));
         if (b1->num == 0)
             coap_optlist_add_uint(&l, COAP_OPT_SIZE1, (uint32_t)o->payload_len);
+        /* RFC 9175 §3.4: one Request-Tag per body, so a server never mixes
+         * the blocks of two uploads to the same resource */
+        coap_optlist_add(&l, COAP_OPT_REQUEST_TAG, cl->request_tag, sizeof cl->request_tag);
         pl = o->payload + off;
         pl_len = o->payload_len - off < size ? o->payload_len - off : size;
     }
@@ -491,6 +495,9 @@ static int exchange(client_t *cl)
     bool use_b1 = o->payload_len > o->block_size;
     coap_block_t b1 = {.num = 0, .more = true, .szx = szx}, b2 = {.num = 0, .szx = szx};
     bool b2_next = o->block_size_set && !use_b1; /* early Block2 negotiation */
+    if (use_b1 && cl->sec.crypto.random(cl->sec.crypto.state, cl->request_tag,
+                                        sizeof cl->request_tag) != CS_CRYPTO_OK)
+        return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a Request-Tag");
     uint8_t token[8], buf[MAX_MSG];
     bool echoed = false;
     for (;;) {

@@ -45,6 +45,7 @@ typedef struct {
     bool active;
     coap_peer_t peer;
     char path[PATH_LEN];
+    uint8_t tag[8], tag_len; /* Request-Tag (RFC 9175 §3): one body per tag */
     uint8_t *data;
     size_t len;
     uint32_t next_num;
@@ -228,8 +229,10 @@ static void file_get(server_t *s, const char *path, const coap_msg_t *req, reply
     }
 }
 
-static upload_t *upload_for(server_t *s, coap_peer_t peer, const char *path, bool create,
-                            cs_time_ms_t now)
+/* The upload a Block1 request continues: same peer, path and Request-Tag
+ * (RFC 9175 §3.3: blocks with different tags are different bodies). */
+static upload_t *upload_for(server_t *s, coap_peer_t peer, const char *path, const coap_opt_t *tag,
+                            bool create, cs_time_ms_t now)
 {
     upload_t *free_slot = NULL;
     for (size_t i = 0; i < MAX_UPLOADS; i++) {
@@ -238,7 +241,8 @@ static upload_t *upload_for(server_t *s, coap_peer_t peer, const char *path, boo
             free(u->data);
             memset(u, 0, sizeof *u);
         }
-        if (u->active && u->peer == peer && strcmp(u->path, path) == 0)
+        if (u->active && u->peer == peer && strcmp(u->path, path) == 0 &&
+            u->tag_len == tag->len && memcmp(u->tag, tag->val, tag->len) == 0)
             return u;
         if (!u->active && !free_slot)
             free_slot = u;
@@ -248,6 +252,8 @@ static upload_t *upload_for(server_t *s, coap_peer_t peer, const char *path, boo
     free_slot->active = true;
     free_slot->peer = peer;
     snprintf(free_slot->path, sizeof free_slot->path, "%s", path);
+    free_slot->tag_len = (uint8_t)tag->len;
+    memcpy(free_slot->tag, tag->val, tag->len);
     return free_slot;
 }
 
@@ -268,7 +274,12 @@ static void file_put(server_t *s, coap_peer_t peer, const char *path, const coap
     size_t len = req->payload_len;
     upload_t *u = NULL;
     if (block) {
-        u = upload_for(s, peer, path, b1.num == 0, now);
+        coap_opt_t tag = {.num = COAP_OPT_REQUEST_TAG, .len = 0, .val = NULL};
+        if (coap_msg_find_option(req, COAP_OPT_REQUEST_TAG, &tag) && tag.len > sizeof u->tag) {
+            reply_text(r, COAP_BAD_OPTION, "Request-Tag longer than 8 bytes");
+            return;
+        }
+        u = upload_for(s, peer, path, &tag, b1.num == 0, now);
         if (b1.num == 0 && u) {
             free(u->data);
             u->data = NULL;

@@ -68,6 +68,13 @@ check "OSCORE PUT" test "$(cat www/s.txt)" = "secret"
 check "OSCORE DELETE" test ! -e www/s.txt
 "$B" put --oscore client.json -f big.bin $U/big.bin
 check "OSCORE 64 KiB upload (Block1)" cmp -s big.bin www/big.bin
+head -c 30000 /dev/urandom > b1.bin
+head -c 30000 /dev/urandom > b2.bin
+"$B" put -b 64 -f b1.bin $U/same.bin & p1=$!
+"$B" put -b 64 -f b2.bin $U/same.bin & p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+check "two clients uploading to one resource at once: the result is one whole upload" \
+    test $r1 = 0 -a $r2 = 0 -a \( "$(cmp -s www/same.bin b1.bin && echo y)" = y -o "$(cmp -s www/same.bin b2.bin && echo y)" = y \)
 "$B" get --oscore client.json -o down.bin $U/big.bin
 check "OSCORE 64 KiB download (Block2)" cmp -s big.bin down.bin
 "$B" get --oscore client.json -b 128 -o down128.bin $U/big.bin
