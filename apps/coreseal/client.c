@@ -42,6 +42,7 @@ typedef struct {
     const char *edhoc_peers[4];
     int n_edhoc_peers;
     int edhoc_method, edhoc_suite;
+    bool combined;
     const char *output;
     int verbose;
     extra_opt_t extra[16];
@@ -57,6 +58,8 @@ typedef struct {
     cli_security_t sec;
     cli_context_t *oscore;
     cli_edhoc_t edhoc;
+    uint8_t pending_m3[512]; /* RFC 9668: message_3 rides on the first request */
+    size_t pending_m3_len;
     uint8_t request_tag[2];
     size_t batch_next; /* next unread datagram of the udp batch */
     FILE *out;
@@ -93,6 +96,7 @@ static void usage(FILE *f, const char *sub)
             "                            then protect the request with the OSCORE context it gives\n"
             "      --edhoc-peer CRED     the server's credential (from 'coreseal edhoc keygen')\n"
             "      --edhoc-method N      0..3 (default: from the key types); --edhoc-suite N\n"
+            "      --combined            send EDHOC message_3 with the first OSCORE request (RFC 9668)\n"
             "  -T, --timeout SECONDS     give up after SECONDS (default 120)\n"
             "      --ack-timeout MS      first retransmission after MS x [1, 1.5) (RFC 7252: 2000)\n"
             "  -o, --output FILE         write the payload to FILE instead of stdout\n"
@@ -196,7 +200,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
     o->ack_timeout_ms = 2000;
     o->edhoc_method = o->edhoc_suite = -1;
     enum { OPT_NON = 256, OPT_OBSERVE, OPT_OSCORE, OPT_ACK_TIMEOUT, OPT_EDHOC, OPT_EDHOC_PEER,
-           OPT_EDHOC_METHOD, OPT_EDHOC_SUITE };
+           OPT_EDHOC_METHOD, OPT_EDHOC_SUITE, OPT_COMBINED };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, 'e'},       {"file", required_argument, NULL, 'f'},
         {"option", required_argument, NULL, 'O'},     {"accept", required_argument, NULL, 'A'},
@@ -211,6 +215,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
         {"edhoc-peer", required_argument, NULL, OPT_EDHOC_PEER},
         {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
         {"edhoc-suite", required_argument, NULL, OPT_EDHOC_SUITE},
+        {"combined", no_argument, NULL, OPT_COMBINED},
         {NULL, 0, NULL, 0}};
     int c, rc;
     optind = 1;
@@ -267,6 +272,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
                 return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc-method must be 0..3");
             break;
         case OPT_EDHOC_SUITE: o->edhoc_suite = (int)strtol(optarg, NULL, 10); break;
+        case OPT_COMBINED: o->combined = true; break;
         case OPT_ACK_TIMEOUT:
             o->ack_timeout_ms = strtol(optarg, NULL, 10);
             if (o->ack_timeout_ms < 10 || o->ack_timeout_ms > 600000)
@@ -287,6 +293,8 @@ static int parse_args(opts_t *o, int argc, char **argv)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "--timeout must be a positive number of seconds");
     if (o->edhoc_key && o->oscore_file)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc and --oscore exclude each other");
+    if (o->combined && !o->edhoc_key)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "--combined needs --edhoc");
     if (o->edhoc_key && o->n_edhoc_peers == 0)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "--edhoc needs the server's credential: --edhoc-peer FILE");
     return CLI_EXIT_OK;
@@ -398,6 +406,21 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
                             "cannot protect the request: %s [%s]", coreseal_strerror(oe),
                             coreseal_errname(oe));
         wire = prot;
+        if (cl->pending_m3_len) {
+            coap_msg_t pm;
+            static uint8_t comb[MAX_MSG];
+            edhoc_err_t ee = coap_msg_parse(&pm, prot, n) == COAP_OK
+                                 ? edhoc_combine_request(&pm, cl->pending_m3, cl->pending_m3_len,
+                                                         comb, sizeof comb, &n)
+                                 : EDHOC_ERR_MALFORMED;
+            if (ee != EDHOC_OK)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot build the combined request: %s",
+                                coreseal_strerror(ee));
+            cl->pending_m3_len = 0;
+            wire = comb;
+            if (o->verbose)
+                fprintf(stderr, "* EDHOC message_3 sent with the request (RFC 9668)\n");
+        }
     }
     if (o->verbose && cl->oscore) {
         char note[64];
@@ -697,8 +720,24 @@ static int edhoc_handshake(client_t *cl)
     edhoc_cred_t rc_cred = cli_edhoc_cred(peer);
     if ((err = edhoc_initiator_verify_message_2(&s, &rc_cred)) != EDHOC_OK)
         return edhoc_failed(cl, err, "message_2");
-    if ((err = edhoc_initiator_prepare_message_3(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK ||
-        (err = edhoc_coap_wrap_message_3(&s, m, n, p, sizeof p, &pn)) != EDHOC_OK)
+    if ((err = edhoc_initiator_prepare_message_3(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK)
+        return edhoc_failed(cl, err, "message_3");
+    static edhoc_oscore_keys_t keys;
+    oscore_params_t op;
+    if (cl->o.combined) {
+        if (n > sizeof cl->pending_m3)
+            return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "message_3 too large to combine");
+        memcpy(cl->pending_m3, m, n);
+        cl->pending_m3_len = n;
+        if ((err = edhoc_export_oscore(&s, &keys, &op)) != EDHOC_OK)
+            return edhoc_failed(cl, err, "export");
+        rc = cli_security_add_params(&cl->sec, &op, peer->id_cred, peer->id_cred_len, cl->o.sub,
+                                     &cl->oscore);
+        cs_wipe(&keys, sizeof keys);
+        edhoc_session_wipe(&s);
+        return rc;
+    }
+    if ((err = edhoc_coap_wrap_message_3(&s, m, n, p, sizeof p, &pn)) != EDHOC_OK)
         return edhoc_failed(cl, err, "message_3");
     if (cl->o.verbose)
         fprintf(stderr, "* EDHOC: server authenticated; message_3 (%zu bytes)\n", n);
@@ -710,8 +749,6 @@ static int edhoc_handshake(client_t *cl)
                             "message_3");
     if (ev.msg.code != COAP_CHANGED)
         return fail_response(cl, &ev.msg);
-    static edhoc_oscore_keys_t keys;
-    oscore_params_t op;
     if ((err = edhoc_export_oscore(&s, &keys, &op)) != EDHOC_OK)
         return edhoc_failed(cl, err, "export");
     rc = cli_security_add_params(&cl->sec, &op, peer->id_cred, peer->id_cred_len, cl->o.sub,

@@ -595,12 +595,51 @@ static void edhoc_abort(server_t *s, const coap_ep_event_t *ev, responder_t *r, 
     r->active = false;
 }
 
+/* message_3: check the initiator's credential against --edhoc-trust and
+ * turn the session into an OSCORE context. NULL after answering an error. */
+static cli_context_t *finish_edhoc(server_t *s, const coap_ep_event_t *ev, responder_t *r,
+                                   const uint8_t *msg, size_t msg_len, cs_time_ms_t now)
+{
+    const uint8_t *idc, *ead;
+    size_t idl, eadl;
+    if (edhoc_responder_parse_message_3(&r->s, msg, msg_len, &idc, &idl, &ead, &eadl) != EDHOC_OK) {
+        edhoc_abort(s, ev, r, now);
+        return NULL;
+    }
+    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(&s->edhoc, idc, idl);
+    if (!peer)
+        edhoc_reject_credential(&r->s); /* error code 3 */
+    edhoc_cred_t cred = peer ? cli_edhoc_cred(peer) : (edhoc_cred_t){0};
+    if (!peer || edhoc_responder_verify_message_3(&r->s, &cred) != EDHOC_OK) {
+        edhoc_abort(s, ev, r, now);
+        return NULL;
+    }
+    static edhoc_oscore_keys_t keys;
+    oscore_params_t p;
+    cli_context_t *ctx = NULL;
+    if (edhoc_export_oscore(&r->s, &keys, &p) != EDHOC_OK ||
+        cli_security_add_params(&s->sec, &p, peer->id_cred, peer->id_cred_len, "serve", &ctx) !=
+            CLI_EXIT_OK) {
+        reply_t rep;
+        reply_text(&rep, COAP_INTERNAL_SERVER_ERROR, "cannot set up the OSCORE context");
+        respond(s, ev, &rep, NULL, NULL, now);
+        ctx = NULL;
+    } else if (s->verbose) {
+        fprintf(stderr, "* EDHOC completed with kid %02x: OSCORE context added\n",
+                peer->kid_len ? peer->kid[0] : 0);
+    }
+    cs_wipe(&keys, sizeof keys);
+    edhoc_session_wipe(&r->s);
+    r->active = false;
+    return ctx;
+}
+
 static void handle_edhoc(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
                          cs_time_ms_t now)
 {
     uint8_t c_r[EDHOC_MAX_CID], c_r_len, m[MAX_MSG];
-    const uint8_t *msg, *idc, *ead;
-    size_t msg_len, n, idl, eadl;
+    const uint8_t *msg, *ead;
+    size_t msg_len, n, eadl;
     if (req->code != COAP_POST || !s->edhoc.enabled ||
         edhoc_coap_unwrap(req->payload, req->payload_len, c_r, &c_r_len, &msg, &msg_len) != EDHOC_OK) {
         reply_t r;
@@ -667,36 +706,33 @@ static void handle_edhoc(server_t *s, const coap_ep_event_t *ev, const coap_msg_
         respond(s, ev, &rep, NULL, NULL, now);
         return;
     }
-    if (edhoc_responder_parse_message_3(&r->s, msg, msg_len, &idc, &idl, &ead, &eadl) != EDHOC_OK) {
-        edhoc_abort(s, ev, r, now);
-        return;
-    }
-    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(&s->edhoc, idc, idl);
-    if (!peer)
-        edhoc_reject_credential(&r->s); /* error code 3 */
-    edhoc_cred_t cred = peer ? cli_edhoc_cred(peer) : (edhoc_cred_t){0};
-    if (!peer || edhoc_responder_verify_message_3(&r->s, &cred) != EDHOC_OK) {
-        edhoc_abort(s, ev, r, now);
-        return;
-    }
-    static edhoc_oscore_keys_t keys;
-    oscore_params_t p;
-    cli_context_t *ctx;
-    if (edhoc_export_oscore(&r->s, &keys, &p) != EDHOC_OK ||
-        cli_security_add_params(&s->sec, &p, peer->id_cred, peer->id_cred_len, "serve", &ctx) !=
-            CLI_EXIT_OK) {
-        reply_t rep;
-        reply_text(&rep, COAP_INTERNAL_SERVER_ERROR, "cannot set up the OSCORE context");
-        respond(s, ev, &rep, NULL, NULL, now);
-    } else {
-        if (s->verbose)
-            fprintf(stderr, "* EDHOC completed with kid %02x: OSCORE context added\n",
-                    peer->kid_len ? peer->kid[0] : 0);
+    cli_context_t *ctx = finish_edhoc(s, ev, r, msg, msg_len, now);
+    if (ctx)
         respond_edhoc(s, ev, COAP_CHANGED, NULL, 0, now);
+}
+
+/* RFC 9668: message_3 in front of the first OSCORE request. Returns the
+ * new context and the plain OSCORE request in out, or NULL (answered). */
+static cli_context_t *split_combined(server_t *s, const coap_ep_event_t *ev,
+                                     const oscore_option_t *opt, uint8_t *out, size_t *out_len,
+                                     cs_time_ms_t now)
+{
+    const uint8_t *m3;
+    size_t m3_len;
+    responder_t *r = NULL;
+    if (s->edhoc.enabled &&
+        edhoc_split_combined_request(&ev->msg, &m3, &m3_len, out, MAX_MSG, out_len) == EDHOC_OK)
+        for (size_t i = 0; i < MAX_RESPONDERS && !r; i++)
+            if (s->resp[i].active && opt->kid_len == 1 && s->resp[i].c_r == opt->kid[0] &&
+                s->resp[i].expires >= now)
+                r = &s->resp[i];
+    if (!r) {
+        reply_t rep;
+        reply_text(&rep, COAP_BAD_REQUEST, "no EDHOC session for this combined request");
+        respond(s, ev, &rep, NULL, NULL, now);
+        return NULL;
     }
-    cs_wipe(&keys, sizeof keys);
-    edhoc_session_wipe(&r->s);
-    r->active = false;
+    return finish_edhoc(s, ev, r, m3, m3_len, now);
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -770,15 +806,26 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
         respond_oscore_error(s, ev, OSCORE_ERR_MISSING_KID, now);
         return;
     }
-    cli_context_t *ctx = cli_security_find(&s->sec, &opt);
-    if (!ctx) {
+    const coap_msg_t *wire = &ev->msg;
+    coap_msg_t plain_oscore;
+    uint8_t rebuilt[MAX_MSG];
+    size_t rn;
+    coap_opt_t edhoc_opt;
+    cli_context_t *ctx;
+    if (coap_msg_find_option(&ev->msg, COAP_OPT_EDHOC, &edhoc_opt)) {
+        if (!(ctx = split_combined(s, ev, &opt, rebuilt, &rn, now)))
+            return;
+        if (coap_msg_parse(&plain_oscore, rebuilt, rn) != COAP_OK)
+            return;
+        wire = &plain_oscore;
+    } else if (!(ctx = cli_security_find(&s->sec, &opt))) {
         respond_oscore_error(s, ev, OSCORE_ERR_UNKNOWN_CONTEXT, now);
         return;
     }
     uint8_t inner_buf[MAX_MSG];
     size_t n;
     oscore_binding_t bind;
-    oe = oscore_unprotect_request(&ctx->ctx, &ev->msg, inner_buf, sizeof inner_buf, &n, &bind);
+    oe = oscore_unprotect_request(&ctx->ctx, wire, inner_buf, sizeof inner_buf, &n, &bind);
     if (oe == OSCORE_ERR_ECHO_REQUIRED) {
         /* B.1.2: prove freshness before acting; the 4.01 carries its own PIV */
         reply_t r;

@@ -236,6 +236,20 @@ CS_MUST_CHECK edhoc_err_t edhoc_coap_unwrap(const uint8_t *payload, size_t len, 
                                             uint8_t *c_r_len, const uint8_t **msg,
                                             size_t *msg_len);
 
+/* ---- EDHOC + OSCORE combined request (RFC 9668) ---- */
+
+/* Client: the OSCORE-protected request `prot` (Sender ID = C_R) becomes the
+ * combined request: EDHOC option added, message_3 before the ciphertext. */
+CS_MUST_CHECK edhoc_err_t edhoc_combine_request(const coap_msg_t *prot, const uint8_t *m3,
+                                                size_t m3_len, uint8_t *out, size_t cap,
+                                                size_t *len);
+/* Server: a request with the EDHOC option split into message_3 and the
+ * plain OSCORE request (EDHOC option removed) written to out. The kid of
+ * the OSCORE option is C_R, which names the EDHOC session. */
+CS_MUST_CHECK edhoc_err_t edhoc_split_combined_request(const coap_msg_t *req, const uint8_t **m3,
+                                                       size_t *m3_len, uint8_t *out, size_t cap,
+                                                       size_t *len);
+
 /* Wipes the session's secrets. */
 void edhoc_session_wipe(edhoc_session_t *s);
 

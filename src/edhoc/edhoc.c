@@ -1240,6 +1240,74 @@ edhoc_err_t edhoc_coap_unwrap(const uint8_t *payload, size_t len, uint8_t *c_r, 
     return *msg_len ? EDHOC_OK : EDHOC_ERR_MALFORMED;
 }
 
+/* ---------------------------------------------------------------- RFC 9668 */
+
+/* Copies header and options of m (adding or dropping the EDHOC option)
+ * and writes the payload pieces a || b. */
+static edhoc_err_t rebuild(const coap_msg_t *m, bool with_edhoc, const uint8_t *a, size_t a_len,
+                           const uint8_t *b, size_t b_len, uint8_t *out, size_t cap, size_t *len)
+{
+    coap_builder_t bld;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    bool added = false;
+    coap_builder_init(&bld, out, cap, m->transport, (coap_type_t)m->type, m->code, m->mid,
+                      m->token, m->token_len);
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num == COAP_OPT_EDHOC)
+            continue;
+        if (with_edhoc && !added && o.num > COAP_OPT_EDHOC) {
+            coap_builder_add_option(&bld, COAP_OPT_EDHOC, NULL, 0);
+            added = true;
+        }
+        coap_builder_add_option(&bld, o.num, o.val, o.len);
+    }
+    if (with_edhoc && !added)
+        coap_builder_add_option(&bld, COAP_OPT_EDHOC, NULL, 0);
+    size_t avail;
+    uint8_t *p = coap_builder_payload_space(&bld, &avail);
+    if (!p || a_len + b_len > avail)
+        return EDHOC_ERR_NO_SPACE;
+    if (a_len)
+        memcpy(p, a, a_len);
+    if (b_len)
+        memcpy(p + a_len, b, b_len);
+    coap_builder_commit_payload(&bld, a_len + b_len);
+    return coap_builder_finish(&bld, len) == COAP_OK ? EDHOC_OK : EDHOC_ERR_NO_SPACE;
+}
+
+edhoc_err_t edhoc_combine_request(const coap_msg_t *prot, const uint8_t *m3, size_t m3_len,
+                                  uint8_t *out, size_t cap, size_t *len)
+{
+    if (!prot || !m3 || !out || !len || m3_len == 0)
+        return EDHOC_ERR_BAD_ARG;
+    coap_opt_t o;
+    if (!coap_msg_find_option(prot, COAP_OPT_OSCORE, &o))
+        return EDHOC_ERR_BAD_ARG; /* only an OSCORE request can be combined */
+    return rebuild(prot, true, m3, m3_len, prot->payload, prot->payload_len, out, cap, len);
+}
+
+edhoc_err_t edhoc_split_combined_request(const coap_msg_t *req, const uint8_t **m3,
+                                         size_t *m3_len, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!req || !m3 || !m3_len || !out || !len)
+        return EDHOC_ERR_BAD_ARG;
+    coap_opt_t o;
+    if (!coap_msg_find_option(req, COAP_OPT_EDHOC, &o) ||
+        !coap_msg_find_option(req, COAP_OPT_OSCORE, &o))
+        return EDHOC_ERR_MALFORMED;
+    cbor_dec_t d;
+    const uint8_t *start;
+    cbor_dec_init(&d, req->payload, req->payload_len, 0);
+    /* EDHOC_MSG_3 is the first CBOR item; the OSCORE ciphertext follows */
+    if (cbor_dec_skip(&d, &start, m3_len) != CBOR_OK || cbor_dec_done(&d))
+        return EDHOC_ERR_MALFORMED;
+    *m3 = start;
+    return rebuild(req, false, NULL, 0, req->payload + d.pos, req->payload_len - d.pos, out, cap,
+                   len);
+}
+
 void edhoc_session_wipe(edhoc_session_t *s)
 {
     if (!s)

@@ -123,6 +123,9 @@ check "EDHOC method 3 (P-256 static DH) + OSCORE GET" \
     test "$("$B" get --edhoc dev.key --edhoc-peer srv.cred $E/oscore/hello/1)" = "Hello World!"
 check "EDHOC method 0 (Ed25519 signatures) + OSCORE GET" \
     test "$("$B" get --edhoc edev.key --edhoc-peer esrv.cred coap://127.0.0.1:$((PORT + 3))/oscore/hello/1)" = "Hello World!"
+out=$("$B" get -v --combined --edhoc dev.key --edhoc-peer srv.cred $E/oscore/hello/1 2> comb.txt)
+check "EDHOC + OSCORE combined request (RFC 9668): one round trip less" \
+    test "$out" = "Hello World!" -a "$(grep -c 'POST.*/.well-known/edhoc' comb.txt)" = 1
 "$B" put --edhoc dev.key --edhoc-peer srv.cred -f big.bin $E/edhoc.bin
 check "EDHOC + OSCORE 64 KiB upload" cmp -s big.bin www/edhoc.bin
 "$B" get --edhoc stranger.key --edhoc-peer srv.cred $E/oscore/hello/1 2> err.txt; rc=$?

@@ -484,6 +484,80 @@ static void test_tampering_and_wrong_credentials(void **state)
     }
 }
 
+/* RFC 9668: message_3 rides in front of the first OSCORE request. */
+static void test_combined_request_rfc9668(void **state)
+{
+    (void)state;
+    party_t I, R;
+    trace3_parties(&I, &R);
+    const uint8_t suites[] = {2}, c_i[] = {0x37}, c_r[] = {0x27};
+    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len};
+    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len};
+    static edhoc_session_t si, sr;
+    static uint8_t scr_i[2048], scr_r[2048];
+    uint8_t m[512], m3[256], plain[64], prot[256], comb[512], split[512], back[512];
+    size_t n, n3, pn, cn, sn, bn, idl, eadl;
+    const uint8_t *idc, *ead, *got_m3;
+    edhoc_cred_t rc = cred_of(&R), ic = cred_of(&I);
+    assert_int_equal(edhoc_initiator_init(&si, &real, &ci, scr_i, sizeof scr_i), EDHOC_OK);
+    assert_int_equal(edhoc_responder_init(&sr, &real, &cr, scr_r, sizeof scr_r), EDHOC_OK);
+    assert_int_equal(edhoc_initiator_prepare_message_1(&si, NULL, 0, m, sizeof m, &n), EDHOC_OK);
+    assert_int_equal(edhoc_responder_process_message_1(&sr, m, n, &ead, &eadl), EDHOC_OK);
+    assert_int_equal(edhoc_responder_prepare_message_2(&sr, NULL, 0, m, sizeof m, &n), EDHOC_OK);
+    assert_int_equal(edhoc_initiator_parse_message_2(&si, m, n, &idc, &idl, &ead, &eadl), EDHOC_OK);
+    assert_int_equal(edhoc_initiator_verify_message_2(&si, &rc), EDHOC_OK);
+    assert_int_equal(edhoc_initiator_prepare_message_3(&si, NULL, 0, m3, sizeof m3, &n3), EDHOC_OK);
+
+    /* client: OSCORE context first, then the combined request */
+    edhoc_oscore_keys_t ki, kr;
+    oscore_params_t pi, pr;
+    oscore_ctx_t client, server;
+    assert_int_equal(edhoc_export_oscore(&si, &ki, &pi), EDHOC_OK);
+    assert_int_equal(oscore_ctx_derive(&client, &real, &pi), OSCORE_OK);
+    coap_builder_t b;
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 5,
+                      (const uint8_t *)"\x01", 1);
+    coap_builder_add_option(&b, COAP_OPT_URI_PATH, "temp", 4);
+    assert_int_equal(coap_builder_finish(&b, &pn), COAP_OK);
+    coap_msg_t req, preq, creq, sreq, out;
+    oscore_binding_t cb, sb;
+    assert_int_equal(coap_msg_parse(&req, plain, pn), COAP_OK);
+    assert_int_equal(oscore_protect_request(&client, &req, prot, sizeof prot, &n, &cb), OSCORE_OK);
+    size_t prot_len = n;
+    assert_int_equal(coap_msg_parse(&preq, prot, n), COAP_OK);
+    assert_int_equal(edhoc_combine_request(&preq, m3, n3, comb, sizeof comb, &cn), EDHOC_OK);
+    assert_int_equal(coap_msg_parse(&creq, comb, cn), COAP_OK);
+    coap_opt_t o;
+    assert_true(coap_msg_find_option(&creq, COAP_OPT_EDHOC, &o));
+    assert_int_equal(o.len, 0);
+    assert_int_equal(creq.payload_len, n3 + preq.payload_len);
+
+    /* server: split, finish EDHOC with the session named by the kid (C_R) */
+    oscore_option_t opt;
+    assert_int_equal(oscore_msg_option(&creq, &opt), OSCORE_OK);
+    assert_int_equal(opt.kid_len, 1);
+    assert_int_equal(opt.kid[0], c_r[0]);
+    assert_int_equal(edhoc_split_combined_request(&creq, &got_m3, &n, split, sizeof split, &sn),
+                     EDHOC_OK);
+    assert_int_equal(n, n3);
+    assert_memory_equal(got_m3, m3, n3);
+    assert_int_equal(edhoc_responder_parse_message_3(&sr, got_m3, n, &idc, &idl, &ead, &eadl),
+                     EDHOC_OK);
+    assert_int_equal(edhoc_responder_verify_message_3(&sr, &ic), EDHOC_OK);
+    assert_int_equal(edhoc_export_oscore(&sr, &kr, &pr), EDHOC_OK);
+    assert_int_equal(oscore_ctx_derive(&server, &real, &pr), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&sreq, split, sn), COAP_OK);
+    assert_int_equal(sn, prot_len); /* exactly the OSCORE request the client protected */
+    assert_memory_equal(split, prot, sn);
+    assert_int_equal(oscore_unprotect_request(&server, &sreq, back, sizeof back, &bn, &sb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&out, back, bn), COAP_OK);
+    assert_true(coap_msg_find_option(&out, COAP_OPT_URI_PATH, &o));
+    assert_memory_equal(o.val, "temp", 4);
+    /* a request without the EDHOC option is not a combined one */
+    assert_int_equal(edhoc_split_combined_request(&preq, &got_m3, &n, split, sizeof split, &sn),
+                     EDHOC_ERR_MALFORMED);
+}
+
 static void test_errors_and_misuse(void **state)
 {
     (void)state;
@@ -543,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_rfc9529_invalid_messages),
         cmocka_unit_test(test_all_methods_and_suites_then_oscore),
         cmocka_unit_test(test_tampering_and_wrong_credentials),
+        cmocka_unit_test(test_combined_request_rfc9668),
         cmocka_unit_test(test_errors_and_misuse),
     };
     return cmocka_run_group_tests_name("edhoc", tests, setup, teardown);
