@@ -92,6 +92,7 @@ void cli_edhoc_choose(const cli_edhoc_t *e, const cs_edhoc_key_t *peer, edhoc_me
 int cmd_demo(int argc, char **argv);
 int cmd_edhoc(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -20,6 +20,7 @@ static const subcommand_t subcommands[] = {
     {"patch", cmd_request, NULL},
     {"ipatch", cmd_request, NULL},
     {"serve", cmd_serve, "serve files and test resources over CoAP, with OSCORE"},
+    {"proxy", cmd_proxy, "an untrusted CoAP proxy (forward/reverse), with --log and --attack"},
     {"edhoc", cmd_edhoc, "make EDHOC keys and credentials (keygen)"},
     {"bench", cmd_bench, "load-test a CoAP/OSCORE server (bench load)"},
     {"demo", cmd_demo, "run the end-to-end demonstration and print what happens"},

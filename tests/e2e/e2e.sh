@@ -133,6 +133,60 @@ check "EDHOC with an untrusted credential: refused (error code 3)" \
     test $rc = 5 -a -n "$(grep 'code 3' err.txt)"
 "$B" get --edhoc dev.key --edhoc-peer stranger.cred $E/oscore/hello/1 2> err.txt; rc=$?
 check "EDHOC: the client refuses a server with an unexpected credential" test $rc = 6
+# --- an untrusted proxy: it sees only ciphertext, and every change it makes is caught
+start_server
+P=$((PORT + 10))
+"$B" proxy --listen 127.0.0.1:$P --default coap://127.0.0.1:$PORT --log seen.log > proxy.log 2>&1 &
+sleep 0.3
+check "OSCORE through a reverse proxy" \
+    test "$("$B" get --oscore client.json coap://127.0.0.1:$P/oscore/hello/1)" = "Hello World!"
+"$B" get --oscore client.json -o viaproxy.bin coap://127.0.0.1:$P/big.bin
+check "OSCORE block-wise through the proxy" cmp -s big.bin viaproxy.bin
+check "plain CoAP through the proxy" test "$("$B" get coap://127.0.0.1:$P/a.txt)" = "hello file"
+check "the proxy log shows plain paths but no OSCORE path or payload" \
+    test -n "$(grep '/a.txt' seen.log)" -a -z "$(grep 'hello' seen.log)" -a -n "$(grep 'OSCORE=' seen.log)"
+"$B" proxy --listen 127.0.0.1:$((P + 1)) --forward > fproxy.log 2>&1 &
+sleep 0.3
+check "OSCORE through a forward proxy (-P)" \
+    test "$("$B" get --oscore client.json -P coap://127.0.0.1:$((P + 1)) $U/oscore/hello/1)" = "Hello World!"
+
+attack_run() { # mode, count, oscore|plain, direction -> "accepted_right accepted_wrong rejected"
+    local mode=$1 count=$2 kind=$3 port=$((P + 2)) right=0 wrong=0 rejected=0 want url args
+    "$B" proxy --listen 127.0.0.1:$port --default coap://127.0.0.1:$PORT --attack "$mode" \
+        --attack-direction "${4:-both}" > attack_$mode.log 2>&1 &
+    local pid=$!
+    sleep 0.2
+    if [ "$kind" = oscore ]; then
+        args="--oscore client.json"; url=coap://127.0.0.1:$port/oscore/hello/1; want="Hello World!"
+    else
+        args=""; url=coap://127.0.0.1:$port/a.txt; want="hello file"
+    fi
+    for _ in $(seq "$count"); do
+        out=$("$B" get $args --ack-timeout 150 -T 4 "$url" 2>/dev/null); rc=$?
+        if [ $rc -ne 0 ]; then rejected=$((rejected + 1))
+        elif [ "$out" = "$want" ]; then right=$((right + 1))
+        else wrong=$((wrong + 1)); fi
+    done
+    kill -TERM $pid; wait $pid 2>/dev/null
+    echo "$right $wrong $rejected"
+}
+read -r right wrong rejected <<< "$(attack_run flip 12 oscore)"
+check "bit flips on OSCORE: $right intact, $wrong altered accepted, $rejected rejected" \
+    test "$wrong" = 0 -a "$rejected" -ge 8
+read -r right wrong rejected <<< "$(attack_run flip 12 oscore to-client)"
+check "bit flips on OSCORE responses: $wrong altered accepted, $rejected rejected" \
+    test "$wrong" = 0 -a "$rejected" -ge 8
+read -r right wrong rejected <<< "$(attack_run flip 12 plain to-client)"
+check "bit flips on plain CoAP responses: $wrong altered accepted undetected (> 0)" test "$wrong" -gt 0
+read -r right wrong rejected <<< "$(attack_run strip 6 oscore)"
+check "option stripping on OSCORE: $wrong altered accepted, $rejected rejected" \
+    test "$wrong" = 0 -a "$right" = 0
+read -r right wrong rejected <<< "$(attack_run replay 8 oscore)"
+check "replays by the proxy: requests still served ($right of 8), none altered" \
+    test "$wrong" = 0 -a "$right" -ge 7
+check "replays by the proxy: the server refused them" grep -q "replayed" server.log
+kill -TERM $SERVER; wait $SERVER 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,0 +1,566 @@
+/* coreseal proxy: a CoAP proxy over UDP that is untrusted by design. It
+ * forwards (Proxy-Scheme/Uri-Host/Uri-Port, Proxy-Uri; RFC 7252 §5.7) or
+ * reverse-proxies (by Uri-Host, the only routing information OSCORE leaves
+ * outside, RFC 8613 §4.1.3) without ever holding OSCORE keys. --log writes
+ * what it can see of every message; --attack turns it into the adversary
+ * of the white paper (bit flips, drops, replays, option stripping) so tests
+ * can show that the endpoints catch every change to protected parts. */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "coreseal/coap_ep.h"
+#include "coreseal/net.h"
+
+#define MAX_MSG 1400
+#define MAX_PENDING 256
+#define MAX_ROUTES 16
+#define COAP_HOP_LIMIT_REACHED 0xa8 /* 5.08, RFC 8768 */
+
+typedef struct {
+    bool active, answered, observe;
+    coap_ep_event_t down;       /* the client's request: peer, mid, type, token */
+    uint8_t up_token[8];
+    coap_peer_t up_peer;
+} pending_t;
+
+typedef struct {
+    char host[128];
+    char target[256]; /* coap://host:port */
+} route_t;
+
+typedef enum { ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8 } attack_t;
+
+typedef struct {
+    const char *listen_host, *listen_port;
+    bool forward;
+    route_t routes[MAX_ROUTES];
+    int n_routes;
+    const char *default_target;
+    FILE *log;
+    int verbose;
+    unsigned attacks;
+    int attack_rate; /* percent of messages */
+    int attack_dir;  /* 0 both ways, 1 toward the server, 2 toward the client */
+    cs_crypto_t crypto;
+    cs_udp_t down_udp, up_udp;
+    coap_ep_t down, up;
+    uint8_t *down_mem, *up_mem;
+    pending_t pend[MAX_PENDING];
+    uint8_t replay_buf[MAX_MSG];
+    size_t replay_len;
+    coap_peer_t replay_peer;
+    unsigned long tried[4], forwarded, dropped;
+} proxy_t;
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { (void)sig; stopping = 1; }
+
+static bool rng(void *arg, uint8_t *buf, size_t len)
+{
+    cs_crypto_t *c = arg;
+    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
+}
+
+static uint32_t rand32(proxy_t *p)
+{
+    uint32_t v = 0;
+    (void)rng(&p->crypto, (uint8_t *)&v, sizeof v);
+    return v;
+}
+
+static void log_msg(proxy_t *p, const char *dir, const uint8_t *d, size_t n)
+{
+    coap_msg_t m;
+    if (!p->log || coap_msg_parse(&m, d, n) != COAP_OK)
+        return;
+    fprintf(p->log, "%s ", dir);
+    cli_print_msg(p->log, ' ', &m, NULL, 1);
+    fflush(p->log);
+}
+
+/* ---------------------------------------------------------------- attacks */
+
+/* Applies the configured attacks to a datagram about to leave; returns
+ * false when it is dropped. The message stays parseable CoAP only by luck:
+ * that is the point. */
+static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool toward_server)
+{
+    if (!p->attacks || (int)(rand32(p) % 100) >= p->attack_rate ||
+        (p->attack_dir == 1 && !toward_server) || (p->attack_dir == 2 && toward_server))
+        return true;
+    unsigned modes[4] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP}, chosen[4], k = 0;
+    for (int i = 0; i < 4; i++)
+        if (p->attacks & modes[i])
+            chosen[k++] = (unsigned)i;
+    unsigned which = chosen[rand32(p) % k];
+    p->tried[which]++;
+    coap_msg_t m;
+    switch (modes[which]) {
+    case ATK_FLIP: {
+        /* a bit of the payload, or of the options, never the header: a
+         * flipped message ID or token only confuses matching */
+        if (coap_msg_parse(&m, d, *n) != COAP_OK || (!m.payload_len && !m.opts_len))
+            return true;
+        size_t span = m.opts_len + m.payload_len;
+        size_t pos = rand32(p) % span;
+        uint8_t *target = pos < m.opts_len ? (uint8_t *)m.opts + pos
+                                           : (uint8_t *)m.payload + (pos - m.opts_len);
+        *target ^= (uint8_t)(1u << (rand32(p) % 8));
+        return true;
+    }
+    case ATK_DROP: p->dropped++; return false;
+    case ATK_REPLAY:
+        /* send an earlier request again now, keep this one; a fresh message
+         * ID gets it past CoAP deduplication to the OSCORE replay check */
+        if (p->replay_len && toward_server) {
+            uint32_t mid = rand32(p);
+            p->replay_buf[2] = (uint8_t)(mid >> 8);
+            p->replay_buf[3] = (uint8_t)mid;
+            if (cs_udp_queue(&p->up_udp, p->replay_peer, p->replay_buf, p->replay_len) != CS_NET_OK)
+                return true;
+        }
+        if (toward_server) {
+            memcpy(p->replay_buf, d, *n);
+            p->replay_len = *n;
+            p->replay_peer = to;
+        }
+        return true;
+    case ATK_STRIP: {
+        /* remove the last option (e.g. Observe, or OSCORE itself) */
+        if (coap_msg_parse(&m, d, *n) != COAP_OK)
+            return true;
+        coap_opt_iter_t it;
+        coap_opt_t o, last = {0};
+        const uint8_t *last_start = NULL, *cur = m.opts;
+        coap_opt_iter_init(&it, &m);
+        while (coap_opt_next(&it, &o)) {
+            last = o;
+            last_start = cur;
+            cur = it.p;
+        }
+        if (!last_start)
+            return true;
+        /* only safe to cut if it is the last option: deltas stay valid */
+        size_t cut = (size_t)(cur - last_start);
+        size_t tail = *n - (size_t)(cur - d);
+        memmove((uint8_t *)last_start, cur, tail);
+        *n -= cut;
+        (void)last;
+        return true;
+    }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- forwarding */
+
+static pending_t *pending_by_up_token(proxy_t *p, const uint8_t *tok, size_t len)
+{
+    for (size_t i = 0; i < MAX_PENDING; i++)
+        if (p->pend[i].active && len == 8 && memcmp(p->pend[i].up_token, tok, 8) == 0)
+            return &p->pend[i];
+    return NULL;
+}
+
+static void reply_down(proxy_t *p, const coap_ep_event_t *req, uint8_t code, const char *diag,
+                       cs_time_ms_t now)
+{
+    uint8_t buf[256];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, code, 0,
+                      req->msg.token, req->msg.token_len);
+    coap_builder_set_payload(&b, (const uint8_t *)diag, strlen(diag));
+    if (coap_builder_finish(&b, &n) == COAP_OK && coap_ep_respond(&p->down, req, buf, n, now) != COAP_OK)
+        fprintf(stderr, "coreseal proxy: cannot answer a client\n");
+}
+
+/* Where a request goes: forward-proxy options, a Uri-Host route, or the
+ * default backend. Fills the target URI into out. */
+static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap, bool *forward)
+{
+    coap_opt_t scheme, host, port, puri;
+    *forward = false;
+    if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_URI, &puri)) {
+        coap_uri_t u;
+        if (coap_uri_parse(&u, (const char *)puri.val, puri.len) != COAP_OK || u.scheme_len != 4)
+            return false;
+        snprintf(out, cap, "coap://%s%.*s%s:%u", u.host_is_literal && memchr(u.host, ':', u.host_len) ? "[" : "",
+                 (int)u.host_len, u.host, u.host_is_literal && memchr(u.host, ':', u.host_len) ? "]" : "",
+                 u.port);
+        *forward = true;
+        return true;
+    }
+    bool has_host = coap_msg_find_option(m, COAP_OPT_URI_HOST, &host);
+    if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_SCHEME, &scheme) && has_host) {
+        uint32_t pv = 5683;
+        if (coap_msg_find_option(m, COAP_OPT_URI_PORT, &port))
+            (void)coap_opt_uint(&port, &pv);
+        snprintf(out, cap, "coap://%.*s:%u", (int)host.len, (const char *)host.val, pv);
+        *forward = true;
+        return true;
+    }
+    for (int i = 0; has_host && i < p->n_routes; i++)
+        if (strlen(p->routes[i].host) == host.len && !memcmp(p->routes[i].host, host.val, host.len)) {
+            snprintf(out, cap, "%s", p->routes[i].target);
+            return true;
+        }
+    if (p->default_target) {
+        snprintf(out, cap, "%s", p->default_target);
+        return true;
+    }
+    return false;
+}
+
+static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
+{
+    coap_uri_t u;
+    if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK)
+        return false;
+    char host[128], port[8];
+    snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
+    snprintf(port, sizeof port, "%u", u.port);
+    /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
+    struct addrinfo hints = {.ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM,
+                             .ai_flags = AI_V4MAPPED | AI_ALL}, *res;
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return false;
+    bool ok = cs_udp_peer(&p->up_udp, res->ai_addr, res->ai_addrlen, peer) == CS_NET_OK;
+    freeaddrinfo(res);
+    return ok;
+}
+
+static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
+{
+    const coap_msg_t *m = &ev->msg;
+    char target[300];
+    bool forward;
+    if (!choose_target(p, m, target, sizeof target, &forward)) {
+        reply_down(p, ev, COAP_PROXYING_NOT_SUPPORTED, "no route for this request", now);
+        return;
+    }
+    coap_peer_t up;
+    if (!resolve(p, target, &up)) {
+        reply_down(p, ev, COAP_BAD_GATEWAY, "cannot resolve the target", now);
+        return;
+    }
+    pending_t *pd = NULL;
+    for (size_t i = 0; i < MAX_PENDING && !pd; i++)
+        if (!p->pend[i].active)
+            pd = &p->pend[i];
+    if (!pd) {
+        reply_down(p, ev, COAP_SERVICE_UNAVAILABLE, "proxy busy", now);
+        return;
+    }
+    /* copy the request: new token, same code and options, except what
+     * addressed the proxy itself; Hop-Limit counts down (RFC 8768) */
+    uint8_t buf[MAX_MSG];
+    coap_builder_t b;
+    size_t n;
+    memset(pd, 0, sizeof *pd);
+    if (coap_ep_new_token(&p->up, pd->up_token, 8) != COAP_OK)
+        return;
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_CON, m->code, 0,
+                      pd->up_token, 8);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (forward && (o.num == COAP_OPT_PROXY_URI || o.num == COAP_OPT_PROXY_SCHEME))
+            continue;
+        if (o.num == COAP_OPT_HOP_LIMIT) {
+            uint32_t hl = 16;
+            (void)coap_opt_uint(&o, &hl);
+            if (hl <= 1) {
+                reply_down(p, ev, COAP_HOP_LIMIT_REACHED, "hop limit reached", now);
+                return;
+            }
+            coap_builder_add_option_uint(&b, o.num, hl - 1);
+            continue;
+        }
+        if (o.num == COAP_OPT_OBSERVE)
+            pd->observe = true;
+        coap_builder_add_option(&b, o.num, o.val, o.len);
+    }
+    coap_builder_set_payload(&b, m->payload, m->payload_len);
+    if (coap_builder_finish(&b, &n) != COAP_OK) {
+        reply_down(p, ev, COAP_BAD_GATEWAY, "request too large to forward", now);
+        return;
+    }
+    pd->active = true;
+    pd->down = *ev;
+    pd->down.msg.opts = NULL; /* the views die with the datagram */
+    pd->down.msg.payload = NULL;
+    memcpy(pd->down.token, m->token, m->token_len);
+    pd->down.token_len = m->token_len;
+    pd->down.msg.token = pd->down.token;
+    pd->up_peer = up;
+    if (coap_ep_send_request(&p->up, up, buf, n, pd->observe, now) != COAP_OK) {
+        pd->active = false;
+        reply_down(p, ev, COAP_SERVICE_UNAVAILABLE, "proxy busy", now);
+        return;
+    }
+    p->forwarded++;
+    /* a slow backend: acknowledge now, answer separately (RFC 7252 §5.2.2) */
+    if (ev->msg.type == COAP_TYPE_CON && coap_ep_ack_request(&p->down, ev) != COAP_OK)
+        fprintf(stderr, "coreseal proxy: cannot acknowledge a request\n");
+}
+
+static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
+{
+    pending_t *pd = pending_by_up_token(p, ev->token, ev->token_len);
+    if (!pd)
+        return;
+    if (ev->type == COAP_EV_TIMEOUT || ev->type == COAP_EV_RESET) {
+        if (!pd->answered)
+            reply_down(p, &pd->down, ev->type == COAP_EV_TIMEOUT ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY,
+                       ev->type == COAP_EV_TIMEOUT ? "backend did not answer" : "backend reset", now);
+        pd->active = false;
+        return;
+    }
+    if (ev->type != COAP_EV_RESPONSE)
+        return;
+    const coap_msg_t *m = &ev->msg;
+    uint8_t buf[MAX_MSG];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_NON, m->code, 0,
+                      pd->down.token, pd->down.token_len);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        coap_builder_add_option(&b, o.num, o.val, o.len);
+    coap_builder_set_payload(&b, m->payload, m->payload_len);
+    if (coap_builder_finish(&b, &n) != COAP_OK)
+        return;
+    bool notification = pd->answered;
+    pd->answered = true;
+    /* the first answer goes as the response, later ones are notifications */
+    coap_err_t e = notification ? coap_ep_send_separate(&p->down, pd->down.peer, buf, n, false, now)
+                                : coap_ep_respond(&p->down, &pd->down, buf, n, now);
+    if (e != COAP_OK && p->verbose)
+        fprintf(stderr, "* cannot relay a response: %s\n", coreseal_strerror(e));
+    coap_opt_t obs;
+    if (!pd->observe || !coap_msg_find_option(m, COAP_OPT_OBSERVE, &obs))
+        pd->active = false; /* the exchange is over */
+}
+
+/* Drains an endpoint through the attacker into a socket, logging. */
+static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, bool toward_server)
+{
+    size_t len;
+    coap_peer_t to;
+    const uint8_t *d;
+    while ((d = coap_ep_send_buf(ep, &len, &to)) != NULL) {
+        uint8_t copy[MAX_MSG];
+        memcpy(copy, d, len);
+        coap_ep_send_ack(ep);
+        log_msg(p, dir, copy, len);
+        if (attack(p, copy, &len, to, toward_server) && cs_udp_queue(udp, to, copy, len) != CS_NET_OK)
+            fprintf(stderr, "coreseal proxy: cannot queue a datagram\n");
+    }
+    if (cs_udp_flush(udp) != CS_NET_OK)
+        fprintf(stderr, "coreseal proxy: send failed\n");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coreseal proxy --listen HOST:PORT [options]\n"
+            "\n"
+            "A CoAP proxy that never holds OSCORE keys. Requests are forwarded\n"
+            "unchanged (OSCORE option, ciphertext) with a new token.\n"
+            "\n"
+            "  -l, --listen HOST:PORT     where clients reach the proxy\n"
+            "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
+            "                             Uri-Host + Uri-Port)\n"
+            "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
+            "                             (coap://backend:port); repeatable\n"
+            "      --default URI          reverse proxy: everything else goes to URI\n"
+            "      --log FILE             one line per message with what the proxy can see\n"
+            "      --attack MODES         flip,drop,replay,strip (comma-separated): tamper with\n"
+            "                             messages, for tests and demos only\n"
+            "      --attack-rate PCT      share of messages attacked (default 100)\n"
+            "      --attack-direction D   both (default), to-server or to-client\n"
+            "  -v, --verbose\n"
+            "\n"
+            "Example:\n"
+            "  coreseal proxy --listen 127.0.0.1:5684 --default coap://127.0.0.1:5683 --log seen.log\n");
+}
+
+static int parse_listen(proxy_t *p, char *arg)
+{
+    char *colon = strrchr(arg, ':');
+    if (!colon || !colon[1])
+        return -1;
+    *colon = 0;
+    p->listen_port = colon + 1;
+    p->listen_host = arg;
+    size_t n = strlen(arg);
+    if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
+        arg[n - 1] = 0;
+        p->listen_host = arg + 1;
+    }
+    return 0;
+}
+
+int cmd_proxy(int argc, char **argv)
+{
+    static proxy_t p;
+    memset(&p, 0, sizeof p);
+    p.listen_host = "::";
+    p.listen_port = "5683";
+    p.attack_rate = 100;
+    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
+        {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
+        {"log", required_argument, NULL, OPT_LOG}, {"attack", required_argument, NULL, OPT_ATTACK},
+        {"attack-rate", required_argument, NULL, OPT_RATE}, {"verbose", no_argument, NULL, 'v'},
+        {"attack-direction", required_argument, NULL, OPT_DIR},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, rc = CLI_EXIT_OK;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "l:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (parse_listen(&p, optarg))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--listen expects HOST:PORT");
+            break;
+        case OPT_FORWARD: p.forward = true; break;
+        case OPT_ROUTE: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || p.n_routes == MAX_ROUTES || (size_t)(eq - optarg) >= sizeof p.routes[0].host)
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--route expects HOST=coap://backend:port");
+            snprintf(p.routes[p.n_routes].host, sizeof p.routes[0].host, "%.*s", (int)(eq - optarg), optarg);
+            snprintf(p.routes[p.n_routes].target, sizeof p.routes[0].target, "%s", eq + 1);
+            p.n_routes++;
+            break;
+        }
+        case OPT_DEFAULT: p.default_target = optarg; break;
+        case OPT_LOG:
+            if (!(p.log = fopen(optarg, "a")))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "cannot write %s", optarg);
+            break;
+        case OPT_ATTACK: {
+            char *save, *tok, *list = strdup(optarg);
+            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                unsigned m = !strcmp(tok, "flip") ? ATK_FLIP : !strcmp(tok, "drop") ? ATK_DROP
+                             : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP : 0;
+                if (!m) {
+                    free(list);
+                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip)", tok);
+                }
+                p.attacks |= m;
+            }
+            free(list);
+            break;
+        }
+        case OPT_RATE: p.attack_rate = atoi(optarg); break;
+        case OPT_DIR:
+            p.attack_dir = !strcmp(optarg, "both") ? 0 : !strcmp(optarg, "to-server") ? 1
+                           : !strcmp(optarg, "to-client") ? 2 : -1;
+            if (p.attack_dir < 0)
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-direction: both, to-server or to-client");
+            break;
+        case 'v': p.verbose++; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        default: usage(stderr); return CLI_EXIT_USAGE;
+        }
+    }
+    if (!p.forward && !p.n_routes && !p.default_target) {
+        usage(stderr);
+        return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route or --default");
+    }
+    if (cs_crypto_openssl_new(&p.crypto) != CS_CRYPTO_OK)
+        return cli_fail("proxy", CLI_EXIT_CONFIG, "cannot initialise OpenSSL");
+    char err[256] = "";
+    coap_ep_config_t cfg;
+    coap_ep_config_default(&cfg);
+    cfg.random = rng;
+    cfg.random_arg = &p.crypto;
+    size_t mem = COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG);
+    p.down_mem = malloc(mem);
+    p.up_mem = malloc(mem);
+    if (cs_udp_open(&p.down_udp, p.listen_host, p.listen_port, true, err, sizeof err) != CS_NET_OK ||
+        cs_udp_open(&p.up_udp, "::", "0", true, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("proxy", CLI_EXIT_NETWORK, "%s", err);
+        goto out;
+    }
+    if (!p.down_mem || !p.up_mem ||
+        coap_ep_init(&p.down, p.down_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK ||
+        coap_ep_init(&p.up, p.up_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK) {
+        rc = cli_fail("proxy", CLI_EXIT_CONFIG, "cannot set up the endpoints");
+        goto out;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    fprintf(stderr, "coreseal proxy: listening on %s:%s%s\n", p.listen_host, p.listen_port,
+            p.attacks ? " (ATTACKING)" : "");
+    while (!stopping) {
+        cs_time_ms_t now = cs_net_now();
+        /* both sockets: the downstream one waits briefly, the upstream one not */
+        if (cs_udp_receive(&p.down_udp, 5) != CS_NET_OK)
+            break;
+        now = cs_net_now();
+        for (size_t i = 0; i < p.down_udp.n_in; i++) {
+            coap_ep_event_t ev;
+            log_msg(&p, "client->proxy", p.down_udp.in[i], p.down_udp.in_len[i]);
+            if (coap_ep_input(&p.down, p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i],
+                              now, &ev) != COAP_OK)
+                continue;
+            if (ev.type == COAP_EV_REQUEST)
+                on_client_request(&p, &ev, now);
+            else if (ev.type == COAP_EV_RESET || ev.type == COAP_EV_TIMEOUT)
+                for (size_t k = 0; k < MAX_PENDING; k++) /* client gone: stop observing */
+                    if (p.pend[k].active && p.pend[k].down.peer == ev.peer &&
+                        p.pend[k].down.token_len == ev.token_len &&
+                        !memcmp(p.pend[k].down.token, ev.token, ev.token_len)) {
+                        coap_ep_cancel(&p.up, p.pend[k].up_peer, p.pend[k].up_token, 8);
+                        p.pend[k].active = false;
+                    }
+        }
+        if (cs_udp_receive(&p.up_udp, 0) != CS_NET_OK)
+            break;
+        for (size_t i = 0; i < p.up_udp.n_in; i++) {
+            coap_ep_event_t ev;
+            log_msg(&p, "server->proxy", p.up_udp.in[i], p.up_udp.in_len[i]);
+            if (coap_ep_input(&p.up, p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i], now,
+                              &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+                on_backend_event(&p, &ev, now);
+        }
+        coap_ep_event_t ev;
+        do {
+            if (coap_ep_tick(&p.up, now, &ev) != COAP_OK)
+                break;
+            if (ev.type != COAP_EV_NONE)
+                on_backend_event(&p, &ev, now);
+        } while (ev.type != COAP_EV_NONE);
+        do {
+            if (coap_ep_tick(&p.down, now, &ev) != COAP_OK)
+                break;
+        } while (ev.type != COAP_EV_NONE);
+        flush(&p, &p.up, &p.up_udp, "proxy->server", true);
+        flush(&p, &p.down, &p.down_udp, "proxy->client", false);
+    }
+    fprintf(stderr,
+            "coreseal proxy: forwarded %lu requests; attacks tried: flip %lu, drop %lu, replay %lu, "
+            "strip %lu\n",
+            p.forwarded, p.tried[0], p.tried[1], p.tried[2], p.tried[3]);
+out:
+    if (p.log)
+        fclose(p.log);
+    cs_udp_close(&p.down_udp);
+    cs_udp_close(&p.up_udp);
+    free(p.down_mem);
+    free(p.up_mem);
+    cs_crypto_openssl_free(&p.crypto);
+    return rc;
+}
