@@ -6,6 +6,7 @@
 #include "coreseal/coap_ep.h"
 #include "coreseal/cose.h"
 #include "coreseal/edhoc.h"
+#include "coreseal/lwm2m.h"
 #include "coreseal/oscore.h"
 
 typedef void (*fn_t)(void);
@@ -41,6 +42,11 @@ fn_t volatile footprint_keep[] = {
     (fn_t)edhoc_responder_prepare_message_2, (fn_t)edhoc_responder_parse_message_3,
     (fn_t)edhoc_responder_verify_message_3, (fn_t)edhoc_prepare_error,
     (fn_t)edhoc_export_oscore,    (fn_t)edhoc_key_update,
+    (fn_t)lwm2m_path_from_msg,    (fn_t)lwm2m_tlv_next,
+    (fn_t)lwm2m_tlv_put,          (fn_t)lwm2m_tlv_enc_finish,
+    (fn_t)lwm2m_senml_put,        (fn_t)lwm2m_senml_next,
+    (fn_t)lwm2m_text_encode,      (fn_t)lwm2m_text_decode,
+    (fn_t)lwm2m_link_append,      (fn_t)lwm2m_value_from_raw,
     (fn_t)coap_ep_init,           (fn_t)coap_ep_send_request,
     (fn_t)coap_ep_respond,        (fn_t)coap_ep_input,
     (fn_t)coap_ep_tick,           (fn_t)coap_ep_next_deadline,

@@ -52,7 +52,7 @@ link_image() { # name, device source, extra cflags
         -o "$out/$1.elf"
     arm-none-eabi-size "$out/$1.elf" | awk 'NR==2{print $1+$2}'
 }
-sed '/coap_ep_/d' "$root/footprint/device.c" > "$out/core_device.c"
+sed '/coap_ep_/d; /lwm2m_/d' "$root/footprint/device.c" > "$out/core_device.c"
 printf '\n%-44s %8s %8s %8s\n' "image (after --gc-sections, bytes of flash)" full names none
 for img in core full; do
     src=$out/core_device.c
@@ -61,7 +61,7 @@ for img in core full; do
     c=$(link_image ${img}_names "$src" -DCS_COMPACT_ERRORS)
     z=$(link_image ${img}_none "$src" -DCS_NO_ERROR_STRINGS)
     label="device core (CBOR, COSE, CoAP, OSCORE, EDHOC)"
-    [ $img = full ] && label="device core + CoAP endpoint"
+    [ $img = full ] && label="+ CoAP endpoint and LwM2M data layer"
     printf '%-44s %8d %8d %8d\n' "$label" "$f" "$c" "$z"
     [ $img = core ] && budget=$z
 done

@@ -7,6 +7,7 @@
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
 #include "coreseal/edhoc.h"
+#include "coreseal/lwm2m.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
 #include "coreseal/net_err.h"
@@ -113,6 +114,15 @@ static const err_entry_t errors[] = {
     E(EDHOC_ERR_PEER_UNSPECIFIED, "EDHOC: peer reported an error (code 1)"),
     E(EDHOC_ERR_PEER_WRONG_SUITE, "EDHOC: peer rejected the cipher suite (code 2); retry with its suites"),
     E(EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL, "EDHOC: peer does not know our credential (code 3)"),
+
+    E(LWM2M_ERR_BAD_ARG, "LwM2M: invalid argument"),
+    E(LWM2M_ERR_BAD_PATH, "LwM2M: path is not /object[/instance[/resource[/instance]]]"),
+    E(LWM2M_ERR_MALFORMED, "LwM2M: payload does not match its content format"),
+    E(LWM2M_ERR_NO_SPACE, "LwM2M: output buffer too small"),
+    E(LWM2M_ERR_TYPE, "LwM2M: value cannot be read as the resource's type"),
+    E(LWM2M_ERR_END, "LwM2M: no more entries"),
+    E(LWM2M_ERR_TOO_DEEP, "LwM2M: TLV nested deeper than instance/resource/instance"),
+    E(LWM2M_ERR_UNSUPPORTED, "LwM2M: content format not supported"),
 
 #ifndef CS_CORE_ONLY
     E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),

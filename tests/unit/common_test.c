@@ -10,6 +10,7 @@
 #include "coreseal/cose.h"
 #include "coreseal/crypto.h"
 #include "coreseal/edhoc.h"
+#include "coreseal/lwm2m.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
 #include "coreseal/net_err.h"
@@ -37,6 +38,7 @@ static void test_every_code_has_a_message(void **state)
     check_range(COAP_ERR_BAD_ARG, COAP_ERR_BAD_URI);
     check_range(OSCORE_ERR_BAD_ARG, OSCORE_ERR_FORBIDDEN_OPTION);
     check_range(EDHOC_ERR_BAD_ARG, EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL);
+    check_range(LWM2M_ERR_BAD_ARG, LWM2M_ERR_UNSUPPORTED);
     check_range(CS_STORE_ERR_BAD_ARG, CS_STORE_ERR_VALUE);
     check_range(CS_NET_ERR_BAD_ARG, CS_NET_ERR_NO_MEMORY);
     check_range(CS_CRYPTO_ERR_BAD_ARG, CS_CRYPTO_ERR_RANDOM);
