@@ -7,6 +7,7 @@
 #include "coreseal/cose.h"
 #include "coreseal/edhoc.h"
 #include "coreseal/lwm2m.h"
+#include "coreseal/lwm2m_model.h"
 #include "coreseal/oscore.h"
 
 typedef void (*fn_t)(void);
@@ -47,6 +48,8 @@ fn_t volatile footprint_keep[] = {
     (fn_t)lwm2m_senml_put,        (fn_t)lwm2m_senml_next,
     (fn_t)lwm2m_text_encode,      (fn_t)lwm2m_text_decode,
     (fn_t)lwm2m_link_append,      (fn_t)lwm2m_value_from_raw,
+    (fn_t)lwm2m_dm_handle,        (fn_t)lwm2m_register_options,
+    (fn_t)lwm2m_register_payload,
     (fn_t)coap_ep_init,           (fn_t)coap_ep_send_request,
     (fn_t)coap_ep_respond,        (fn_t)coap_ep_input,
     (fn_t)coap_ep_tick,           (fn_t)coap_ep_next_deadline,

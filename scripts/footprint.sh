@@ -61,7 +61,7 @@ for img in core full; do
     c=$(link_image ${img}_names "$src" -DCS_COMPACT_ERRORS)
     z=$(link_image ${img}_none "$src" -DCS_NO_ERROR_STRINGS)
     label="device core (CBOR, COSE, CoAP, OSCORE, EDHOC)"
-    [ $img = full ] && label="+ CoAP endpoint and LwM2M data layer"
+    [ $img = full ] && label="+ CoAP endpoint, LwM2M data and DM"
     printf '%-44s %8d %8d %8d\n' "$label" "$f" "$c" "$z"
     [ $img = core ] && budget=$z
 done

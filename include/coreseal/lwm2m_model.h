@@ -1,0 +1,101 @@
+/* coreseal/lwm2m_model.h: the LwM2M object model and the Device Management
+ * interface of a client (OMA LwM2M Core TS 1.2 §6.3, §7.4), sans-I/O and
+ * without allocation.
+ *
+ * Object definitions (resource ids, types, operations) are tables; the
+ * values live with the application, behind four callbacks. A request comes
+ * in as a parsed CoAP message; lwm2m_dm_handle() checks the operation
+ * against the definitions, calls the application, and builds the response
+ * (code, Content-Format, payload) in a caller buffer. Bootstrap-only objects
+ * (0 Security, 21 OSCORE) are never readable or writable by a management
+ * server through it (§E.1, §E.9). */
+#ifndef CORESEAL_LWM2M_MODEL_H
+#define CORESEAL_LWM2M_MODEL_H
+
+#include "coreseal/lwm2m.h"
+
+enum { LWM2M_OP_READ = 1, LWM2M_OP_WRITE = 2, LWM2M_OP_EXECUTE = 4 };
+
+typedef struct {
+    uint16_t id;
+    const char *name;
+    lwm2m_type_t type; /* NONE for executable resources */
+    uint8_t ops;
+    bool multiple;
+    bool mandatory;
+} lwm2m_res_def_t;
+
+typedef struct {
+    uint16_t id;
+    const char *name;
+    const char *version; /* "1.1", "2.0"; NULL for 1.0 */
+    bool multi_instance;
+    bool bootstrap_only;  /* never served to management servers */
+    const lwm2m_res_def_t *res;
+    size_t n_res;
+} lwm2m_obj_def_t;
+
+/* Objects 0, 1, 3, 4, 5, 21 (v2.0) and 3303; NULL for others. */
+const lwm2m_obj_def_t *lwm2m_obj_def(uint16_t id);
+const lwm2m_res_def_t *lwm2m_res_def(const lwm2m_obj_def_t *o, uint16_t res);
+
+/* The application's data, reached through callbacks. For multiple
+ * resources, read_instances lists resource instance ids (or, with res =
+ * LWM2M_ID_NONE, the object's instances). Return LWM2M_OK, LWM2M_ERR_END
+ * (not present) or another error (mapped to 5.00). */
+#define LWM2M_ID_NONE 0xffff
+typedef struct {
+    void *arg;
+    lwm2m_err_t (*list)(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids,
+                        size_t cap, size_t *n);
+    lwm2m_err_t (*read)(void *arg, const lwm2m_path_t *path, lwm2m_value_t *v);
+    lwm2m_err_t (*write)(void *arg, const lwm2m_path_t *path, const lwm2m_value_t *v);
+    lwm2m_err_t (*execute)(void *arg, const lwm2m_path_t *path, const uint8_t *args, size_t n);
+} lwm2m_store_t;
+
+typedef struct {
+    uint8_t code;            /* CoAP response code */
+    uint16_t content_format; /* valid when has_payload */
+    bool has_payload;
+    size_t payload_len;      /* bytes written to the caller's payload buffer */
+} lwm2m_dm_result_t;
+
+/* Device Management for one request: GET (Read, or Discover with Accept
+ * 40), PUT (Write replace), POST (Write partial update on an instance, or
+ * Execute on a resource). Read answers in the Accept format, or TLV for
+ * object/instance paths and plain text for single values when there is
+ * none. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *store, const coap_msg_t *req,
+                                          uint8_t *payload, size_t cap,
+                                          lwm2m_dm_result_t *result);
+
+/* Registration (§6.2): the query of a Register request, "ep=...&lt=...".
+ * Writes Uri-Path "rd" and the Uri-Query options into an option list. */
+typedef struct {
+    const char *endpoint;
+    uint32_t lifetime;
+    const char *version; /* "1.2" */
+    const char *binding; /* "U" */
+    bool queue_mode;
+} lwm2m_register_t;
+
+CS_MUST_CHECK lwm2m_err_t lwm2m_register_options(const lwm2m_register_t *r, coap_optlist_t *l);
+/* The Register payload: "</1/0>,</3/0>,..." for every instance the store
+ * lists, with ";ver=" for objects whose version is not 1.0. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_register_payload(const lwm2m_store_t *store, const uint16_t *objs,
+                                                 size_t n_objs, uint8_t *out, size_t cap,
+                                                 size_t *len);
+/* Server side: reads ep, lt, lwm2m, b, Q from a Register request. */
+typedef struct {
+    const char *endpoint;
+    size_t endpoint_len;
+    uint32_t lifetime;
+    const char *version;
+    size_t version_len;
+    const char *binding;
+    size_t binding_len;
+    bool queue_mode;
+} lwm2m_register_info_t;
+CS_MUST_CHECK lwm2m_err_t lwm2m_register_parse(const coap_msg_t *req, lwm2m_register_info_t *info);
+
+#endif
