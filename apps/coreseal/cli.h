@@ -93,6 +93,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_edhoc(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_lwm2m(int argc, char **argv);
 int cmd_request(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

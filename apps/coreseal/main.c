@@ -21,6 +21,7 @@ static const subcommand_t subcommands[] = {
     {"ipatch", cmd_request, NULL},
     {"serve", cmd_serve, "serve files and test resources over CoAP, with OSCORE"},
     {"proxy", cmd_proxy, "an untrusted CoAP proxy (forward/reverse), with --log and --attack"},
+    {"lwm2m", cmd_lwm2m, "LwM2M client (simulated device) and server, over OSCORE"},
     {"edhoc", cmd_edhoc, "make EDHOC keys and credentials (keygen)"},
     {"bench", cmd_bench, "load-test a CoAP/OSCORE server (bench load)"},
     {"demo", cmd_demo, "run the end-to-end demonstration and print what happens"},

@@ -187,6 +187,39 @@ check "replays by the proxy: requests still served ($right of 8), none altered" 
 check "replays by the proxy: the server refused them" grep -q "replayed" server.log
 kill -TERM $SERVER; wait $SERVER 2>/dev/null
 
+# --- LwM2M over OSCORE: register, read, observe, de-register
+cat > lwc.json <<J
+{"master_secret":"00112233445566778899aabbccddeeff","sender_id":"6465763031","recipient_id":"00"}
+J
+cat > lws.json <<J
+{"master_secret":"00112233445566778899aabbccddeeff","sender_id":"00","recipient_id":"6465763031"}
+J
+cat > lwc2.json <<J
+{"master_secret":"ffeeddccbbaa99887766554433221100","sender_id":"0102","recipient_id":"01"}
+J
+cat > lws2.json <<J
+{"master_secret":"ffeeddccbbaa99887766554433221100","sender_id":"01","recipient_id":"0102"}
+J
+L=$((PORT + 20))
+"$B" lwm2m server --listen 127.0.0.1:$L --oscore lws.json --oscore lws2.json --check-endpoint \
+    --read /3/0/0 --read /3/0 --observe /3303/0/5700 > lwm2m.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev01 --oscore lwc.json --duration 3 \
+    --interval 300 > lwc.log 2>&1; rc=$?
+check "LwM2M client registered, served and de-registered over OSCORE (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'registered dev01 lt=300 over OSCORE' lwm2m.log)"
+check "LwM2M Read in plain text and TLV over OSCORE" \
+    test -n "$(grep 'read dev01 /3/0/0 = coreseal' lwm2m.log)" -a -n "$(grep 'read dev01 /3/0/16 = UQ' lwm2m.log)"
+n=$(grep -c 'notify dev01 /3303/0/5700' lwm2m.log)
+check "LwM2M Observe over OSCORE: $n notifications (>= 5)" test "$n" -ge 5
+check "LwM2M De-register" grep -q 'de-registered dev01' lwm2m.log
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep not-my-id --oscore lwc2.json --duration 1 \
+    > lwc2.log 2>&1; rc=$?
+check "LwM2M: endpoint name other than the OSCORE Sender ID refused with 4.00" \
+    test $rc = 5 -a -n "$(grep 'refused not-my-id' lwm2m.log)"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]
