@@ -26,6 +26,16 @@ enum {
 /* Prints "coreseal <sub>: (<code>) <message>" to stderr, returns code. */
 int cli_fail(const char *sub, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+#include <signal.h>
+/* Set by SIGINT/SIGTERM once cli_catch_signals() ran: loops stop cleanly. */
+extern volatile sig_atomic_t cli_stopping;
+void cli_catch_signals(void);
+/* The endpoint's randomness (coap_ep_config_t.random), arg: a cs_crypto_t. */
+bool cli_random(void *arg, uint8_t *buf, size_t len);
+/* "HOST:PORT", "[v6]:PORT" or ":PORT" split in place; -1 if malformed. A
+ * missing host stays NULL (any address). */
+int cli_parse_listen(char *arg, const char **host, const char **port);
+
 #define CLI_MAX_CONTEXTS 16
 
 /* An OSCORE context loaded from a context file, with its state file. */

@@ -65,15 +65,6 @@ typedef struct {
     FILE *out;
 } client_t;
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
-
-static bool rng(void *arg, uint8_t *buf, size_t len)
-{
-    cs_crypto_t *c = arg;
-    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
-}
-
 static void usage(FILE *f, const char *sub)
 {
     fprintf(f,
@@ -338,7 +329,7 @@ static cs_net_err_t next_event(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t g
         cs_net_err_t ne = flush_out(cl);
         if (ne != CS_NET_OK)
             return ne;
-        if (now >= give_up || interrupted) {
+        if (now >= give_up || cli_stopping) {
             ev->type = COAP_EV_NONE;
             return CS_NET_OK;
         }
@@ -495,7 +486,7 @@ static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up
             return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "the server answered with RST");
         case COAP_EV_REQUEST: continue; /* clients serve nothing */
         case COAP_EV_NONE:
-            return interrupted ? cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT, "interrupted")
+            return cli_stopping ? cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT, "cli_stopping")
                                : cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT,
                                           "no response within %ld s", cl->o.timeout_seconds);
         }
@@ -802,7 +793,7 @@ int cmd_request(int argc, char **argv)
     }
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
-    cfg.random = rng;
+    cfg.random = cli_random;
     cfg.random_arg = &cl.sec.crypto;
     cfg.ack_timeout_ms = (uint32_t)o->ack_timeout_ms;
     cl.ep_mem = malloc(COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG));
@@ -816,9 +807,7 @@ int cmd_request(int argc, char **argv)
         rc = cli_fail(o->sub, CLI_EXIT_USAGE, "cannot write %s: %s", o->output, strerror(errno));
         goto out;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
     if (o->edhoc_key && (rc = edhoc_handshake(&cl)) != CLI_EXIT_OK)
         goto out;
     rc = o->observe ? observe(&cl) : exchange(&cl);

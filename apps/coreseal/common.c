@@ -1,6 +1,7 @@
 /* Helpers every coreseal subcommand shares: error lines, OSCORE contexts
  * from files (with their state files), code and content-format names, and
  * the -v printer ('>' sent, '<' received, '*' commentary, as curl does). */
+#define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,6 +18,48 @@ int cli_fail(const char *sub, int code, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return code;
+}
+
+volatile sig_atomic_t cli_stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_stopping = 1;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool cli_random(void *arg, uint8_t *buf, size_t len)
+{
+    cs_crypto_t *c = arg;
+    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
+}
+
+int cli_parse_listen(char *arg, const char **host, const char **port)
+{
+    char *colon = strrchr(arg, ':');
+    if (!colon || colon[1] == '\0')
+        return -1;
+    *colon = '\0';
+    *port = colon + 1;
+    *host = arg;
+    size_t n = strlen(arg);
+    if (arg[0] == '[') {
+        if (n < 2 || arg[n - 1] != ']')
+            return -1;
+        arg[n - 1] = '\0';
+        *host = arg + 1;
+    }
+    if (**host == '\0')
+        *host = NULL;
+    return 0;
 }
 
 int cli_security_init(cli_security_t *sec, const char *sub)

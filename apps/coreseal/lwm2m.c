@@ -19,15 +19,6 @@
 
 #define MAX_MSG 1400
 
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
-
-static bool rng(void *arg, uint8_t *buf, size_t len)
-{
-    cs_crypto_t *c = arg;
-    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
-}
-
 /* One endpoint on one socket, acting as CoAP client and server at once. */
 typedef struct {
     const char *sub;
@@ -46,7 +37,7 @@ static int node_open(node_t *n, const char *host, const char *port, bool server)
         return cli_fail(n->sub, CLI_EXIT_NETWORK, "%s", err);
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
-    cfg.random = rng;
+    cfg.random = cli_random;
     cfg.random_arg = &n->sec.crypto;
     size_t mem = COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG);
     n->ep_mem = malloc(mem);
@@ -368,9 +359,7 @@ static int lwm2m_client(int argc, char **argv)
         node_close(&n);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
 
     /* Register */
     uint8_t token[8], arena[256], links[512], buf[MAX_MSG];
@@ -393,7 +382,7 @@ static int lwm2m_client(int argc, char **argv)
     rc = CLI_EXIT_TIMEOUT;
     while (1) {
         cs_time_ms_t now = cs_net_now();
-        if (state == REGISTERED && (stopping || (duration >= 0 && now - start >= (cs_time_ms_t)duration * 1000))) {
+        if (state == REGISTERED && (cli_stopping || (duration >= 0 && now - start >= (cs_time_ms_t)duration * 1000))) {
             coap_optlist_init(&l, list, 16, arena, sizeof arena);
             coap_optlist_add(&l, COAP_OPT_URI_PATH, "rd", 2);
             coap_optlist_add(&l, COAP_OPT_URI_PATH, location, strlen(location));
@@ -578,7 +567,6 @@ static int lwm2m_server(int argc, char **argv)
     const char *oscore_files[CLI_MAX_CONTEXTS], *reads[8], *observes[8];
     int n_oscore = 0, n_reads = 0, n_observes = 0;
     bool check_ep = false;
-    static char listen_buf[128];
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"oscore", required_argument, NULL, 'O'},
         {"read", required_argument, NULL, 'r'},   {"observe", required_argument, NULL, 'o'},
@@ -588,16 +576,10 @@ static int lwm2m_server(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:r:o:vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'l': {
-            snprintf(listen_buf, sizeof listen_buf, "%s", optarg);
-            char *colon = strrchr(listen_buf, ':');
-            if (!colon)
+        case 'l':
+            if (cli_parse_listen(optarg, &listen_host, &listen_port) != 0)
                 return cli_fail(n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
-            *colon = 0;
-            listen_port = colon + 1;
-            listen_host = listen_buf;
             break;
-        }
         case 'O': if (n_oscore < CLI_MAX_CONTEXTS) oscore_files[n_oscore++] = optarg; break;
         case 'r': if (n_reads < 8) reads[n_reads++] = optarg; break;
         case 'o': if (n_observes < 8) observes[n_observes++] = optarg; break;
@@ -621,15 +603,13 @@ static int lwm2m_server(int argc, char **argv)
         node_close(&n);
         return rc;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
     fprintf(stderr, "coreseal lwm2m server: listening on %s:%s\n", listen_host, listen_port);
     unsigned next_id = 1;
     uint8_t buf[MAX_MSG], arena[256];
     coap_opt_t list[16];
     coap_optlist_t l;
-    while (!stopping) {
+    while (!cli_stopping) {
         node_flush(&n);
         if (cs_udp_receive(&n.udp, 100) != CS_NET_OK)
             break;

@@ -57,19 +57,10 @@ typedef struct {
     unsigned long tried[4], forwarded, dropped;
 } proxy_t;
 
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
-
-static bool rng(void *arg, uint8_t *buf, size_t len)
-{
-    cs_crypto_t *c = arg;
-    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
-}
-
 static uint32_t rand32(proxy_t *p)
 {
     uint32_t v = 0;
-    (void)rng(&p->crypto, (uint8_t *)&v, sizeof v);
+    (void)cli_random(&p->crypto, (uint8_t *)&v, sizeof v);
     return v;
 }
 
@@ -394,22 +385,6 @@ static void usage(FILE *f)
             "  coreseal proxy --listen 127.0.0.1:5684 --default coap://127.0.0.1:5683 --log seen.log\n");
 }
 
-static int parse_listen(proxy_t *p, char *arg)
-{
-    char *colon = strrchr(arg, ':');
-    if (!colon || !colon[1])
-        return -1;
-    *colon = 0;
-    p->listen_port = colon + 1;
-    p->listen_host = arg;
-    size_t n = strlen(arg);
-    if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']') {
-        arg[n - 1] = 0;
-        p->listen_host = arg + 1;
-    }
-    return 0;
-}
-
 int cmd_proxy(int argc, char **argv)
 {
     static proxy_t p;
@@ -430,7 +405,7 @@ int cmd_proxy(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "l:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (parse_listen(&p, optarg))
+            if (cli_parse_listen(optarg, &p.listen_host, &p.listen_port))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--listen expects HOST:PORT");
             break;
         case OPT_FORWARD: p.forward = true; break;
@@ -483,7 +458,7 @@ int cmd_proxy(int argc, char **argv)
     char err[256] = "";
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
-    cfg.random = rng;
+    cfg.random = cli_random;
     cfg.random_arg = &p.crypto;
     size_t mem = COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG);
     p.down_mem = malloc(mem);
@@ -499,12 +474,10 @@ int cmd_proxy(int argc, char **argv)
         rc = cli_fail("proxy", CLI_EXIT_CONFIG, "cannot set up the endpoints");
         goto out;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_signals();
     fprintf(stderr, "coreseal proxy: listening on %s:%s%s\n", p.listen_host, p.listen_port,
             p.attacks ? " (ATTACKING)" : "");
-    while (!stopping) {
+    while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         /* both sockets: the downstream one waits briefly, the upstream one not */
         if (cs_udp_receive(&p.down_udp, 5) != CS_NET_OK)

@@ -73,7 +73,6 @@ typedef struct {
     uint8_t *ep_mem;
     observer_t obs[MAX_OBSERVERS];
     upload_t up[MAX_UPLOADS];
-    unsigned post_counter;
     cli_edhoc_t edhoc;
     responder_t resp[MAX_RESPONDERS];
     uint8_t next_c_r;
@@ -91,15 +90,6 @@ typedef struct {
     uint8_t payload_buf[1024];
     bool observe_added;
 } reply_t;
-
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
-
-static bool rng(void *arg, uint8_t *buf, size_t len)
-{
-    cs_crypto_t *c = arg;
-    return c->random(c->state, buf, len) == CS_CRYPTO_OK;
-}
 
 static void reply_init(reply_t *r, uint8_t code)
 {
@@ -927,27 +917,6 @@ static void usage(FILE *f)
             "  coreseal serve --listen 127.0.0.1:5683 --root ./www --oscore server.json\n");
 }
 
-static int parse_listen(server_t *s, char *arg)
-{
-    /* "[::1]:5683", "127.0.0.1:5683", "host:port", ":5683" */
-    char *colon = strrchr(arg, ':');
-    if (!colon || colon[1] == '\0')
-        return -1;
-    *colon = '\0';
-    s->listen_port = colon + 1;
-    s->listen_host = arg;
-    if (arg[0] == '[') {
-        size_t n = strlen(arg);
-        if (n < 2 || arg[n - 1] != ']')
-            return -1;
-        arg[n - 1] = '\0';
-        s->listen_host = arg + 1;
-    }
-    if (s->listen_host[0] == '\0')
-        s->listen_host = NULL;
-    return 0;
-}
-
 int cmd_serve(int argc, char **argv)
 {
     static server_t s;
@@ -977,7 +946,7 @@ int cmd_serve(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "l:r:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (parse_listen(&s, optarg) != 0)
+            if (cli_parse_listen(optarg, &s.listen_host, &s.listen_port) != 0)
                 return cli_fail("serve", CLI_EXIT_USAGE, "--listen expects HOST:PORT, e.g. [::1]:5683");
             break;
         case 'r': s.root = optarg; break;
@@ -1036,7 +1005,7 @@ int cmd_serve(int argc, char **argv)
     }
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
-    cfg.random = rng;
+    cfg.random = cli_random;
     cfg.random_arg = &s.sec.crypto;
     size_t mem = COAP_EP_MEM_SIZE(COAP_EP_SLOTS, MAX_MSG);
     s.ep_mem = malloc(mem);
@@ -1044,16 +1013,13 @@ int cmd_serve(int argc, char **argv)
         rc = cli_fail("serve", CLI_EXIT_CONFIG, "cannot set up the CoAP endpoint");
         goto out;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_signals();
     fprintf(stderr, "coreseal serve: listening on %s%s%s:%s (%d OSCORE context%s)\n",
             s.listen_host && strchr(s.listen_host, ':') ? "[" : "",
             s.listen_host ? s.listen_host : "*",
             s.listen_host && strchr(s.listen_host, ':') ? "]" : "", s.listen_port, s.sec.n,
             s.sec.n == 1 ? "" : "s");
-    while (!stopping) {
+    while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         cs_time_ms_t next = coap_ep_next_deadline(&s.ep);
         cs_time_ms_t cap = 200;
@@ -1088,7 +1054,7 @@ int cmd_serve(int argc, char **argv)
         if (cs_udp_collect(&s.udp, &s.ep) != CS_NET_OK || cs_udp_flush(&s.udp) != CS_NET_OK)
             break;
     }
-    fprintf(stderr, "coreseal serve: stopping; saving OSCORE state\n");
+    fprintf(stderr, "coreseal serve: cli_stopping; saving OSCORE state\n");
 out:
     cli_security_close(&s.sec);
     cs_udp_close(&s.udp);

@@ -3,11 +3,12 @@
 # processes, plain and OSCORE: methods, 64 KiB block-wise both ways, Observe
 # with 100+ notifications, a server killed and restarted (Echo recovery),
 # unprotected and wrongly keyed requests, and 20% datagram loss through a
-# relay. Usage: e2e.sh CORESEAL LOSSY_RELAY BASE_PORT
+# relay. Usage: e2e.sh CORESEAL LOSSY_RELAY [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
 RELAY=$(readlink -f "$2")
-PORT=${3:-57000}
+# a base port of its own, so parallel runs (ctest -j, two builds) do not collide
+PORT=${3:-$((20000 + ($$ * 97) % 40000))}
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Interoperability with an independent CoAP stack: Debian's libcoap3-bin
 # (coap-client / coap-server 4.3.1, no OSCORE). Plain CoAP both ways:
-# GET, block-wise GET and PUT, Observe. Usage: libcoap.sh CORESEAL BASE_PORT
+# GET, block-wise GET and PUT, Observe. Usage: libcoap.sh CORESEAL [BASE_PORT]
 # Exits 77 (skipped) when libcoap's tools are not installed.
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-57200}
+PORT=${2:-$((20000 + ($$ * 89) % 40000))}
 CC=$(command -v coap-client-notls || command -v coap-client || true)
 CS=$(command -v coap-server-notls || command -v coap-server || true)
 [ -n "$CC" ] && [ -n "$CS" ] || { echo "libcoap3-bin not installed: skipped"; exit 77; }
