@@ -39,7 +39,7 @@ typedef enum {
     OSCORE_ERR_SSN_EXHAUSTED,      /* 2^40 - 1 sequence numbers used: re-key */
     OSCORE_ERR_STORAGE,            /* the host could not persist the SSN bound */
     OSCORE_ERR_ECHO_REQUIRED,      /* freshness unknown: answer 4.01 + Echo (B.1.2) */
-    OSCORE_ERR_FORBIDDEN_OPTION,   /* unprotected message carries an inner-only option */
+    OSCORE_ERR_FORBIDDEN_OPTION,   /* option cannot be protected as given */
 } oscore_err_t;
 
 #define OSCORE_MAX_ID_LEN 7          /* 13-byte nonce - 6 */
@@ -155,10 +155,18 @@ CS_MUST_CHECK oscore_err_t oscore_option_decode(oscore_option_t *opt, const uint
 bool oscore_ctx_matches(const oscore_ctx_t *ctx, const oscore_option_t *opt);
 
 /* Client (§8.1): protects req into out. binding receives what the response
- * will need; keep it until the exchange ends. */
+ * will need; keep it until the exchange ends. A request with Proxy-Uri is
+ * refused (OSCORE_ERR_FORBIDDEN_OPTION): split it first. */
 CS_MUST_CHECK oscore_err_t oscore_protect_request(oscore_ctx_t *ctx, const coap_msg_t *req,
                                                   uint8_t *out, size_t cap, size_t *out_len,
                                                   oscore_binding_t *binding);
+/* §4.1.3.3: rewrites a request with Proxy-Uri into Proxy-Scheme, Uri-Host
+ * and Uri-Port (which stay outside for the proxy) and Uri-Path and
+ * Uri-Query (which OSCORE then encrypts). out views the result in buf. A
+ * request without Proxy-Uri is passed through. */
+CS_MUST_CHECK oscore_err_t oscore_decompose_proxy_uri(const coap_msg_t *req, uint8_t *buf,
+                                                      size_t cap, coap_msg_t *out);
+
 /* Server (§8.2): verifies and decrypts req into out (a complete CoAP
  * message: outer header, inner code, options and payload). The replay
  * window changes only on success. On OSCORE_ERR_ECHO_REQUIRED the message

@@ -64,8 +64,8 @@ static oscore_err_t seal_message(oscore_ctx_t *ctx, const coap_msg_t *src, uint8
     while (coap_opt_next(&it, &o)) {
         if (o.num == COAP_OPT_OSCORE)
             return OSCORE_ERR_BAD_ARG; /* already protected */
-        /* Proxy-Uri would carry the path in clear; §4.1.3.3 decomposition
-         * is the caller's job until coreseal does it. */
+        /* Proxy-Uri would carry the path in clear: the caller splits it
+         * first with oscore_decompose_proxy_uri() (§4.1.3.3) */
         if (o.num == COAP_OPT_PROXY_URI)
             return OSCORE_ERR_FORBIDDEN_OPTION;
         if (!oscore_option_is_outer(o.num))
@@ -191,6 +191,46 @@ static bool has_observe_registration(const coap_msg_t *m)
     coap_opt_t o;
     uint32_t v;
     return coap_msg_find_option(m, COAP_OPT_OBSERVE, &o) && coap_opt_uint(&o, &v) && v == 0;
+}
+
+/* §4.1.3.3. The rewritten request is built in buf; its option values are
+ * gathered at the end of buf first. */
+oscore_err_t oscore_decompose_proxy_uri(const coap_msg_t *req, uint8_t *buf, size_t cap,
+                                        coap_msg_t *out)
+{
+    coap_opt_t puri_opt, *puri = &puri_opt;
+    coap_uri_t u;
+    if (!req || !buf || !out)
+        return OSCORE_ERR_BAD_ARG;
+    if (!coap_msg_find_option(req, COAP_OPT_PROXY_URI, puri)) {
+        *out = *req; /* nothing to split */
+        return OSCORE_OK;
+    }
+    if (coap_uri_parse(&u, (const char *)puri->val, puri->len) != COAP_OK)
+        return OSCORE_ERR_BAD_ARG;
+    size_t arena_cap = req->opts_len + puri->len + 16;
+    if (arena_cap > cap)
+        return OSCORE_ERR_NO_SPACE;
+    coap_opt_t list[24];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, sizeof list / sizeof list[0], buf + cap - arena_cap, arena_cap);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o))
+        if (o.num != COAP_OPT_PROXY_URI)
+            coap_optlist_add(&l, o.num, o.val, o.len);
+    coap_optlist_add_uri(&l, &u, true);
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, buf, cap - arena_cap, req->transport, (coap_type_t)req->type, req->code,
+                      req->mid, req->token, req->token_len);
+    if (coap_optlist_write(&l, &b) != COAP_OK)
+        return l.err == COAP_ERR_BAD_URI ? OSCORE_ERR_BAD_ARG : OSCORE_ERR_NO_SPACE;
+    coap_builder_set_payload(&b, req->payload, req->payload_len);
+    if (coap_builder_finish(&b, &n) != COAP_OK)
+        return OSCORE_ERR_NO_SPACE;
+    return parse_as(out, req->transport, buf, n) == COAP_OK ? OSCORE_OK : OSCORE_ERR_BAD_ARG;
 }
 
 /* ---------------------------------------------------------------- §8.1 */

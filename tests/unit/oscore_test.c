@@ -2,6 +2,7 @@
  * byte; then the negative cases: wrong key, bit flips, replay and reorder,
  * unknown kid, kid context mismatch, SSN exhaustion and persistence,
  * Echo recovery after a reboot, notification ordering, option parsing. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -660,6 +661,67 @@ static void test_every_aead_round_trip(void **state)
     }
 }
 
+/* §4.1.3.3: Proxy-Uri is split; only scheme, host and port stay visible. */
+static void test_proxy_uri_decomposition(void **state)
+{
+    fixture_t *f = *state;
+    oscore_ctx_t client, server;
+    derive(f, "C.2.1", 0, &client);
+    derive(f, "C.2.2", 0, &server);
+    uint8_t plain[128], prot[512], back[512];
+    const char *uri = "coap://example.com:5684/sensors/t%20emp?unit=C";
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 3,
+                      (const uint8_t *)"\x07", 1);
+    coap_builder_add_option(&b, COAP_OPT_PROXY_URI, uri, strlen(uri));
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    coap_msg_t req, split, m, in;
+    oscore_binding_t cb, sb;
+    uint8_t split_buf[256];
+    assert_int_equal(coap_msg_parse(&req, plain, n), COAP_OK);
+    assert_int_equal(oscore_protect_request(&client, &req, prot, sizeof prot, &n, &cb),
+                     OSCORE_ERR_FORBIDDEN_OPTION); /* never with the path in clear */
+    assert_int_equal(oscore_decompose_proxy_uri(&req, split_buf, sizeof split_buf, &split), OSCORE_OK);
+    assert_int_equal(oscore_protect_request(&client, &split, prot, sizeof prot, &n, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&m, prot, n), COAP_OK);
+    coap_opt_t o;
+    assert_false(coap_msg_find_option(&m, COAP_OPT_PROXY_URI, &o));
+    assert_false(coap_msg_find_option(&m, COAP_OPT_URI_PATH, &o));
+    assert_false(coap_msg_find_option(&m, COAP_OPT_URI_QUERY, &o));
+    assert_true(coap_msg_find_option(&m, COAP_OPT_PROXY_SCHEME, &o));
+    assert_memory_equal(o.val, "coap", 4);
+    assert_true(coap_msg_find_option(&m, COAP_OPT_URI_HOST, &o));
+    assert_memory_equal(o.val, "example.com", 11);
+    uint32_t port;
+    assert_true(coap_msg_find_option(&m, COAP_OPT_URI_PORT, &o) && coap_opt_uint(&o, &port));
+    assert_int_equal(port, 5684);
+    assert_null(memmem(prot, n, "sensors", 7)); /* the path is encrypted */
+    assert_int_equal(oscore_unprotect_request(&server, &m, back, sizeof back, &n, &sb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&in, back, n), COAP_OK);
+    coap_opt_iter_t it;
+    coap_opt_iter_init(&it, &in);
+    const char *paths[] = {"sensors", "t emp"};
+    int k = 0;
+    while (coap_opt_next(&it, &o))
+        if (o.num == COAP_OPT_URI_PATH) {
+            assert_int_equal(o.len, strlen(paths[k]));
+            assert_memory_equal(o.val, paths[k], o.len);
+            k++;
+        }
+    assert_int_equal(k, 2);
+    assert_true(coap_msg_find_option(&in, COAP_OPT_URI_QUERY, &o));
+    assert_memory_equal(o.val, "unit=C", 6);
+    /* a malformed Proxy-Uri is refused, and too little room is reported */
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 3, NULL, 0);
+    coap_builder_add_option(&b, COAP_OPT_PROXY_URI, "http://x/", 9);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    assert_int_equal(coap_msg_parse(&req, plain, n), COAP_OK);
+    assert_int_equal(oscore_decompose_proxy_uri(&req, split_buf, sizeof split_buf, &split),
+                     OSCORE_ERR_BAD_ARG);
+    assert_int_equal(oscore_decompose_proxy_uri(&req, split_buf, 8, &split), OSCORE_ERR_BAD_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_option_value_parsing),
         cmocka_unit_test(test_derive_rejections_and_option_classes),
         cmocka_unit_test(test_every_aead_round_trip),
+        cmocka_unit_test(test_proxy_uri_decomposition),
     };
     return cmocka_run_group_tests_name("oscore", tests, setup, teardown);
 }
