@@ -693,7 +693,7 @@ static void test_proxy_uri_decomposition(void **state)
     assert_memory_equal(o.val, "coap", 4);
     assert_true(coap_msg_find_option(&m, COAP_OPT_URI_HOST, &o));
     assert_memory_equal(o.val, "example.com", 11);
-    uint32_t port;
+    uint32_t port = 0;
     assert_true(coap_msg_find_option(&m, COAP_OPT_URI_PORT, &o) && coap_opt_uint(&o, &port));
     assert_int_equal(port, 5684);
     assert_null(memmem(prot, n, "sensors", 7)); /* the path is encrypted */
