@@ -21,6 +21,9 @@ echo
 echo "== EDHOC sizes and responder handshakes/s vs its public-key operations (bench/edhoc_bench.c)"
 "$BUILD/bench/edhoc_bench" ${BENCH_HANDSHAKES:-300}
 echo
+echo "== LwM2M server: state per OSCORE device and Register rate as the table fills (bench/lwm2m_registry_bench.c)"
+"$BUILD/bench/lwm2m_registry_bench" ${BENCH_DEVICES:-1000000}
+echo
 
 cat > server.json <<J
 {"master_secret":"0102030405060708090a0b0c0d0e0f10","master_salt":"9e7ca92223786340",
@@ -67,4 +70,4 @@ printf '%-34s %12s %10s %16s\n' "bare UDP echo (bench/udp_echo.c)" "$echo_rps" "
 CLIENT_ARGS="" PATHSEG=coap run_server 5800 "coreseal serve, plain CoAP"
 CLIENT_ARGS="--oscore client.json" PATHSEG=1 run_server 5810 "coreseal serve, OSCORE" --oscore server.json
 echo
-echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N)"
+echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000})"

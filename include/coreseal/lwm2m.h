@@ -24,6 +24,11 @@ typedef enum {
     LWM2M_ERR_END,          /* no more entries */
     LWM2M_ERR_TOO_DEEP,     /* TLV nesting beyond instance/resource/instance */
     LWM2M_ERR_UNSUPPORTED,  /* content format not handled here */
+    LWM2M_ERR_FULL,         /* registry: no free client record */
+    LWM2M_ERR_EXISTS,       /* registry: that OSCORE context is already provisioned */
+    LWM2M_ERR_ENDPOINT_TAKEN,    /* registry: another OSCORE client owns the name */
+    LWM2M_ERR_ENDPOINT_MISMATCH, /* registry: ep is not the OSCORE client's own name */
+    LWM2M_ERR_TOO_LARGE,    /* registry: endpoint name or object list too long to keep */
 } lwm2m_err_t;
 
 enum {

@@ -123,6 +123,11 @@ static const err_entry_t errors[] = {
     E(LWM2M_ERR_END, "LwM2M: no more entries"),
     E(LWM2M_ERR_TOO_DEEP, "LwM2M: TLV nested deeper than instance/resource/instance"),
     E(LWM2M_ERR_UNSUPPORTED, "LwM2M: content format not supported"),
+    E(LWM2M_ERR_FULL, "LwM2M: registry full; give the server more client records"),
+    E(LWM2M_ERR_EXISTS, "LwM2M: an OSCORE context with this Recipient ID and ID Context is already provisioned"),
+    E(LWM2M_ERR_ENDPOINT_TAKEN, "LwM2M: endpoint name belongs to another OSCORE client"),
+    E(LWM2M_ERR_ENDPOINT_MISMATCH, "LwM2M: endpoint name does not match the client's OSCORE Sender ID"),
+    E(LWM2M_ERR_TOO_LARGE, "LwM2M: endpoint name or object list longer than the registry keeps"),
 
 #ifndef CS_CORE_ONLY
     E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),
