@@ -2,10 +2,11 @@
  * over CoAP, end-to-end protected with OSCORE when a context is given.
  * The client simulates a device (objects 1, 3 and 3303 with a temperature
  * that changes) on the library's Device Management handler; the server
- * keeps registrations in memory, reads or observes the paths it is told to
- * after each Register, and prints what it gets. The server checks that a
- * client registering over OSCORE uses its Sender ID as endpoint name when
- * --check-endpoint is given (4.00 otherwise). */
+ * keeps registrations, reads or observes the paths it is told to
+ * after each Register, and prints what it gets. Its registrations and
+ * OSCORE contexts live in the library's registry, which holds a client
+ * registering over OSCORE to its Sender ID as endpoint name (4.00
+ * otherwise). */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include "cli.h"
 #include "coreseal/coap_ep.h"
 #include "coreseal/lwm2m_model.h"
+#include "coreseal/lwm2m_registry.h"
 #include "coreseal/net.h"
 
 #define MAX_MSG 1400
@@ -24,7 +26,7 @@ typedef struct {
     const char *sub;
     int verbose;
     cli_security_t sec;
-    cli_context_t *oscore; /* client: the context toward the server */
+    oscore_ctx_t *oscore; /* client: the context toward the server */
     cs_udp_t udp;
     coap_ep_t ep;
     uint8_t *ep_mem;
@@ -60,7 +62,7 @@ static void node_flush(node_t *n)
 }
 
 /* Sends a request (protected with ctx if given); *bind for the response. */
-static bool send_req(node_t *n, coap_peer_t peer, cli_context_t *ctx, uint8_t code,
+static bool send_req(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, uint8_t code,
                      coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool observe,
                      uint8_t token[8], oscore_binding_t *bind)
 {
@@ -78,7 +80,7 @@ static bool send_req(node_t *n, coap_peer_t peer, cli_context_t *ctx, uint8_t co
         return false;
     const uint8_t *wire = plain;
     if (ctx) {
-        if (oscore_protect_request(&ctx->ctx, &m, prot, sizeof prot, &len, bind) != OSCORE_OK)
+        if (oscore_protect_request(ctx, &m, prot, sizeof prot, &len, bind) != OSCORE_OK)
             return false;
         wire = prot;
     }
@@ -86,7 +88,7 @@ static bool send_req(node_t *n, coap_peer_t peer, cli_context_t *ctx, uint8_t co
 }
 
 /* The plain view of a received message; false if it fails verification. */
-static bool open_msg(node_t *n, cli_context_t *ctx, const coap_ep_event_t *ev, bool request,
+static bool open_msg(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev, bool request,
                      oscore_binding_t *bind, uint8_t *buf, coap_msg_t *out)
 {
     oscore_option_t opt;
@@ -97,8 +99,8 @@ static bool open_msg(node_t *n, cli_context_t *ctx, const coap_ep_event_t *ev, b
     if (!ctx)
         return false;
     size_t len;
-    oscore_err_t e = request ? oscore_unprotect_request(&ctx->ctx, &ev->msg, buf, MAX_MSG, &len, bind)
-                             : oscore_unprotect_response(&ctx->ctx, bind, &ev->msg, buf, MAX_MSG, &len);
+    oscore_err_t e = request ? oscore_unprotect_request(ctx, &ev->msg, buf, MAX_MSG, &len, bind)
+                             : oscore_unprotect_response(ctx, bind, &ev->msg, buf, MAX_MSG, &len);
     if (e != OSCORE_OK) {
         if (n->verbose)
             fprintf(stderr, "* OSCORE: %s\n", coreseal_strerror(e));
@@ -108,7 +110,7 @@ static bool open_msg(node_t *n, cli_context_t *ctx, const coap_ep_event_t *ev, b
 }
 
 /* Answers a request: code, options in l, payload; protected if ctx. */
-static void reply(node_t *n, const coap_ep_event_t *ev, cli_context_t *ctx,
+static void reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx,
                   const oscore_binding_t *bind, uint8_t code, coap_optlist_t *l,
                   const uint8_t *pl, size_t pl_len, bool notification, coap_peer_t peer,
                   const uint8_t *token, size_t tkl)
@@ -125,7 +127,7 @@ static void reply(node_t *n, const coap_ep_event_t *ev, cli_context_t *ctx,
         return;
     const uint8_t *wire = plain;
     if (ctx) {
-        if (oscore_protect_response(&ctx->ctx, bind, &m, notification, prot, sizeof prot, &len) !=
+        if (oscore_protect_response(ctx, bind, &m, notification, prot, sizeof prot, &len) !=
             OSCORE_OK)
             return;
         wire = prot;
@@ -351,7 +353,7 @@ static int lwm2m_client(int argc, char **argv)
     lwm2m_store_t st = {&dev, dev_list, dev_read, dev_write, dev_execute};
     int rc = cli_security_init(&n.sec, n.sub);
     if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&n.sec, oscore, n.sub)) == CLI_EXIT_OK)
-        n.oscore = &n.sec.ctx[0];
+        n.oscore = &n.sec.ctx[0].ctx;
     char host[128], port[8];
     snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
     snprintf(port, sizeof port, "%u", u.port);
@@ -477,27 +479,24 @@ out:
 
 /* ================================================================ server */
 
-#define MAX_REGS 64
-
-typedef struct {
-    bool active;
-    char ep[64];
-    unsigned id;
-    uint32_t lifetime;
-    coap_peer_t peer;
-    cli_context_t *ctx;
-} registration_t;
-
+/* A query (Read or Observe) the server sent to a registered client. */
 typedef struct {
     bool active;
     uint8_t token[8];
-    registration_t *reg;
+    lwm2m_client_t *client;
     char path[32];
     oscore_binding_t bind;
     bool observe;
 } query_t;
 
-static void print_value_payload(const char *what, const registration_t *r, const char *path,
+#define MAX_QUERIES 64
+
+static oscore_ctx_t *client_oscore(lwm2m_client_t *c)
+{
+    return c && c->has_oscore ? &c->oscore : NULL;
+}
+
+static void print_value_payload(const char *what, const lwm2m_client_t *r, const char *path,
                                 const coap_msg_t *m)
 {
     coap_opt_t o;
@@ -506,9 +505,9 @@ static void print_value_payload(const char *what, const registration_t *r, const
         (void)coap_opt_uint(&o, &cf);
     char code[32];
     if (COAP_CODE_CLASS(m->code) != 2) {
-        printf("server: %s %s %s -> %s\n", what, r->ep, path, cli_code_str(m->code, code));
+        printf("server: %s %s %s -> %s\n", what, r->endpoint, path, cli_code_str(m->code, code));
     } else if (cf == LWM2M_CF_TEXT) {
-        printf("server: %s %s %s = %.*s\n", what, r->ep, path, (int)m->payload_len,
+        printf("server: %s %s %s = %.*s\n", what, r->endpoint, path, (int)m->payload_len,
                (const char *)m->payload);
     } else if (cf == LWM2M_CF_TLV || cf == LWM2M_CF_SENML_CBOR) {
         /* one line per value; TLV values shown as text when they are */
@@ -534,10 +533,10 @@ static void print_value_payload(const char *what, const registration_t *r, const
                     if (text[i] < 0x20 || text[i] > 0x7e)
                         text[i] = '.';
             }
-            printf("server: %s %s %s = %.*s\n", what, r->ep, ps, (int)tn, (const char *)text);
+            printf("server: %s %s %s = %.*s\n", what, r->endpoint, ps, (int)tn, (const char *)text);
         }
     } else {
-        printf("server: %s %s %s: %zu bytes (format %u)\n", what, r->ep, path, m->payload_len, cf);
+        printf("server: %s %s %s: %zu bytes (format %u)\n", what, r->endpoint, path, m->payload_len, cf);
     }
     fflush(stdout);
 }
@@ -554,23 +553,74 @@ static void add_path(coap_optlist_t *l, const char *path)
     }
 }
 
+static void cancel_queries(node_t *n, query_t *queries, const lwm2m_client_t *c)
+{
+    for (size_t q = 0; q < MAX_QUERIES; q++)
+        if (queries[q].active && queries[q].client == c) {
+            coap_ep_cancel(&n->ep, c->peer, queries[q].token, 8);
+            queries[q].active = false;
+        }
+}
+
+/* The code a refused Register gets. */
+static uint8_t register_refusal_code(lwm2m_err_t e)
+{
+    switch (e) {
+    case LWM2M_ERR_FULL: return COAP_SERVICE_UNAVAILABLE;
+    case LWM2M_ERR_TOO_LARGE: return COAP_REQUEST_ENTITY_TOO_LARGE;
+    case LWM2M_ERR_ENDPOINT_TAKEN: return COAP_FORBIDDEN;
+    default: return COAP_BAD_REQUEST; /* incl. ep not the OSCORE Sender ID (Transport TS) */
+    }
+}
+
+/* Update and De-register address "rd/<location>"; the location, or
+ * UINT32_MAX when the path is something else. Also reads lt= (0: none). */
+static uint32_t rd_location(const coap_msg_t *req, uint32_t *lifetime)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    uint64_t loc = 0;
+    bool rd = false, digits = false;
+    int seg = 0;
+    *lifetime = 0;
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num == COAP_OPT_URI_PATH) {
+            if (seg == 0)
+                rd = o.len == 2 && !memcmp(o.val, "rd", 2);
+            else if (seg == 1)
+                for (size_t k = 0; k < o.len && loc < UINT32_MAX; k++) {
+                    digits = o.val[k] >= '0' && o.val[k] <= '9';
+                    if (!digits)
+                        break;
+                    loc = loc * 10 + (o.val[k] - '0');
+                }
+            seg++;
+        } else if (o.num == COAP_OPT_URI_QUERY && o.len > 3 && !memcmp(o.val, "lt=", 3)) {
+            uint64_t lt = 0;
+            for (size_t k = 3; k < o.len && o.val[k] >= '0' && o.val[k] <= '9' && lt < UINT32_MAX; k++)
+                lt = lt * 10 + (o.val[k] - '0');
+            *lifetime = lt < UINT32_MAX ? (uint32_t)lt : UINT32_MAX;
+        }
+    }
+    return rd && seg == 2 && digits && loc < UINT32_MAX ? (uint32_t)loc : UINT32_MAX;
+}
+
 static int lwm2m_server(int argc, char **argv)
 {
     static node_t n;
-    static registration_t regs[MAX_REGS];
-    static query_t queries[64];
+    static query_t queries[MAX_QUERIES];
     memset(&n, 0, sizeof n);
-    memset(regs, 0, sizeof regs);
     memset(queries, 0, sizeof queries);
     n.sub = "lwm2m server";
     const char *listen_host = "::", *listen_port = "5683";
     const char *oscore_files[CLI_MAX_CONTEXTS], *reads[8], *observes[8];
     int n_oscore = 0, n_reads = 0, n_observes = 0;
-    bool check_ep = false;
+    long max_clients = 1000;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"oscore", required_argument, NULL, 'O'},
         {"read", required_argument, NULL, 'r'},   {"observe", required_argument, NULL, 'o'},
-        {"check-endpoint", no_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+        {"max-clients", required_argument, NULL, 'm'}, {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -583,29 +633,56 @@ static int lwm2m_server(int argc, char **argv)
         case 'O': if (n_oscore < CLI_MAX_CONTEXTS) oscore_files[n_oscore++] = optarg; break;
         case 'r': if (n_reads < 8) reads[n_reads++] = optarg; break;
         case 'o': if (n_observes < 8) observes[n_observes++] = optarg; break;
-        case 'c': check_ep = true; break;
+        case 'm':
+            max_clients = strtol(optarg, NULL, 10);
+            if (max_clients < 1 || max_clients > 50000000)
+                return cli_fail(n.sub, CLI_EXIT_USAGE, "--max-clients expects 1..50000000");
+            break;
         case 'v': n.verbose++; break;
         case 'h':
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: coreseal lwm2m server [--listen HOST:PORT] [--oscore FILE]...\n"
-                    "                             [--read PATH]... [--observe PATH]... [--check-endpoint]\n"
+                    "                             [--read PATH]... [--observe PATH]... [--max-clients N]\n"
                     "Accepts LwM2M registrations; after each Register reads and observes the\n"
-                    "given paths and prints the values. With --check-endpoint a client using\n"
-                    "OSCORE must register with its Sender ID as endpoint name.\n");
+                    "given paths and prints the values. A client using OSCORE must register\n"
+                    "with its Sender ID as endpoint name (4.00 otherwise). --max-clients sizes\n"
+                    "the registry (about 700 bytes each; default 1000).\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
     }
+    if (n_oscore > max_clients)
+        return cli_fail(n.sub, CLI_EXIT_USAGE, "--max-clients must cover the %d --oscore contexts", n_oscore);
     int rc = cli_security_init(&n.sec, n.sub);
     for (int i = 0; rc == CLI_EXIT_OK && i < n_oscore; i++)
         rc = cli_security_add(&n.sec, oscore_files[i], n.sub);
+    /* The registry holds the live contexts; the state files stay with
+     * n.sec and get the final state copied back at exit. */
+    lwm2m_registry_t reg;
+    lwm2m_client_t *live[CLI_MAX_CONTEXTS];
+    size_t index_len = lwm2m_registry_index_len((uint32_t)max_clients);
+    lwm2m_client_t *clients = calloc((size_t)max_clients, sizeof *clients);
+    uint64_t *index = calloc(index_len, sizeof *index);
+    uint64_t seed = 0;
+    if (rc == CLI_EXIT_OK && (!clients || !index || !cli_random(&n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
+                              lwm2m_registry_init(&reg, clients, (uint32_t)max_clients, index, index_len,
+                                                  seed) != LWM2M_OK))
+        rc = cli_fail(n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
+    for (int i = 0; rc == CLI_EXIT_OK && i < n.sec.n; i++) {
+        lwm2m_err_t e = lwm2m_registry_add_oscore(&reg, &n.sec.ctx[i].ctx, NULL, 0, &live[i]);
+        if (e != LWM2M_OK)
+            rc = cli_fail(n.sub, CLI_EXIT_CONFIG, "%s: %s", n.sec.ctx[i].path, coreseal_strerror(e));
+        else
+            oscore_ctx_wipe(&n.sec.ctx[i].ctx); /* one copy of the keys */
+    }
     if (rc != CLI_EXIT_OK || (rc = node_open(&n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
         node_close(&n);
+        free(clients);
+        free(index);
         return rc;
     }
     cli_catch_signals();
     fprintf(stderr, "coreseal lwm2m server: listening on %s:%s\n", listen_host, listen_port);
-    unsigned next_id = 1;
     uint8_t buf[MAX_MSG], arena[256];
     coap_opt_t list[16];
     coap_optlist_t l;
@@ -614,20 +691,26 @@ static int lwm2m_server(int argc, char **argv)
         if (cs_udp_receive(&n.udp, 100) != CS_NET_OK)
             break;
         cs_time_ms_t now = cs_net_now();
+        for (lwm2m_client_t *x; (x = lwm2m_registry_sweep(&reg, now, 256));) {
+            cancel_queries(&n, queries, x);
+            printf("server: registration of %s expired\n", x->endpoint);
+            fflush(stdout);
+        }
         for (size_t i = 0; i < n.udp.n_in; i++) {
             coap_ep_event_t ev;
             if (coap_ep_input(&n.ep, n.udp.in_peer[i], n.udp.in[i], n.udp.in_len[i], now, &ev) != COAP_OK)
                 continue;
             if (ev.type == COAP_EV_RESPONSE) {
-                for (size_t q = 0; q < 64; q++) {
+                for (size_t q = 0; q < MAX_QUERIES; q++) {
                     query_t *qr = &queries[q];
                     coap_msg_t resp;
                     if (!qr->active || memcmp(qr->token, ev.token, 8) != 0)
                         continue;
-                    if (open_msg(&n, qr->reg->ctx, &ev, false, &qr->bind, buf, &resp))
-                        print_value_payload(qr->observe ? "notify" : "read", qr->reg, qr->path, &resp);
+                    if (open_msg(&n, client_oscore(qr->client), &ev, false, &qr->bind, buf, &resp))
+                        print_value_payload(qr->observe ? "notify" : "read", qr->client, qr->path, &resp);
                     else
-                        printf("server: %s: response from %s rejected by OSCORE\n", qr->path, qr->reg->ep);
+                        printf("server: %s: response from %s rejected by OSCORE\n", qr->path,
+                               qr->client->endpoint);
                     fflush(stdout);
                     if (!qr->observe)
                         qr->active = false;
@@ -636,70 +719,51 @@ static int lwm2m_server(int argc, char **argv)
             }
             if (ev.type != COAP_EV_REQUEST)
                 continue;
-            /* OSCORE: which context, if any */
-            cli_context_t *ctx = NULL;
+            /* OSCORE: which client's context, if any */
+            lwm2m_client_t *client = NULL;
             oscore_option_t opt;
             oscore_binding_t bind;
             memset(&bind, 0, sizeof bind);
-            if (oscore_msg_option(&ev.msg, &opt) == OSCORE_OK && !(ctx = cli_security_find(&n.sec, &opt))) {
+            if (oscore_msg_option(&ev.msg, &opt) == OSCORE_OK &&
+                !(client = lwm2m_registry_find_oscore(&reg, &opt))) {
                 reply(&n, &ev, NULL, NULL, COAP_UNAUTHORIZED, NULL,
                       (const uint8_t *)"Security context not found", 26, false, 0, ev.msg.token, ev.msg.token_len);
                 continue;
             }
+            oscore_ctx_t *octx = client_oscore(client);
             coap_msg_t req;
-            if (!open_msg(&n, ctx, &ev, true, &bind, buf, &req)) {
-                if (!ctx && n.sec.n)
-                    req = ev.msg; /* unprotected clients are allowed when they use no context */
-                else {
-                    reply(&n, &ev, NULL, NULL, COAP_BAD_REQUEST, NULL, (const uint8_t *)"Decryption failed",
-                          17, false, 0, ev.msg.token, ev.msg.token_len);
-                    continue;
-                }
+            if (!open_msg(&n, octx, &ev, true, &bind, buf, &req)) {
+                reply(&n, &ev, NULL, NULL, COAP_BAD_REQUEST, NULL, (const uint8_t *)"Decryption failed",
+                      17, false, 0, ev.msg.token, ev.msg.token_len);
+                continue;
             }
             lwm2m_register_info_t info;
-            coap_opt_t o;
             coap_optlist_init(&l, list, 16, arena, sizeof arena);
-            char idstr[16];
             if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
-                if (check_ep && ctx &&
-                    (info.endpoint_len != ctx->ctx.recipient_id_len ||
-                     memcmp(info.endpoint, ctx->ctx.recipient_id, info.endpoint_len) != 0)) {
-                    printf("server: refused %.*s: endpoint name is not its OSCORE Sender ID\n",
-                           (int)info.endpoint_len, info.endpoint);
+                lwm2m_client_t *r = NULL;
+                lwm2m_err_t e = lwm2m_registry_register(&reg, client, &info, req.payload, req.payload_len,
+                                                        ev.peer, now, &r);
+                if (e != LWM2M_OK) {
+                    printf("server: refused %.*s: %s\n", (int)info.endpoint_len, info.endpoint,
+                           coreseal_strerror(e));
                     fflush(stdout);
-                    reply(&n, &ev, ctx, &bind, COAP_BAD_REQUEST, NULL, NULL, 0, false, 0, req.token, req.token_len);
+                    reply(&n, &ev, octx, &bind, register_refusal_code(e), NULL, NULL, 0, false, 0, req.token,
+                          req.token_len);
                     continue;
                 }
-                registration_t *r = NULL;
-                for (int k = 0; k < MAX_REGS && !r; k++) /* re-registration replaces */
-                    if (regs[k].active && strlen(regs[k].ep) == info.endpoint_len &&
-                        !memcmp(regs[k].ep, info.endpoint, info.endpoint_len))
-                        r = &regs[k];
-                for (int k = 0; k < MAX_REGS && !r; k++)
-                    if (!regs[k].active)
-                        r = &regs[k];
-                if (!r || info.endpoint_len >= sizeof r->ep) {
-                    reply(&n, &ev, ctx, &bind, COAP_SERVICE_UNAVAILABLE, NULL, NULL, 0, false, 0, req.token, req.token_len);
-                    continue;
-                }
-                r->active = true;
-                memcpy(r->ep, info.endpoint, info.endpoint_len);
-                r->ep[info.endpoint_len] = 0;
-                r->id = next_id++;
-                r->lifetime = info.lifetime;
-                r->peer = ev.peer;
-                r->ctx = ctx;
-                snprintf(idstr, sizeof idstr, "%u", r->id);
+                cancel_queries(&n, queries, r); /* a re-registration starts afresh */
+                char loc[16];
+                snprintf(loc, sizeof loc, "%u", (unsigned)lwm2m_registry_location(&reg, r));
                 coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
-                coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, idstr, strlen(idstr));
-                reply(&n, &ev, ctx, &bind, COAP_CREATED, &l, NULL, 0, false, 0, req.token, req.token_len);
-                printf("server: registered %s lt=%u%s objects %.*s\n", r->ep, r->lifetime,
-                       ctx ? " over OSCORE" : "", (int)req.payload_len, (const char *)req.payload);
+                coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
+                reply(&n, &ev, octx, &bind, COAP_CREATED, &l, NULL, 0, false, 0, req.token, req.token_len);
+                printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime,
+                       octx ? " over OSCORE" : "", (int)r->links_len, r->links);
                 fflush(stdout);
                 /* the configured reads and observations, to the new client */
                 for (int k = 0; k < n_reads + n_observes; k++) {
                     query_t *qr = NULL;
-                    for (size_t q = 0; q < 64 && !qr; q++)
+                    for (size_t q = 0; q < MAX_QUERIES && !qr; q++)
                         if (!queries[q].active)
                             qr = &queries[q];
                     if (!qr)
@@ -711,52 +775,38 @@ static int lwm2m_server(int argc, char **argv)
                         coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
                     add_path(&l, path);
                     memset(qr, 0, sizeof *qr);
-                    if (send_req(&n, r->peer, ctx, COAP_GET, &l, NULL, 0, obs, qr->token, &qr->bind)) {
+                    if (send_req(&n, r->peer, octx, COAP_GET, &l, NULL, 0, obs, qr->token, &qr->bind)) {
                         qr->active = true;
-                        qr->reg = r;
+                        qr->client = r;
                         qr->observe = obs;
                         snprintf(qr->path, sizeof qr->path, "%s", path);
                     }
                 }
                 continue;
             }
-            /* Update (POST /rd/<id>) and De-register (DELETE /rd/<id>) */
-            unsigned id = 0;
-            bool rd = false;
-            coap_opt_iter_t it;
-            coap_opt_iter_init(&it, &req);
-            int seg = 0;
-            while (coap_opt_next(&it, &o))
-                if (o.num == COAP_OPT_URI_PATH) {
-                    if (seg == 0)
-                        rd = o.len == 2 && !memcmp(o.val, "rd", 2);
-                    else if (seg == 1)
-                        for (size_t k = 0; k < o.len && o.val[k] >= '0' && o.val[k] <= '9'; k++)
-                            id = id * 10 + (unsigned)(o.val[k] - '0');
-                    seg++;
-                }
-            registration_t *r = NULL;
-            for (int k = 0; k < MAX_REGS && !r; k++)
-                if (regs[k].active && regs[k].id == id)
-                    r = &regs[k];
-            if (!rd || seg != 2 || !r || r->ctx != ctx) {
-                reply(&n, &ev, ctx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token, req.token_len);
+            /* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):
+             * only by the client that registered there */
+            uint32_t lifetime;
+            lwm2m_client_t *r = lwm2m_registry_at(&reg, rd_location(&req, &lifetime));
+            if (!r || (client ? r != client : r->has_oscore)) {
+                reply(&n, &ev, octx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token, req.token_len);
                 continue;
             }
             if (req.code == COAP_DELETE) {
-                printf("server: de-registered %s\n", r->ep);
-                r->active = false;
-                for (size_t q = 0; q < 64; q++)
-                    if (queries[q].active && queries[q].reg == r) {
-                        coap_ep_cancel(&n.ep, r->peer, queries[q].token, 8);
-                        queries[q].active = false;
-                    }
-                reply(&n, &ev, ctx, &bind, COAP_DELETED, NULL, NULL, 0, false, 0, req.token, req.token_len);
+                printf("server: de-registered %s\n", r->endpoint);
+                cancel_queries(&n, queries, r);
+                lwm2m_registry_deregister(&reg, r);
+                reply(&n, &ev, octx, &bind, COAP_DELETED, NULL, NULL, 0, false, 0, req.token, req.token_len);
             } else if (req.code == COAP_POST) {
-                printf("server: update from %s\n", r->ep);
-                reply(&n, &ev, ctx, &bind, COAP_CHANGED, NULL, NULL, 0, false, 0, req.token, req.token_len);
+                lwm2m_err_t e = lwm2m_registry_update(&reg, r, lifetime, req.payload_len ? req.payload : NULL,
+                                                      req.payload_len, ev.peer, now);
+                printf("server: update from %s%s%s\n", r->endpoint, e == LWM2M_OK ? "" : ": ",
+                       e == LWM2M_OK ? "" : coreseal_strerror(e));
+                reply(&n, &ev, octx, &bind, e == LWM2M_OK ? COAP_CHANGED : register_refusal_code(e), NULL, NULL,
+                      0, false, 0, req.token, req.token_len);
             } else {
-                reply(&n, &ev, ctx, &bind, COAP_METHOD_NOT_ALLOWED, NULL, NULL, 0, false, 0, req.token, req.token_len);
+                reply(&n, &ev, octx, &bind, COAP_METHOD_NOT_ALLOWED, NULL, NULL, 0, false, 0, req.token,
+                      req.token_len);
             }
             fflush(stdout);
         }
@@ -765,7 +815,14 @@ static int lwm2m_server(int argc, char **argv)
             ;
     }
     node_flush(&n);
+    for (int i = 0; i < n.sec.n; i++) /* the state files save what the registry's contexts reached */
+        n.sec.ctx[i].ctx = live[i]->oscore;
     node_close(&n);
+    for (uint32_t i = 0; i < reg.n_clients; i++)
+        if (clients[i].has_oscore)
+            oscore_ctx_wipe(&clients[i].oscore);
+    free(clients);
+    free(index);
     return CLI_EXIT_OK;
 }
 

@@ -202,7 +202,7 @@ cat > lws2.json <<J
 {"master_secret":"ffeeddccbbaa99887766554433221100","sender_id":"01","recipient_id":"0102"}
 J
 L=$((PORT + 20))
-"$B" lwm2m server --listen 127.0.0.1:$L --oscore lws.json --oscore lws2.json --check-endpoint \
+"$B" lwm2m server --listen 127.0.0.1:$L --oscore lws.json --oscore lws2.json \
     --read /3/0/0 --read /3/0 --observe /3303/0/5700 > lwm2m.log 2>&1 &
 LWS=$!
 sleep 0.3
@@ -219,6 +219,16 @@ check "LwM2M De-register" grep -q 'de-registered dev01' lwm2m.log
     > lwc2.log 2>&1; rc=$?
 check "LwM2M: endpoint name other than the OSCORE Sender ID refused with 4.00" \
     test $rc = 5 -a -n "$(grep 'refused not-my-id' lwm2m.log)"
+# an unprotected client registers with lt=1 and never updates: the server's sweep ends it,
+# and an Update to its old location then finds nothing
+"$B" post -v -e '</3/0>' "coap://127.0.0.1:$L/rd?ep=plain01&lt=1" > lwp.log 2>&1; rc=$?
+loc=$(sed -n 's/.*Location-Path=rd Location-Path=\([0-9]*\).*/\1/p' lwp.log | head -1)
+check "LwM2M: unprotected Register beside OSCORE clients, at rd/$loc (exit $rc)" \
+    test $rc = 0 -a -n "$loc" -a -n "$(grep 'registered plain01 lt=1 objects </3/0>' lwm2m.log)"
+sleep 1.5
+check "LwM2M: a registration whose lifetime ran out is ended" grep -q 'registration of plain01 expired' lwm2m.log
+"$B" post "coap://127.0.0.1:$L/rd/$loc" > lwp2.log 2>&1; rc=$?
+check "LwM2M: Update of an expired registration answered 4.04 (exit $rc)" grep -q '4.04' lwp2.log
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
