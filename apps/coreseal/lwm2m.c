@@ -350,7 +350,7 @@ static int lwm2m_client(int argc, char **argv)
     dev.lifetime = lifetime;
     strcpy(dev.binding, "U");
     dev.temperature = 21.0;
-    lwm2m_store_t st = {&dev, dev_list, dev_read, dev_write, dev_execute};
+    lwm2m_store_t st = {&dev, dev_list, dev_read, dev_write, dev_execute, NULL, NULL};
     int rc = cli_security_init(&n.sec, n.sub);
     if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&n.sec, oscore, n.sub)) == CLI_EXIT_OK)
         n.oscore = &n.sec.ctx[0].ctx;

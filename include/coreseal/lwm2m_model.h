@@ -42,7 +42,9 @@ const lwm2m_res_def_t *lwm2m_res_def(const lwm2m_obj_def_t *o, uint16_t res);
 /* The application's data, reached through callbacks. For multiple
  * resources, read_instances lists resource instance ids (or, with res =
  * LWM2M_ID_NONE, the object's instances). Return LWM2M_OK, LWM2M_ERR_END
- * (not present) or another error (mapped to 5.00). */
+ * (not present) or another error (mapped to 5.00). create and delete may
+ * be NULL: Create and Delete are then 4.05. create makes an empty instance
+ * that write then fills. */
 #define LWM2M_ID_NONE 0xffff
 typedef struct {
     void *arg;
@@ -51,6 +53,8 @@ typedef struct {
     lwm2m_err_t (*read)(void *arg, const lwm2m_path_t *path, lwm2m_value_t *v);
     lwm2m_err_t (*write)(void *arg, const lwm2m_path_t *path, const lwm2m_value_t *v);
     lwm2m_err_t (*execute)(void *arg, const lwm2m_path_t *path, const uint8_t *args, size_t n);
+    lwm2m_err_t (*create)(void *arg, uint16_t obj, uint16_t inst);
+    lwm2m_err_t (*delete_instance)(void *arg, uint16_t obj, uint16_t inst);
 } lwm2m_store_t;
 
 typedef struct {
@@ -58,11 +62,15 @@ typedef struct {
     uint16_t content_format; /* valid when has_payload */
     bool has_payload;
     size_t payload_len;      /* bytes written to the caller's payload buffer */
+    lwm2m_path_t created;    /* Create: /obj/inst, for the Location-Path (len 0 otherwise) */
 } lwm2m_dm_result_t;
 
 /* Device Management for one request: GET (Read, or Discover with Accept
- * 40), PUT (Write replace), POST (Write partial update on an instance, or
- * Execute on a resource). Read answers in the Accept format, or TLV for
+ * 40), PUT (Write replace), POST (Write partial update on an instance,
+ * Execute on a resource, Create on an object), DELETE (an instance of a
+ * multi-instance object). Create takes TLV or SenML CBOR; the instance id
+ * is the payload's (Object Instance TLV, SenML names) or else the lowest
+ * free one; mandatory writable resources must be given (4.00 otherwise). Read answers in the Accept format, or TLV for
  * object/instance paths and plain text for single values when there is
  * none. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *store, const coap_msg_t *req,

@@ -407,10 +407,13 @@ static lwm2m_err_t coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf
 }
 
 /* Two passes over the payload: check every entry, then write them all, so
- * a bad entry leaves nothing half-written. */
+ * a bad entry leaves nothing half-written. With `create`, the instance
+ * p names is created between the passes (and deleted again if a write
+ * fails), and every mandatory writable resource must be in the payload. */
 static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lwm2m_path_t *p,
-                     const coap_msg_t *req, lwm2m_dm_result_t *r)
+                     const coap_msg_t *req, bool create, lwm2m_dm_result_t *r)
 {
+    uint64_t given = 0; /* bit i: od->res[i] is in the payload */
     long cf = -1;
     coap_opt_t o;
     uint32_t v32;
@@ -464,18 +467,99 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
                 r->code = COAP_METHOD_NOT_ALLOWED;
                 return;
             }
+            given |= (uint64_t)1 << ((size_t)(rd - od->res) & 63);
             lwm2m_value_t v;
             if (coerce(&e, rd->type, (uint16_t)cf, &v) != LWM2M_OK) {
                 r->code = COAP_BAD_REQUEST;
                 return;
             }
             if (pass == 1 && st->write(st->arg, &e.path, &v) != LWM2M_OK) {
+                if (create && st->delete_instance)
+                    (void)st->delete_instance(st->arg, od->id, p->ids[1]);
+                r->code = COAP_INTERNAL_SERVER_ERROR;
+                return;
+            }
+        }
+        if (pass == 0 && create) {
+            for (size_t i = 0; i < od->n_res && i < 64; i++)
+                if (od->res[i].mandatory && (od->res[i].ops & LWM2M_OP_WRITE) && !(given >> i & 1)) {
+                    r->code = COAP_BAD_REQUEST;
+                    return;
+                }
+            if (st->create(st->arg, od->id, p->ids[1]) != LWM2M_OK) {
                 r->code = COAP_INTERNAL_SERVER_ERROR;
                 return;
             }
         }
     }
-    r->code = COAP_CHANGED;
+    r->code = create ? COAP_CREATED : COAP_CHANGED;
+    if (create)
+        r->created = *p;
+}
+
+/* The instance a Create payload names: an Object Instance TLV's id, or the
+ * instance of the first SenML name; LWM2M_ID_NONE when it names none (the
+ * device picks). */
+static bool create_target(const coap_msg_t *req, long cf, uint16_t obj, uint16_t *inst)
+{
+    *inst = LWM2M_ID_NONE;
+    const uint8_t *b = req->payload;
+    size_t n = req->payload_len;
+    if (cf == LWM2M_CF_TLV) {
+        if (n == 0 || b[0] >> 6 != 0) /* no Object Instance TLV first */
+            return true;
+        if (n < ((b[0] & 0x20) ? 3u : 2u))
+            return false;
+        *inst = (b[0] & 0x20) ? (uint16_t)(b[1] << 8 | b[2]) : b[1];
+        return *inst <= LWM2M_ID_MAX;
+    }
+    lwm2m_senml_dec_t d;
+    lwm2m_entry_t e;
+    lwm2m_senml_dec_init(&d, b, n);
+    if (lwm2m_senml_next(&d, &e) != LWM2M_OK || e.path.len < 3 || e.path.ids[0] != obj)
+        return false;
+    *inst = e.path.ids[1];
+    return true;
+}
+
+static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const coap_msg_t *req,
+                      lwm2m_dm_result_t *r)
+{
+    coap_opt_t o;
+    uint32_t v32;
+    long cf = coap_msg_find_option(req, COAP_OPT_CONTENT_FORMAT, &o) && coap_opt_uint(&o, &v32) ? (long)v32 : -1;
+    if (!st->create) {
+        r->code = COAP_METHOD_NOT_ALLOWED;
+        return;
+    }
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR) {
+        r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
+        return;
+    }
+    uint16_t ids[MAX_IDS], inst;
+    size_t n = 0;
+    if (st->list(st->arg, od->id, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, MAX_IDS, &n) != LWM2M_OK)
+        n = 0;
+    if (!create_target(req, cf, od->id, &inst) || (!od->multi_instance && n > 0)) {
+        r->code = COAP_BAD_REQUEST; /* malformed, or the single instance exists */
+        return;
+    }
+    bool taken = false;
+    for (uint16_t cand = 0; inst == LWM2M_ID_NONE && cand <= n; cand++) { /* lowest free id */
+        bool used = false;
+        for (size_t i = 0; i < n && !used; i++)
+            used = ids[i] == cand;
+        if (!used)
+            inst = cand;
+    }
+    for (size_t i = 0; i < n; i++)
+        taken = taken || ids[i] == inst;
+    if (taken || n == MAX_IDS) {
+        r->code = COAP_BAD_REQUEST; /* the instance exists */
+        return;
+    }
+    lwm2m_path_t p = {.ids = {od->id, inst}, .len = 2};
+    dm_write(st, od, &p, req, true, r);
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -529,7 +613,7 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
         if (p.len < 2)
             r->code = COAP_METHOD_NOT_ALLOWED;
         else
-            dm_write(st, od, &p, req, r);
+            dm_write(st, od, &p, req, false, r);
         break;
     case COAP_POST:
         if (p.len == 3) { /* Execute */
@@ -539,10 +623,17 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
                           ? COAP_CHANGED
                           : COAP_INTERNAL_SERVER_ERROR;
         } else if (p.len == 2) {
-            dm_write(st, od, &p, req, r); /* partial update */
+            dm_write(st, od, &p, req, false, r); /* partial update */
         } else {
-            r->code = COAP_METHOD_NOT_ALLOWED; /* Create: not in this layer yet */
+            dm_create(st, od, req, r);
         }
+        break;
+    case COAP_DELETE:
+        if (p.len != 2 || !od->multi_instance || !st->delete_instance)
+            r->code = COAP_METHOD_NOT_ALLOWED;
+        else
+            r->code = st->delete_instance(st->arg, p.ids[0], p.ids[1]) == LWM2M_OK
+                          ? COAP_DELETED : COAP_INTERNAL_SERVER_ERROR;
         break;
     default: r->code = COAP_METHOD_NOT_ALLOWED;
     }

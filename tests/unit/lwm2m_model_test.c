@@ -17,14 +17,30 @@ typedef struct {
     double temperature;
     int reboots;
     int writes;
+    uint32_t temps, servers; /* instances of 3303 and 1, as bits; 0 means just instance 0 */
+    char app_type[16];       /* /3303/x/5750 of the last write */
 } device_t;
+
+static device_t dev;
+
+static uint32_t *instances_of(device_t *d, uint16_t obj)
+{
+    return obj == 3303 ? &d->temps : obj == 1 ? &d->servers : NULL;
+}
 
 static lwm2m_err_t dev_list(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids,
                             size_t cap, size_t *n)
 {
-    (void)arg;
     (void)inst;
     (void)cap;
+    uint32_t *set = instances_of(arg, obj);
+    if (res == LWM2M_ID_NONE && set && *set) {
+        *n = 0;
+        for (uint16_t i = 0; i < 32; i++)
+            if (*set >> i & 1)
+                ids[(*n)++] = i;
+        return LWM2M_OK;
+    }
     if (res == LWM2M_ID_NONE) { /* instances */
         if (obj != 1 && obj != 3 && obj != 3303 && obj != 21)
             return LWM2M_ERR_END;
@@ -88,7 +104,12 @@ static lwm2m_err_t dev_write(void *arg, const lwm2m_path_t *p, const lwm2m_value
 {
     device_t *d = arg;
     d->writes++;
-    if (p->ids[0] == 1 && p->ids[2] == 1)
+    if (p->ids[0] == 3303 && p->ids[2] == 5750) {
+        if (v->v.bytes.n >= sizeof d->app_type || !memcmp(v->v.bytes.p, "fail", v->v.bytes.n))
+            return LWM2M_ERR_NO_SPACE; /* a store that cannot take the value */
+        memcpy(d->app_type, v->v.bytes.p, v->v.bytes.n);
+        d->app_type[v->v.bytes.n] = 0;
+    } else if (p->ids[0] == 1 && p->ids[2] == 1)
         d->lifetime = v->v.i;
     else if (p->ids[0] == 1 && p->ids[2] == 7 && v->v.bytes.n < sizeof d->binding) {
         memcpy(d->binding, v->v.bytes.p, v->v.bytes.n);
@@ -107,8 +128,31 @@ static lwm2m_err_t dev_execute(void *arg, const lwm2m_path_t *p, const uint8_t *
     return LWM2M_OK;
 }
 
-static device_t dev;
-static lwm2m_store_t store = {&dev, dev_list, dev_read, dev_write, dev_execute};
+static lwm2m_err_t dev_create(void *arg, uint16_t obj, uint16_t inst)
+{
+    uint32_t *set = instances_of(arg, obj);
+    if (!set || inst >= 32)
+        return LWM2M_ERR_NO_SPACE;
+    if (!*set)
+        *set = 1;
+    *set |= (uint32_t)1 << inst;
+    return LWM2M_OK;
+}
+
+static lwm2m_err_t dev_delete(void *arg, uint16_t obj, uint16_t inst)
+{
+    uint32_t *set = instances_of(arg, obj);
+    if (!set || inst >= 32)
+        return LWM2M_ERR_END;
+    if (!*set)
+        *set = 1;
+    *set &= ~((uint32_t)1 << inst);
+    if (!*set)
+        *set = 1u << 31; /* none left: keep "explicit" */
+    return LWM2M_OK;
+}
+
+static lwm2m_store_t store = {&dev, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete};
 
 /* Runs one request: method, path, Accept (-1 none), Content-Format, payload. */
 static lwm2m_dm_result_t run(uint8_t code, const char *path, long accept, long cf,
@@ -282,6 +326,112 @@ static void test_write_and_execute(void **state)
                      COAP_METHOD_NOT_ALLOWED);
 }
 
+static size_t temp_payload(uint8_t *buf, size_t cap, long inst, const char *app_type)
+{
+    lwm2m_tlv_enc_t e;
+    lwm2m_value_t v = {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)app_type, strlen(app_type)}};
+    size_t n;
+    lwm2m_tlv_enc_init(&e, buf, cap);
+    if (inst >= 0)
+        lwm2m_tlv_begin_instance(&e, (uint16_t)inst);
+    lwm2m_tlv_put(&e, 5750, &v);
+    if (inst >= 0)
+        lwm2m_tlv_end(&e);
+    assert_int_equal(lwm2m_tlv_enc_finish(&e, &n), LWM2M_OK);
+    return n;
+}
+
+static void test_create_and_delete(void **state)
+{
+    (void)state;
+    uint8_t out[128], pl[64];
+    /* the server names the instance */
+    size_t n = temp_payload(pl, sizeof pl, 5, "room");
+    lwm2m_dm_result_t r = run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CREATED);
+    assert_int_equal(r.created.len, 2);
+    assert_int_equal(r.created.ids[0], 3303);
+    assert_int_equal(r.created.ids[1], 5);
+    assert_int_equal(dev.temps, 1u | 1u << 5);
+    assert_string_equal(dev.app_type, "room");
+    /* the same instance again */
+    assert_int_equal(run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_BAD_REQUEST);
+    /* the device picks the lowest free id */
+    n = temp_payload(pl, sizeof pl, -1, "hall");
+    r = run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CREATED);
+    assert_int_equal(r.created.ids[1], 1);
+    assert_string_equal(dev.app_type, "hall");
+    /* SenML CBOR names the instance in its paths */
+    lwm2m_senml_enc_t s;
+    lwm2m_path_t p = {{3303, 9, 5750}, 3};
+    lwm2m_value_t v = {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"attic", 5}};
+    lwm2m_senml_enc_init(&s, pl, sizeof pl);
+    lwm2m_senml_put(&s, &p, &v);
+    assert_int_equal(lwm2m_senml_enc_finish(&s, &n), LWM2M_OK);
+    r = run(COAP_POST, "/3303", -1, LWM2M_CF_SENML_CBOR, pl, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CREATED);
+    assert_int_equal(r.created.ids[1], 9);
+    /* a failed write undoes the Create */
+    uint32_t before = dev.temps;
+    n = temp_payload(pl, sizeof pl, 7, "fail");
+    assert_int_equal(run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code,
+                     COAP_INTERNAL_SERVER_ERROR);
+    assert_int_equal(dev.temps, before);
+    /* read-only resources cannot be given */
+    lwm2m_tlv_enc_t e;
+    lwm2m_value_t f = {.type = LWM2M_TYPE_FLOAT, .v.f = 3.0};
+    lwm2m_tlv_enc_init(&e, pl, sizeof pl);
+    lwm2m_tlv_put(&e, 5700, &f);
+    assert_int_equal(lwm2m_tlv_enc_finish(&e, &n), LWM2M_OK);
+    assert_int_equal(run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code,
+                     COAP_METHOD_NOT_ALLOWED);
+    assert_int_equal(dev.temps, before);
+    /* /1 needs its mandatory writable resources: Lifetime alone is not enough */
+    lwm2m_value_t lt = {.type = LWM2M_TYPE_INTEGER, .v.i = 60};
+    lwm2m_value_t ns = {.type = LWM2M_TYPE_BOOLEAN, .v.b = true};
+    lwm2m_value_t bd = {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"U", 1}};
+    lwm2m_tlv_enc_init(&e, pl, sizeof pl);
+    lwm2m_tlv_put(&e, 1, &lt);
+    assert_int_equal(lwm2m_tlv_enc_finish(&e, &n), LWM2M_OK);
+    assert_int_equal(run(COAP_POST, "/1", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_BAD_REQUEST);
+    assert_int_equal(dev.servers, 0);
+    lwm2m_tlv_put(&e, 6, &ns);
+    lwm2m_tlv_put(&e, 7, &bd);
+    assert_int_equal(lwm2m_tlv_enc_finish(&e, &n), LWM2M_OK);
+    r = run(COAP_POST, "/1", -1, LWM2M_CF_TLV, pl, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CREATED);
+    assert_int_equal(r.created.ids[1], 1);
+    /* formats, single-instance objects */
+    assert_int_equal(run(COAP_POST, "/3303", -1, LWM2M_CF_TEXT, (const uint8_t *)"1", 1, out, sizeof out).code,
+                     COAP_UNSUPPORTED_CONTENT_FORMAT);
+    n = temp_payload(pl, sizeof pl, -1, "x");
+    assert_int_equal(run(COAP_POST, "/3", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_BAD_REQUEST);
+    assert_int_equal(run(COAP_POST, "/21", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_UNAUTHORIZED);
+
+    /* Delete: instances of multi-instance objects only */
+    assert_int_equal(run(COAP_DELETE, "/3303/5", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    assert_false(dev.temps >> 5 & 1);
+    assert_int_equal(run(COAP_DELETE, "/3303/5", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_FOUND);
+    assert_int_equal(run(COAP_GET, "/3303/5/5700", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_FOUND);
+    assert_int_equal(run(COAP_DELETE, "/3/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_METHOD_NOT_ALLOWED);
+    assert_int_equal(run(COAP_DELETE, "/3303", -1, -1, NULL, 0, out, sizeof out).code, COAP_METHOD_NOT_ALLOWED);
+    assert_int_equal(run(COAP_DELETE, "/3303/1/5750", -1, -1, NULL, 0, out, sizeof out).code,
+                     COAP_METHOD_NOT_ALLOWED);
+    assert_int_equal(run(COAP_DELETE, "/21/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_UNAUTHORIZED);
+    /* without the callbacks the operations are not offered */
+    lwm2m_store_t plain = store;
+    plain.create = NULL;
+    plain.delete_instance = NULL;
+    lwm2m_store_t saved = store;
+    store = plain;
+    assert_int_equal(run(COAP_DELETE, "/3303/1", -1, -1, NULL, 0, out, sizeof out).code, COAP_METHOD_NOT_ALLOWED);
+    n = temp_payload(pl, sizeof pl, -1, "x");
+    assert_int_equal(run(COAP_POST, "/3303", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code,
+                     COAP_METHOD_NOT_ALLOWED);
+    store = saved;
+}
+
 static void test_registration(void **state)
 {
     (void)state;
@@ -333,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup(test_access_rules, reset),
         cmocka_unit_test_setup(test_discover, reset),
         cmocka_unit_test_setup(test_write_and_execute, reset),
+        cmocka_unit_test_setup(test_create_and_delete, reset),
         cmocka_unit_test_setup(test_registration, reset),
     };
     return cmocka_run_group_tests_name("lwm2m_model", tests, NULL, NULL);
