@@ -1,10 +1,51 @@
-/* libFuzzer: every LwM2M content-format decoder. The first byte picks TLV
- * (under a path chosen by the second), SenML CBOR, CoRE Link Format or
- * plain text (as each type); the rest is the payload. */
+/* libFuzzer: every LwM2M content-format decoder and the Write-Attributes
+ * query parser. The first byte picks TLV (under a path chosen by the
+ * second), SenML CBOR, CoRE Link Format, plain text (as each type) or an
+ * attribute query ("pmin=1&gt=2", numeric or not by the second byte); the
+ * rest is the input. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "coreseal/lwm2m.h"
+#include "coreseal/lwm2m_report.h"
+
+/* Accepted attributes must survive their own Discover text. Only the
+ * periods are checked so: thresholds print with 15 significant digits, so
+ * lt + 2*st < gt may not hold for the printed values at the edge. */
+static void attributes(const uint8_t *data, size_t size, bool numeric)
+{
+    uint8_t msg[1024];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_PUT, 1, NULL, 0);
+    for (size_t i = 0; i <= size;) {
+        const uint8_t *amp = memchr(data + i, '&', size - i);
+        size_t k = amp ? (size_t)(amp - (data + i)) : size - i;
+        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, data + i, k);
+        i += k + 1;
+    }
+    coap_msg_t m;
+    lwm2m_attrs_t a = {0}, again = {0};
+    if (coap_builder_finish(&b, &n) != COAP_OK || coap_msg_parse(&m, msg, n) != COAP_OK ||
+        lwm2m_attrs_apply_query(&a, &m, numeric) != LWM2M_OK)
+        return;
+    char text[512];
+    size_t tn = lwm2m_attrs_format(&a, text, sizeof text);
+    if (tn == 0 || (a.set & (LWM2M_ATTR_GT | LWM2M_ATTR_LT | LWM2M_ATTR_ST)))
+        return;
+    for (size_t i = 0; i < tn; i++)
+        if (text[i] == ';')
+            text[i] = '&';
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_PUT, 1, NULL, 0);
+    for (size_t i = 1; i < tn;) { /* skip the leading separator */
+        size_t k = strcspn(text + i, "&");
+        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, text + i, k);
+        i += k + 1;
+    }
+    if (coap_builder_finish(&b, &n) != COAP_OK || coap_msg_parse(&m, msg, n) != COAP_OK ||
+        lwm2m_attrs_apply_query(&again, &m, numeric) != LWM2M_OK || again.set != a.set)
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -14,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     lwm2m_entry_t e;
-    switch (sel & 3) {
+    switch (sel % 5) {
     case 0: {
         static const lwm2m_path_t bases[] = {{{3}, 1}, {{3, 0}, 2}, {{3, 0, 6}, 3}, {{0}, 0}};
         lwm2m_tlv_dec_t d;
@@ -44,6 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         break;
     }
+    case 4:
+        attributes(data, size, arg & 1);
+        break;
     default: {
         lwm2m_value_t v;
         uint8_t out[64];

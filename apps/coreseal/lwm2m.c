@@ -232,7 +232,32 @@ typedef struct {
     lwm2m_path_t path;
     oscore_binding_t bind;
     uint32_t seq;
+    lwm2m_observation_t rep;  /* what the attributes decide on */
+    cs_time_ms_t next_check;
+    uint8_t last[256];        /* payload last sent, to see changes */
+    size_t last_len;
 } observer_t;
+
+/* The observed resource's value, for the numeric attributes (gt/lt/st). */
+static lwm2m_value_t observed_value(const lwm2m_store_t *st, const lwm2m_path_t *p)
+{
+    lwm2m_value_t v = {.type = LWM2M_TYPE_NONE};
+    if (p->len < 3 || st->read(st->arg, p, &v) != LWM2M_OK)
+        v.type = LWM2M_TYPE_NONE;
+    return v;
+}
+
+static void observer_sent(observer_t *o, const lwm2m_store_t *st, const uint8_t *pl, size_t n,
+                          cs_time_ms_t now)
+{
+    lwm2m_value_t v = observed_value(st, &o->path);
+    lwm2m_attrs_t a;
+    lwm2m_notify_sent(&o->rep, &v, now);
+    o->last_len = n < sizeof o->last ? n : sizeof o->last;
+    memcpy(o->last, pl, o->last_len);
+    lwm2m_attr_effective(st->attrs, &o->path, NULL, &a);
+    o->next_check = lwm2m_notify_next(&a, &o->rep);
+}
 
 static void client_request(node_t *n, const lwm2m_store_t *st, observer_t *obs, coap_ep_event_t *ev)
 {
@@ -259,10 +284,15 @@ static void client_request(node_t *n, const lwm2m_store_t *st, observer_t *obs, 
     if (observe && obsv == 0 && COAP_CODE_CLASS(r.code) == 2) {
         for (int i = 0; i < 8; i++)
             if (!obs[i].active) {
-                obs[i] = (observer_t){true, ev->peer, {0}, req.token_len, {{0}, 0}, bind, 1};
+                memset(&obs[i], 0, sizeof obs[i]);
+                obs[i].peer = ev->peer;
+                obs[i].tkl = (uint8_t)req.token_len;
+                obs[i].bind = bind;
+                obs[i].seq = 1;
                 memcpy(obs[i].token, req.token, req.token_len);
                 /* the DM handler accepted the path, so it parses */
                 obs[i].active = lwm2m_path_from_msg(&obs[i].path, &req) == LWM2M_OK;
+                observer_sent(&obs[i], st, out, r.payload_len, cs_net_now());
                 coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 1);
                 break;
             }
@@ -277,7 +307,9 @@ static void client_request(node_t *n, const lwm2m_store_t *st, observer_t *obs, 
           req.token, req.token_len);
 }
 
-static void notify(node_t *n, const lwm2m_store_t *st, observer_t *o)
+/* Evaluates one observation and notifies when its attributes say so
+ * (pmin/pmax, gt/lt/st; with none, on every change). */
+static void evaluate(node_t *n, const lwm2m_store_t *st, observer_t *o, cs_time_ms_t now)
 {
     uint8_t msg[64], out[1024], arena[64];
     coap_builder_t b;
@@ -294,6 +326,14 @@ static void notify(node_t *n, const lwm2m_store_t *st, observer_t *o)
     if (coap_builder_finish(&b, &len) != COAP_OK || coap_msg_parse(&req, msg, len) != COAP_OK ||
         lwm2m_dm_handle(st, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
         return;
+    lwm2m_attrs_t a;
+    lwm2m_value_t v = observed_value(st, &o->path);
+    bool changed = r.payload_len != o->last_len || memcmp(out, o->last, o->last_len) != 0;
+    lwm2m_attr_effective(st->attrs, &o->path, NULL, &a);
+    if (!lwm2m_notify_due(&a, &o->rep, &v, changed, now)) {
+        o->next_check = lwm2m_notify_next(&a, &o->rep);
+        return;
+    }
     coap_opt_t list[4];
     coap_optlist_t l;
     coap_optlist_init(&l, list, 4, arena, sizeof arena);
@@ -301,6 +341,7 @@ static void notify(node_t *n, const lwm2m_store_t *st, observer_t *o)
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
     reply(n, NULL, n->oscore, &o->bind, COAP_CONTENT, &l, out, r.payload_len, true, o->peer,
           o->token, o->tkl);
+    observer_sent(o, st, out, r.payload_len, now);
 }
 
 static int lwm2m_client(int argc, char **argv)
@@ -350,7 +391,10 @@ static int lwm2m_client(int argc, char **argv)
     dev.lifetime = lifetime;
     strcpy(dev.binding, "U");
     dev.temperature = 21.0;
-    lwm2m_store_t st = {&dev, dev_list, dev_read, dev_write, dev_execute, NULL, NULL};
+    static lwm2m_attr_entry_t attr_entries[32];
+    static lwm2m_attr_table_t attrs;
+    lwm2m_attr_table_init(&attrs, attr_entries, 32);
+    lwm2m_store_t st = {&dev, dev_list, dev_read, dev_write, dev_execute, NULL, NULL, &attrs};
     int rc = cli_security_init(&n.sec, n.sub);
     if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&n.sec, oscore, n.sub)) == CLI_EXIT_OK)
         n.oscore = &n.sec.ctx[0].ctx;
@@ -399,13 +443,14 @@ static int lwm2m_client(int argc, char **argv)
             if (send_req(&n, 0, n.oscore, COAP_POST, &l, NULL, 0, false, token, &bind))
                 next_update = now + (cs_time_ms_t)lifetime * 500;
         }
-        if (now >= next_tick) { /* the sensor moves; observers hear of it */
+        bool moved = now >= next_tick;
+        if (moved) { /* the sensor moves */
             next_tick = now + (cs_time_ms_t)interval_ms;
             dev.temperature += 0.1;
-            for (int i = 0; i < 8; i++)
-                if (obs[i].active)
-                    notify(&n, &st, &obs[i]);
         }
+        for (int i = 0; i < 8; i++) /* observers look when it moved or a period ends */
+            if (obs[i].active && (moved || now >= obs[i].next_check))
+                evaluate(&n, &st, &obs[i], now);
         node_flush(&n);
         if (cs_udp_receive(&n.udp, 50) != CS_NET_OK)
             break;
@@ -487,6 +532,7 @@ typedef struct {
     char path[32];
     oscore_binding_t bind;
     bool observe;
+    bool attributes; /* a Write-Attributes */
 } query_t;
 
 #define MAX_QUERIES 64
@@ -614,13 +660,14 @@ static int lwm2m_server(int argc, char **argv)
     memset(queries, 0, sizeof queries);
     n.sub = "lwm2m server";
     const char *listen_host = "::", *listen_port = "5683";
-    const char *oscore_files[CLI_MAX_CONTEXTS], *reads[8], *observes[8];
-    int n_oscore = 0, n_reads = 0, n_observes = 0;
+    const char *oscore_files[CLI_MAX_CONTEXTS], *reads[8], *observes[8], *attributes[8];
+    int n_oscore = 0, n_reads = 0, n_observes = 0, n_attributes = 0;
     long max_clients = 1000;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"oscore", required_argument, NULL, 'O'},
         {"read", required_argument, NULL, 'r'},   {"observe", required_argument, NULL, 'o'},
-        {"max-clients", required_argument, NULL, 'm'}, {"verbose", no_argument, NULL, 'v'},
+        {"max-clients", required_argument, NULL, 'm'}, {"attributes", required_argument, NULL, 'a'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -633,6 +680,12 @@ static int lwm2m_server(int argc, char **argv)
         case 'O': if (n_oscore < CLI_MAX_CONTEXTS) oscore_files[n_oscore++] = optarg; break;
         case 'r': if (n_reads < 8) reads[n_reads++] = optarg; break;
         case 'o': if (n_observes < 8) observes[n_observes++] = optarg; break;
+        case 'a':
+            if (!strchr(optarg, '?'))
+                return cli_fail(n.sub, CLI_EXIT_USAGE, "--attributes expects PATH?QUERY, e.g. /3303/0/5700?pmin=5&st=0.5");
+            if (n_attributes < 8)
+                attributes[n_attributes++] = optarg;
+            break;
         case 'm':
             max_clients = strtol(optarg, NULL, 10);
             if (max_clients < 1 || max_clients > 50000000)
@@ -643,9 +696,11 @@ static int lwm2m_server(int argc, char **argv)
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: coreseal lwm2m server [--listen HOST:PORT] [--oscore FILE]...\n"
-                    "                             [--read PATH]... [--observe PATH]... [--max-clients N]\n"
-                    "Accepts LwM2M registrations; after each Register reads and observes the\n"
-                    "given paths and prints the values. A client using OSCORE must register\n"
+                    "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
+                    "                             [--observe PATH]... [--max-clients N]\n"
+                    "Accepts LwM2M registrations; after each Register writes the attributes\n"
+                    "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
+                    "paths and prints the values. A client using OSCORE must register\n"
                     "with its Sender ID as endpoint name (4.00 otherwise). --max-clients sizes\n"
                     "the registry (about 700 bytes each; default 1000).\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -706,11 +761,15 @@ static int lwm2m_server(int argc, char **argv)
                     coap_msg_t resp;
                     if (!qr->active || memcmp(qr->token, ev.token, 8) != 0)
                         continue;
-                    if (open_msg(&n, client_oscore(qr->client), &ev, false, &qr->bind, buf, &resp))
-                        print_value_payload(qr->observe ? "notify" : "read", qr->client, qr->path, &resp);
-                    else
+                    char code[32];
+                    if (!open_msg(&n, client_oscore(qr->client), &ev, false, &qr->bind, buf, &resp))
                         printf("server: %s: response from %s rejected by OSCORE\n", qr->path,
                                qr->client->endpoint);
+                    else if (qr->attributes)
+                        printf("server: attributes %s %s -> %s\n", qr->client->endpoint, qr->path,
+                               cli_code_str(resp.code, code));
+                    else
+                        print_value_payload(qr->observe ? "notify" : "read", qr->client, qr->path, &resp);
                     fflush(stdout);
                     if (!qr->observe)
                         qr->active = false;
@@ -760,26 +819,37 @@ static int lwm2m_server(int argc, char **argv)
                 printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime,
                        octx ? " over OSCORE" : "", (int)r->links_len, r->links);
                 fflush(stdout);
-                /* the configured reads and observations, to the new client */
-                for (int k = 0; k < n_reads + n_observes; k++) {
+                /* the configured attributes, reads and observations, to the new client */
+                for (int k = 0; k < n_attributes + n_reads + n_observes; k++) {
                     query_t *qr = NULL;
                     for (size_t q = 0; q < MAX_QUERIES && !qr; q++)
                         if (!queries[q].active)
                             qr = &queries[q];
                     if (!qr)
                         break;
-                    bool obs = k >= n_reads;
-                    const char *path = obs ? observes[k - n_reads] : reads[k];
+                    bool attr = k < n_attributes, obs = k >= n_attributes + n_reads;
+                    const char *path = attr ? attributes[k] : obs ? observes[k - n_attributes - n_reads]
+                                                                  : reads[k - n_attributes];
+                    size_t path_len = strcspn(path, "?");
+                    char one[sizeof qr->path];
+                    snprintf(one, sizeof one, "%.*s", (int)path_len, path);
                     coap_optlist_init(&l, list, 16, arena, sizeof arena);
                     if (obs)
                         coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
-                    add_path(&l, path);
+                    add_path(&l, one);
+                    for (const char *q = path + path_len + (path[path_len] == '?'); *q;) {
+                        size_t qn = strcspn(q, "&");
+                        coap_optlist_add(&l, COAP_OPT_URI_QUERY, q, qn);
+                        q += qn + (q[qn] == '&');
+                    }
                     memset(qr, 0, sizeof *qr);
-                    if (send_req(&n, r->peer, octx, COAP_GET, &l, NULL, 0, obs, qr->token, &qr->bind)) {
+                    if (send_req(&n, r->peer, octx, attr ? COAP_PUT : COAP_GET, &l, NULL, 0, obs, qr->token,
+                                 &qr->bind)) {
                         qr->active = true;
                         qr->client = r;
                         qr->observe = obs;
-                        snprintf(qr->path, sizeof qr->path, "%s", path);
+                        qr->attributes = attr;
+                        snprintf(qr->path, sizeof qr->path, "%s", one);
                     }
                 }
                 continue;

@@ -12,7 +12,7 @@
 #ifndef CORESEAL_LWM2M_MODEL_H
 #define CORESEAL_LWM2M_MODEL_H
 
-#include "coreseal/lwm2m.h"
+#include "coreseal/lwm2m_report.h"
 
 enum { LWM2M_OP_READ = 1, LWM2M_OP_WRITE = 2, LWM2M_OP_EXECUTE = 4 };
 
@@ -55,6 +55,7 @@ typedef struct {
     lwm2m_err_t (*execute)(void *arg, const lwm2m_path_t *path, const uint8_t *args, size_t n);
     lwm2m_err_t (*create)(void *arg, uint16_t obj, uint16_t inst);
     lwm2m_err_t (*delete_instance)(void *arg, uint16_t obj, uint16_t inst);
+    lwm2m_attr_table_t *attrs; /* Write-Attributes lands here; NULL: 4.05 */
 } lwm2m_store_t;
 
 typedef struct {
@@ -68,7 +69,8 @@ typedef struct {
 /* Device Management for one request: GET (Read, or Discover with Accept
  * 40), PUT (Write replace), POST (Write partial update on an instance,
  * Execute on a resource, Create on an object), DELETE (an instance of a
- * multi-instance object). Create takes TLV or SenML CBOR; the instance id
+ * multi-instance object), and Write-Attributes (PUT with a query and no
+ * payload; Discover then lists the attributes). Create takes TLV or SenML CBOR; the instance id
  * is the payload's (Object Instance TLV, SenML names) or else the lowest
  * free one; mandatory writable resources must be given (4.00 otherwise). Read answers in the Accept format, or TLV for
  * object/instance paths and plain text for single values when there is

@@ -321,6 +321,37 @@ static bool append_link(uint8_t *out, size_t cap, size_t *len, const lwm2m_path_
     return true;
 }
 
+/* ";dim=2", ";ver=1.1" and the written attributes fit in this. */
+#define ATTRS_TEXT_MAX 160
+
+/* Appends the attributes Write-Attributes left at exactly p. */
+static void add_written_attrs(const lwm2m_store_t *st, const lwm2m_path_t *p, char *attrs)
+{
+    const lwm2m_attrs_t *a = st->attrs ? lwm2m_attr_get(st->attrs, p) : NULL;
+    size_t used = strlen(attrs);
+    if (a)
+        (void)lwm2m_attrs_format(a, attrs + used, ATTRS_TEXT_MAX - used);
+}
+
+static bool numeric_type(lwm2m_type_t t)
+{
+    return t == LWM2M_TYPE_INTEGER || t == LWM2M_TYPE_UNSIGNED || t == LWM2M_TYPE_FLOAT;
+}
+
+/* Write-Attributes (§6.3.4): gt/lt/st only on numeric resources. */
+static void dm_write_attributes(const lwm2m_store_t *st, const lwm2m_obj_def_t *od,
+                                const lwm2m_path_t *p, const coap_msg_t *req, lwm2m_dm_result_t *r)
+{
+    if (!st->attrs) {
+        r->code = COAP_METHOD_NOT_ALLOWED;
+        return;
+    }
+    const lwm2m_res_def_t *rd = p->len >= 3 ? lwm2m_res_def(od, p->ids[2]) : NULL;
+    lwm2m_err_t e = lwm2m_attr_write(st->attrs, p, req, rd && numeric_type(rd->type));
+    r->code = e == LWM2M_OK ? COAP_CHANGED : e == LWM2M_ERR_FULL ? COAP_INTERNAL_SERVER_ERROR
+                                                                 : COAP_BAD_REQUEST;
+}
+
 /* Discover (§6.3.2): the object (with its version), its instances and the
  * resources they hold, multiple resources with their dimension. */
 static void dm_discover(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lwm2m_path_t *p,
@@ -332,22 +363,25 @@ static void dm_discover(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, cons
     size_t ni = 1;
     insts[0] = p->len >= 2 ? p->ids[1] : 0;
     if (p->len == 1) {
-        char attrs[16] = "";
+        char attrs[ATTRS_TEXT_MAX] = "";
         if (od->version) {
             memcpy(attrs, ";ver=", 5);
             memcpy(attrs + 5, od->version, strlen(od->version) + 1);
         }
+        add_written_attrs(st, p, attrs);
         ok = append_link(out, cap, &len, p, attrs) &&
              st->list(st->arg, od->id, LWM2M_ID_NONE, LWM2M_ID_NONE, insts, MAX_IDS, &ni) == LWM2M_OK;
     }
     for (size_t i = 0; ok && i < ni; i++) {
         lwm2m_path_t ip = path_of(od->id, insts[i], 0, 0, 2);
+        char iattrs[ATTRS_TEXT_MAX] = "";
+        add_written_attrs(st, &ip, iattrs);
         if (p->len <= 2)
-            ok = append_link(out, cap, &len, &ip, NULL);
+            ok = append_link(out, cap, &len, &ip, iattrs);
         for (size_t k = 0; ok && k < od->n_res; k++) {
             const lwm2m_res_def_t *rd = &od->res[k];
             lwm2m_path_t rp = path_of(od->id, insts[i], rd->id, 0, 3);
-            char attrs[16] = "";
+            char attrs[ATTRS_TEXT_MAX] = "";
             uint16_t ids[MAX_IDS];
             size_t n;
             lwm2m_value_t v;
@@ -360,6 +394,7 @@ static void dm_discover(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, cons
             } else if (rd->type != LWM2M_TYPE_NONE && st->read(st->arg, &rp, &v) == LWM2M_ERR_END) {
                 continue;
             }
+            add_written_attrs(st, &rp, attrs);
             ok = append_link(out, cap, &len, &rp, attrs);
         }
     }
@@ -610,7 +645,9 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
             dm_read(st, od, &p, accept, payload, cap, r);
         break;
     case COAP_PUT:
-        if (p.len < 2)
+        if (req->payload_len == 0 && coap_msg_find_option(req, COAP_OPT_URI_QUERY, &o))
+            dm_write_attributes(st, od, &p, req, r);
+        else if (p.len < 2)
             r->code = COAP_METHOD_NOT_ALLOWED;
         else
             dm_write(st, od, &p, req, false, r);

@@ -230,6 +230,18 @@ check "LwM2M: a registration whose lifetime ran out is ended" grep -q 'registrat
 "$B" post "coap://127.0.0.1:$L/rd/$loc" > lwp2.log 2>&1; rc=$?
 check "LwM2M: Update of an expired registration answered 4.04 (exit $rc)" grep -q '4.04' lwp2.log
 kill -TERM $LWS; wait $LWS 2>/dev/null
+# Write-Attributes: with st=0.35 the device reports its temperature (+0.1 per tick) only in steps >= 0.35
+L=$((PORT + 21))
+"$B" lwm2m server --listen 127.0.0.1:$L --attributes '/3303/0/5700?st=0.35&pmax=100' \
+    --observe /3303/0/5700 > lwa.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev03 --duration 3 --interval 200 > lwa_c.log 2>&1
+kill -TERM $LWS; wait $LWS 2>/dev/null
+steps=$(awk '/notify dev03/ { if (n++) printf "%s ", ($NF - last >= 0.35 - 1e-9) ? "ok" : "short"; last = $NF }' lwa.log)
+check "LwM2M Write-Attributes answered 2.04" grep -q 'attributes dev03 /3303/0/5700 -> 2.04' lwa.log
+check "LwM2M st=0.35 honoured by the device: steps [$steps]" \
+    test -n "$steps" -a -z "$(echo "$steps" | grep short)" -a "$(echo $steps | wc -w)" -ge 2
 
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"

@@ -152,7 +152,9 @@ static lwm2m_err_t dev_delete(void *arg, uint16_t obj, uint16_t inst)
     return LWM2M_OK;
 }
 
-static lwm2m_store_t store = {&dev, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete};
+static lwm2m_attr_entry_t attr_entries[4];
+static lwm2m_attr_table_t attrs;
+static lwm2m_store_t store = {&dev, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete, &attrs};
 
 /* Runs one request: method, path, Accept (-1 none), Content-Format, payload. */
 static lwm2m_dm_result_t run(uint8_t code, const char *path, long accept, long cf,
@@ -190,6 +192,7 @@ static int reset(void **state)
     dev.lifetime = 86400;
     strcpy(dev.binding, "U");
     dev.temperature = 21.5;
+    lwm2m_attr_table_init(&attrs, attr_entries, 4);
     return 0;
 }
 
@@ -432,6 +435,73 @@ static void test_create_and_delete(void **state)
     store = saved;
 }
 
+/* Runs a PUT with the query string q ("pmin=10&gt=30") and no payload. */
+static uint8_t write_attributes(const char *path, const char *q)
+{
+    uint8_t msg[256];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_PUT, 1, NULL, 0);
+    for (const char *p = path + 1; *p;) {
+        size_t k = strcspn(p, "/");
+        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
+        p += k + (p[k] == '/');
+    }
+    for (const char *p = q; *p;) {
+        size_t k = strcspn(p, "&");
+        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, p, k);
+        p += k + (p[k] == '&');
+    }
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    coap_msg_t m;
+    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    lwm2m_dm_result_t r;
+    uint8_t out[64];
+    assert_int_equal(lwm2m_dm_handle(&store, &m, out, sizeof out, &r), LWM2M_OK);
+    return r.code;
+}
+
+static void test_write_attributes(void **state)
+{
+    (void)state;
+    uint8_t out[512];
+    assert_int_equal(write_attributes("/3303/0/5700", "pmin=10&pmax=60&gt=30&st=0.5"), COAP_CHANGED);
+    assert_int_equal(write_attributes("/3303/0", "pmax=300"), COAP_CHANGED);
+    const lwm2m_path_t rp = {{3303, 0, 5700}, 3};
+    const lwm2m_attrs_t *a = lwm2m_attr_get(&attrs, &rp);
+    assert_non_null(a);
+    assert_int_equal(a->set, LWM2M_ATTR_PMIN | LWM2M_ATTR_PMAX | LWM2M_ATTR_GT | LWM2M_ATTR_ST);
+    assert_int_equal(a->pmin, 10);
+    assert_true(a->gt == 30 && a->st == 0.5);
+    /* refused: thresholds on a string, pmin > pmax, an unknown name, a missing path */
+    assert_int_equal(write_attributes("/3/0/0", "gt=1"), COAP_BAD_REQUEST);
+    assert_int_equal(write_attributes("/3303/0/5700", "pmin=100"), COAP_BAD_REQUEST);
+    assert_int_equal(write_attributes("/3303/0/5700", "foo=1"), COAP_BAD_REQUEST);
+    assert_int_equal(write_attributes("/3303/0/5700", "pmin=x"), COAP_BAD_REQUEST);
+    assert_int_equal(write_attributes("/3303/4", "pmin=1"), COAP_NOT_FOUND);
+    assert_int_equal(write_attributes("/21/0", "pmin=1"), COAP_UNAUTHORIZED);
+    assert_int_equal(a->pmin, 10); /* unchanged by the refusals */
+    /* Discover shows what was written where */
+    lwm2m_dm_result_t r = run(COAP_GET, "/3303/0", LWM2M_CF_LINK, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    out[r.payload_len] = 0;
+    assert_non_null(strstr((char *)out, "</3303/0>;pmax=300,"));
+    assert_non_null(strstr((char *)out, "</3303/0/5700>;pmin=10;pmax=60;gt=30;st=0.5"));
+    /* a name without value removes; removing all drops the entry */
+    assert_int_equal(write_attributes("/3303/0/5700", "gt&st&pmin&pmax"), COAP_CHANGED);
+    assert_null(lwm2m_attr_get(&attrs, &rp));
+    assert_int_equal(attrs.n, 1);
+    /* a full table */
+    assert_int_equal(write_attributes("/1/0", "pmin=1"), COAP_CHANGED);
+    assert_int_equal(write_attributes("/3/0", "pmin=1"), COAP_CHANGED);
+    assert_int_equal(write_attributes("/3303/0/5701", "pmin=1"), COAP_CHANGED);
+    assert_int_equal(write_attributes("/3303/0/5750", "pmin=1"), COAP_INTERNAL_SERVER_ERROR);
+    /* without a table the operation is not offered */
+    store.attrs = NULL;
+    assert_int_equal(write_attributes("/3303/0", "pmin=1"), COAP_METHOD_NOT_ALLOWED);
+    store.attrs = &attrs;
+}
+
 static void test_registration(void **state)
 {
     (void)state;
@@ -484,6 +554,7 @@ int main(void)
         cmocka_unit_test_setup(test_discover, reset),
         cmocka_unit_test_setup(test_write_and_execute, reset),
         cmocka_unit_test_setup(test_create_and_delete, reset),
+        cmocka_unit_test_setup(test_write_attributes, reset),
         cmocka_unit_test_setup(test_registration, reset),
     };
     return cmocka_run_group_tests_name("lwm2m_model", tests, NULL, NULL);
