@@ -619,39 +619,6 @@ static uint8_t register_refusal_code(lwm2m_err_t e)
     }
 }
 
-/* Update and De-register address "rd/<location>"; the location, or
- * UINT32_MAX when the path is something else. Also reads lt= (0: none). */
-static uint32_t rd_location(const coap_msg_t *req, uint32_t *lifetime)
-{
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    uint64_t loc = 0;
-    bool rd = false, digits = false;
-    int seg = 0;
-    *lifetime = 0;
-    coap_opt_iter_init(&it, req);
-    while (coap_opt_next(&it, &o)) {
-        if (o.num == COAP_OPT_URI_PATH) {
-            if (seg == 0)
-                rd = o.len == 2 && !memcmp(o.val, "rd", 2);
-            else if (seg == 1)
-                for (size_t k = 0; k < o.len && loc < UINT32_MAX; k++) {
-                    digits = o.val[k] >= '0' && o.val[k] <= '9';
-                    if (!digits)
-                        break;
-                    loc = loc * 10 + (o.val[k] - '0');
-                }
-            seg++;
-        } else if (o.num == COAP_OPT_URI_QUERY && o.len > 3 && !memcmp(o.val, "lt=", 3)) {
-            uint64_t lt = 0;
-            for (size_t k = 3; k < o.len && o.val[k] >= '0' && o.val[k] <= '9' && lt < UINT32_MAX; k++)
-                lt = lt * 10 + (o.val[k] - '0');
-            *lifetime = lt < UINT32_MAX ? (uint32_t)lt : UINT32_MAX;
-        }
-    }
-    return rd && seg == 2 && digits && loc < UINT32_MAX ? (uint32_t)loc : UINT32_MAX;
-}
-
 static int lwm2m_server(int argc, char **argv)
 {
     static node_t n;
@@ -856,8 +823,13 @@ static int lwm2m_server(int argc, char **argv)
             }
             /* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):
              * only by the client that registered there */
-            uint32_t lifetime;
-            lwm2m_client_t *r = lwm2m_registry_at(&reg, rd_location(&req, &lifetime));
+            uint32_t location = 0, lifetime = 0;
+            lwm2m_err_t pe = lwm2m_update_parse(&req, &location, &lifetime);
+            if (pe == LWM2M_ERR_MALFORMED) {
+                reply(&n, &ev, octx, &bind, COAP_BAD_REQUEST, NULL, NULL, 0, false, 0, req.token, req.token_len);
+                continue;
+            }
+            lwm2m_client_t *r = pe == LWM2M_OK ? lwm2m_registry_at(&reg, location) : NULL;
             if (!r || (client ? r != client : r->has_oscore)) {
                 reply(&n, &ev, octx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token, req.token_len);
                 continue;

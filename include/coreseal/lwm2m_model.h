@@ -107,5 +107,10 @@ typedef struct {
     bool queue_mode;
 } lwm2m_register_info_t;
 CS_MUST_CHECK lwm2m_err_t lwm2m_register_parse(const coap_msg_t *req, lwm2m_register_info_t *info);
+/* Server side: the location an Update (POST) or De-register (DELETE)
+ * addresses, "rd/<location>", and an Update's lt= (0 when absent).
+ * LWM2M_ERR_BAD_PATH for any other path, LWM2M_ERR_MALFORMED for a bad lt. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_update_parse(const coap_msg_t *req, uint32_t *location,
+                                             uint32_t *lifetime);
 
 #endif

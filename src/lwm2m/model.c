@@ -802,3 +802,30 @@ lwm2m_err_t lwm2m_register_parse(const coap_msg_t *req, lwm2m_register_info_t *i
     }
     return rd && info->endpoint && req->code == COAP_POST ? LWM2M_OK : LWM2M_ERR_MALFORMED;
 }
+
+lwm2m_err_t lwm2m_update_parse(const coap_msg_t *req, uint32_t *location, uint32_t *lifetime)
+{
+    if (!req || !location || !lifetime)
+        return LWM2M_ERR_BAD_ARG;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    bool path_ok = true, lt_ok = true;
+    int seg = 0;
+    *lifetime = 0;
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o)) {
+        const char *s = (const char *)o.val;
+        if (o.num == COAP_OPT_URI_PATH) {
+            if (seg == 0)
+                path_ok = o.len == 2 && !memcmp(s, "rd", 2);
+            else if (seg == 1 && path_ok)
+                *location = get_dec(s, o.len, &path_ok);
+            seg++;
+        } else if (o.num == COAP_OPT_URI_QUERY && o.len >= 3 && !memcmp(s, "lt=", 3)) {
+            *lifetime = get_dec(s + 3, o.len - 3, &lt_ok);
+        }
+    }
+    if (!path_ok || seg != 2)
+        return LWM2M_ERR_BAD_PATH;
+    return lt_ok ? LWM2M_OK : LWM2M_ERR_MALFORMED;
+}

@@ -27,6 +27,17 @@ static double *number_of(lwm2m_attrs_t *a, uint8_t bit)
     return bit == LWM2M_ATTR_GT ? &a->gt : bit == LWM2M_ATTR_LT ? &a->lt : &a->st;
 }
 
+static uint32_t period_get(const lwm2m_attrs_t *a, uint8_t bit)
+{
+    return bit == LWM2M_ATTR_PMIN ? a->pmin : bit == LWM2M_ATTR_PMAX ? a->pmax
+           : bit == LWM2M_ATTR_EPMIN ? a->epmin : a->epmax;
+}
+
+static double number_get(const lwm2m_attrs_t *a, uint8_t bit)
+{
+    return bit == LWM2M_ATTR_GT ? a->gt : bit == LWM2M_ATTR_LT ? a->lt : a->st;
+}
+
 /* One "name[=value]" query option into *a. */
 static lwm2m_err_t apply_one(lwm2m_attrs_t *a, const char *s, size_t n)
 {
@@ -106,12 +117,11 @@ size_t lwm2m_attrs_format(const lwm2m_attrs_t *a, char *out, size_t cap)
         uint8_t bit = attr_names[i].bit;
         if (!(a->set & bit))
             continue;
-        lwm2m_attrs_t copy = *a;
         lwm2m_value_t v = {.type = (bit & NUMERIC_ATTRS) ? LWM2M_TYPE_FLOAT : LWM2M_TYPE_UNSIGNED};
         if (bit & NUMERIC_ATTRS)
-            v.v.f = *number_of(&copy, bit);
+            v.v.f = number_get(a, bit);
         else
-            v.v.u = *period_of(&copy, bit);
+            v.v.u = period_get(a, bit);
         size_t nl = strlen(attr_names[i].name), vl = 0;
         if (len + 2 + nl >= cap)
             return 0;
@@ -187,11 +197,10 @@ static void overlay(lwm2m_attrs_t *out, const lwm2m_attrs_t *a)
         uint8_t bit = attr_names[i].bit;
         if (!(a->set & bit))
             continue;
-        lwm2m_attrs_t copy = *a;
         if (bit & NUMERIC_ATTRS)
-            *number_of(out, bit) = *number_of(&copy, bit);
+            *number_of(out, bit) = number_get(a, bit);
         else
-            *period_of(out, bit) = *period_of(&copy, bit);
+            *period_of(out, bit) = period_get(a, bit);
         out->set |= bit;
     }
 }

@@ -502,6 +502,46 @@ static void test_write_attributes(void **state)
     store.attrs = &attrs;
 }
 
+/* An Update or De-register request to path with the query q. */
+static lwm2m_err_t update(uint8_t code, const char *path, const char *q, uint32_t *loc, uint32_t *lt)
+{
+    uint8_t msg[128];
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, code, 1, NULL, 0);
+    for (const char *p = path + 1; *p;) {
+        size_t k = strcspn(p, "/");
+        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
+        p += k + (p[k] == '/');
+    }
+    if (q)
+        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, q, strlen(q));
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    coap_msg_t m;
+    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    return lwm2m_update_parse(&m, loc, lt);
+}
+
+static void test_update_parse(void **state)
+{
+    (void)state;
+    uint32_t loc = 0, lt = 9;
+    assert_int_equal(update(COAP_POST, "/rd/42", NULL, &loc, &lt), LWM2M_OK);
+    assert_int_equal(loc, 42);
+    assert_int_equal(lt, 0);
+    assert_int_equal(update(COAP_POST, "/rd/7", "lt=600", &loc, &lt), LWM2M_OK);
+    assert_int_equal(loc, 7);
+    assert_int_equal(lt, 600);
+    assert_int_equal(update(COAP_DELETE, "/rd/0", NULL, &loc, &lt), LWM2M_OK);
+    assert_int_equal(loc, 0);
+    assert_int_equal(update(COAP_POST, "/rd/7", "lt=6x", &loc, &lt), LWM2M_ERR_MALFORMED);
+    assert_int_equal(update(COAP_POST, "/rd", NULL, &loc, &lt), LWM2M_ERR_BAD_PATH);
+    assert_int_equal(update(COAP_POST, "/rd/x1", NULL, &loc, &lt), LWM2M_ERR_BAD_PATH);
+    assert_int_equal(update(COAP_POST, "/rd/1/2", NULL, &loc, &lt), LWM2M_ERR_BAD_PATH);
+    assert_int_equal(update(COAP_POST, "/xx/1", NULL, &loc, &lt), LWM2M_ERR_BAD_PATH);
+    assert_int_equal(update(COAP_POST, "/rd/1234567890", NULL, &loc, &lt), LWM2M_ERR_BAD_PATH);
+}
+
 static void test_registration(void **state)
 {
     (void)state;
@@ -556,6 +596,7 @@ int main(void)
         cmocka_unit_test_setup(test_create_and_delete, reset),
         cmocka_unit_test_setup(test_write_attributes, reset),
         cmocka_unit_test_setup(test_registration, reset),
+        cmocka_unit_test_setup(test_update_parse, reset),
     };
     return cmocka_run_group_tests_name("lwm2m_model", tests, NULL, NULL);
 }
