@@ -72,7 +72,8 @@ if [ "$budget" -gt 20480 ]; then
 fi
 
 printf '\nlargest stack frames (bytes, -fstack-usage):\n'
-cat "$out"/*.su | sort -t$'\t' -k2 -n -r | head -5 | awk -F'\t' '{printf "  %6d  %s\n", $2, $1}'
+# awk reads everything (head would close the pipe early: SIGPIPE under pipefail)
+cat "$out"/*.su | sort -t$'\t' -k2 -n -r | awk -F'\t' 'NR <= 5 {printf "  %6d  %s\n", $2, $1}'
 max=$(cat "$out"/*.su | awk -F'\t' '{print $2}' | sort -n | tail -1)
 if grep -q dynamic "$out"/*.su; then
     echo "footprint: a function has a dynamic stack frame (VLA or alloca)" >&2

@@ -3,7 +3,8 @@
  * without allocation.
  *
  * Object definitions (resource ids, types, operations) are tables; the
- * values live with the application, behind four callbacks. A request comes
+ * values live with the application, behind callbacks (list, read, write,
+ * execute; create and delete when offered). A request comes
  * in as a parsed CoAP message; lwm2m_dm_handle() checks the operation
  * against the definitions, calls the application, and builds the response
  * (code, Content-Format, payload) in a caller buffer. Bootstrap-only objects
@@ -69,12 +70,14 @@ typedef struct {
 /* Device Management for one request: GET (Read, or Discover with Accept
  * 40), PUT (Write replace), POST (Write partial update on an instance,
  * Execute on a resource, Create on an object), DELETE (an instance of a
- * multi-instance object), and Write-Attributes (PUT with a query and no
- * payload; Discover then lists the attributes). Create takes TLV or SenML CBOR; the instance id
- * is the payload's (Object Instance TLV, SenML names) or else the lowest
- * free one; mandatory writable resources must be given (4.00 otherwise). Read answers in the Accept format, or TLV for
- * object/instance paths and plain text for single values when there is
- * none. */
+ * multi-instance object), Write-Attributes (PUT with a query and no
+ * payload; Discover then lists the attributes), and on the root FETCH
+ * (Read-Composite) and iPATCH (Write-Composite) in SenML CBOR.
+ * Create takes TLV or SenML CBOR; the instance id is the payload's (Object
+ * Instance TLV, SenML names) or else the lowest free one; mandatory
+ * writable resources must be given (4.00 otherwise). Read answers in the
+ * Accept format, or TLV for object/instance paths and plain text for
+ * single values when there is none. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *store, const coap_msg_t *req,
                                           uint8_t *payload, size_t cap,
                                           lwm2m_dm_result_t *result);

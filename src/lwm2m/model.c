@@ -217,6 +217,14 @@ static uint8_t code_of(lwm2m_err_t e)
     }
 }
 
+/* Content-Format or Accept of a request; -1 when absent. */
+static long content_format(const coap_msg_t *req, uint16_t opt)
+{
+    coap_opt_t o;
+    uint32_t v;
+    return coap_msg_find_option(req, opt, &o) && coap_opt_uint(&o, &v) ? (long)v : -1;
+}
+
 static bool instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
 {
     uint16_t ids[MAX_IDS];
@@ -227,6 +235,28 @@ static bool instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst
         if (ids[i] == inst)
             return true;
     return false;
+}
+
+/* The values at p (object, instance, resource or resource instance) into
+ * the sink: TLV nests instances, SenML names every value. */
+static lwm2m_err_t emit_path(const lwm2m_store_t *st, const lwm2m_obj_def_t *od,
+                             const lwm2m_path_t *p, sink_t *sink)
+{
+    if (p->len >= 3)
+        return read_resource(st, lwm2m_res_def(od, p->ids[2]), p, sink, true);
+    if (p->len == 2)
+        return read_instance(st, od, p->ids[1], sink);
+    uint16_t ids[MAX_IDS];
+    size_t n;
+    lwm2m_err_t e = st->list(st->arg, p->ids[0], LWM2M_ID_NONE, LWM2M_ID_NONE, ids, MAX_IDS, &n);
+    for (size_t i = 0; e == LWM2M_OK && i < n; i++) {
+        if (sink->cf == LWM2M_CF_TLV)
+            lwm2m_tlv_begin_instance(sink->tlv, ids[i]);
+        e = read_instance(st, od, ids[i], sink);
+        if (sink->cf == LWM2M_CF_TLV)
+            lwm2m_tlv_end(sink->tlv);
+    }
+    return e;
 }
 
 static void dm_read(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lwm2m_path_t *p,
@@ -266,22 +296,7 @@ static void dm_read(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lw
         sink_t sink = {&tlv, &senml, (uint16_t)accept};
         lwm2m_tlv_enc_init(&tlv, out, cap);
         lwm2m_senml_enc_init(&senml, out, cap);
-        if (p->len == 1) {
-            uint16_t ids[MAX_IDS];
-            size_t n;
-            e = st->list(st->arg, p->ids[0], LWM2M_ID_NONE, LWM2M_ID_NONE, ids, MAX_IDS, &n);
-            for (size_t i = 0; e == LWM2M_OK && i < n; i++) {
-                if (accept == LWM2M_CF_TLV)
-                    lwm2m_tlv_begin_instance(&tlv, ids[i]);
-                e = read_instance(st, od, ids[i], &sink);
-                if (accept == LWM2M_CF_TLV)
-                    lwm2m_tlv_end(&tlv);
-            }
-        } else if (p->len == 2) {
-            e = read_instance(st, od, p->ids[1], &sink);
-        } else {
-            e = read_resource(st, rd, p, &sink, true);
-        }
+        e = emit_path(st, od, p, &sink);
         if (e == LWM2M_OK)
             e = accept == LWM2M_CF_TLV ? lwm2m_tlv_enc_finish(&tlv, &r->payload_len)
                                        : lwm2m_senml_enc_finish(&senml, &r->payload_len);
@@ -441,6 +456,20 @@ static lwm2m_err_t coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf
     return LWM2M_OK;
 }
 
+/* The value an entry writes, typed by its resource; 0, or the CoAP code
+ * that refuses it (no such resource, not writable, wrong type). */
+static uint8_t writable_value(const lwm2m_obj_def_t *od, const lwm2m_entry_t *e, long cf,
+                              lwm2m_value_t *v, const lwm2m_res_def_t **rd_out)
+{
+    const lwm2m_res_def_t *rd = e->path.len >= 3 ? lwm2m_res_def(od, e->path.ids[2]) : NULL;
+    *rd_out = rd;
+    if (!rd)
+        return COAP_NOT_FOUND;
+    if (!(rd->ops & LWM2M_OP_WRITE))
+        return COAP_METHOD_NOT_ALLOWED;
+    return coerce(e, rd->type, (uint16_t)cf, v) == LWM2M_OK ? 0 : COAP_BAD_REQUEST;
+}
+
 /* Two passes over the payload: check every entry, then write them all, so
  * a bad entry leaves nothing half-written. With `create`, the instance
  * p names is created between the passes (and deleted again if a write
@@ -449,11 +478,7 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
                      const coap_msg_t *req, bool create, lwm2m_dm_result_t *r)
 {
     uint64_t given = 0; /* bit i: od->res[i] is in the payload */
-    long cf = -1;
-    coap_opt_t o;
-    uint32_t v32;
-    if (coap_msg_find_option(req, COAP_OPT_CONTENT_FORMAT, &o) && coap_opt_uint(&o, &v32))
-        cf = v32;
+    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
     if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_TEXT &&
         cf != LWM2M_CF_OPAQUE) {
         r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
@@ -492,22 +517,15 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
                 r->code = COAP_BAD_REQUEST;
                 return;
             }
-            const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
-            if (!lwm2m_path_within(&e.path, p) || e.path.ids[0] != od->id || !rd) {
-                r->code = e.path.ids[0] != od->id || !lwm2m_path_within(&e.path, p)
-                              ? COAP_BAD_REQUEST : COAP_NOT_FOUND;
-                return;
-            }
-            if (!(rd->ops & LWM2M_OP_WRITE)) {
-                r->code = COAP_METHOD_NOT_ALLOWED;
-                return;
-            }
-            given |= (uint64_t)1 << ((size_t)(rd - od->res) & 63);
-            lwm2m_value_t v;
-            if (coerce(&e, rd->type, (uint16_t)cf, &v) != LWM2M_OK) {
+            if (!lwm2m_path_within(&e.path, p) || e.path.ids[0] != od->id) {
                 r->code = COAP_BAD_REQUEST;
                 return;
             }
+            const lwm2m_res_def_t *rd;
+            lwm2m_value_t v;
+            if ((r->code = writable_value(od, &e, cf, &v, &rd)) != 0)
+                return;
+            given |= (uint64_t)1 << ((size_t)(rd - od->res) & 63);
             if (pass == 1 && st->write(st->arg, &e.path, &v) != LWM2M_OK) {
                 if (create && st->delete_instance)
                     (void)st->delete_instance(st->arg, od->id, p->ids[1]);
@@ -560,9 +578,7 @@ static bool create_target(const coap_msg_t *req, long cf, uint16_t obj, uint16_t
 static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const coap_msg_t *req,
                       lwm2m_dm_result_t *r)
 {
-    coap_opt_t o;
-    uint32_t v32;
-    long cf = coap_msg_find_option(req, COAP_OPT_CONTENT_FORMAT, &o) && coap_opt_uint(&o, &v32) ? (long)v32 : -1;
+    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
     if (!st->create) {
         r->code = COAP_METHOD_NOT_ALLOWED;
         return;
@@ -597,6 +613,106 @@ static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const 
     dm_write(st, od, &p, req, true, r);
 }
 
+/* The object a composite request's path names, with the checks every
+ * operation makes: 0, or the refusing code. */
+static uint8_t composite_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
+                                const lwm2m_obj_def_t **od)
+{
+    *od = p->len ? lwm2m_obj_def(p->ids[0]) : NULL;
+    uint16_t ids[MAX_IDS];
+    size_t n;
+    if (!*od || st->list(st->arg, p->ids[0], LWM2M_ID_NONE, LWM2M_ID_NONE, ids, MAX_IDS, &n) != LWM2M_OK)
+        return COAP_NOT_FOUND;
+    if ((*od)->bootstrap_only)
+        return COAP_UNAUTHORIZED;
+    if (p->len >= 2 && !instance_exists(st, p->ids[0], p->ids[1]))
+        return COAP_NOT_FOUND;
+    if (p->len >= 3 && !lwm2m_res_def(*od, p->ids[2]))
+        return COAP_NOT_FOUND;
+    return 0;
+}
+
+/* Read-Composite (FETCH /): the SenML CBOR request names the paths, the
+ * answer holds all their values. Paths that do not exist are left out; a
+ * bootstrap-only object or an unreadable resource refuses the request. */
+static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, uint8_t *out, size_t cap,
+                              lwm2m_dm_result_t *r)
+{
+    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT), accept = content_format(req, COAP_OPT_ACCEPT);
+    if (cf != LWM2M_CF_SENML_CBOR) {
+        r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
+        return;
+    }
+    if (accept >= 0 && accept != LWM2M_CF_SENML_CBOR) {
+        r->code = COAP_NOT_ACCEPTABLE;
+        return;
+    }
+    lwm2m_senml_enc_t senml;
+    sink_t sink = {NULL, &senml, LWM2M_CF_SENML_CBOR};
+    lwm2m_senml_dec_t d;
+    lwm2m_entry_t e;
+    lwm2m_err_t err;
+    lwm2m_senml_enc_init(&senml, out, cap);
+    lwm2m_senml_dec_init(&d, req->payload, req->payload_len);
+    while ((err = lwm2m_senml_next(&d, &e)) == LWM2M_OK) {
+        const lwm2m_obj_def_t *od;
+        uint8_t refuse = composite_target(st, &e.path, &od);
+        if (refuse == COAP_NOT_FOUND)
+            continue;
+        const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
+        if (!refuse && rd && !(rd->ops & LWM2M_OP_READ))
+            refuse = COAP_METHOD_NOT_ALLOWED;
+        lwm2m_err_t emitted = refuse ? LWM2M_OK : emit_path(st, od, &e.path, &sink);
+        if (!refuse && emitted != LWM2M_OK && emitted != LWM2M_ERR_END)
+            refuse = code_of(emitted);
+        if (refuse) {
+            r->code = refuse;
+            return;
+        }
+    }
+    if (err != LWM2M_ERR_END || (err = lwm2m_senml_enc_finish(&senml, &r->payload_len)) != LWM2M_OK) {
+        r->code = err == LWM2M_ERR_NO_SPACE ? code_of(err) : COAP_BAD_REQUEST;
+        return;
+    }
+    r->code = COAP_CONTENT;
+    r->has_payload = true;
+    r->content_format = LWM2M_CF_SENML_CBOR;
+}
+
+/* Write-Composite (iPATCH /): resources of any objects in one SenML CBOR
+ * payload, checked all before any is written. */
+static void dm_write_composite(const lwm2m_store_t *st, const coap_msg_t *req, lwm2m_dm_result_t *r)
+{
+    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
+    if (cf != LWM2M_CF_SENML_CBOR) {
+        r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
+        return;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        lwm2m_senml_dec_t d;
+        lwm2m_entry_t e;
+        lwm2m_err_t err;
+        lwm2m_senml_dec_init(&d, req->payload, req->payload_len);
+        while ((err = lwm2m_senml_next(&d, &e)) == LWM2M_OK) {
+            const lwm2m_obj_def_t *od;
+            const lwm2m_res_def_t *rd;
+            lwm2m_value_t v;
+            if ((r->code = composite_target(st, &e.path, &od)) != 0 ||
+                (r->code = writable_value(od, &e, cf, &v, &rd)) != 0)
+                return;
+            if (pass == 1 && st->write(st->arg, &e.path, &v) != LWM2M_OK) {
+                r->code = COAP_INTERNAL_SERVER_ERROR;
+                return;
+            }
+        }
+        if (err != LWM2M_ERR_END) {
+            r->code = COAP_BAD_REQUEST;
+            return;
+        }
+    }
+    r->code = COAP_CHANGED;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint8_t *payload,
@@ -610,8 +726,13 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
         r->code = COAP_BAD_REQUEST;
         return LWM2M_OK;
     }
-    if (p.len == 0) { /* root: Read-Composite and Bootstrap-Discover are elsewhere */
-        r->code = COAP_METHOD_NOT_ALLOWED;
+    if (p.len == 0) { /* root: the composite operations (Bootstrap-Discover is elsewhere) */
+        if (req->code == COAP_FETCH)
+            dm_read_composite(st, req, payload, cap, r);
+        else if (req->code == COAP_IPATCH)
+            dm_write_composite(st, req, r);
+        else
+            r->code = COAP_METHOD_NOT_ALLOWED;
         return LWM2M_OK;
     }
     const lwm2m_obj_def_t *od = lwm2m_obj_def(p.ids[0]);
@@ -634,9 +755,7 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
         return LWM2M_OK;
     }
     coap_opt_t o;
-    uint32_t accept32;
-    long accept = coap_msg_find_option(req, COAP_OPT_ACCEPT, &o) && coap_opt_uint(&o, &accept32)
-                      ? (long)accept32 : -1;
+    long accept = content_format(req, COAP_OPT_ACCEPT);
     switch (req->code) {
     case COAP_GET:
         if (accept == LWM2M_CF_LINK)

@@ -105,7 +105,7 @@ static lwm2m_err_t dev_write(void *arg, const lwm2m_path_t *p, const lwm2m_value
     device_t *d = arg;
     d->writes++;
     if (p->ids[0] == 3303 && p->ids[2] == 5750) {
-        if (v->v.bytes.n >= sizeof d->app_type || !memcmp(v->v.bytes.p, "fail", v->v.bytes.n))
+        if (v->v.bytes.n >= sizeof d->app_type || (v->v.bytes.n == 4 && !memcmp(v->v.bytes.p, "fail", 4)))
             return LWM2M_ERR_NO_SPACE; /* a store that cannot take the value */
         memcpy(d->app_type, v->v.bytes.p, v->v.bytes.n);
         d->app_type[v->v.bytes.n] = 0;
@@ -502,6 +502,89 @@ static void test_write_attributes(void **state)
     store.attrs = &attrs;
 }
 
+/* A FETCH or iPATCH on the root with a SenML CBOR payload. */
+static lwm2m_dm_result_t composite(uint8_t code, const uint8_t *pl, size_t n, uint8_t *out, size_t cap)
+{
+    return run(code, "/", -1, LWM2M_CF_SENML_CBOR, pl, n, out, cap);
+}
+
+static size_t senml_paths(uint8_t *buf, size_t cap, const lwm2m_path_t *paths, const lwm2m_value_t *values,
+                          size_t n)
+{
+    lwm2m_senml_enc_t s;
+    size_t len;
+    lwm2m_senml_enc_init(&s, buf, cap);
+    for (size_t i = 0; i < n; i++) {
+        lwm2m_value_t none = {.type = LWM2M_TYPE_NONE};
+        lwm2m_senml_put(&s, &paths[i], values ? &values[i] : &none);
+    }
+    assert_int_equal(lwm2m_senml_enc_finish(&s, &len), LWM2M_OK);
+    return len;
+}
+
+static void test_composite(void **state)
+{
+    (void)state;
+    uint8_t req[256], out[512];
+    /* Read-Composite: three objects in one answer, an absent instance left out */
+    const lwm2m_path_t paths[] = {{{3, 0, 0}, 3}, {{3303, 0, 5700}, 3}, {{1, 0}, 2}, {{3303, 9}, 2}};
+    size_t n = senml_paths(req, sizeof req, paths, NULL, 4);
+    lwm2m_dm_result_t r = composite(COAP_FETCH, req, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_int_equal(r.content_format, LWM2M_CF_SENML_CBOR);
+    lwm2m_senml_dec_t d;
+    lwm2m_entry_t e;
+    char seen[256] = "";
+    lwm2m_senml_dec_init(&d, out, r.payload_len);
+    while (lwm2m_senml_next(&d, &e) == LWM2M_OK) {
+        char ps[32];
+        lwm2m_path_format(&e.path, ps, sizeof ps);
+        strcat(seen, ps);
+        strcat(seen, " ");
+        if (e.path.ids[0] == 3303)
+            assert_true(e.value.type == LWM2M_TYPE_FLOAT && e.value.v.f == 21.5);
+        if (e.path.ids[0] == 3)
+            assert_memory_equal(e.value.v.bytes.p, "Open Mobile Alliance", 20);
+    }
+    assert_string_equal(seen, "/3/0/0 /3303/0/5700 /1/0/0 /1/0/1 /1/0/7 "); /* the device has no /1/0/6 */
+    /* refused: the OSCORE object, a request not in SenML CBOR, another Accept */
+    const lwm2m_path_t secret[] = {{{3, 0, 0}, 3}, {{21, 0}, 2}};
+    n = senml_paths(req, sizeof req, secret, NULL, 2);
+    assert_int_equal(composite(COAP_FETCH, req, n, out, sizeof out).code, COAP_UNAUTHORIZED);
+    assert_int_equal(run(COAP_FETCH, "/", -1, LWM2M_CF_TLV, req, n, out, sizeof out).code,
+                     COAP_UNSUPPORTED_CONTENT_FORMAT);
+    assert_int_equal(run(COAP_FETCH, "/", LWM2M_CF_TLV, LWM2M_CF_SENML_CBOR, req, n, out, sizeof out).code,
+                     COAP_NOT_ACCEPTABLE);
+    assert_int_equal(composite(COAP_FETCH, (const uint8_t *)"\x81\xa1", 2, out, sizeof out).code,
+                     COAP_BAD_REQUEST);
+
+    /* Write-Composite: two objects at once */
+    const lwm2m_path_t wpaths[] = {{{1, 0, 1}, 3}, {{3303, 0, 5750}, 3}};
+    lwm2m_value_t wvals[] = {{.type = LWM2M_TYPE_INTEGER, .v.i = 900},
+                             {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"cellar", 6}}};
+    n = senml_paths(req, sizeof req, wpaths, wvals, 2);
+    assert_int_equal(composite(COAP_IPATCH, req, n, out, sizeof out).code, COAP_CHANGED);
+    assert_true(dev.lifetime == 900);
+    assert_string_equal(dev.app_type, "cellar");
+    /* all or nothing: a read-only resource among them writes nothing */
+    const lwm2m_path_t bad[] = {{{1, 0, 1}, 3}, {{3, 0, 0}, 3}};
+    lwm2m_value_t bvals[] = {{.type = LWM2M_TYPE_INTEGER, .v.i = 5},
+                             {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"x", 1}}};
+    n = senml_paths(req, sizeof req, bad, bvals, 2);
+    int writes = dev.writes;
+    assert_int_equal(composite(COAP_IPATCH, req, n, out, sizeof out).code, COAP_METHOD_NOT_ALLOWED);
+    assert_int_equal(dev.writes, writes);
+    assert_true(dev.lifetime == 900);
+    const lwm2m_path_t osc[] = {{{21, 0, 0}, 3}};
+    n = senml_paths(req, sizeof req, osc, bvals + 1, 1);
+    assert_int_equal(composite(COAP_IPATCH, req, n, out, sizeof out).code, COAP_UNAUTHORIZED);
+    const lwm2m_path_t obj[] = {{{1, 0}, 2}};
+    n = senml_paths(req, sizeof req, obj, bvals, 1);
+    assert_int_equal(composite(COAP_IPATCH, req, n, out, sizeof out).code, COAP_NOT_FOUND);
+    assert_int_equal(run(COAP_POST, "/", -1, LWM2M_CF_SENML_CBOR, req, n, out, sizeof out).code,
+                     COAP_METHOD_NOT_ALLOWED);
+}
+
 /* An Update or De-register request to path with the query q. */
 static lwm2m_err_t update(uint8_t code, const char *path, const char *q, uint32_t *loc, uint32_t *lt)
 {
@@ -597,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup(test_write_attributes, reset),
         cmocka_unit_test_setup(test_registration, reset),
         cmocka_unit_test_setup(test_update_parse, reset),
+        cmocka_unit_test_setup(test_composite, reset),
     };
     return cmocka_run_group_tests_name("lwm2m_model", tests, NULL, NULL);
 }
