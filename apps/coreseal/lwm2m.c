@@ -344,6 +344,29 @@ static void evaluate(node_t *n, const lwm2m_store_t *st, observer_t *o, cs_time_
     observer_sent(o, st, out, r.payload_len, now);
 }
 
+/* Send (POST /dp): the values at paths in SenML CBOR. The answer is not
+ * waited for: a lost Send is repeated with the next Update. */
+static void send_values(node_t *n, const lwm2m_store_t *st, const lwm2m_path_t *paths, size_t count)
+{
+    uint8_t pl[512], arena[16], token[8];
+    size_t len;
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    oscore_binding_t bind;
+    lwm2m_err_t e;
+    if (!count)
+        return;
+    if ((e = lwm2m_send_payload(st, paths, count, pl, sizeof pl, &len)) != LWM2M_OK) {
+        fprintf(stderr, "coreseal %s: cannot send: %s\n", n->sub, coreseal_strerror(e));
+        return;
+    }
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, "dp", 2);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    if (!send_req(n, 0, n->oscore, COAP_POST, &l, pl, len, false, token, &bind))
+        fprintf(stderr, "coreseal %s: Send could not be queued\n", n->sub);
+}
+
 static int lwm2m_client(int argc, char **argv)
 {
     static node_t n;
@@ -355,8 +378,11 @@ static int lwm2m_client(int argc, char **argv)
     n.sub = "lwm2m client";
     const char *server = NULL, *oscore = NULL, *ep = NULL;
     long lifetime = 300, duration = -1, interval_ms = 1000;
+    lwm2m_path_t sends[4];
+    size_t n_sends = 0;
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'}, {"ep", required_argument, NULL, 'e'},
+        {"send", required_argument, NULL, 'S'},
         {"oscore", required_argument, NULL, 'O'}, {"lifetime", required_argument, NULL, 'l'},
         {"duration", required_argument, NULL, 'd'}, {"interval", required_argument, NULL, 'i'},
         {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
@@ -371,15 +397,22 @@ static int lwm2m_client(int argc, char **argv)
         case 'l': lifetime = atol(optarg); break;
         case 'd': duration = atol(optarg); break;
         case 'i': interval_ms = atol(optarg); break;
+        case 'S':
+            if (n_sends == 4 || lwm2m_path_parse(&sends[n_sends], optarg, strlen(optarg)) != LWM2M_OK)
+                return cli_fail(n.sub, CLI_EXIT_USAGE, "--send expects up to 4 paths like /3303/0/5700");
+            n_sends++;
+            break;
         case 'v': n.verbose++; break;
         case 'h':
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: coreseal lwm2m client --server coap://HOST:PORT --ep NAME [--oscore FILE]\n"
-                    "                             [--lifetime S] [--duration S] [--interval MS] [-v]\n"
+                    "                             [--lifetime S] [--duration S] [--interval MS]\n"
+                    "                             [--send PATH]... [-v]\n"
                     "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
-                    "Device Management and Observe, updates its registration, and de-registers\n"
-                    "after --duration seconds or on Ctrl-C.\n");
+                    "Device Management and Observe (by the attributes the server wrote),\n"
+                    "sends the --send paths with every Register and Update (POST /dp), and\n"
+                    "de-registers after --duration seconds or on Ctrl-C.\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
     }
@@ -442,6 +475,7 @@ static int lwm2m_client(int argc, char **argv)
             coap_optlist_add(&l, COAP_OPT_URI_PATH, location, strlen(location));
             if (send_req(&n, 0, n.oscore, COAP_POST, &l, NULL, 0, false, token, &bind))
                 next_update = now + (cs_time_ms_t)lifetime * 500;
+            send_values(&n, &st, sends, n_sends);
         }
         bool moved = now >= next_tick;
         if (moved) { /* the sensor moves */
@@ -497,6 +531,7 @@ static int lwm2m_client(int argc, char **argv)
                     fflush(stdout);
                     state = REGISTERED;
                     next_update = now + (cs_time_ms_t)lifetime * 500;
+                    send_values(&n, &st, sends, n_sends);
                 } else if (state == DEREGISTERING) {
                     printf("client: de-registered (%s)\n", cli_code_str(resp.code, code));
                     rc = resp.code == COAP_DELETED ? CLI_EXIT_OK : CLI_EXIT_PEER_REJECTED;
@@ -542,18 +577,17 @@ static oscore_ctx_t *client_oscore(lwm2m_client_t *c)
     return c && c->has_oscore ? &c->oscore : NULL;
 }
 
-static void print_value_payload(const char *what, const lwm2m_client_t *r, const char *path,
-                                const coap_msg_t *m)
+static void print_value_payload(const char *what, const char *ep, const char *path, const coap_msg_t *m)
 {
     coap_opt_t o;
     uint32_t cf = 0;
     if (coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &o))
         (void)coap_opt_uint(&o, &cf);
     char code[32];
-    if (COAP_CODE_CLASS(m->code) != 2) {
-        printf("server: %s %s %s -> %s\n", what, r->endpoint, path, cli_code_str(m->code, code));
+    if (COAP_CODE_CLASS(m->code) > 2) { /* an error response; requests (Send) and 2.xx carry values */
+        printf("server: %s %s %s -> %s\n", what, ep, path, cli_code_str(m->code, code));
     } else if (cf == LWM2M_CF_TEXT) {
-        printf("server: %s %s %s = %.*s\n", what, r->endpoint, path, (int)m->payload_len,
+        printf("server: %s %s %s = %.*s\n", what, ep, path, (int)m->payload_len,
                (const char *)m->payload);
     } else if (cf == LWM2M_CF_TLV || cf == LWM2M_CF_SENML_CBOR) {
         /* one line per value; TLV values shown as text when they are */
@@ -579,10 +613,10 @@ static void print_value_payload(const char *what, const lwm2m_client_t *r, const
                     if (text[i] < 0x20 || text[i] > 0x7e)
                         text[i] = '.';
             }
-            printf("server: %s %s %s = %.*s\n", what, r->endpoint, ps, (int)tn, (const char *)text);
+            printf("server: %s %s %s = %.*s\n", what, ep, ps, (int)tn, (const char *)text);
         }
     } else {
-        printf("server: %s %s %s: %zu bytes (format %u)\n", what, r->endpoint, path, m->payload_len, cf);
+        printf("server: %s %s %s: %zu bytes (format %u)\n", what, ep, path, m->payload_len, cf);
     }
     fflush(stdout);
 }
@@ -597,6 +631,20 @@ static void add_path(coap_optlist_t *l, const char *path)
         coap_optlist_add(l, COAP_OPT_URI_PATH, p, k);
         p += k + (p[k] == '/');
     }
+}
+
+/* POST /dp: a Send. */
+static bool is_send(const coap_msg_t *req)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    int seg = 0;
+    bool dp = false;
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o))
+        if (o.num == COAP_OPT_URI_PATH)
+            dp = seg++ == 0 && o.len == 2 && !memcmp(o.val, "dp", 2);
+    return dp && seg == 1;
 }
 
 static void cancel_queries(node_t *n, query_t *queries, const lwm2m_client_t *c)
@@ -736,7 +784,7 @@ static int lwm2m_server(int argc, char **argv)
                         printf("server: attributes %s %s -> %s\n", qr->client->endpoint, qr->path,
                                cli_code_str(resp.code, code));
                     else
-                        print_value_payload(qr->observe ? "notify" : "read", qr->client, qr->path, &resp);
+                        print_value_payload(qr->observe ? "notify" : "read", qr->client->endpoint, qr->path, &resp);
                     fflush(stdout);
                     if (!qr->observe)
                         qr->active = false;
@@ -819,6 +867,16 @@ static int lwm2m_server(int argc, char **argv)
                         snprintf(qr->path, sizeof qr->path, "%s", one);
                     }
                 }
+                continue;
+            }
+            if (req.code == COAP_POST && is_send(&req)) { /* Send: from registered clients */
+                if (client && client->state != LWM2M_CLIENT_REGISTERED) {
+                    reply(&n, &ev, octx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token,
+                          req.token_len);
+                    continue;
+                }
+                print_value_payload("send", client ? client->endpoint : "(unprotected)", "/", &req);
+                reply(&n, &ev, octx, &bind, COAP_CHANGED, NULL, NULL, 0, false, 0, req.token, req.token_len);
                 continue;
             }
             /* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):

@@ -82,6 +82,13 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *store, const coap
                                           uint8_t *payload, size_t cap,
                                           lwm2m_dm_result_t *result);
 
+/* Send (LwM2M 1.1+ Information Reporting): the SenML CBOR payload of a POST /dp carrying the values
+ * at `paths`, as Read-Composite would return them. LWM2M_ERR_BAD_PATH for a
+ * bootstrap-only object or an unreadable resource, LWM2M_ERR_NO_SPACE when
+ * out is short, LWM2M_ERR_MALFORMED when the store fails. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_send_payload(const lwm2m_store_t *store, const lwm2m_path_t *paths,
+                                             size_t n, uint8_t *out, size_t cap, size_t *len);
+
 /* Registration (§6.2): the query of a Register request, "ep=...&lt=...".
  * Writes Uri-Path "rd" and the Uri-Query options into an option list. */
 typedef struct {

@@ -632,9 +632,24 @@ static uint8_t composite_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
     return 0;
 }
 
+/* One path of a Read-Composite or Send into the SenML sink: 0, or the
+ * code refusing the whole operation. Paths that do not exist add nothing;
+ * a bootstrap-only object or an unreadable resource refuses. */
+static uint8_t read_into(const lwm2m_store_t *st, const lwm2m_path_t *p, sink_t *sink)
+{
+    const lwm2m_obj_def_t *od;
+    uint8_t refuse = composite_target(st, p, &od);
+    if (refuse == COAP_NOT_FOUND)
+        return 0;
+    const lwm2m_res_def_t *rd = !refuse && p->len >= 3 ? lwm2m_res_def(od, p->ids[2]) : NULL;
+    if (refuse || (rd && !(rd->ops & LWM2M_OP_READ)))
+        return refuse ? refuse : COAP_METHOD_NOT_ALLOWED;
+    lwm2m_err_t e = emit_path(st, od, p, sink);
+    return e == LWM2M_OK || e == LWM2M_ERR_END ? 0 : code_of(e);
+}
+
 /* Read-Composite (FETCH /): the SenML CBOR request names the paths, the
- * answer holds all their values. Paths that do not exist are left out; a
- * bootstrap-only object or an unreadable resource refuses the request. */
+ * answer holds all their values. */
 static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, uint8_t *out, size_t cap,
                               lwm2m_dm_result_t *r)
 {
@@ -654,22 +669,9 @@ static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, ui
     lwm2m_err_t err;
     lwm2m_senml_enc_init(&senml, out, cap);
     lwm2m_senml_dec_init(&d, req->payload, req->payload_len);
-    while ((err = lwm2m_senml_next(&d, &e)) == LWM2M_OK) {
-        const lwm2m_obj_def_t *od;
-        uint8_t refuse = composite_target(st, &e.path, &od);
-        if (refuse == COAP_NOT_FOUND)
-            continue;
-        const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
-        if (!refuse && rd && !(rd->ops & LWM2M_OP_READ))
-            refuse = COAP_METHOD_NOT_ALLOWED;
-        lwm2m_err_t emitted = refuse ? LWM2M_OK : emit_path(st, od, &e.path, &sink);
-        if (!refuse && emitted != LWM2M_OK && emitted != LWM2M_ERR_END)
-            refuse = code_of(emitted);
-        if (refuse) {
-            r->code = refuse;
+    while ((err = lwm2m_senml_next(&d, &e)) == LWM2M_OK)
+        if ((r->code = read_into(st, &e.path, &sink)) != 0)
             return;
-        }
-    }
     if (err != LWM2M_ERR_END || (err = lwm2m_senml_enc_finish(&senml, &r->payload_len)) != LWM2M_OK) {
         r->code = err == LWM2M_ERR_NO_SPACE ? code_of(err) : COAP_BAD_REQUEST;
         return;
@@ -677,6 +679,26 @@ static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, ui
     r->code = COAP_CONTENT;
     r->has_payload = true;
     r->content_format = LWM2M_CF_SENML_CBOR;
+}
+
+lwm2m_err_t lwm2m_send_payload(const lwm2m_store_t *st, const lwm2m_path_t *paths, size_t n,
+                               uint8_t *out, size_t cap, size_t *len)
+{
+    if (!st || (n && !paths) || !out || !len)
+        return LWM2M_ERR_BAD_ARG;
+    lwm2m_senml_enc_t senml;
+    sink_t sink = {NULL, &senml, LWM2M_CF_SENML_CBOR};
+    lwm2m_senml_enc_init(&senml, out, cap);
+    for (size_t i = 0; i < n; i++) {
+        switch (read_into(st, &paths[i], &sink)) {
+        case 0: break;
+        case COAP_UNAUTHORIZED:
+        case COAP_METHOD_NOT_ALLOWED: return LWM2M_ERR_BAD_PATH;
+        case COAP_REQUEST_ENTITY_TOO_LARGE: return LWM2M_ERR_NO_SPACE;
+        default: return LWM2M_ERR_MALFORMED; /* the store failed */
+        }
+    }
+    return lwm2m_senml_enc_finish(&senml, len);
 }
 
 /* Write-Composite (iPATCH /): resources of any objects in one SenML CBOR

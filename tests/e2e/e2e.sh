@@ -207,7 +207,7 @@ L=$((PORT + 20))
 LWS=$!
 sleep 0.3
 "$B" lwm2m client --server coap://127.0.0.1:$L --ep dev01 --oscore lwc.json --duration 3 \
-    --interval 300 > lwc.log 2>&1; rc=$?
+    --interval 300 --send /3303/0/5700 > lwc.log 2>&1; rc=$?
 check "LwM2M client registered, served and de-registered over OSCORE (exit $rc)" \
     test $rc = 0 -a -n "$(grep 'registered dev01 lt=300 over OSCORE' lwm2m.log)"
 check "LwM2M Read in plain text and TLV over OSCORE" \
@@ -215,6 +215,7 @@ check "LwM2M Read in plain text and TLV over OSCORE" \
 n=$(grep -c 'notify dev01 /3303/0/5700' lwm2m.log)
 check "LwM2M Observe over OSCORE: $n notifications (>= 5)" test "$n" -ge 5
 check "LwM2M De-register" grep -q 'de-registered dev01' lwm2m.log
+check "LwM2M Send (POST /dp, SenML CBOR) over OSCORE" grep -q 'send dev01 /3303/0/5700 = 21' lwm2m.log
 "$B" lwm2m client --server coap://127.0.0.1:$L --ep not-my-id --oscore lwc2.json --duration 1 \
     > lwc2.log 2>&1; rc=$?
 check "LwM2M: endpoint name other than the OSCORE Sender ID refused with 4.00" \

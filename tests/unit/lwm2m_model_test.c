@@ -585,6 +585,26 @@ static void test_composite(void **state)
                      COAP_METHOD_NOT_ALLOWED);
 }
 
+static void test_send_payload(void **state)
+{
+    (void)state;
+    uint8_t out[256];
+    size_t n;
+    const lwm2m_path_t paths[] = {{{3303, 0, 5700}, 3}, {{1, 0, 1}, 3}, {{3303, 7}, 2}};
+    assert_int_equal(lwm2m_send_payload(&store, paths, 3, out, sizeof out, &n), LWM2M_OK);
+    lwm2m_senml_dec_t d;
+    lwm2m_entry_t e;
+    lwm2m_senml_dec_init(&d, out, n);
+    assert_int_equal(lwm2m_senml_next(&d, &e), LWM2M_OK);
+    assert_true(e.path.len == 3 && e.path.ids[2] == 5700 && e.value.v.f == 21.5);
+    assert_int_equal(lwm2m_senml_next(&d, &e), LWM2M_OK);
+    assert_true(e.path.ids[0] == 1 && e.value.type == LWM2M_TYPE_INTEGER && e.value.v.i == 86400);
+    assert_int_equal(lwm2m_senml_next(&d, &e), LWM2M_ERR_END); /* /3303/7 does not exist */
+    const lwm2m_path_t secret[] = {{{21, 0}, 2}};
+    assert_int_equal(lwm2m_send_payload(&store, secret, 1, out, sizeof out, &n), LWM2M_ERR_BAD_PATH);
+    assert_int_equal(lwm2m_send_payload(&store, paths, 3, out, 8, &n), LWM2M_ERR_NO_SPACE);
+}
+
 /* An Update or De-register request to path with the query q. */
 static lwm2m_err_t update(uint8_t code, const char *path, const char *q, uint32_t *loc, uint32_t *lt)
 {
@@ -681,6 +701,7 @@ int main(void)
         cmocka_unit_test_setup(test_registration, reset),
         cmocka_unit_test_setup(test_update_parse, reset),
         cmocka_unit_test_setup(test_composite, reset),
+        cmocka_unit_test_setup(test_send_payload, reset),
     };
     return cmocka_run_group_tests_name("lwm2m_model", tests, NULL, NULL);
 }
