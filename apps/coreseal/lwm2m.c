@@ -715,9 +715,10 @@ static int lwm2m_server(int argc, char **argv)
                     "                             [--observe PATH]... [--max-clients N]\n"
                     "Accepts LwM2M registrations; after each Register writes the attributes\n"
                     "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
-                    "paths and prints the values. A client using OSCORE must register\n"
-                    "with its Sender ID as endpoint name (4.00 otherwise). --max-clients sizes\n"
-                    "the registry (about 700 bytes each; default 1000).\n");
+                    "paths and prints the values, and those clients Send (POST /dp). A client\n"
+                    "using OSCORE must register with its Sender ID as endpoint name (4.00\n"
+                    "otherwise). --max-clients sizes the registry (about 700 bytes each;\n"
+                    "default 1000).\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
     }
