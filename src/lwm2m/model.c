@@ -613,17 +613,17 @@ static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const 
     dm_write(st, od, &p, req, true, r);
 }
 
-/* The object a composite request's path names, with the checks every
- * operation makes: 0, or the refusing code. */
-static uint8_t composite_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
-                                const lwm2m_obj_def_t **od)
+/* The object a request's path names, with the checks every operation
+ * makes: 0, or the refusing code. */
+static uint8_t check_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
+                            const lwm2m_obj_def_t **od)
 {
     *od = p->len ? lwm2m_obj_def(p->ids[0]) : NULL;
     uint16_t ids[MAX_IDS];
     size_t n;
     if (!*od || st->list(st->arg, p->ids[0], LWM2M_ID_NONE, LWM2M_ID_NONE, ids, MAX_IDS, &n) != LWM2M_OK)
         return COAP_NOT_FOUND;
-    if ((*od)->bootstrap_only)
+    if ((*od)->bootstrap_only) /* /0 and /21 belong to the bootstrap server */
         return COAP_UNAUTHORIZED;
     if (p->len >= 2 && !instance_exists(st, p->ids[0], p->ids[1]))
         return COAP_NOT_FOUND;
@@ -638,7 +638,7 @@ static uint8_t composite_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
 static uint8_t read_into(const lwm2m_store_t *st, const lwm2m_path_t *p, sink_t *sink)
 {
     const lwm2m_obj_def_t *od;
-    uint8_t refuse = composite_target(st, p, &od);
+    uint8_t refuse = check_target(st, p, &od);
     if (refuse == COAP_NOT_FOUND)
         return 0;
     const lwm2m_res_def_t *rd = !refuse && p->len >= 3 ? lwm2m_res_def(od, p->ids[2]) : NULL;
@@ -719,7 +719,7 @@ static void dm_write_composite(const lwm2m_store_t *st, const coap_msg_t *req, l
             const lwm2m_obj_def_t *od;
             const lwm2m_res_def_t *rd;
             lwm2m_value_t v;
-            if ((r->code = composite_target(st, &e.path, &od)) != 0 ||
+            if ((r->code = check_target(st, &e.path, &od)) != 0 ||
                 (r->code = writable_value(od, &e, cf, &v, &rd)) != 0)
                 return;
             if (pass == 1 && st->write(st->arg, &e.path, &v) != LWM2M_OK) {
@@ -757,25 +757,9 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
             r->code = COAP_METHOD_NOT_ALLOWED;
         return LWM2M_OK;
     }
-    const lwm2m_obj_def_t *od = lwm2m_obj_def(p.ids[0]);
-    uint16_t objs[MAX_IDS];
-    size_t n;
-    if (!od || st->list(st->arg, p.ids[0], LWM2M_ID_NONE, LWM2M_ID_NONE, objs, MAX_IDS, &n) != LWM2M_OK) {
-        r->code = COAP_NOT_FOUND;
+    const lwm2m_obj_def_t *od;
+    if ((r->code = check_target(st, &p, &od)) != 0)
         return LWM2M_OK;
-    }
-    if (od->bootstrap_only) { /* /0 and /21 belong to the bootstrap server */
-        r->code = COAP_UNAUTHORIZED;
-        return LWM2M_OK;
-    }
-    if (p.len >= 2 && !instance_exists(st, p.ids[0], p.ids[1])) {
-        r->code = COAP_NOT_FOUND;
-        return LWM2M_OK;
-    }
-    if (p.len >= 3 && !lwm2m_res_def(od, p.ids[2])) {
-        r->code = COAP_NOT_FOUND;
-        return LWM2M_OK;
-    }
     coap_opt_t o;
     long accept = content_format(req, COAP_OPT_ACCEPT);
     switch (req->code) {
