@@ -238,25 +238,26 @@ typedef struct {
     size_t last_len;
 } observer_t;
 
-/* The observed resource's value, for the numeric attributes (gt/lt/st). */
-static lwm2m_value_t observed_value(const lwm2m_store_t *st, const lwm2m_path_t *p)
+/* What decides the observation's notifications now: its attributes, and
+ * the resource's value for the numeric ones (gt/lt/st; NONE above a
+ * resource). */
+static void observer_view(const lwm2m_store_t *st, const observer_t *o, lwm2m_attrs_t *a,
+                          lwm2m_value_t *v)
 {
-    lwm2m_value_t v = {.type = LWM2M_TYPE_NONE};
-    if (p->len < 3 || st->read(st->arg, p, &v) != LWM2M_OK)
-        v.type = LWM2M_TYPE_NONE;
-    return v;
+    lwm2m_attr_effective(st->attrs, &o->path, NULL, a);
+    if (o->path.len < 3 || st->read(st->arg, &o->path, v) != LWM2M_OK)
+        v->type = LWM2M_TYPE_NONE;
 }
 
-static void observer_sent(observer_t *o, const lwm2m_store_t *st, const uint8_t *pl, size_t n,
-                          cs_time_ms_t now)
+/* Records a notification (or the Observe response) as sent: the value the
+ * payload was made from, so later changes are measured against it. */
+static void observer_sent(observer_t *o, const lwm2m_attrs_t *a, const lwm2m_value_t *v,
+                          const uint8_t *pl, size_t n, cs_time_ms_t now)
 {
-    lwm2m_value_t v = observed_value(st, &o->path);
-    lwm2m_attrs_t a;
-    lwm2m_notify_sent(&o->rep, &v, now);
+    lwm2m_notify_sent(&o->rep, v, now);
     o->last_len = n < sizeof o->last ? n : sizeof o->last;
     memcpy(o->last, pl, o->last_len);
-    lwm2m_attr_effective(st->attrs, &o->path, NULL, &a);
-    o->next_check = lwm2m_notify_next(&a, &o->rep);
+    o->next_check = lwm2m_notify_next(a, &o->rep);
 }
 
 static void client_request(node_t *n, const lwm2m_store_t *st, observer_t *obs, coap_ep_event_t *ev)
@@ -292,7 +293,10 @@ static void client_request(node_t *n, const lwm2m_store_t *st, observer_t *obs, 
                 memcpy(obs[i].token, req.token, req.token_len);
                 /* the DM handler accepted the path, so it parses */
                 obs[i].active = lwm2m_path_from_msg(&obs[i].path, &req) == LWM2M_OK;
-                observer_sent(&obs[i], st, out, r.payload_len, cs_net_now());
+                lwm2m_attrs_t a;
+                lwm2m_value_t v;
+                observer_view(st, &obs[i], &a, &v);
+                observer_sent(&obs[i], &a, &v, out, r.payload_len, cs_net_now());
                 coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 1);
                 break;
             }
@@ -327,9 +331,9 @@ static void evaluate(node_t *n, const lwm2m_store_t *st, observer_t *o, cs_time_
         lwm2m_dm_handle(st, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
         return;
     lwm2m_attrs_t a;
-    lwm2m_value_t v = observed_value(st, &o->path);
+    lwm2m_value_t v;
+    observer_view(st, o, &a, &v);
     bool changed = r.payload_len != o->last_len || memcmp(out, o->last, o->last_len) != 0;
-    lwm2m_attr_effective(st->attrs, &o->path, NULL, &a);
     if (!lwm2m_notify_due(&a, &o->rep, &v, changed, now)) {
         o->next_check = lwm2m_notify_next(&a, &o->rep);
         return;
@@ -341,7 +345,7 @@ static void evaluate(node_t *n, const lwm2m_store_t *st, observer_t *o, cs_time_
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
     reply(n, NULL, n->oscore, &o->bind, COAP_CONTENT, &l, out, r.payload_len, true, o->peer,
           o->token, o->tkl);
-    observer_sent(o, st, out, r.payload_len, now);
+    observer_sent(o, &a, &v, out, r.payload_len, now);
 }
 
 /* Send (POST /dp): the values at paths in SenML CBOR. The answer is not
