@@ -625,18 +625,6 @@ static void print_value_payload(const char *what, const char *ep, const char *pa
     fflush(stdout);
 }
 
-static void add_path(coap_optlist_t *l, const char *path)
-{
-    const char *p = path;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        size_t k = strcspn(p, "/");
-        coap_optlist_add(l, COAP_OPT_URI_PATH, p, k);
-        p += k + (p[k] == '/');
-    }
-}
-
 /* POST /dp: a Send. */
 static bool is_send(const coap_msg_t *req)
 {
@@ -850,18 +838,17 @@ static int lwm2m_server(int argc, char **argv)
                     bool attr = k < n_attributes, obs = k >= n_attributes + n_reads;
                     const char *path = attr ? attributes[k] : obs ? observes[k - n_attributes - n_reads]
                                                                   : reads[k - n_attributes];
+                    /* PATH[?QUERY], sent to the client's address: no Uri-Host */
                     size_t path_len = strcspn(path, "?");
-                    char one[sizeof qr->path];
-                    snprintf(one, sizeof one, "%.*s", (int)path_len, path);
+                    coap_uri_t target = {.path = path, .path_len = path_len, .host_is_literal = true};
+                    if (path[path_len] == '?') {
+                        target.query = path + path_len + 1;
+                        target.query_len = strlen(target.query);
+                    }
                     coap_optlist_init(&l, list, 16, arena, sizeof arena);
                     if (obs)
                         coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
-                    add_path(&l, one);
-                    for (const char *q = path + path_len + (path[path_len] == '?'); *q;) {
-                        size_t qn = strcspn(q, "&");
-                        coap_optlist_add(&l, COAP_OPT_URI_QUERY, q, qn);
-                        q += qn + (q[qn] == '&');
-                    }
+                    coap_optlist_add_uri(&l, &target, false);
                     memset(qr, 0, sizeof *qr);
                     if (send_req(&n, r->peer, octx, attr ? COAP_PUT : COAP_GET, &l, NULL, 0, obs, qr->token,
                                  &qr->bind)) {
@@ -869,7 +856,7 @@ static int lwm2m_server(int argc, char **argv)
                         qr->client = r;
                         qr->observe = obs;
                         qr->attributes = attr;
-                        snprintf(qr->path, sizeof qr->path, "%s", one);
+                        snprintf(qr->path, sizeof qr->path, "%.*s", (int)path_len, path);
                     }
                 }
                 continue;
