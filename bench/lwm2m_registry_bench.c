@@ -19,21 +19,7 @@
 #include "coreseal/crypto_openssl.h"
 #include "coreseal/lwm2m_registry.h"
 
-/* Count every heap allocation of the process (OpenSSL's included). */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-static unsigned long allocations;
-void *malloc(size_t n) { allocations++; return __libc_malloc(n); }
-void *calloc(size_t a, size_t b) { allocations++; return __libc_calloc(a, b); }
-void *realloc(void *p, size_t n) { allocations++; return __libc_realloc(p, n); }
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#include "measure.h"
 
 static _Noreturn void fail(const char *what, int err)
 {
