@@ -156,30 +156,41 @@ static lwm2m_attr_entry_t attr_entries[4];
 static lwm2m_attr_table_t attrs;
 static lwm2m_store_t store = {&dev, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete, &attrs};
 
-/* Runs one request: method, path, Accept (-1 none), Content-Format, payload. */
-static lwm2m_dm_result_t run(uint8_t code, const char *path, long accept, long cf,
-                             const uint8_t *pl, size_t pl_len, uint8_t *out, size_t cap)
+/* A request in msg: method, path ("/3/0"), query ("a=1&b" or NULL),
+ * Accept and Content-Format (-1: none), payload. */
+static coap_msg_t request(uint8_t *msg, size_t cap, uint8_t code, const char *path, const char *query,
+                          long accept, long cf, const uint8_t *pl, size_t pl_len)
 {
-    uint8_t msg[512];
     coap_builder_t b;
     size_t n;
-    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, code, 1, NULL, 0);
-    char seg[16];
-    const char *p = path + 1;
-    while (*p) {
+    coap_builder_init(&b, msg, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, code, 1, NULL, 0);
+    for (const char *p = path + 1; *p;) {
         size_t k = strcspn(p, "/");
-        memcpy(seg, p, k);
-        coap_builder_add_option(&b, COAP_OPT_URI_PATH, seg, k);
+        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
         p += k + (p[k] == '/');
     }
     if (cf >= 0)
         coap_builder_add_option_uint(&b, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+    for (const char *p = query; p && *p;) {
+        size_t k = strcspn(p, "&");
+        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, p, k);
+        p += k + (p[k] == '&');
+    }
     if (accept >= 0)
         coap_builder_add_option_uint(&b, COAP_OPT_ACCEPT, (uint32_t)accept);
     coap_builder_set_payload(&b, pl, pl_len);
     assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
     coap_msg_t m;
     assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    return m;
+}
+
+/* Runs one request: method, path, Accept (-1 none), Content-Format, payload. */
+static lwm2m_dm_result_t run(uint8_t code, const char *path, long accept, long cf,
+                             const uint8_t *pl, size_t pl_len, uint8_t *out, size_t cap)
+{
+    uint8_t msg[512];
+    coap_msg_t m = request(msg, sizeof msg, code, path, NULL, accept, cf, pl, pl_len);
     lwm2m_dm_result_t r;
     assert_int_equal(lwm2m_dm_handle(&store, &m, out, cap, &r), LWM2M_OK);
     return r;
@@ -438,25 +449,9 @@ static void test_create_and_delete(void **state)
 /* Runs a PUT with the query string q ("pmin=10&gt=30") and no payload. */
 static uint8_t write_attributes(const char *path, const char *q)
 {
-    uint8_t msg[256];
-    coap_builder_t b;
-    size_t n;
-    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_PUT, 1, NULL, 0);
-    for (const char *p = path + 1; *p;) {
-        size_t k = strcspn(p, "/");
-        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
-        p += k + (p[k] == '/');
-    }
-    for (const char *p = q; *p;) {
-        size_t k = strcspn(p, "&");
-        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, p, k);
-        p += k + (p[k] == '&');
-    }
-    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
-    coap_msg_t m;
-    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    uint8_t msg[256], out[64];
+    coap_msg_t m = request(msg, sizeof msg, COAP_PUT, path, q, -1, -1, NULL, 0);
     lwm2m_dm_result_t r;
-    uint8_t out[64];
     assert_int_equal(lwm2m_dm_handle(&store, &m, out, sizeof out, &r), LWM2M_OK);
     return r.code;
 }
@@ -609,19 +604,7 @@ static void test_send_payload(void **state)
 static lwm2m_err_t update(uint8_t code, const char *path, const char *q, uint32_t *loc, uint32_t *lt)
 {
     uint8_t msg[128];
-    coap_builder_t b;
-    size_t n;
-    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, code, 1, NULL, 0);
-    for (const char *p = path + 1; *p;) {
-        size_t k = strcspn(p, "/");
-        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
-        p += k + (p[k] == '/');
-    }
-    if (q)
-        coap_builder_add_option(&b, COAP_OPT_URI_QUERY, q, strlen(q));
-    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
-    coap_msg_t m;
-    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    coap_msg_t m = request(msg, sizeof msg, code, path, q, -1, -1, NULL, 0);
     return lwm2m_update_parse(&m, loc, lt);
 }
 
