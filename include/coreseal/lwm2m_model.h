@@ -65,6 +65,7 @@ typedef struct {
     bool has_payload;
     size_t payload_len;      /* bytes written to the caller's payload buffer */
     lwm2m_path_t created;    /* Create: /obj/inst, for the Location-Path (len 0 otherwise) */
+    bool finished;           /* Bootstrap-Finish accepted (lwm2m_bs_handle) */
 } lwm2m_dm_result_t;
 
 /* Device Management for one request: GET (Read, or Discover with Accept

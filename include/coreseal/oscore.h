@@ -193,6 +193,12 @@ CS_MUST_CHECK oscore_err_t oscore_unprotect_response(oscore_ctx_t *ctx, oscore_b
  * context accepts the next request that returns it. */
 CS_MUST_CHECK oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo[OSCORE_ECHO_LEN]);
 
+/* Server: accept no request until one returns an Echo challenge, as after
+ * a reboot without the replay window (B.1.2). LwM2M asks this on the first
+ * use of a context (Transport TS: Echo on the first Register and
+ * Bootstrap-Request), so a recorded request cannot open a session. */
+void oscore_ctx_require_echo(oscore_ctx_t *ctx);
+
 /* The CoAP response code RFC 8613 §8.2 prescribes for a failed request
  * (4.00, 4.01, 4.02), or 0 if the request is simply dropped; and its
  * diagnostic payload ("Replay detected", ...). */

@@ -2,7 +2,7 @@
  * 3303), the client's Device Management interface (Core TS §6.3: Read,
  * Discover, Write, Execute) over an application store, and the
  * Registration request (§6.2). */
-#include "coreseal/lwm2m_model.h"
+#include "model_internal.h"
 
 #include <string.h>
 
@@ -119,6 +119,11 @@ static const lwm2m_obj_def_t objects[] = {
     OBJ(3303, "Temperature", "1.1", true, false, temperature_res),
 };
 
+const lwm2m_obj_def_t *lwm2m_obj_def_at(size_t i)
+{
+    return i < sizeof objects / sizeof objects[0] ? &objects[i] : NULL;
+}
+
 const lwm2m_obj_def_t *lwm2m_obj_def(uint16_t id)
 {
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++)
@@ -137,7 +142,7 @@ const lwm2m_res_def_t *lwm2m_res_def(const lwm2m_obj_def_t *o, uint16_t res)
 
 /* ---------------------------------------------------------------- reading */
 
-#define MAX_IDS 32
+#define MAX_IDS LWM2M_MAX_IDS
 
 static lwm2m_path_t path_of(uint16_t obj, uint16_t inst, uint16_t res, uint16_t ri, uint8_t len)
 {
@@ -217,15 +222,14 @@ static uint8_t code_of(lwm2m_err_t e)
     }
 }
 
-/* Content-Format or Accept of a request; -1 when absent. */
-static long content_format(const coap_msg_t *req, uint16_t opt)
+long lwm2m_msg_format(const coap_msg_t *req, uint16_t opt)
 {
     coap_opt_t o;
     uint32_t v;
     return coap_msg_find_option(req, opt, &o) && coap_opt_uint(&o, &v) ? (long)v : -1;
 }
 
-static bool instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
+bool lwm2m_instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
 {
     uint16_t ids[MAX_IDS];
     size_t n;
@@ -427,7 +431,7 @@ static void dm_discover(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, cons
 
 /* Converts a decoded value to the resource's type where LwM2M allows it
  * (SenML numbers to integer/float/time, text to anything). */
-static lwm2m_err_t coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf, lwm2m_value_t *v)
+lwm2m_err_t lwm2m_value_coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf, lwm2m_value_t *v)
 {
     if (cf == LWM2M_CF_TLV)
         return lwm2m_value_from_raw(e->raw, e->raw_len, want, v);
@@ -447,8 +451,10 @@ static lwm2m_err_t coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf
         /* same representation */
     } else if (v->type == LWM2M_TYPE_INTEGER && want == LWM2M_TYPE_UNSIGNED && v->v.i >= 0) {
         v->v.u = (uint64_t)v->v.i;
-    } else if (v->type == LWM2M_TYPE_STRING && want == LWM2M_TYPE_CORELNK) {
-        /* a link is carried as a string */
+    } else if (v->type == LWM2M_TYPE_STRING &&
+               (want == LWM2M_TYPE_CORELNK || want == LWM2M_TYPE_OPAQUE)) {
+        /* a link is carried as a string; so are OSCORE Object v1.x values
+         * (LwM2M 1.1), which v2.0 made Opaque: the bytes are the same */
     } else {
         return LWM2M_ERR_TYPE;
     }
@@ -467,7 +473,41 @@ static uint8_t writable_value(const lwm2m_obj_def_t *od, const lwm2m_entry_t *e,
         return COAP_NOT_FOUND;
     if (!(rd->ops & LWM2M_OP_WRITE))
         return COAP_METHOD_NOT_ALLOWED;
-    return coerce(e, rd->type, (uint16_t)cf, v) == LWM2M_OK ? 0 : COAP_BAD_REQUEST;
+    return lwm2m_value_coerce(e, rd->type, (uint16_t)cf, v) == LWM2M_OK ? 0 : COAP_BAD_REQUEST;
+}
+
+uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
+                              const lwm2m_path_t *base)
+{
+    long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_TEXT &&
+        cf != LWM2M_CF_OPAQUE)
+        return cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
+    if ((cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE) && base->len < 3)
+        return COAP_BAD_REQUEST;
+    it->cf = (uint16_t)cf;
+    it->req = req;
+    it->base = *base;
+    it->single_done = false;
+    lwm2m_tlv_dec_init(&it->tlv, req->payload, req->payload_len, base);
+    lwm2m_senml_dec_init(&it->senml, req->payload, req->payload_len);
+    return 0;
+}
+
+lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e)
+{
+    if (it->cf == LWM2M_CF_TLV)
+        return lwm2m_tlv_next(&it->tlv, e);
+    if (it->cf == LWM2M_CF_SENML_CBOR)
+        return lwm2m_senml_next(&it->senml, e);
+    if (it->single_done)
+        return LWM2M_ERR_END;
+    memset(e, 0, sizeof *e); /* text or opaque: the whole payload is the value */
+    e->path = it->base;
+    e->raw = it->req->payload;
+    e->raw_len = it->req->payload_len;
+    it->single_done = true;
+    return LWM2M_OK;
 }
 
 /* Two passes over the payload: check every entry, then write them all, so
@@ -478,52 +518,20 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
                      const coap_msg_t *req, bool create, lwm2m_dm_result_t *r)
 {
     uint64_t given = 0; /* bit i: od->res[i] is in the payload */
-    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_TEXT &&
-        cf != LWM2M_CF_OPAQUE) {
-        r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
-        return;
-    }
-    if ((cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE) && p->len < 3) {
-        r->code = COAP_BAD_REQUEST;
-        return;
-    }
     for (int pass = 0; pass < 2; pass++) {
-        lwm2m_tlv_dec_t tlv;
-        lwm2m_senml_dec_t senml;
-        lwm2m_tlv_dec_init(&tlv, req->payload, req->payload_len, p);
-        lwm2m_senml_dec_init(&senml, req->payload, req->payload_len);
-        bool single_done = false;
-        for (;;) {
-            lwm2m_entry_t e;
-            lwm2m_err_t err;
-            if (cf == LWM2M_CF_TLV) {
-                err = lwm2m_tlv_next(&tlv, &e);
-            } else if (cf == LWM2M_CF_SENML_CBOR) {
-                err = lwm2m_senml_next(&senml, &e);
-            } else if (!single_done) {
-                memset(&e, 0, sizeof e);
-                e.path = *p;
-                e.raw = req->payload;
-                e.raw_len = req->payload_len;
-                single_done = true;
-                err = LWM2M_OK;
-            } else {
-                err = LWM2M_ERR_END;
-            }
-            if (err == LWM2M_ERR_END)
-                break;
-            if (err != LWM2M_OK) {
-                r->code = COAP_BAD_REQUEST;
-                return;
-            }
+        lwm2m_write_iter_t it;
+        lwm2m_entry_t e;
+        lwm2m_err_t err;
+        if ((r->code = lwm2m_write_iter_init(&it, req, p)) != 0)
+            return;
+        while ((err = lwm2m_write_iter_next(&it, &e)) == LWM2M_OK) {
             if (!lwm2m_path_within(&e.path, p) || e.path.ids[0] != od->id) {
                 r->code = COAP_BAD_REQUEST;
                 return;
             }
             const lwm2m_res_def_t *rd;
             lwm2m_value_t v;
-            if ((r->code = writable_value(od, &e, cf, &v, &rd)) != 0)
+            if ((r->code = writable_value(od, &e, it.cf, &v, &rd)) != 0)
                 return;
             given |= (uint64_t)1 << ((size_t)(rd - od->res) & 63);
             if (pass == 1 && st->write(st->arg, &e.path, &v) != LWM2M_OK) {
@@ -532,6 +540,10 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
                 r->code = COAP_INTERNAL_SERVER_ERROR;
                 return;
             }
+        }
+        if (err != LWM2M_ERR_END) {
+            r->code = COAP_BAD_REQUEST;
+            return;
         }
         if (pass == 0 && create) {
             for (size_t i = 0; i < od->n_res && i < 64; i++)
@@ -578,7 +590,7 @@ static bool create_target(const coap_msg_t *req, long cf, uint16_t obj, uint16_t
 static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const coap_msg_t *req,
                       lwm2m_dm_result_t *r)
 {
-    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
+    long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
     if (!st->create) {
         r->code = COAP_METHOD_NOT_ALLOWED;
         return;
@@ -625,7 +637,7 @@ static uint8_t check_target(const lwm2m_store_t *st, const lwm2m_path_t *p,
         return COAP_NOT_FOUND;
     if ((*od)->bootstrap_only) /* /0 and /21 belong to the bootstrap server */
         return COAP_UNAUTHORIZED;
-    if (p->len >= 2 && !instance_exists(st, p->ids[0], p->ids[1]))
+    if (p->len >= 2 && !lwm2m_instance_exists(st, p->ids[0], p->ids[1]))
         return COAP_NOT_FOUND;
     if (p->len >= 3 && !lwm2m_res_def(*od, p->ids[2]))
         return COAP_NOT_FOUND;
@@ -653,7 +665,7 @@ static uint8_t read_into(const lwm2m_store_t *st, const lwm2m_path_t *p, sink_t 
 static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, uint8_t *out, size_t cap,
                               lwm2m_dm_result_t *r)
 {
-    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT), accept = content_format(req, COAP_OPT_ACCEPT);
+    long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT), accept = lwm2m_msg_format(req, COAP_OPT_ACCEPT);
     if (cf != LWM2M_CF_SENML_CBOR) {
         r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
         return;
@@ -705,7 +717,7 @@ lwm2m_err_t lwm2m_send_payload(const lwm2m_store_t *st, const lwm2m_path_t *path
  * payload, checked all before any is written. */
 static void dm_write_composite(const lwm2m_store_t *st, const coap_msg_t *req, lwm2m_dm_result_t *r)
 {
-    long cf = content_format(req, COAP_OPT_CONTENT_FORMAT);
+    long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
     if (cf != LWM2M_CF_SENML_CBOR) {
         r->code = cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
         return;
@@ -761,7 +773,7 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
     if ((r->code = check_target(st, &p, &od)) != 0)
         return LWM2M_OK;
     coap_opt_t o;
-    long accept = content_format(req, COAP_OPT_ACCEPT);
+    long accept = lwm2m_msg_format(req, COAP_OPT_ACCEPT);
     switch (req->code) {
     case COAP_GET:
         if (accept == LWM2M_CF_LINK)
@@ -804,7 +816,7 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
 
 /* ---------------------------------------------------------------- registration */
 
-static size_t put_dec(char *out, uint32_t v)
+size_t lwm2m_put_dec(char *out, uint32_t v)
 {
     char tmp[10];
     size_t n = 0;
@@ -817,7 +829,7 @@ static size_t put_dec(char *out, uint32_t v)
     return n;
 }
 
-static void add_query(coap_optlist_t *l, const char *key, const char *val, size_t vlen)
+void lwm2m_add_query(coap_optlist_t *l, const char *key, const char *val, size_t vlen)
 {
     char buf[96];
     size_t kl = strlen(key);
@@ -837,12 +849,12 @@ lwm2m_err_t lwm2m_register_options(const lwm2m_register_t *r, coap_optlist_t *l)
         return LWM2M_ERR_BAD_ARG;
     char num[10];
     coap_optlist_add(l, COAP_OPT_URI_PATH, "rd", 2);
-    add_query(l, "ep", r->endpoint, strlen(r->endpoint));
-    add_query(l, "lt", num, put_dec(num, r->lifetime));
+    lwm2m_add_query(l, "ep", r->endpoint, strlen(r->endpoint));
+    lwm2m_add_query(l, "lt", num, lwm2m_put_dec(num, r->lifetime));
     const char *ver = r->version ? r->version : "1.2";
-    add_query(l, "lwm2m", ver, strlen(ver));
+    lwm2m_add_query(l, "lwm2m", ver, strlen(ver));
     const char *b = r->binding ? r->binding : "U";
-    add_query(l, "b", b, strlen(b));
+    lwm2m_add_query(l, "b", b, strlen(b));
     if (r->queue_mode)
         coap_optlist_add(l, COAP_OPT_URI_QUERY, "Q", 1);
     return l->err == COAP_OK ? LWM2M_OK : LWM2M_ERR_NO_SPACE;
@@ -877,7 +889,7 @@ lwm2m_err_t lwm2m_register_payload(const lwm2m_store_t *st, const uint16_t *objs
     return LWM2M_OK;
 }
 
-static uint32_t get_dec(const char *s, size_t n, bool *ok)
+uint32_t lwm2m_get_dec(const char *s, size_t n, bool *ok)
 {
     uint32_t v = 0;
     *ok = n > 0 && n <= 9;
@@ -912,7 +924,7 @@ lwm2m_err_t lwm2m_register_parse(const coap_msg_t *req, lwm2m_register_info_t *i
             info->endpoint = v;
             info->endpoint_len = vl;
         } else if (kl == 2 && !memcmp(s, "lt", 2)) {
-            info->lifetime = get_dec(v, vl, &ok);
+            info->lifetime = lwm2m_get_dec(v, vl, &ok);
         } else if (kl == 5 && !memcmp(s, "lwm2m", 5)) {
             info->version = v;
             info->version_len = vl;
@@ -944,10 +956,10 @@ lwm2m_err_t lwm2m_update_parse(const coap_msg_t *req, uint32_t *location, uint32
             if (seg == 0)
                 path_ok = o.len == 2 && !memcmp(s, "rd", 2);
             else if (seg == 1 && path_ok)
-                *location = get_dec(s, o.len, &path_ok);
+                *location = lwm2m_get_dec(s, o.len, &path_ok);
             seg++;
         } else if (o.num == COAP_OPT_URI_QUERY && o.len >= 3 && !memcmp(s, "lt=", 3)) {
-            *lifetime = get_dec(s + 3, o.len - 3, &lt_ok);
+            *lifetime = lwm2m_get_dec(s + 3, o.len - 3, &lt_ok);
         }
     }
     if (!path_ok || seg != 2)

@@ -303,6 +303,12 @@ void oscore_replay_restart(oscore_replay_t *w, uint64_t piv)
     w->lost = false;
 }
 
+void oscore_ctx_require_echo(oscore_ctx_t *ctx)
+{
+    if (ctx)
+        ctx->replay.lost = true;
+}
+
 oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo[OSCORE_ECHO_LEN])
 {
     if (!ctx || !echo)

@@ -1,0 +1,112 @@
+/* coreseal/lwm2m_bootstrap.h: the LwM2M Bootstrap interface (OMA LwM2M
+ * Core TS 1.2 §6.1, Transport TS OSCORE-based security), both ends, sans-I/O
+ * and without allocation.
+ *
+ * Client: lwm2m_bootstrap_request_options() builds POST /bs?ep=&pct=;
+ * lwm2m_bs_handle() serves what the Bootstrap-Server then sends (Discover,
+ * Read, Write, Delete, Finish) on the same lwm2m_store_t as Device
+ * Management. After Finish, lwm2m_server_account() and
+ * lwm2m_oscore_object_params() turn /0, /1 and /21 into the server's
+ * address and the OSCORE context to register with.
+ *
+ * Bootstrap-Server: lwm2m_bootstrap_request_parse() reads the request;
+ * lwm2m_bs_*_payload() build the TLV for Bootstrap-Write of a server
+ * account: /21 (OSCORE), /0 (Security, resource 17 linking to /21) and /1. */
+#ifndef CORESEAL_LWM2M_BOOTSTRAP_H
+#define CORESEAL_LWM2M_BOOTSTRAP_H
+
+#include "coreseal/lwm2m_model.h"
+#include "coreseal/oscore.h"
+
+/* ---------------------------------------------------------------- client */
+
+/* POST /bs?ep=NAME&pct=FORMAT (pct: the Content-Format the client prefers
+ * for Bootstrap-Write; 0 leaves it out). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_request_options(const char *endpoint, uint16_t pct,
+                                                          coap_optlist_t *l);
+
+/* One request of the Bootstrap-Server:
+ *   GET  / or /o with Accept 40   Bootstrap-Discover: </>;lwm2m=1.2, the
+ *                                 objects and instances, ssid= and uri= on
+ *                                 /0, ssid= on /1 and on the /21 instances
+ *                                 server accounts use
+ *   GET  /1..., /2...             Bootstrap-Read (4.01 on anything else:
+ *                                 the Bootstrap-Server never reads keys)
+ *   PUT  /o, /o/i, /o/i/r         Bootstrap-Write: any writable-or-not
+ *                                 resource, instances created as needed
+ *   DELETE /, /o, /o/i            Bootstrap-Delete, sparing the
+ *                                 Bootstrap-Server account (/0 with
+ *                                 resource 1 true and its /21) and /3
+ *   POST /bs                      Bootstrap-Finish: 2.04 with
+ *                                 result->finished when the configuration
+ *                                 holds together, 4.06 otherwise
+ * Anything else is 4.05 (4.04 for unknown objects). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_handle(const lwm2m_store_t *store, const coap_msg_t *req,
+                                          uint8_t *payload, size_t cap,
+                                          lwm2m_dm_result_t *result);
+
+/* A server account as bootstrap left it: /0 instance (not the
+ * Bootstrap-Server), its /1 by Short Server ID, its /21 if resource 17 links
+ * one. uri points into the store's value. */
+typedef struct {
+    uint16_t security_inst, server_inst, oscore_inst;
+    bool has_oscore;
+    uint16_t ssid;
+    const char *uri;
+    size_t uri_len;
+    uint32_t lifetime;
+} lwm2m_account_view_t;
+
+/* The index-th server account (0, 1, ...), LWM2M_ERR_END past the last,
+ * LWM2M_ERR_MALFORMED when an account is incomplete: no SSID, no /1 with
+ * it, or a resource 17 that links to no /21 instance. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_server_account(const lwm2m_store_t *store, size_t index,
+                                               lwm2m_account_view_t *acc);
+/* The Bootstrap-Server account (/0 with resource 1 true): its URI and /21. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_account(const lwm2m_store_t *store,
+                                                  lwm2m_account_view_t *acc);
+
+/* The OSCORE parameters of /21/inst for the client's side: Master Secret
+ * (0), Sender ID (1), Recipient ID (2), AEAD (3, default AES-CCM-16-64-128),
+ * HKDF (4, default -10 HKDF SHA-256; 5, as some 1.1 servers write it, means
+ * the same), Master Salt (5), ID Context (6). Byte fields point into the
+ * store's values; derive before the store changes. LWM2M_ERR_END when the
+ * instance or a mandatory resource is missing, LWM2M_ERR_TYPE for an
+ * algorithm number out of range (oscore_ctx_derive() judges the rest). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_oscore_object_params(const lwm2m_store_t *store, uint16_t inst,
+                                                     oscore_params_t *params);
+
+/* ---------------------------------------------------------------- server */
+
+typedef struct {
+    const char *endpoint;
+    size_t endpoint_len;
+    long pct; /* -1 when absent */
+} lwm2m_bootstrap_info_t;
+
+/* POST /bs?ep=...: LWM2M_ERR_MALFORMED without ep or for another path. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_request_parse(const coap_msg_t *req,
+                                                        lwm2m_bootstrap_info_t *info);
+
+/* What the Bootstrap-Server provisions for one LwM2M Server. */
+typedef struct {
+    const char *uri;     /* "coap://host:port" */
+    uint16_t ssid;
+    uint32_t lifetime;
+    const char *binding; /* NULL: "U" */
+    bool bootstrap;      /* a Bootstrap-Server account (/0 resource 1) */
+} lwm2m_account_t;
+
+/* Bootstrap-Write payloads (TLV, the resources of one instance):
+ * /0/inst with Security Mode 3 (NoSec: OSCORE protects, not DTLS) and,
+ * when oscore_inst is not LWM2M_ID_NONE, resource 17 = 21:oscore_inst;
+ * /1/inst with the SSID, lifetime and binding; /21/inst from params as
+ * the client uses them (its Sender ID is params->sender_id). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_security_payload(const lwm2m_account_t *a, uint16_t oscore_inst,
+                                                    uint8_t *out, size_t cap, size_t *len);
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_server_payload(const lwm2m_account_t *a, uint8_t *out,
+                                                  size_t cap, size_t *len);
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *params, uint8_t *out,
+                                                  size_t cap, size_t *len);
+
+#endif

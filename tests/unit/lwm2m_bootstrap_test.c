@@ -1,0 +1,372 @@
+/* The LwM2M Bootstrap interface end to end in memory: a Bootstrap-Server's
+ * payloads written into a client's memstore through lwm2m_bs_handle
+ * (Discover, Delete sparing the bootstrap account, Write, Read limits,
+ * Finish and its consistency check), the resulting server account and
+ * OSCORE context, the request parser, and the memstore itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "coreseal/crypto_openssl.h"
+#include "coreseal/lwm2m_bootstrap.h"
+#include "coreseal/lwm2m_memstore.h"
+#include "testutil.h"
+
+static lwm2m_mem_record_t records[48];
+static lwm2m_memstore_t mem;
+
+/* The device supports 0, 1, 3 and 21; all kept in the memstore. */
+static lwm2m_err_t list(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids, size_t cap,
+                        size_t *n)
+{
+    if (obj != 0 && obj != 1 && obj != 3 && obj != 21)
+        return LWM2M_ERR_END;
+    return lwm2m_memstore_list(arg, obj, inst, res, ids, cap, n);
+}
+
+static lwm2m_err_t no_execute(void *arg, const lwm2m_path_t *p, const uint8_t *a, size_t n)
+{
+    (void)arg, (void)p, (void)a, (void)n;
+    return LWM2M_ERR_BAD_PATH;
+}
+
+static const lwm2m_store_t store = {&mem, list, lwm2m_memstore_read, lwm2m_memstore_write, no_execute,
+                                    lwm2m_memstore_create, lwm2m_memstore_delete_instance, NULL};
+
+static const uint8_t bs_secret[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const uint8_t secret[16] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+                                   0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf};
+static const uint8_t salt[8] = {0x9e, 0x7c, 0xa9, 0x22, 0x23, 0x78, 0x63, 0x40};
+
+static void put(const char *path, const lwm2m_value_t *v)
+{
+    lwm2m_path_t p;
+    assert_int_equal(lwm2m_path_parse(&p, path, strlen(path)), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_create(&mem, p.ids[0], p.ids[1]), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p, v), LWM2M_OK);
+}
+
+static void put_bytes(const char *path, lwm2m_type_t t, const void *b, size_t n)
+{
+    lwm2m_value_t v = {.type = t, .v.bytes = {b, n}};
+    put(path, &v);
+}
+
+/* Factory state: the bootstrap account /0/0 with its OSCORE context /21/0,
+ * a stale server account /0/1 + /1/0, and /3/0. */
+static int factory(void **state)
+{
+    (void)state;
+    lwm2m_memstore_init(&mem, records, sizeof records / sizeof records[0]);
+    put_bytes("/0/0/0", LWM2M_TYPE_STRING, "coap://bs.example", 17);
+    put("/0/0/1", &(lwm2m_value_t){.type = LWM2M_TYPE_BOOLEAN, .v.b = true});
+    put("/0/0/17", &(lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
+    put_bytes("/21/0/0", LWM2M_TYPE_OPAQUE, bs_secret, sizeof bs_secret);
+    put_bytes("/21/0/1", LWM2M_TYPE_OPAQUE, "dev1", 4);
+    put_bytes("/21/0/2", LWM2M_TYPE_OPAQUE, "bs", 2);
+    put_bytes("/0/1/0", LWM2M_TYPE_STRING, "coap://old", 10);
+    put("/0/1/10", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = 7});
+    put("/1/0/0", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = 7});
+    put_bytes("/3/0/0", LWM2M_TYPE_STRING, "coreseal", 8);
+    return 0;
+}
+
+static coap_msg_t request(uint8_t *msg, size_t cap, uint8_t code, const char *path, long accept, long cf,
+                          const uint8_t *pl, size_t pl_len)
+{
+    coap_builder_t b;
+    size_t n;
+    coap_builder_init(&b, msg, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, code, 1, NULL, 0);
+    for (const char *p = path + 1; *p;) {
+        size_t k = strcspn(p, "/");
+        coap_builder_add_option(&b, COAP_OPT_URI_PATH, p, k);
+        p += k + (p[k] == '/');
+    }
+    if (cf >= 0)
+        coap_builder_add_option_uint(&b, COAP_OPT_CONTENT_FORMAT, (uint32_t)cf);
+    if (accept >= 0)
+        coap_builder_add_option_uint(&b, COAP_OPT_ACCEPT, (uint32_t)accept);
+    coap_builder_set_payload(&b, pl, pl_len);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    coap_msg_t m;
+    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    return m;
+}
+
+static lwm2m_dm_result_t bs(uint8_t code, const char *path, long accept, long cf, const uint8_t *pl,
+                            size_t pl_len, uint8_t *out, size_t cap)
+{
+    uint8_t msg[512];
+    coap_msg_t m = request(msg, sizeof msg, code, path, accept, cf, pl, pl_len);
+    lwm2m_dm_result_t r;
+    assert_int_equal(lwm2m_bs_handle(&store, &m, out, cap, &r), LWM2M_OK);
+    return r;
+}
+
+static void assert_discover(const char *path, const char *expect)
+{
+    uint8_t out[512];
+    lwm2m_dm_result_t r = bs(COAP_GET, path, LWM2M_CF_LINK, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_int_equal(r.content_format, LWM2M_CF_LINK);
+    assert_int_equal(r.payload_len, strlen(expect));
+    assert_memory_equal(out, expect, r.payload_len);
+}
+
+/* The server side of the context the Bootstrap-Server provisions. */
+static oscore_params_t server_view(void)
+{
+    oscore_params_t p = {0};
+    p.master_secret = secret;
+    p.master_secret_len = sizeof secret;
+    p.master_salt = salt;
+    p.master_salt_len = sizeof salt;
+    p.sender_id = (const uint8_t *)"srv";
+    p.sender_id_len = 3;
+    p.recipient_id = (const uint8_t *)"dev1";
+    p.recipient_id_len = 4;
+    return p;
+}
+
+static void provision(uint16_t oscore_inst)
+{
+    uint8_t pl[256], out[64];
+    size_t n;
+    oscore_params_t srv = server_view(), cli = srv;
+    cli.sender_id = srv.recipient_id, cli.sender_id_len = srv.recipient_id_len;
+    cli.recipient_id = srv.sender_id, cli.recipient_id_len = srv.sender_id_len;
+    lwm2m_account_t acc = {.uri = "coap://127.0.0.1:5683", .ssid = 101, .lifetime = 300};
+    assert_int_equal(lwm2m_bs_oscore_payload(&cli, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/21/1", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(lwm2m_bs_security_payload(&acc, oscore_inst, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/0/1", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(lwm2m_bs_server_payload(&acc, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/1/0", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+}
+
+static void test_bootstrap_flow(void **state)
+{
+    (void)state;
+    uint8_t out[256];
+    assert_discover("/", "</>;lwm2m=1.2,</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\","
+                         "</0/1>;ssid=7;uri=\"coap://old\",</1>;ver=1.2,</1/0>;ssid=7,"
+                         "</3>;ver=1.2,</3/0>,</21>;ver=2.0,</21/0>");
+    /* the Bootstrap-Server never reads keys, and cannot delete its own account */
+    assert_int_equal(bs(COAP_GET, "/0/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_UNAUTHORIZED);
+    assert_int_equal(bs(COAP_GET, "/21", -1, -1, NULL, 0, out, sizeof out).code, COAP_UNAUTHORIZED);
+    assert_int_equal(bs(COAP_DELETE, "/0/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_BAD_REQUEST);
+    assert_int_equal(bs(COAP_DELETE, "/21/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_BAD_REQUEST);
+    /* Delete "/" leaves the bootstrap account, its /21 and the device */
+    assert_int_equal(bs(COAP_DELETE, "/", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    assert_discover("/", "</>;lwm2m=1.2,</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\",</1>;ver=1.2,"
+                         "</3>;ver=1.2,</3/0>,</21>;ver=2.0,</21/0>");
+    /* nothing to finish yet */
+    lwm2m_dm_result_t r = bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_NOT_ACCEPTABLE);
+    assert_false(r.finished);
+
+    provision(1);
+    assert_discover("/0", "</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\","
+                          "</0/1>;ssid=101;uri=\"coap://127.0.0.1:5683\"");
+    assert_discover("/21", "</21>;ver=2.0,</21/0>,</21/1>;ssid=101");
+    r = bs(COAP_GET, "/1/0/1", -1, -1, NULL, 0, out, sizeof out); /* Bootstrap-Read of /1 */
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_memory_equal(out, "300", 3);
+    r = bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_true(r.finished);
+
+    /* what the client registers with */
+    lwm2m_account_view_t acc;
+    assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK);
+    assert_int_equal(acc.ssid, 101);
+    assert_int_equal(acc.lifetime, 300);
+    assert_true(acc.has_oscore);
+    assert_int_equal(acc.oscore_inst, 1);
+    assert_int_equal(acc.uri_len, 21);
+    assert_memory_equal(acc.uri, "coap://127.0.0.1:5683", 21);
+    assert_int_equal(lwm2m_server_account(&store, 1, &acc), LWM2M_ERR_END);
+    assert_int_equal(lwm2m_bootstrap_account(&store, &acc), LWM2M_OK);
+    assert_int_equal(acc.oscore_inst, 0);
+
+    /* the client's context from /21/1 pairs with the server's */
+    cs_crypto_t crypto;
+    assert_int_equal(cs_crypto_openssl_new(&crypto), CS_CRYPTO_OK);
+    oscore_params_t cp, sp = server_view();
+    oscore_ctx_t cctx, sctx;
+    assert_int_equal(lwm2m_oscore_object_params(&store, 1, &cp), LWM2M_OK);
+    assert_int_equal(cp.sender_id_len, 4);
+    assert_memory_equal(cp.sender_id, "dev1", 4);
+    assert_int_equal(cp.hkdf_alg, -10);
+    assert_null(cp.id_context);
+    assert_int_equal(oscore_ctx_derive(&cctx, &crypto, &cp), OSCORE_OK);
+    assert_int_equal(oscore_ctx_derive(&sctx, &crypto, &sp), OSCORE_OK);
+    assert_memory_equal(cctx.sender_key, sctx.recipient_key, sctx.key_len);
+    assert_memory_equal(cctx.recipient_key, sctx.sender_key, sctx.key_len);
+    assert_memory_equal(cctx.common_iv, sctx.common_iv, sctx.nonce_len);
+    oscore_ctx_wipe(&cctx);
+    oscore_ctx_wipe(&sctx);
+    cs_crypto_openssl_free(&crypto);
+
+    /* a management server still sees neither /0 nor /21 */
+    uint8_t msg[64];
+    coap_msg_t m = request(msg, sizeof msg, COAP_GET, "/21/1", -1, -1, NULL, 0);
+    assert_int_equal(lwm2m_dm_handle(&store, &m, out, sizeof out, &r), LWM2M_OK);
+    assert_int_equal(r.code, COAP_UNAUTHORIZED);
+}
+
+static void test_finish_checks(void **state)
+{
+    (void)state;
+    uint8_t out[64], pl[128];
+    size_t n;
+    assert_int_equal(bs(COAP_DELETE, "/", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    /* an account linking to a /21 instance that does not exist */
+    lwm2m_account_t acc = {.uri = "coap://s", .ssid = 5, .lifetime = 60};
+    assert_int_equal(lwm2m_bs_security_payload(&acc, 9, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/0/3", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(lwm2m_bs_server_payload(&acc, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/1/3", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_ACCEPTABLE);
+    /* the same account without OSCORE: complete */
+    assert_int_equal(lwm2m_bs_security_payload(&acc, LWM2M_ID_NONE, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_DELETE, "/0/3", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    assert_int_equal(bs(COAP_PUT, "/0/3", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out).code, COAP_CHANGED);
+    /* and without its /1 instance: incomplete */
+    assert_int_equal(bs(COAP_DELETE, "/1", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    lwm2m_account_view_t v;
+    assert_int_equal(lwm2m_server_account(&store, 0, &v), LWM2M_ERR_MALFORMED);
+    assert_int_equal(bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_ACCEPTABLE);
+}
+
+static void test_write_rules(void **state)
+{
+    (void)state;
+    uint8_t out[64];
+    /* Bootstrap-Write ignores access rights: /1/0/0 (SSID) is read-only for servers */
+    assert_int_equal(bs(COAP_PUT, "/1/0/0", -1, LWM2M_CF_TEXT, (const uint8_t *)"9", 1, out, sizeof out).code,
+                     COAP_CHANGED);
+    /* but an executable resource holds no value, and unknown objects are not there */
+    assert_int_equal(bs(COAP_PUT, "/1/0/8", -1, LWM2M_CF_TEXT, (const uint8_t *)"1", 1, out, sizeof out).code,
+                     COAP_BAD_REQUEST);
+    assert_int_equal(bs(COAP_PUT, "/3303/0/5700", -1, LWM2M_CF_TEXT, (const uint8_t *)"1", 1, out, sizeof out).code,
+                     COAP_NOT_FOUND);
+    assert_int_equal(bs(COAP_PUT, "/1/0", -1, 50, (const uint8_t *)"{}", 2, out, sizeof out).code,
+                     COAP_UNSUPPORTED_CONTENT_FORMAT);
+    const uint8_t bad_tlv[] = {0xc8, 0x00, 0x05, 'a'}; /* claims 5 bytes, has 1 */
+    assert_int_equal(bs(COAP_PUT, "/1/0", -1, LWM2M_CF_TLV, bad_tlv, sizeof bad_tlv, out, sizeof out).code,
+                     COAP_BAD_REQUEST);
+    /* a second instance of the single-instance Device object */
+    assert_int_equal(bs(COAP_PUT, "/3/1/0", -1, LWM2M_CF_TEXT, (const uint8_t *)"x", 1, out, sizeof out).code,
+                     COAP_BAD_REQUEST);
+    /* OSCORE Object v1.x (LwM2M 1.1) wrote strings: SenML "vs" into the Opaque resources */
+    uint8_t pl[128];
+    lwm2m_senml_enc_t e;
+    size_t n;
+    lwm2m_senml_enc_init(&e, pl, sizeof pl);
+    const char *vals[] = {"0123456789abcdef", "dev2", "srv"};
+    for (uint16_t i = 0; i < 3; i++) {
+        lwm2m_path_t p = {{21, 4, i}, 3};
+        lwm2m_value_t v = {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)vals[i], strlen(vals[i])}};
+        lwm2m_senml_put(&e, &p, &v);
+    }
+    lwm2m_path_t p4 = {{21, 4, 4}, 3};
+    lwm2m_senml_put(&e, &p4, &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = 5});
+    assert_int_equal(lwm2m_senml_enc_finish(&e, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/21", -1, LWM2M_CF_SENML_CBOR, pl, n, out, sizeof out).code, COAP_CHANGED);
+    oscore_params_t op;
+    assert_int_equal(lwm2m_oscore_object_params(&store, 4, &op), LWM2M_OK);
+    assert_int_equal(op.master_secret_len, 16);
+    assert_memory_equal(op.recipient_id, "srv", 3);
+    assert_int_equal(op.hkdf_alg, -10); /* 5, as RFC 8152 Table 7 numbers it */
+    assert_int_equal(lwm2m_oscore_object_params(&store, 5, &op), LWM2M_ERR_END);
+    /* nothing but POST /bs finishes */
+    assert_int_equal(bs(COAP_POST, "/bs/x", -1, -1, NULL, 0, out, sizeof out).code, COAP_BAD_REQUEST);
+    assert_int_equal(bs(COAP_PUT, "/", -1, LWM2M_CF_TLV, NULL, 0, out, sizeof out).code, COAP_METHOD_NOT_ALLOWED);
+}
+
+static void test_request_both_ways(void **state)
+{
+    (void)state;
+    uint8_t msg[128], arena[64];
+    coap_opt_t list[8];
+    coap_optlist_t l;
+    coap_builder_t b;
+    size_t n;
+    coap_optlist_init(&l, list, 8, arena, sizeof arena);
+    assert_int_equal(lwm2m_bootstrap_request_options("dev1", LWM2M_CF_SENML_CBOR, &l), LWM2M_OK);
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_POST, 1, NULL, 0);
+    assert_int_equal(coap_optlist_write(&l, &b), COAP_OK);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    /* Uri-Path "bs", Uri-Query "ep=dev1", "pct=112" */
+    tu_assert_hex(msg, n, "40020001b2627347" "65703d64657631" "07" "7063743d313132");
+    coap_msg_t m;
+    lwm2m_bootstrap_info_t info;
+    assert_int_equal(coap_msg_parse(&m, msg, n), COAP_OK);
+    assert_int_equal(lwm2m_bootstrap_request_parse(&m, &info), LWM2M_OK);
+    assert_int_equal(info.endpoint_len, 4);
+    assert_memory_equal(info.endpoint, "dev1", 4);
+    assert_int_equal(info.pct, 112);
+    m = request(msg, sizeof msg, COAP_POST, "/bs", -1, -1, NULL, 0); /* no ep */
+    assert_int_equal(lwm2m_bootstrap_request_parse(&m, &info), LWM2M_ERR_MALFORMED);
+    m = request(msg, sizeof msg, COAP_POST, "/rd", -1, -1, NULL, 0);
+    assert_int_equal(lwm2m_bootstrap_request_parse(&m, &info), LWM2M_ERR_MALFORMED);
+}
+
+static void test_memstore(void **state)
+{
+    (void)state;
+    uint8_t saved[1024];
+    size_t n, count;
+    uint16_t ids[8];
+    lwm2m_value_t v;
+    lwm2m_path_t p = {{21, 0, 0}, 3};
+    assert_int_equal(lwm2m_memstore_save(&mem, saved, sizeof saved, &n), LWM2M_OK);
+    /* a value too long for a record, a write to no instance, a full table */
+    uint8_t big[LWM2M_MEM_VALUE_MAX + 1] = {0};
+    v = (lwm2m_value_t){.type = LWM2M_TYPE_OPAQUE, .v.bytes = {big, sizeof big}};
+    assert_int_equal(lwm2m_memstore_write(&mem, &p, &v), LWM2M_ERR_NO_SPACE);
+    lwm2m_path_t nowhere = {{21, 9, 0}, 3};
+    assert_int_equal(lwm2m_memstore_write(&mem, &nowhere, &v), LWM2M_ERR_END);
+    lwm2m_err_t e = LWM2M_OK;
+    for (uint16_t i = 100; e == LWM2M_OK && i < 200; i++)
+        e = lwm2m_memstore_create(&mem, 1, i);
+    assert_int_equal(e, LWM2M_ERR_FULL);
+    /* delete takes the instance and its values */
+    assert_int_equal(lwm2m_memstore_delete_instance(&mem, 21, 0), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p, &v), LWM2M_ERR_END);
+    assert_int_equal(lwm2m_memstore_delete_instance(&mem, 21, 0), LWM2M_ERR_END);
+    /* reload: everything as saved, types kept */
+    assert_int_equal(lwm2m_memstore_load(&mem, saved, n), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p, &v), LWM2M_OK);
+    assert_int_equal(v.type, LWM2M_TYPE_OPAQUE);
+    assert_int_equal(v.v.bytes.n, sizeof bs_secret);
+    assert_memory_equal(v.v.bytes.p, bs_secret, sizeof bs_secret);
+    lwm2m_path_t link = {{0, 0, 17}, 3};
+    assert_int_equal(lwm2m_memstore_read(&mem, &link, &v), LWM2M_OK);
+    assert_int_equal(v.type, LWM2M_TYPE_OBJLNK);
+    assert_int_equal(v.v.lnk.obj, 21);
+    assert_int_equal(lwm2m_memstore_list(&mem, 0, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, 8, &count), LWM2M_OK);
+    assert_int_equal(count, 2);
+    /* a damaged file loads nothing */
+    saved[n / 2] ^= 0xff;
+    e = lwm2m_memstore_load(&mem, saved, n - 3);
+    assert_int_not_equal(e, LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_list(&mem, 0, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, 8, &count), LWM2M_OK);
+    assert_int_equal(count, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_bootstrap_flow, factory),
+        cmocka_unit_test_setup(test_finish_checks, factory),
+        cmocka_unit_test_setup(test_write_rules, factory),
+        cmocka_unit_test_setup(test_request_both_ways, factory),
+        cmocka_unit_test_setup(test_memstore, factory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
