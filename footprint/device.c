@@ -7,6 +7,8 @@
 #include "coreseal/cose.h"
 #include "coreseal/edhoc.h"
 #include "coreseal/lwm2m.h"
+#include "coreseal/lwm2m_bootstrap.h"
+#include "coreseal/lwm2m_memstore.h"
 #include "coreseal/lwm2m_model.h"
 #include "coreseal/oscore.h"
 
@@ -50,6 +52,12 @@ fn_t volatile footprint_keep[] = {
     (fn_t)lwm2m_link_append,      (fn_t)lwm2m_value_from_raw,
     (fn_t)lwm2m_dm_handle,        (fn_t)lwm2m_register_options,
     (fn_t)lwm2m_register_payload,
+    (fn_t)lwm2m_bs_handle,        (fn_t)lwm2m_bootstrap_request_options,
+    (fn_t)lwm2m_server_account,   (fn_t)lwm2m_oscore_object_params,
+    (fn_t)lwm2m_memstore_list,    (fn_t)lwm2m_memstore_read,
+    (fn_t)lwm2m_memstore_write,   (fn_t)lwm2m_memstore_create,
+    (fn_t)lwm2m_memstore_delete_instance, (fn_t)lwm2m_memstore_save,
+    (fn_t)lwm2m_memstore_load,    (fn_t)oscore_ctx_require_echo,
     (fn_t)coap_ep_init,           (fn_t)coap_ep_send_request,
     (fn_t)coap_ep_respond,        (fn_t)coap_ep_input,
     (fn_t)coap_ep_tick,           (fn_t)coap_ep_next_deadline,

@@ -62,6 +62,13 @@ typedef struct {
 int cli_security_init(cli_security_t *sec, const char *sub);
 /* Loads a context file (and its state file); returns an exit code. */
 int cli_security_add(cli_security_t *sec, const char *path, const char *sub);
+/* Adds a context derived from params (e.g. a bootstrapped /21 instance),
+ * named `name` in messages, persisted in state_path (NULL: volatile). */
+int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params, const char *name,
+                             const char *state_path, const char *sub, cli_context_t **out);
+/* LwM2M servers: the next request on c must prove freshness with Echo
+ * when c is volatile or its state file is new (first use). */
+void cli_security_require_echo_on_first_use(cli_context_t *c);
 /* Adds a volatile context from EDHOC for `owner` (the peer's ID_CRED):
  * it replaces that owner's earlier context, or, when the table is full,
  * the oldest EDHOC context. *out receives it. */

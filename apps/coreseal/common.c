@@ -71,6 +71,27 @@ int cli_security_init(cli_security_t *sec, const char *sub)
     return CLI_EXIT_OK;
 }
 
+/* Derives c (the next free slot) from p; with a state path its SSN bound
+ * and replay window persist there (Appendix B.1). */
+static int derive_slot(cli_security_t *sec, cli_context_t *c, oscore_params_t *p,
+                       const char *state_path, uint32_t step, const char *sub)
+{
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
+    c->persistent = state_path && state_path[0];
+    if (c->persistent && cs_state_open(&c->state, state_path, step, p, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_STORAGE, "%s", err);
+    oscore_err_t oe = oscore_ctx_derive(&c->ctx, &sec->crypto, p);
+    if (oe != OSCORE_OK)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: %s [%s]", c->path, coreseal_strerror(oe),
+                        coreseal_errname(oe));
+    if (c->persistent && cs_state_attach(&c->state, &c->ctx) != CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_STORAGE, "%s: cannot write state file %s", c->path, state_path);
+    /* the state struct lives in the array: point the hook at it */
+    c->ctx.persist.arg = &c->state;
+    sec->n++;
+    return CLI_EXIT_OK;
+}
+
 int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
 {
     if (sec->n == CLI_MAX_CONTEXTS)
@@ -82,22 +103,31 @@ int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
         return cli_fail(sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
     oscore_params_t p;
     cs_context_file_params(&c->file, &p);
-    c->persistent = c->file.state_file[0] != '\0';
-    if (c->persistent &&
-        cs_state_open(&c->state, c->file.state_file, c->file.ssn_step, &p, err, sizeof err) !=
-            CS_STORE_OK)
-        return cli_fail(sub, CLI_EXIT_STORAGE, "%s", err);
-    oscore_err_t oe = oscore_ctx_derive(&c->ctx, &sec->crypto, &p);
-    if (oe != OSCORE_OK)
-        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: %s [%s]", path, coreseal_strerror(oe),
-                        coreseal_errname(oe));
-    if (c->persistent && cs_state_attach(&c->state, &c->ctx) != CS_STORE_OK)
-        return cli_fail(sub, CLI_EXIT_STORAGE, "%s: cannot write state file %s", path,
-                        c->file.state_file);
-    /* the state struct moved into the array: point the hook at it */
-    c->ctx.persist.arg = &c->state;
-    sec->n++;
-    return CLI_EXIT_OK;
+    return derive_slot(sec, c, &p, c->file.state_file, c->file.ssn_step, sub);
+}
+
+int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params, const char *name,
+                             const char *state_path, const char *sub, cli_context_t **out)
+{
+    if (sec->n == CLI_MAX_CONTEXTS)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "no room for another OSCORE context (%d)", CLI_MAX_CONTEXTS);
+    cli_context_t *c = &sec->ctx[sec->n];
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", name);
+    if (state_path)
+        snprintf(c->file.state_file, sizeof c->file.state_file, "%s", state_path);
+    oscore_params_t p = *params;
+    *out = c;
+    return derive_slot(sec, c, &p, state_path, 32, sub);
+}
+
+/* LwM2M (Transport TS): Echo on the first use of a context. A context
+ * with a state file has been used unless the file is new; one whose window
+ * was not saved cleanly asks for Echo anyway (B.1.2). */
+void cli_security_require_echo_on_first_use(cli_context_t *c)
+{
+    if (!c->persistent || c->state.fresh)
+        oscore_ctx_require_echo(&c->ctx);
 }
 
 int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,

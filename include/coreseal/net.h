@@ -44,6 +44,10 @@ void cs_udp_close(cs_udp_t *u);
 /* Handle of an address, added to the table if new. */
 CS_MUST_CHECK cs_net_err_t cs_udp_peer(cs_udp_t *u, const struct sockaddr *sa, socklen_t len,
                                        coap_peer_t *peer);
+/* Handle of host:port, resolved to the socket's address family (a client
+ * that bootstrapped reaching its server on the same socket). */
+CS_MUST_CHECK cs_net_err_t cs_udp_resolve_peer(cs_udp_t *u, const char *host, const char *port,
+                                               coap_peer_t *peer, char *err, size_t err_len);
 const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer);
 /* "[::1]:5683" / "127.0.0.1:5683" */
 void cs_net_addr_str(const cs_net_addr_t *a, char *buf, size_t len);

@@ -189,8 +189,8 @@ CS_MUST_CHECK oscore_err_t oscore_unprotect_response(oscore_ctx_t *ctx, oscore_b
                                                      const coap_msg_t *resp, uint8_t *out,
                                                      size_t cap, size_t *out_len);
 
-/* Server: a fresh Echo value to send in a 4.01 (B.1.2, RFC 9175 §2.4). The
- * context accepts the next request that returns it. */
+/* Server: an Echo value to send in a 4.01 (B.1.2, RFC 9175 §2.4): a fresh
+ * random one, or the outstanding one until a request has returned it. */
 CS_MUST_CHECK oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo[OSCORE_ECHO_LEN]);
 
 /* Server: accept no request until one returns an Echo challenge, as after

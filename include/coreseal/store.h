@@ -57,6 +57,39 @@ CS_MUST_CHECK cs_store_err_t cs_context_file_parse(const char *text, size_t len,
 /* Fills the derivation parameters (pointing into cf) from a context file. */
 void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p);
 
+/* ---- LwM2M Bootstrap-Server configuration (docs/lwm2m.md) ----
+ * {"accounts": [{"endpoint": "dev1", "oscore": "bs-dev1.json",
+ *                "server": {"uri": "coap://127.0.0.1:5683", "ssid": 101,
+ *                           "lifetime": 300, "binding": "U",
+ *                           "oscore": "server-dev1.json"}}]}
+ * "oscore" of an account: the Bootstrap-Server's context with that client;
+ * "oscore" of its server: the LwM2M server's context file for the client
+ * (the server's view; bootstrap hands the client the mirror of it). Paths
+ * are relative to the configuration file. */
+#define CS_BS_MAX_ACCOUNTS 16
+#define CS_BS_NAME_MAX 64
+#define CS_BS_URI_MAX 128
+
+typedef struct {
+    char endpoint[CS_BS_NAME_MAX];
+    char oscore[CS_STORE_PATH_MAX];
+    char server_uri[CS_BS_URI_MAX];
+    uint16_t ssid;
+    uint32_t lifetime;
+    char binding[8];
+    char server_oscore[CS_STORE_PATH_MAX]; /* "": the server account is NoSec */
+} cs_bs_account_t;
+
+typedef struct {
+    cs_bs_account_t acc[CS_BS_MAX_ACCOUNTS];
+    size_t n;
+} cs_bs_config_t;
+
+CS_MUST_CHECK cs_store_err_t cs_bs_config_parse(const char *text, size_t len, const char *base_dir,
+                                                cs_bs_config_t *cfg, char *err, size_t err_len);
+CS_MUST_CHECK cs_store_err_t cs_bs_config_load(const char *path, cs_bs_config_t *cfg, char *err,
+                                               size_t err_len);
+
 /* ---- state files ---- */
 
 typedef struct {

@@ -30,6 +30,23 @@ static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const cha
     return code;
 }
 
+cs_net_err_t cs_udp_resolve_peer(cs_udp_t *u, const char *host, const char *port, coap_peer_t *peer,
+                                 char *err, size_t err_len)
+{
+    struct sockaddr_storage own;
+    socklen_t own_len = sizeof own;
+    if (!u || !host || !port || !peer || getsockname(u->fd, (struct sockaddr *)&own, &own_len) != 0)
+        return CS_NET_ERR_BAD_ARG;
+    struct addrinfo hints = {.ai_family = own.ss_family, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
+    cs_net_err_t e = cs_udp_peer(u, res->ai_addr, res->ai_addrlen, peer);
+    freeaddrinfo(res);
+    return e;
+}
+
 cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool server, char *err,
                          size_t err_len)
 {

@@ -314,7 +314,10 @@ oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo[OSCORE_ECHO_L
     if (!ctx || !echo)
         return OSCORE_ERR_BAD_ARG;
     const cs_crypto_t *c = ctx->crypto;
-    if (c->random(c->state, ctx->echo, OSCORE_ECHO_LEN) != CS_CRYPTO_OK)
+    /* one challenge until a request returns it: requests refused together
+     * (an LwM2M server's Read and Observe after a reboot) all get the value
+     * that will be accepted, not one that the next challenge replaced */
+    if (!ctx->echo_pending && c->random(c->state, ctx->echo, OSCORE_ECHO_LEN) != CS_CRYPTO_OK)
         return OSCORE_ERR_CRYPTO;
     ctx->echo_pending = true;
     memcpy(echo, ctx->echo, OSCORE_ECHO_LEN);

@@ -244,6 +244,74 @@ check "LwM2M Write-Attributes answered 2.04" grep -q 'attributes dev03 /3303/0/5
 check "LwM2M st=0.35 honoured by the device: steps [$steps]" \
     test -n "$steps" -a -z "$(echo "$steps" | grep short)" -a "$(echo $steps | wc -w)" -ge 2
 
+# --- LwM2M Bootstrap over OSCORE: the Bootstrap-Server provisions /21, /0, /1 from the
+# server's own context file; the client registers with it, keeps it across restarts
+cat > bs-dev1.json <<J
+{"master_secret":"0102030405060708090a0b0c0d0e0f10","sender_id":"6273","recipient_id":"64657631"}
+J
+cat > dev1-bs.json <<J
+{"master_secret":"0102030405060708090a0b0c0d0e0f10","sender_id":"64657631","recipient_id":"6273"}
+J
+cat > srv-dev1.json <<J
+{"master_secret":"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf","master_salt":"9e7ca92223786340",
+ "sender_id":"00","recipient_id":"64657631","state_file":"srv-dev1.state"}
+J
+L=$((PORT + 22))
+LB=$((PORT + 23))
+cat > bs-dev3.json <<J
+{"master_secret":"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf","sender_id":"6273","recipient_id":"64657633"}
+J
+cat > dev3-bs.json <<J
+{"master_secret":"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf","sender_id":"64657633","recipient_id":"6273",
+ "state_file":"dev3-bs.state"}
+J
+cat > bs.json <<J
+{"accounts":[{"endpoint":"dev1","oscore":"bs-dev1.json",
+  "server":{"uri":"coap://127.0.0.1:$L","ssid":101,"lifetime":60,"oscore":"srv-dev1.json"}},
+ {"endpoint":"dev3","oscore":"bs-dev3.json","server":{"uri":"coap://127.0.0.1:$L","ssid":103}}]}
+J
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LB --config bs.json > lbs.log 2>&1 &
+LBS=$!
+"$B" lwm2m server --listen 127.0.0.1:$L --oscore srv-dev1.json --read /3/0/0 --observe /3303/0/5700 \
+    > lbsrv.log 2>&1 &
+LWS=$!
+sleep 0.3
+mkdir dev1
+"$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --oscore dev1-bs.json --state dev1 \
+    --duration 1 --interval 300 -v > lbc.log 2>&1; rc=$?
+check "LwM2M Bootstrap-Request answered with 4.01 + Echo first, then accepted (exit $rc)" \
+    test $rc = 0 -a "$(grep -c 'asks for freshness' lbc.log)" -ge 1 -a -n "$(grep 'bootstrap requested as dev1 over OSCORE' lbc.log)"
+check "LwM2M Bootstrap: Delete, Discover, Write /21 /0 /1, Finish" \
+    test -n "$(grep 'PUT /21/1 -> 2.04' lbc.log)" -a -n "$(grep 'PUT /0/1 -> 2.04' lbc.log)" \
+    -a -n "$(grep 'POST /bs -> 2.04' lbc.log)" -a -n "$(grep 'dev1: finished: /0/1, /1/1 and its OSCORE context' lbs.log)"
+check "LwM2M: the bootstrapped client registers over the provisioned context, with Echo" \
+    test "$(grep -c 'asks for freshness' lbc.log)" -ge 2 -a -n "$(grep 'registered dev1 lt=60 over OSCORE' lbsrv.log)"
+check "LwM2M: the server reads and observes the bootstrapped client" \
+    test -n "$(grep 'read dev1 /3/0/0 = coreseal' lbsrv.log)" -a -n "$(grep 'notify dev1 /3303/0/5700 = 21' lbsrv.log)"
+"$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --oscore dev1-bs.json --state dev1 \
+    --duration 1 > lbc2.log 2>&1; rc=$?
+check "LwM2M: a restart with --state registers without bootstrap (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'no bootstrap needed' lbc2.log)" -a "$(grep -c 'Bootstrap-Request' lbs.log)" = 1
+"$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --oscore dev1-bs.json --state dev1 \
+    --duration 9 > lbc3.log 2>&1 &
+sleep 1.2
+kill -9 $!
+reads=$(grep -c 'read dev1 /3/0/0 = coreseal' lbsrv.log)
+"$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --oscore dev1-bs.json --state dev1 \
+    --duration 1 > lbc4.log 2>&1; rc=$?
+check "LwM2M: after kill -9 the client resumes; the server's reads get through with Echo (exit $rc)" \
+    test $rc = 0 -a "$(grep -c 'read dev1 /3/0/0 = coreseal' lbsrv.log)" -gt "$reads"
+"$B" lwm2m client --ep dev9 --bootstrap coap://127.0.0.1:$LB --oscore dev3-bs.json --duration 1 \
+    > lbc5.log 2>&1; rc=$?
+check "LwM2M Bootstrap: an endpoint name not the context's is refused with 4.00 (exit $rc)" \
+    test $rc = 5 -a -n "$(grep 'refused ep=dev9 over the context of dev3' lbs.log)" -a -n "$(grep '4.00' lbc5.log)"
+"$B" lwm2m client --ep dev3 --bootstrap coap://127.0.0.1:$LB --oscore dev3-bs.json --duration 1 \
+    > lbc6.log 2>&1; rc=$?
+check "LwM2M Bootstrap of a NoSec server account: no /21, plain Register (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'dev3: finished: /0/1, /1/1 for' lbs.log)" \
+    -a -n "$(grep 'registered dev3 lt=86400 objects' lbsrv.log)"
+kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -499,6 +499,51 @@ static void test_echo_recovery_after_reboot(void **state)
                      OSCORE_ERR_REPLAY);
 }
 
+/* LwM2M's first use of a context: a working server context that is told to
+ * require Echo accepts nothing, not even a new Partial IV, until a request
+ * returns the challenge. */
+static void test_require_echo(void **state)
+{
+    fixture_t *f = *state;
+    oscore_ctx_t client, server;
+    derive(f, "C.2.1", 0, &client);
+    derive(f, "C.2.2", 0, &server);
+    uint8_t plain[64], prot[128], back[256];
+    size_t plen, blen;
+    coap_msg_t req, m;
+    oscore_binding_t cb, sb;
+    build_get(plain, sizeof plain, &req);
+    assert_int_equal(oscore_protect_request(&client, &req, prot, sizeof prot, &plen, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&m, prot, plen), COAP_OK);
+    assert_int_equal(oscore_unprotect_request(&server, &m, back, sizeof back, &blen, &sb), OSCORE_OK);
+    oscore_ctx_require_echo(&server);
+    assert_int_equal(oscore_protect_request(&client, &req, prot, sizeof prot, &plen, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&m, prot, plen), COAP_OK);
+    assert_int_equal(oscore_unprotect_request(&server, &m, back, sizeof back, &blen, &sb),
+                     OSCORE_ERR_ECHO_REQUIRED);
+    assert_false(sb.fresh);
+    /* the same request with the challenge's value passes; until then every
+     * refused request gets that one value */
+    uint8_t echo[OSCORE_ECHO_LEN], again[OSCORE_ECHO_LEN];
+    coap_builder_t bld;
+    size_t n;
+    assert_int_equal(oscore_echo_challenge(&server, echo), OSCORE_OK);
+    assert_int_equal(oscore_echo_challenge(&server, again), OSCORE_OK);
+    assert_memory_equal(echo, again, sizeof echo);
+    coap_builder_init(&bld, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 9, NULL, 0);
+    coap_builder_add_option(&bld, COAP_OPT_URI_PATH, "t", 1);
+    coap_builder_add_option(&bld, COAP_OPT_ECHO, echo, sizeof echo);
+    assert_int_equal(coap_builder_finish(&bld, &n), COAP_OK);
+    assert_int_equal(coap_msg_parse(&req, plain, n), COAP_OK);
+    assert_int_equal(oscore_protect_request(&client, &req, prot, sizeof prot, &plen, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&m, prot, plen), COAP_OK);
+    assert_int_equal(oscore_unprotect_request(&server, &m, back, sizeof back, &blen, &sb), OSCORE_OK);
+    assert_true(sb.fresh);
+    /* answered: the next challenge is a new value */
+    assert_int_equal(oscore_echo_challenge(&server, again), OSCORE_OK);
+    assert_memory_not_equal(echo, again, sizeof echo);
+}
+
 static void test_observe_notifications_in_order(void **state)
 {
     fixture_t *f = *state;
@@ -734,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_unknown_kid_and_kid_context),
         cmocka_unit_test(test_ssn_persistence_and_exhaustion),
         cmocka_unit_test(test_echo_recovery_after_reboot),
+        cmocka_unit_test(test_require_echo),
         cmocka_unit_test(test_observe_notifications_in_order),
         cmocka_unit_test(test_option_value_parsing),
         cmocka_unit_test(test_derive_rejections_and_option_classes),

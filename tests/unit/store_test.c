@@ -171,6 +171,61 @@ static void protect_n(oscore_ctx_t *ctx, int n)
         assert_int_equal(oscore_protect_request(ctx, &m, out, sizeof out, &len, &b), OSCORE_OK);
 }
 
+/* The Bootstrap-Server's account file: members, defaults, paths relative
+ * to the file, and one specific error per kind of mistake. */
+static void test_bootstrap_config(void **state)
+{
+    (void)state;
+    static cs_bs_config_t cfg;
+    char err[256];
+    const char *ok = "{\"accounts\":[{\"endpoint\":\"dev1\",\"oscore\":\"bs-dev1.json\","
+                     "\"server\":{\"uri\":\"coap://127.0.0.1:5683\",\"ssid\":101,\"lifetime\":60,"
+                     "\"oscore\":\"/etc/srv-dev1.json\"}},"
+                     "{\"endpoint\":\"dev3\",\"oscore\":\"bs-dev3.json\","
+                     "\"server\":{\"uri\":\"coap://[::1]\",\"ssid\":103,\"binding\":\"UQ\"}}]}";
+    assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(cfg.n, 2);
+    assert_string_equal(cfg.acc[0].endpoint, "dev1");
+    assert_string_equal(cfg.acc[0].oscore, "/cfg/bs-dev1.json");
+    assert_string_equal(cfg.acc[0].server_oscore, "/etc/srv-dev1.json");
+    assert_int_equal(cfg.acc[0].ssid, 101);
+    assert_int_equal(cfg.acc[0].lifetime, 60);
+    assert_string_equal(cfg.acc[0].binding, "U");
+    assert_string_equal(cfg.acc[1].server_oscore, ""); /* NoSec */
+    assert_int_equal(cfg.acc[1].lifetime, 86400);
+    assert_string_equal(cfg.acc[1].binding, "UQ");
+    static const struct {
+        const char *text;
+        cs_store_err_t code;
+        const char *says;
+    } bad[] = {
+        {"{\"accounts\": [", CS_STORE_ERR_SYNTAX, "line 1"},
+        {"[]", CS_STORE_ERR_SYNTAX, "not a JSON object"},
+        {"{\"accounts\": []}", CS_STORE_ERR_MISSING, "accounts must be a non-empty array"},
+        {"{\"accounts\": [{\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1}}]}",
+         CS_STORE_ERR_MISSING, "accounts[0]: endpoint is required"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\"}}]}",
+         CS_STORE_ERR_MISSING, "accounts[0]: server.ssid is required"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\",\"ssid\":0}}]}",
+         CS_STORE_ERR_VALUE, "server.ssid must be an integer 1..65534"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"http://h\",\"ssid\":1}}]}",
+         CS_STORE_ERR_VALUE, "server.uri must be coap://"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\"}]}", CS_STORE_ERR_MISSING,
+         "accounts[0]: server must be an object"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1}},"
+         "{\"endpoint\":\"d\",\"oscore\":\"b\",\"server\":{\"uri\":\"coap://h\",\"ssid\":2}}]}",
+         CS_STORE_ERR_VALUE, "accounts[1]: endpoint \"d\" appears twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(cs_bs_config_parse(bad[i].text, strlen(bad[i].text), NULL, &cfg, err, sizeof err),
+                         bad[i].code);
+        if (!strstr(err, bad[i].says))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, bad[i].says);
+        assert_int_equal(cfg.n, 0);
+    }
+}
+
 static void test_state_file_life_cycle(void **state)
 {
     (void)state;
@@ -236,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_json_and_libcoap_formats),
         cmocka_unit_test(test_errors_name_the_problem),
         cmocka_unit_test(test_state_file_life_cycle),
+        cmocka_unit_test(test_bootstrap_config),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -1,0 +1,63 @@
+/* Shared by coreseal lwm2m client | server | bootstrap: one CoAP endpoint
+ * on one UDP socket acting as client and server at once, and the OSCORE
+ * steps every LwM2M role takes on it. */
+#ifndef CORESEAL_CLI_LWM2M_H
+#define CORESEAL_CLI_LWM2M_H
+
+#include "cli.h"
+#include "coreseal/coap_ep.h"
+#include "coreseal/net.h"
+
+#define LWM2M_CLI_MSG 1400
+
+typedef struct {
+    const char *sub;
+    int verbose;
+    cli_security_t sec;
+    cs_udp_t udp;
+    coap_ep_t ep;
+    uint8_t *ep_mem;
+    uint8_t last[LWM2M_CLI_MSG]; /* the last request built, unprotected */
+    size_t last_len;
+} node_t;
+
+int node_open(node_t *n, const char *host, const char *port, bool server);
+void node_close(node_t *n);
+void node_flush(node_t *n);
+
+/* Sends a request to peer (protected with ctx if given); *bind for the
+ * response. n->last keeps its unprotected form for node_repeat_with_echo. */
+bool node_request(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, uint8_t code, coap_optlist_t *l,
+                  const uint8_t *pl, size_t pl_len, bool observe, uint8_t token[8],
+                  oscore_binding_t *bind);
+/* The answer was 4.01 with an Echo option (RFC 9175): sends the request
+ * kept in `plain` again, with a new token and that Echo value. */
+bool node_repeat_with_echo(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, const uint8_t *plain,
+                           size_t plain_len, const coap_msg_t *resp, bool observe,
+                           uint8_t token[8], oscore_binding_t *bind);
+
+/* The plain view of a received message: OSCORE_OK, the verification
+ * error, or OSCORE_ERR_NOT_PROTECTED for a plain message where ctx is set
+ * (and OSCORE_ERR_UNKNOWN_CONTEXT for a protected one where it is not). */
+oscore_err_t node_open_msg(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev, bool request,
+                           oscore_binding_t *bind, uint8_t *buf, coap_msg_t *out);
+/* A request on ctx, verified into out; false after answering it as RFC
+ * 8613 §8.2 says, or with 4.01 + Echo when its freshness is unknown. */
+bool node_verify_request(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev,
+                         oscore_binding_t *bind, uint8_t *buf, coap_msg_t *out);
+
+/* Answers a request (ev; NULL for a notification, sent separately to peer)
+ * with code, options in l and a payload; protected if ctx. */
+void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
+                uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
+                coap_peer_t peer, const uint8_t *token, size_t tkl);
+
+/* host and port of a coap:// URI into buffers; false if it is not one. */
+bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap, char *port,
+                        size_t port_cap);
+
+int lwm2m_client_main(int argc, char **argv);
+int lwm2m_server_main(int argc, char **argv);
+int lwm2m_bootstrap_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,304 @@
+/* coreseal lwm2m bootstrap: a LwM2M Bootstrap-Server for OSCORE clients.
+ *
+ * Each account of the configuration file pairs an endpoint name with the
+ * OSCORE context the client shares with this server, and names the LwM2M
+ * server account to provision. A Bootstrap-Request must come over that
+ * context (Echo proves its freshness on first use) with the account's
+ * endpoint name (4.00 otherwise: the Transport TS's ep check). The
+ * server then runs, one request at a time over the same context:
+ *   DELETE /                      everything but the bootstrap account
+ *   GET / (Accept 40)             Bootstrap-Discover: instance ids in use
+ *   PUT /21/k                     the OSCORE context for the LwM2M server
+ *   PUT /0/m                      its Security account, resource 17 = 21:k
+ *   PUT /1/m                      its Server account
+ *   POST /bs                      Bootstrap-Finish
+ * The OSCORE material comes from the LwM2M server's own context file, so
+ * the server and the client end up with the two halves of one context. */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coreseal/lwm2m_bootstrap.h"
+#include "lwm2m.h"
+
+typedef enum { IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_SERVER, FINISH } step_t;
+
+static const char *const step_names[] = {"", "Delete /", "Discover", "Write /21", "Write /0", "Write /1", "Finish"};
+
+typedef struct {
+    const cs_bs_account_t *cfg;
+    cli_context_t *ctx;        /* with the client */
+    cs_context_file_t server;  /* the LwM2M server's context with the client */
+    /* the session */
+    step_t step;
+    coap_peer_t peer;
+    uint8_t token[8];
+    oscore_binding_t bind;
+    uint16_t security_inst, oscore_inst;
+} account_t;
+
+typedef struct {
+    node_t n;
+    cs_bs_config_t cfg;
+    account_t acc[CS_BS_MAX_ACCOUNTS];
+} bs_t;
+
+/* The lowest instance id of obj that a Discover payload does not list. */
+static uint16_t free_instance(const coap_msg_t *discover, uint16_t obj)
+{
+    uint32_t used = 0; /* ids 0..31 */
+    lwm2m_link_dec_t d;
+    lwm2m_link_t l;
+    lwm2m_link_dec_init(&d, discover->payload, discover->payload_len);
+    while (lwm2m_link_next(&d, &l) == LWM2M_OK)
+        if (l.path.len == 2 && l.path.ids[0] == obj && l.path.ids[1] < 32)
+            used |= 1u << l.path.ids[1];
+    uint16_t i = 0;
+    while (i < 31 && (used >> i & 1))
+        i++;
+    return i;
+}
+
+/* Sends the request of a's current step. */
+static bool send_step(bs_t *b, account_t *a)
+{
+    uint8_t arena[64], pl[512];
+    coap_opt_t list[6];
+    coap_optlist_t l;
+    size_t n = 0;
+    char inst[8];
+    lwm2m_err_t e = LWM2M_OK;
+    lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
+                           .binding = a->cfg->binding};
+    uint8_t code = COAP_PUT;
+    coap_optlist_init(&l, list, 6, arena, sizeof arena);
+    switch (a->step) {
+    case DELETE_ALL: code = COAP_DELETE; break;
+    case DISCOVER:
+        code = COAP_GET;
+        coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, LWM2M_CF_LINK);
+        break;
+    case WRITE_OSCORE: {
+        oscore_params_t sp, cp; /* the client's view mirrors the server's */
+        cs_context_file_params(&a->server, &sp);
+        cp = sp;
+        cp.sender_id = sp.recipient_id, cp.sender_id_len = sp.recipient_id_len;
+        cp.recipient_id = sp.sender_id, cp.recipient_id_len = sp.sender_id_len;
+        e = lwm2m_bs_oscore_payload(&cp, pl, sizeof pl, &n);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "21", 2);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->oscore_inst));
+        break;
+    }
+    case WRITE_SECURITY:
+        e = lwm2m_bs_security_payload(&srv, a->cfg->server_oscore[0] ? a->oscore_inst : LWM2M_ID_NONE, pl,
+                                      sizeof pl, &n);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "0", 1);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        break;
+    case WRITE_SERVER:
+        e = lwm2m_bs_server_payload(&srv, pl, sizeof pl, &n);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "1", 1);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        break;
+    case FINISH:
+        code = COAP_POST;
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "bs", 2);
+        break;
+    case IDLE: return false;
+    }
+    if (n)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_TLV);
+    bool ok = e == LWM2M_OK && node_request(&b->n, a->peer, &a->ctx->ctx, code, &l, pl, n, false, a->token, &a->bind);
+    cs_wipe(pl, sizeof pl);
+    return ok;
+}
+
+static void end_session(bs_t *b, account_t *a, const char *why)
+{
+    printf("bootstrap: %s: %s\n", a->cfg->endpoint, why);
+    fflush(stdout);
+    (void)b;
+    a->step = IDLE;
+}
+
+/* The client answered a's current step. */
+static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    coap_msg_t resp;
+    char code[32], why[256];
+    if (node_open_msg(&b->n, &a->ctx->ctx, ev, false, &a->bind, buf, &resp) != OSCORE_OK) {
+        end_session(b, a, "a response failed OSCORE verification; bootstrap abandoned");
+        return;
+    }
+    if (COAP_CODE_CLASS(resp.code) != 2) {
+        snprintf(why, sizeof why, "%s refused: %s; bootstrap abandoned", step_names[a->step],
+                 cli_code_str(resp.code, code));
+        end_session(b, a, why);
+        return;
+    }
+    if (a->step == DISCOVER) { /* the bootstrap account keeps its ids: take others */
+        a->security_inst = free_instance(&resp, 0);
+        a->oscore_inst = free_instance(&resp, 21);
+    }
+    if (a->step == FINISH) {
+        snprintf(why, sizeof why, "finished: /0/%u, /1/%u%s for %s", a->security_inst, a->security_inst,
+                 a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "", a->cfg->server_uri);
+        end_session(b, a, why);
+        return;
+    }
+    a->step = (step_t)(a->step + 1);
+    if (a->step == WRITE_OSCORE && !a->cfg->server_oscore[0])
+        a->step = WRITE_SECURITY; /* a NoSec server account */
+    if (!send_step(b, a))
+        end_session(b, a, "cannot send the next request");
+}
+
+/* A Bootstrap-Request over one account's context. */
+static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    oscore_option_t opt;
+    oscore_binding_t bind;
+    coap_msg_t req;
+    if (oscore_msg_option(&ev->msg, &opt) != OSCORE_OK) {
+        node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"OSCORE required", 15, false, 0,
+                   ev->msg.token, ev->msg.token_len);
+        return;
+    }
+    cli_context_t *ctx = cli_security_find(&b->n.sec, &opt);
+    account_t *a = NULL;
+    for (size_t i = 0; ctx && i < b->cfg.n && !a; i++)
+        if (b->acc[i].ctx == ctx)
+            a = &b->acc[i];
+    if (!a) {
+        node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"Security context not found",
+                   26, false, 0, ev->msg.token, ev->msg.token_len);
+        return;
+    }
+    if (!node_verify_request(&b->n, &ctx->ctx, ev, &bind, buf, &req))
+        return; /* answered: 4.01 + Echo on first use, or the OSCORE error */
+    lwm2m_bootstrap_info_t info;
+    uint8_t code = COAP_CHANGED;
+    if (lwm2m_bootstrap_request_parse(&req, &info) != LWM2M_OK) {
+        code = req.code == COAP_POST ? COAP_NOT_FOUND : COAP_METHOD_NOT_ALLOWED;
+    } else if (info.endpoint_len != strlen(a->cfg->endpoint) ||
+               memcmp(info.endpoint, a->cfg->endpoint, info.endpoint_len) != 0) {
+        printf("bootstrap: refused ep=%.*s over the context of %s\n", (int)info.endpoint_len, info.endpoint,
+               a->cfg->endpoint);
+        fflush(stdout);
+        code = COAP_BAD_REQUEST; /* Transport TS: the name must be the context's */
+    } else if (a->step != IDLE) {
+        code = COAP_SERVICE_UNAVAILABLE; /* one session per client at a time */
+    }
+    node_reply(&b->n, ev, &ctx->ctx, &bind, code, NULL, NULL, 0, false, 0, req.token, req.token_len);
+    if (code != COAP_CHANGED)
+        return;
+    printf("bootstrap: %s: Bootstrap-Request over OSCORE\n", a->cfg->endpoint);
+    fflush(stdout);
+    a->peer = ev->peer;
+    a->step = DELETE_ALL;
+    if (!send_step(b, a))
+        end_session(b, a, "cannot send Bootstrap-Delete");
+}
+
+static int load_accounts(bs_t *b, const char *config)
+{
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
+    if (cs_bs_config_load(config, &b->cfg, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/lwm2m.md", err);
+    for (size_t i = 0; i < b->cfg.n; i++) {
+        account_t *a = &b->acc[i];
+        a->cfg = &b->cfg.acc[i];
+        int rc = cli_security_add(&b->n.sec, a->cfg->oscore, b->n.sub);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        a->ctx = &b->n.sec.ctx[b->n.sec.n - 1];
+        cli_security_require_echo_on_first_use(a->ctx);
+        if (a->cfg->server_oscore[0] && cs_context_file_load(a->cfg->server_oscore, &a->server, err, sizeof err) != CS_STORE_OK)
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
+    }
+    return CLI_EXIT_OK;
+}
+
+int lwm2m_bootstrap_main(int argc, char **argv)
+{
+    static bs_t b;
+    memset(&b, 0, sizeof b);
+    b.n.sub = "lwm2m bootstrap";
+    const char *listen_host = "::", *listen_port = "5683", *config = NULL;
+    static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "l:c:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (cli_parse_listen(optarg, &listen_host, &listen_port) != 0)
+                return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
+            break;
+        case 'c': config = optarg; break;
+        case 'v': b.n.verbose++; break;
+        case 'h':
+        default:
+            fprintf(c == 'h' ? stdout : stderr,
+                    "usage: coreseal lwm2m bootstrap --config FILE [--listen HOST:PORT] [-v]\n"
+                    "A LwM2M Bootstrap-Server: to each client of FILE asking over its OSCORE\n"
+                    "context (POST /bs?ep=NAME), it writes the LwM2M server account and\n"
+                    "that server's OSCORE context (/21, /0 with resource 17, /1), then\n"
+                    "Bootstrap-Finish. FILE: see docs/lwm2m.md.\n"
+                    "example: coreseal lwm2m bootstrap --listen 127.0.0.1:5783 --config bs.json\n");
+            return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+    }
+    if (!config)
+        return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--config FILE is required (accounts; see docs/lwm2m.md)");
+    int rc = cli_security_init(&b.n.sec, b.n.sub);
+    if (rc == CLI_EXIT_OK)
+        rc = load_accounts(&b, config);
+    if (rc != CLI_EXIT_OK || (rc = node_open(&b.n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
+        node_close(&b.n);
+        return rc;
+    }
+    cli_catch_signals();
+    fprintf(stderr, "coreseal lwm2m bootstrap: listening on %s:%s, %zu accounts\n", listen_host, listen_port,
+            b.cfg.n);
+    while (!cli_stopping) {
+        node_flush(&b.n);
+        if (cs_udp_receive(&b.n.udp, 100) != CS_NET_OK)
+            break;
+        cs_time_ms_t now = cs_net_now();
+        for (size_t i = 0; i < b.n.udp.n_in; i++) {
+            coap_ep_event_t ev;
+            if (coap_ep_input(&b.n.ep, b.n.udp.in_peer[i], b.n.udp.in[i], b.n.udp.in_len[i], now, &ev) != COAP_OK)
+                continue;
+            if (ev.type == COAP_EV_REQUEST) {
+                bootstrap_request(&b, &ev);
+                continue;
+            }
+            for (size_t k = 0; k < b.cfg.n; k++) {
+                account_t *a = &b.acc[k];
+                if (a->step != IDLE && ev.token_len == 8 && !memcmp(ev.token, a->token, 8)) {
+                    if (ev.type == COAP_EV_RESPONSE)
+                        step_done(&b, a, &ev);
+                    else if (ev.type == COAP_EV_TIMEOUT)
+                        end_session(&b, a, "the client stopped answering; bootstrap abandoned");
+                }
+            }
+        }
+        coap_ep_event_t ev;
+        while (coap_ep_tick(&b.n.ep, cs_net_now(), &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+            for (size_t k = 0; ev.type == COAP_EV_TIMEOUT && k < b.cfg.n; k++)
+                if (b.acc[k].step != IDLE && ev.token_len == 8 && !memcmp(ev.token, b.acc[k].token, 8))
+                    end_session(&b, &b.acc[k], "the client stopped answering; bootstrap abandoned");
+    }
+    node_flush(&b.n);
+    node_close(&b.n);
+    for (size_t i = 0; i < b.cfg.n; i++)
+        cs_wipe(&b.acc[i].server, sizeof b.acc[i].server);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,709 @@
+/* coreseal lwm2m client: a simulated device (objects 3 and 3303 with a
+ * temperature that moves; 0, 1 and 21 in a memstore) on the library's
+ * Bootstrap and Device Management handlers.
+ *
+ * With --bootstrap it asks the Bootstrap-Server for its configuration over
+ * the factory OSCORE context, lets it write /21, /0 and /1, and on
+ * Bootstrap-Finish registers with the server account it was given, over
+ * the OSCORE context of the linked /21 instance. With --state DIR that
+ * configuration and the context's SSN and replay window survive restarts,
+ * so a reboot registers again without bootstrap and without reusing a
+ * nonce. Register, Update and Bootstrap-Request are repeated once with
+ * the Echo value a server asks for (first use of a context). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coreseal/lwm2m_bootstrap.h"
+#include "coreseal/lwm2m_memstore.h"
+#include "lwm2m.h"
+
+/* LwM2M Core: a client that gets no Bootstrap-Finish in this time fails. */
+#define BOOTSTRAP_TIMEOUT_MS 247000
+
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    uint8_t token[8], tkl;
+    lwm2m_path_t path;
+    oscore_binding_t bind;
+    uint32_t seq;
+    lwm2m_observation_t rep;  /* what the attributes decide on */
+    cs_time_ms_t next_check;
+    uint8_t last[256];        /* payload last sent, to see changes */
+    size_t last_len;
+} observer_t;
+
+typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING } phase_t;
+
+typedef struct {
+    node_t n;
+    const char *ep;
+    double temperature;
+    lwm2m_memstore_t mem; /* objects 0, 1 and 21 */
+    lwm2m_mem_record_t rec[64];
+    lwm2m_attr_entry_t attr_entries[32];
+    lwm2m_attr_table_t attrs;
+    lwm2m_store_t st;
+    observer_t obs[8];
+    const char *state_dir;
+    lwm2m_path_t sends[4];
+    size_t n_sends;
+    /* the exchange that drives the phases */
+    phase_t phase;
+    coap_peer_t peer;       /* bootstrap server, then server */
+    oscore_ctx_t *oscore;   /* toward that peer */
+    uint8_t token[8];
+    oscore_binding_t bind;
+    uint8_t pending[LWM2M_CLI_MSG]; /* its request, to repeat with Echo */
+    size_t pending_len;
+    bool echoed;
+    char location[32];
+    uint32_t lifetime;
+} client_t;
+
+/* ---------------------------------------------------------------- the device's store */
+
+static bool in_memstore(uint16_t obj)
+{
+    return obj == 0 || obj == 1 || obj == 21;
+}
+
+static lwm2m_err_t dev_list(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids,
+                            size_t cap, size_t *n)
+{
+    client_t *c = arg;
+    if (in_memstore(obj))
+        return lwm2m_memstore_list(&c->mem, obj, inst, res, ids, cap, n);
+    if (res == LWM2M_ID_NONE && (obj == 3 || obj == 3303)) {
+        ids[0] = 0;
+        *n = 1;
+        return LWM2M_OK;
+    }
+    if (obj == 3 && (res == 6 || res == 11)) {
+        ids[0] = 0;
+        *n = 1;
+        return LWM2M_OK;
+    }
+    return LWM2M_ERR_END;
+}
+
+static void set_str(lwm2m_value_t *v, const char *s)
+{
+    v->type = LWM2M_TYPE_STRING;
+    v->v.bytes.p = (const uint8_t *)s;
+    v->v.bytes.n = strlen(s);
+}
+
+static lwm2m_err_t dev_read(void *arg, const lwm2m_path_t *p, lwm2m_value_t *v)
+{
+    client_t *c = arg;
+    if (in_memstore(p->ids[0]))
+        return lwm2m_memstore_read(&c->mem, p, v);
+    memset(v, 0, sizeof *v);
+    uint32_t key = (uint32_t)p->ids[0] << 16 | p->ids[2];
+    switch (key) {
+    case 3u << 16 | 0: set_str(v, "coreseal"); break;
+    case 3u << 16 | 1: set_str(v, "simulated device"); break;
+    case 3u << 16 | 2: set_str(v, c->ep); break;
+    case 3u << 16 | 3: set_str(v, "0.1.0"); break;
+    case 3u << 16 | 6: v->type = LWM2M_TYPE_INTEGER; v->v.i = 1; break;
+    case 3u << 16 | 11: v->type = LWM2M_TYPE_INTEGER; v->v.i = 0; break;
+    case 3u << 16 | 16: set_str(v, "UQ"); break;
+    case 3303u << 16 | 5700: v->type = LWM2M_TYPE_FLOAT; v->v.f = c->temperature; break;
+    case 3303u << 16 | 5701: set_str(v, "Cel"); break;
+    default: return LWM2M_ERR_END;
+    }
+    return LWM2M_OK;
+}
+
+static lwm2m_err_t dev_write(void *arg, const lwm2m_path_t *p, const lwm2m_value_t *v)
+{
+    client_t *c = arg;
+    return in_memstore(p->ids[0]) ? lwm2m_memstore_write(&c->mem, p, v) : LWM2M_OK;
+}
+
+static lwm2m_err_t dev_execute(void *arg, const lwm2m_path_t *p, const uint8_t *a, size_t n)
+{
+    (void)arg;
+    (void)a;
+    (void)n;
+    if (p->ids[0] == 3 && p->ids[2] == 4) {
+        printf("client: reboot requested\n");
+        fflush(stdout);
+    }
+    return LWM2M_OK;
+}
+
+static lwm2m_err_t dev_create(void *arg, uint16_t obj, uint16_t inst)
+{
+    client_t *c = arg;
+    return in_memstore(obj) ? lwm2m_memstore_create(&c->mem, obj, inst) : LWM2M_ERR_BAD_PATH;
+}
+
+static lwm2m_err_t dev_delete(void *arg, uint16_t obj, uint16_t inst)
+{
+    client_t *c = arg;
+    return in_memstore(obj) ? lwm2m_memstore_delete_instance(&c->mem, obj, inst) : LWM2M_ERR_BAD_PATH;
+}
+
+static void put(client_t *c, uint16_t obj, uint16_t inst, uint16_t res, lwm2m_value_t v)
+{
+    lwm2m_path_t p = {{obj, inst, res}, 3};
+    if (lwm2m_memstore_create(&c->mem, obj, inst) != LWM2M_OK || lwm2m_memstore_write(&c->mem, &p, &v) != LWM2M_OK)
+        fprintf(stderr, "coreseal %s: cannot store /%u/%u/%u\n", c->n.sub, obj, inst, res);
+}
+
+static lwm2m_value_t text(const char *s)
+{
+    lwm2m_value_t v;
+    set_str(&v, s);
+    return v;
+}
+
+static lwm2m_value_t bytes(const uint8_t *p, size_t n)
+{
+    lwm2m_value_t v = {.type = LWM2M_TYPE_OPAQUE, .v.bytes = {p, n}};
+    return v;
+}
+
+#define INT(x) ((lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = (x)})
+#define BOOL(x) ((lwm2m_value_t){.type = LWM2M_TYPE_BOOLEAN, .v.b = (x)})
+
+/* Factory configuration: a server account (/0/0 + /1/0) whose OSCORE
+ * context comes from a file, or a bootstrap account (/0/0 + /21/0). */
+static void factory_server(client_t *c, const char *uri, uint32_t lifetime)
+{
+    put(c, 0, 0, 0, text(uri));
+    put(c, 0, 0, 1, BOOL(false));
+    put(c, 0, 0, 2, INT(3));
+    put(c, 0, 0, 10, INT(1));
+    put(c, 1, 0, 0, INT(1));
+    put(c, 1, 0, 1, INT(lifetime));
+    put(c, 1, 0, 6, BOOL(false));
+    put(c, 1, 0, 7, text("U"));
+}
+
+static void factory_bootstrap(client_t *c, const char *uri, const cs_context_file_t *f)
+{
+    put(c, 0, 0, 0, text(uri));
+    put(c, 0, 0, 1, BOOL(true));
+    put(c, 0, 0, 2, INT(3));
+    put(c, 0, 0, 17, (lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
+    put(c, 21, 0, 0, bytes(f->master_secret, f->master_secret_len));
+    put(c, 21, 0, 1, bytes(f->sender_id, f->sender_id_len));
+    put(c, 21, 0, 2, bytes(f->recipient_id, f->recipient_id_len));
+    if (f->aead_alg)
+        put(c, 21, 0, 3, INT(f->aead_alg));
+    if (f->master_salt_len)
+        put(c, 21, 0, 5, bytes(f->master_salt, f->master_salt_len));
+    if (f->has_id_context)
+        put(c, 21, 0, 6, bytes(f->id_context, f->id_context_len));
+}
+
+/* ---------------------------------------------------------------- state directory */
+
+static void state_path(const client_t *c, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", c->state_dir, name);
+}
+
+static bool save_objects(client_t *c)
+{
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24)];
+    char path[CS_STORE_PATH_MAX];
+    size_t len;
+    if (!c->state_dir)
+        return true;
+    state_path(c, "objects.cbor", path, sizeof path);
+    return lwm2m_memstore_save(&c->mem, buf, sizeof buf, &len) == LWM2M_OK &&
+           cs_file_write_atomic(path, buf, len) == CS_STORE_OK;
+}
+
+/* The objects a previous run kept; false when there are none. */
+static bool load_objects(client_t *c)
+{
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24)];
+    char path[CS_STORE_PATH_MAX];
+    if (!c->state_dir)
+        return false;
+    state_path(c, "objects.cbor", path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (lwm2m_memstore_load(&c->mem, buf, len) != LWM2M_OK) {
+        fprintf(stderr, "coreseal %s: %s is damaged; starting from the factory configuration\n", c->n.sub, path);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- the main exchange */
+
+static bool send_main(client_t *c, uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t n)
+{
+    if (!node_request(&c->n, c->peer, c->oscore, code, l, pl, n, false, c->token, &c->bind))
+        return false;
+    memcpy(c->pending, c->n.last, c->n.last_len);
+    c->pending_len = c->n.last_len;
+    c->echoed = false;
+    return true;
+}
+
+static bool send_bootstrap_request(client_t *c)
+{
+    uint8_t arena[128];
+    coap_opt_t list[8];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 8, arena, sizeof arena);
+    return lwm2m_bootstrap_request_options(c->ep, LWM2M_CF_TLV, &l) == LWM2M_OK &&
+           send_main(c, COAP_POST, &l, NULL, 0);
+}
+
+static bool send_register(client_t *c)
+{
+    uint8_t arena[256], links[512];
+    coap_opt_t list[16];
+    coap_optlist_t l;
+    size_t ln;
+    const uint16_t objs[] = {1, 3, 3303}; /* never 0 or 21 */
+    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime};
+    coap_optlist_init(&l, list, 16, arena, sizeof arena);
+    if (lwm2m_register_options(&reg, &l) != LWM2M_OK ||
+        lwm2m_register_payload(&c->st, objs, 3, links, sizeof links, &ln) != LWM2M_OK)
+        return false;
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_LINK);
+    return send_main(c, COAP_POST, &l, links, ln);
+}
+
+/* Update (POST) or De-register (DELETE) of /rd/<location>. */
+static bool send_registration(client_t *c, uint8_t code)
+{
+    uint8_t arena[64];
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, "rd", 2);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, c->location, strlen(c->location));
+    return send_main(c, code, &l, NULL, 0);
+}
+
+/* The server account bootstrap (or the factory) left: its address, its
+ * OSCORE context when /21 holds one, then Register. */
+static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh_context)
+{
+    lwm2m_account_view_t acc;
+    char host[128], port[8], err[256] = "";
+    lwm2m_err_t e = lwm2m_server_account(&c->st, 0, &acc);
+    if (e != LWM2M_OK)
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "no usable LwM2M server account: %s", coreseal_strerror(e));
+    if (!acc.uri || !node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap://HOST[:PORT]",
+                        acc.security_inst);
+    if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
+        return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    c->oscore = factory_ctx;
+    if (acc.has_oscore) {
+        oscore_params_t p;
+        char name[32], spath[CS_STORE_PATH_MAX], file[32];
+        cli_context_t *cc;
+        if ((e = lwm2m_oscore_object_params(&c->st, acc.oscore_inst, &p)) != LWM2M_OK)
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "/21/%u: %s", acc.oscore_inst, coreseal_strerror(e));
+        snprintf(name, sizeof name, "/21/%u", acc.oscore_inst);
+        snprintf(file, sizeof file, "oscore-%u.state", acc.oscore_inst);
+        if (c->state_dir) {
+            state_path(c, file, spath, sizeof spath);
+            if (fresh_context && unlink(spath) != 0 && errno != ENOENT) /* a new context starts afresh */
+                return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot remove %s", spath);
+        }
+        int rc = cli_security_add_derived(&c->n.sec, &p, name, c->state_dir ? spath : NULL, c->n.sub, &cc);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        c->oscore = &cc->ctx;
+    }
+    c->lifetime = acc.lifetime ? acc.lifetime : 86400;
+    c->phase = REGISTERING;
+    if (!send_register(c))
+        return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
+    return CLI_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- observations */
+
+/* What decides the observation's notifications now: its attributes, and
+ * the resource's value for the numeric ones (gt/lt/st; NONE above a
+ * resource). */
+static void observer_view(const lwm2m_store_t *st, const observer_t *o, lwm2m_attrs_t *a, lwm2m_value_t *v)
+{
+    lwm2m_attr_effective(st->attrs, &o->path, NULL, a);
+    if (o->path.len < 3 || st->read(st->arg, &o->path, v) != LWM2M_OK)
+        v->type = LWM2M_TYPE_NONE;
+}
+
+/* Records a notification (or the Observe response) as sent: the value the
+ * payload was made from, so later changes are measured against it. */
+static void observer_sent(observer_t *o, const lwm2m_attrs_t *a, const lwm2m_value_t *v, const uint8_t *pl,
+                          size_t n, cs_time_ms_t now)
+{
+    lwm2m_notify_sent(&o->rep, v, now);
+    o->last_len = n < sizeof o->last ? n : sizeof o->last;
+    memcpy(o->last, pl, o->last_len);
+    o->next_check = lwm2m_notify_next(a, &o->rep);
+}
+
+/* Starts or cancels an observation after a GET with Observe answered r. */
+static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *req, const oscore_binding_t *bind,
+                    uint32_t obsv, const uint8_t *pl, size_t pl_len, coap_optlist_t *l)
+{
+    for (int i = 0; i < 8; i++) {
+        observer_t *o = &c->obs[i];
+        if (obsv != 0 && o->active && o->tkl == req->token_len && !memcmp(o->token, req->token, req->token_len))
+            o->active = false;
+        if (obsv != 0 || o->active)
+            continue;
+        memset(o, 0, sizeof *o);
+        o->peer = ev->peer;
+        o->tkl = (uint8_t)req->token_len;
+        o->bind = *bind;
+        o->seq = 1;
+        memcpy(o->token, req->token, req->token_len);
+        o->active = lwm2m_path_from_msg(&o->path, req) == LWM2M_OK; /* the handler took it */
+        lwm2m_attrs_t a;
+        lwm2m_value_t v;
+        observer_view(&c->st, o, &a, &v);
+        observer_sent(o, &a, &v, pl, pl_len, cs_net_now());
+        coap_optlist_add_uint(l, COAP_OPT_OBSERVE, 1);
+        return;
+    }
+}
+
+/* Evaluates one observation and notifies when its attributes say so
+ * (pmin/pmax, gt/lt/st; with none, on every change). */
+static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
+{
+    uint8_t msg[64], out[1024], arena[64];
+    coap_builder_t b;
+    size_t len;
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 0, o->token, o->tkl);
+    for (uint8_t i = 0; i < o->path.len; i++) {
+        char seg[8];
+        lwm2m_path_t one = {{o->path.ids[i]}, 1};
+        size_t k = lwm2m_path_format(&one, seg, sizeof seg);
+        coap_builder_add_option(&b, COAP_OPT_URI_PATH, seg + 1, k - 1);
+    }
+    coap_msg_t req;
+    lwm2m_dm_result_t r;
+    if (coap_builder_finish(&b, &len) != COAP_OK || coap_msg_parse(&req, msg, len) != COAP_OK ||
+        lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
+        return;
+    lwm2m_attrs_t a;
+    lwm2m_value_t v;
+    observer_view(&c->st, o, &a, &v);
+    bool changed = r.payload_len != o->last_len || memcmp(out, o->last, o->last_len) != 0;
+    if (!lwm2m_notify_due(&a, &o->rep, &v, changed, now)) {
+        o->next_check = lwm2m_notify_next(&a, &o->rep);
+        return;
+    }
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, ++o->seq);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
+    node_reply(&c->n, NULL, c->oscore, &o->bind, COAP_CONTENT, &l, out, r.payload_len, true, o->peer, o->token,
+               o->tkl);
+    observer_sent(o, &a, &v, out, r.payload_len, now);
+}
+
+/* Send (POST /dp): the values at the --send paths in SenML CBOR. The
+ * answer is not waited for: a lost Send is repeated with the next Update. */
+static void send_values(client_t *c)
+{
+    uint8_t pl[512], arena[16], token[8];
+    size_t len;
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    oscore_binding_t bind;
+    lwm2m_err_t e;
+    if (!c->n_sends)
+        return;
+    if ((e = lwm2m_send_payload(&c->st, c->sends, c->n_sends, pl, sizeof pl, &len)) != LWM2M_OK) {
+        fprintf(stderr, "coreseal %s: cannot send: %s\n", c->n.sub, coreseal_strerror(e));
+        return;
+    }
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, "dp", 2);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    if (!node_request(&c->n, c->peer, c->oscore, COAP_POST, &l, pl, len, false, token, &bind))
+        fprintf(stderr, "coreseal %s: Send could not be queued\n", c->n.sub);
+}
+
+/* ---------------------------------------------------------------- requests from servers */
+
+/* A Bootstrap-Server request (during bootstrap) or a Device Management
+ * one (once registered), each only over its own context. Returns true
+ * when it was a Bootstrap-Finish that was accepted. */
+static bool serve_request(client_t *c, coap_ep_event_t *ev)
+{
+    uint8_t buf[LWM2M_CLI_MSG], out[1024], arena[64];
+    coap_msg_t req;
+    oscore_binding_t bind;
+    bool bootstrap = c->phase == BOOTSTRAPPING;
+    if (!node_verify_request(&c->n, c->oscore, ev, &bind, buf, &req))
+        return false;
+    lwm2m_dm_result_t r;
+    if ((bootstrap ? lwm2m_bs_handle(&c->st, &req, out, sizeof out, &r)
+                   : lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r)) != LWM2M_OK)
+        return false;
+    coap_opt_t list[4], o;
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    uint32_t obsv;
+    if (!bootstrap && req.code == COAP_GET && coap_msg_find_option(&req, COAP_OPT_OBSERVE, &o) &&
+        coap_opt_uint(&o, &obsv) && (obsv != 0 || COAP_CODE_CLASS(r.code) == 2))
+        observe(c, ev, &req, &bind, obsv, out, r.payload_len, &l);
+    if (r.has_payload)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
+    if (bootstrap && c->n.verbose) {
+        char code[32], path[64] = "/bs"; /* POST /bs is not an object path */
+        lwm2m_path_t p;
+        if (lwm2m_path_from_msg(&p, &req) == LWM2M_OK)
+            lwm2m_path_format(&p, path, sizeof path);
+        fprintf(stderr, "* bootstrap: %s %s -> %s\n", cli_code_str(req.code, code), path,
+                cli_code_str(r.code, code + 16));
+    }
+    node_reply(&c->n, ev, c->oscore, &bind, r.code, &l, out, r.has_payload ? r.payload_len : 0, false, 0,
+               req.token, req.token_len);
+    return r.finished;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+/* The answer to the main exchange; returns an exit code to stop with, or
+ * -1 to go on. */
+static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_time_ms_t *next_update)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    coap_msg_t resp;
+    char code[32];
+    if (node_open_msg(&c->n, c->oscore, ev, false, &c->bind, buf, &resp) != OSCORE_OK) {
+        /* an unprotected error is how a server reports OSCORE failures
+         * (RFC 8613 §8.2); anything else is forged */
+        bool plain_error = COAP_CODE_CLASS(ev->msg.code) >= 4 &&
+                           oscore_msg_option(&ev->msg, &(oscore_option_t){0}) == OSCORE_ERR_NOT_PROTECTED;
+        return plain_error ? cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "server answered %s %.*s",
+                                      cli_code_str(ev->msg.code, code), (int)ev->msg.payload_len,
+                                      (const char *)ev->msg.payload)
+                           : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "response failed verification");
+    }
+    if (!c->echoed && resp.code == COAP_UNAUTHORIZED) {
+        uint8_t plain[LWM2M_CLI_MSG];
+        size_t n = c->pending_len;
+        memcpy(plain, c->pending, n); /* node_repeat_with_echo rebuilds into n.last */
+        if (node_repeat_with_echo(&c->n, c->peer, c->oscore, plain, n, &resp, false, c->token, &c->bind)) {
+            memcpy(c->pending, c->n.last, c->n.last_len);
+            c->pending_len = c->n.last_len;
+            c->echoed = true;
+            return -1;
+        }
+    }
+    switch (c->phase) {
+    case BOOTSTRAPPING:
+        if (resp.code != COAP_CHANGED)
+            return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Bootstrap-Request refused: %s",
+                            cli_code_str(resp.code, code));
+        printf("client: bootstrap requested as %s%s\n", c->ep, c->oscore ? " over OSCORE" : "");
+        fflush(stdout);
+        return -1;
+    case REGISTERING: {
+        if (resp.code != COAP_CREATED)
+            return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Register refused: %s", cli_code_str(resp.code, code));
+        coap_opt_iter_t it; /* Location-Path: rd/<id> */
+        coap_opt_t o;
+        coap_opt_iter_init(&it, &resp);
+        while (coap_opt_next(&it, &o))
+            if (o.num == COAP_OPT_LOCATION_PATH && o.len < sizeof c->location && !(o.len == 2 && !memcmp(o.val, "rd", 2))) {
+                memcpy(c->location, o.val, o.len);
+                c->location[o.len] = 0;
+            }
+        printf("client: registered as %s (/rd/%s)%s\n", c->ep, c->location, c->oscore ? " over OSCORE" : "");
+        fflush(stdout);
+        c->phase = REGISTERED;
+        *next_update = now + (cs_time_ms_t)c->lifetime * 500;
+        send_values(c);
+        return -1;
+    }
+    case DEREGISTERING:
+        printf("client: de-registered (%s)\n", cli_code_str(resp.code, code));
+        return resp.code == COAP_DELETED ? CLI_EXIT_OK : CLI_EXIT_PEER_REJECTED;
+    case REGISTERED:
+        if (c->n.verbose)
+            fprintf(stderr, "* update: %s\n", cli_code_str(resp.code, code));
+        return -1;
+    }
+    return -1;
+}
+
+static int run(client_t *c, long duration, long interval_ms, oscore_ctx_t *factory_ctx)
+{
+    cs_time_ms_t start = cs_net_now(), next_update = 0, next_tick = start + (cs_time_ms_t)interval_ms;
+    while (1) {
+        cs_time_ms_t now = cs_net_now();
+        if (c->phase == REGISTERED && (cli_stopping || (duration >= 0 && now - start >= (cs_time_ms_t)duration * 1000))) {
+            if (!send_registration(c, COAP_DELETE))
+                return CLI_EXIT_NETWORK;
+            c->phase = DEREGISTERING;
+        }
+        if (c->phase == BOOTSTRAPPING && (cli_stopping || now - start > BOOTSTRAP_TIMEOUT_MS))
+            return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "no Bootstrap-Finish within %d s", BOOTSTRAP_TIMEOUT_MS / 1000);
+        if (c->phase == REGISTERED && now >= next_update) {
+            if (send_registration(c, COAP_POST))
+                next_update = now + (cs_time_ms_t)c->lifetime * 500;
+            send_values(c);
+        }
+        bool moved = now >= next_tick;
+        if (moved) { /* the sensor moves */
+            next_tick = now + (cs_time_ms_t)interval_ms;
+            c->temperature += 0.1;
+        }
+        for (int i = 0; i < 8; i++) /* observers look when it moved or a period ends */
+            if (c->obs[i].active && (moved || now >= c->obs[i].next_check))
+                evaluate(c, &c->obs[i], now);
+        node_flush(&c->n);
+        if (cs_udp_receive(&c->n.udp, 50) != CS_NET_OK)
+            return CLI_EXIT_NETWORK;
+        now = cs_net_now();
+        for (size_t i = 0; i < c->n.udp.n_in; i++) {
+            coap_ep_event_t ev;
+            int rc = -1;
+            if (coap_ep_input(&c->n.ep, c->n.udp.in_peer[i], c->n.udp.in[i], c->n.udp.in_len[i], now, &ev) != COAP_OK)
+                continue;
+            if (ev.type == COAP_EV_REQUEST && ev.peer == c->peer) {
+                if (serve_request(c, &ev)) { /* Bootstrap-Finish */
+                    node_flush(&c->n);
+                    printf("client: bootstrap finished\n");
+                    fflush(stdout);
+                    if (!save_objects(c))
+                        return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot save the configuration in %s",
+                                        c->state_dir);
+                    if ((rc = start_registration(c, factory_ctx, true)) != CLI_EXIT_OK)
+                        return rc;
+                }
+            } else if (ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, c->token, 8)) {
+                if ((rc = main_response(c, &ev, now, &next_update)) >= 0)
+                    return rc;
+            } else if (ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED) {
+                return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
+                                c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+            }
+        }
+        coap_ep_event_t ev;
+        while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+            if (ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED)
+                return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
+                                c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+    }
+}
+
+static int usage(int c)
+{
+    fprintf(c == 'h' ? stdout : stderr,
+            "usage: coreseal lwm2m client --ep NAME (--server URI | --bootstrap URI) [--oscore FILE]\n"
+            "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
+            "                             [--send PATH]... [-v]\n"
+            "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
+            "Device Management and Observe (by the attributes the server wrote),\n"
+            "sends the --send paths with every Register and Update (POST /dp), and\n"
+            "de-registers after --duration seconds or on Ctrl-C.\n"
+            "--server: register there, over OSCORE with the --oscore context if given.\n"
+            "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
+            "server account and its OSCORE context (/0, /1, /21), then register.\n"
+            "--state DIR: keep that configuration and the OSCORE state across restarts;\n"
+            "a restart with it registers at once.\n"
+            "example: coreseal lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:5783 \\\n"
+            "             --oscore bs-dev1.json --state /var/lib/dev1\n");
+    return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+int lwm2m_client_main(int argc, char **argv)
+{
+    static client_t c;
+    memset(&c, 0, sizeof c);
+    c.n.sub = "lwm2m client";
+    const char *server = NULL, *bootstrap = NULL, *oscore = NULL;
+    long lifetime = 300, duration = -1, interval_ms = 1000;
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},    {"bootstrap", required_argument, NULL, 'b'},
+        {"ep", required_argument, NULL, 'e'},        {"send", required_argument, NULL, 'S'},
+        {"oscore", required_argument, NULL, 'O'},    {"lifetime", required_argument, NULL, 'l'},
+        {"duration", required_argument, NULL, 'd'},  {"interval", required_argument, NULL, 'i'},
+        {"state", required_argument, NULL, 'D'},     {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "s:e:l:d:i:vh", longopts, NULL)) != -1) {
+        switch (o) {
+        case 's': server = optarg; break;
+        case 'b': bootstrap = optarg; break;
+        case 'e': c.ep = optarg; break;
+        case 'O': oscore = optarg; break;
+        case 'l': lifetime = atol(optarg); break;
+        case 'd': duration = atol(optarg); break;
+        case 'i': interval_ms = atol(optarg); break;
+        case 'D': c.state_dir = optarg; break;
+        case 'S':
+            if (c.n_sends == 4 || lwm2m_path_parse(&c.sends[c.n_sends], optarg, strlen(optarg)) != LWM2M_OK)
+                return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--send expects up to 4 paths like /3303/0/5700");
+            c.n_sends++;
+            break;
+        case 'v': c.n.verbose++; break;
+        default: return usage(o);
+        }
+    }
+    char host[128], port[8];
+    const char *first = bootstrap ? bootstrap : server;
+    if (!c.ep || !c.ep[0] || !first || (server && bootstrap) || lifetime < 10 ||
+        !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE,
+                        "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");
+    if (bootstrap && !oscore)
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--bootstrap needs the --oscore context shared with the Bootstrap-Server");
+    c.temperature = 21.0;
+    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]);
+    lwm2m_attr_table_init(&c.attrs, c.attr_entries, 32);
+    c.st = (lwm2m_store_t){&c, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete, &c.attrs};
+    oscore_ctx_t *file_ctx = NULL;
+    int rc = cli_security_init(&c.n.sec, c.n.sub);
+    if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&c.n.sec, oscore, c.n.sub)) == CLI_EXIT_OK)
+        file_ctx = &c.n.sec.ctx[0].ctx;
+    if (rc == CLI_EXIT_OK && (rc = node_open(&c.n, host, port, false)) == CLI_EXIT_OK) {
+        if (bootstrap)
+            factory_bootstrap(&c, bootstrap, &c.n.sec.ctx[0].file);
+        else
+            factory_server(&c, server, (uint32_t)lifetime);
+        cli_catch_signals();
+        lwm2m_account_view_t acc;
+        if (bootstrap && load_objects(&c) && lwm2m_server_account(&c.st, 0, &acc) == LWM2M_OK) {
+            printf("client: configuration from %s/objects.cbor: no bootstrap needed\n", c.state_dir);
+            rc = start_registration(&c, NULL, false);
+        } else if (bootstrap) {
+            c.phase = BOOTSTRAPPING;
+            c.peer = 0;
+            c.oscore = file_ctx;
+            if (!send_bootstrap_request(&c))
+                rc = cli_fail(c.n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
+        } else {
+            rc = start_registration(&c, file_ctx, false);
+        }
+        if (rc == CLI_EXIT_OK)
+            rc = run(&c, duration, interval_ms, bootstrap ? NULL : file_ctx);
+    }
+    node_flush(&c.n);
+    node_close(&c.n);
+    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]); /* keys do not linger */
+    return rc;
+}

@@ -1,0 +1,149 @@
+/* The LwM2M Bootstrap-Server's account file (see store.h): JSON through
+ * jansson, every member checked, errors naming the account and member. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coreseal/store.h"
+
+static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* A string member into out (relative paths joined to base_dir). */
+static cs_store_err_t get_str(json_t *obj, const char *key, bool required, bool path, const char *base_dir,
+                              char *out, size_t cap, size_t i, char *err, size_t err_len)
+{
+    json_t *v = json_object_get(obj, key);
+    out[0] = 0;
+    if (!v && !required)
+        return CS_STORE_OK;
+    if (!v)
+        return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: %s is required", i, key);
+    if (!json_is_string(v) || json_string_length(v) == 0 || memchr(json_string_value(v), 0, json_string_length(v)))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s must be a non-empty string", i, key);
+    const char *s = json_string_value(v);
+    bool join = path && s[0] != '/' && base_dir && base_dir[0];
+    int n = join ? snprintf(out, cap, "%s/%s", base_dir, s) : snprintf(out, cap, "%s", s);
+    if (n < 0 || (size_t)n >= cap)
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s longer than %zu bytes", i, key, cap - 1);
+    return CS_STORE_OK;
+}
+
+static cs_store_err_t get_uint(json_t *obj, const char *key, json_int_t min, json_int_t max, json_int_t dflt,
+                               json_int_t *out, size_t i, char *err, size_t err_len)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = dflt;
+    if (!v)
+        return CS_STORE_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.%s must be an integer %lld..%lld", i,
+                    key, (long long)min, (long long)max);
+    *out = json_integer_value(v);
+    return CS_STORE_OK;
+}
+
+static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, cs_bs_account_t *acc, char *err,
+                                    size_t err_len)
+{
+    cs_store_err_t e;
+    json_t *srv = json_object_get(a, "server");
+    json_int_t ssid, lifetime;
+    if (!json_is_object(a))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu] must be an object", i);
+    if (!json_is_object(srv))
+        return fail(err, err_len, srv ? CS_STORE_ERR_VALUE : CS_STORE_ERR_MISSING,
+                    "accounts[%zu]: server must be an object with uri and ssid", i);
+    if ((e = get_str(a, "endpoint", true, false, NULL, acc->endpoint, sizeof acc->endpoint, i, err, err_len)) ||
+        (e = get_str(a, "oscore", true, true, base_dir, acc->oscore, sizeof acc->oscore, i, err, err_len)) ||
+        (e = get_str(srv, "uri", true, false, NULL, acc->server_uri, sizeof acc->server_uri, i, err, err_len)) ||
+        (e = get_str(srv, "binding", false, false, NULL, acc->binding, sizeof acc->binding, i, err, err_len)) ||
+        (e = get_str(srv, "oscore", false, true, base_dir, acc->server_oscore, sizeof acc->server_oscore, i, err,
+                     err_len)) ||
+        (e = get_uint(srv, "ssid", 1, 65534, 0, &ssid, i, err, err_len)) ||
+        (e = get_uint(srv, "lifetime", 1, 0xffffffff, 86400, &lifetime, i, err, err_len)))
+        return e;
+    if (ssid == 0)
+        return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: server.ssid is required", i);
+    if (strncmp(acc->server_uri, "coap://", 7) != 0)
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.uri must be coap://HOST[:PORT]", i);
+    acc->ssid = (uint16_t)ssid;
+    acc->lifetime = (uint32_t)lifetime;
+    if (!acc->binding[0])
+        strcpy(acc->binding, "U");
+    return CS_STORE_OK;
+}
+
+cs_store_err_t cs_bs_config_parse(const char *text, size_t len, const char *base_dir, cs_bs_config_t *cfg,
+                                  char *err, size_t err_len)
+{
+    if (!text || !cfg)
+        return CS_STORE_ERR_BAD_ARG;
+    memset(cfg, 0, sizeof *cfg);
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return fail(err, err_len, CS_STORE_ERR_SYNTAX, "line %d: %s", root ? 1 : jerr.line,
+                    root ? "not a JSON object" : jerr.text);
+    }
+    json_t *accounts = json_object_get(root, "accounts");
+    cs_store_err_t e = CS_STORE_OK;
+    if (!json_is_array(accounts) || json_array_size(accounts) == 0)
+        e = fail(err, err_len, CS_STORE_ERR_MISSING, "accounts must be a non-empty array");
+    else if (json_array_size(accounts) > CS_BS_MAX_ACCOUNTS)
+        e = fail(err, err_len, CS_STORE_ERR_VALUE, "at most %d accounts", CS_BS_MAX_ACCOUNTS);
+    for (size_t i = 0; e == CS_STORE_OK && i < json_array_size(accounts); i++) {
+        e = parse_account(json_array_get(accounts, i), i, base_dir, &cfg->acc[i], err, err_len);
+        for (size_t k = 0; e == CS_STORE_OK && k < i; k++)
+            if (!strcmp(cfg->acc[k].endpoint, cfg->acc[i].endpoint))
+                e = fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: endpoint \"%s\" appears twice", i,
+                         cfg->acc[i].endpoint);
+        cfg->n = i + 1;
+    }
+    json_decref(root);
+    if (e != CS_STORE_OK)
+        cfg->n = 0;
+    return e;
+}
+
+cs_store_err_t cs_bs_config_load(const char *path, cs_bs_config_t *cfg, char *err, size_t err_len)
+{
+    if (!path || !cfg)
+        return CS_STORE_ERR_BAD_ARG;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, err_len, CS_STORE_ERR_IO, "%s: %s", path, strerror(errno));
+    enum { CAP = 65536 };
+    char *buf = malloc(CAP);
+    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
+    fclose(f);
+    if (!buf || n == CAP) {
+        free(buf);
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "%s: larger than 64 KiB", path);
+    }
+    char dir[CS_STORE_PATH_MAX], inner[CS_STORE_ERRMSG_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        dir[0] = 0;
+    cs_store_err_t e = cs_bs_config_parse(buf, n, dir, cfg, inner, sizeof inner);
+    free(buf);
+    if (e != CS_STORE_OK)
+        fail(err, err_len, e, "%s: %s", path, inner);
+    return e;
+}
