@@ -3,13 +3,20 @@
  * Register, and prints what it gets, Sends included. A client registering
  * over OSCORE must use its Sender ID as endpoint name (4.00 otherwise) and
  * proves freshness with Echo on the first use of its context (Transport
- * TS); the registry holds its context next to its registration. */
+ * TS); the registry holds its context next to its registration.
+ *
+ * Everything that must survive a restart lives in an SQLite file
+ * (lwm2m_db.h): the clients' OSCORE contexts with their SSN bounds (written
+ * ahead of use), windows of a clean shutdown, and registrations with their
+ * addresses, so clients need not register again. */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coreseal/lwm2m_model.h"
+#include "coreseal/lwm2m_db.h"
 #include "coreseal/lwm2m_registry.h"
 #include "lwm2m.h"
 
@@ -112,271 +119,414 @@ static uint8_t register_refusal_code(lwm2m_err_t e)
     }
 }
 
+typedef struct {
+    node_t n;
+    lwm2m_registry_t reg;
+    lwm2m_client_t *clients;
+    uint64_t *index;
+    cs_lwm2m_db_t *db;
+    query_t queries[MAX_QUERIES];
+    const char *attributes[8], *reads[8], *observes[8];
+    int n_attributes, n_reads, n_observes;
+} server_t;
+
+/* Registrations are kept in wall-clock time, which survives a restart. */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- the database */
+
+/* --oscore files provision the database; their state_file is not used:
+ * the database keeps each context's state. */
+static int provision(server_t *s, const char *const *files, int n)
+{
+    for (int i = 0; i < n; i++) {
+        static cs_context_file_t f;
+        char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
+        oscore_params_t p;
+        if (cs_context_file_load(files[i], &f, err, sizeof err) != CS_STORE_OK)
+            return cli_fail(s->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
+        cs_context_file_params(&f, &p);
+        cs_store_err_t e = cs_lwm2m_db_put_security(s->db, &p, NULL);
+        cs_wipe(&f, sizeof f);
+        if (e != CS_STORE_OK)
+            return cli_fail(s->n.sub, CLI_EXIT_STORAGE, "%s: cannot store it: %s", files[i],
+                            cs_lwm2m_db_error(s->db));
+    }
+    return CLI_EXIT_OK;
+}
+
+/* One client from the database into the registry: its context (window
+ * restored after a clean shutdown; Echo on first use or after a crash) and
+ * its registration while its lifetime lasts. */
+static int restore(void *arg, const cs_lwm2m_db_row_t *row)
+{
+    server_t *s = arg;
+    lwm2m_client_t *c = NULL, *r;
+    if (row->has_oscore) {
+        oscore_ctx_t ctx;
+        if (oscore_ctx_derive(&ctx, &s->n.sec.crypto, &row->params) != OSCORE_OK)
+            return cli_fail(s->n.sub, CLI_EXIT_STORAGE, "a stored OSCORE context no longer derives");
+        if (row->window_valid) {
+            ctx.replay = row->window;
+            ctx.replay.size = row->params.replay_window ? row->params.replay_window : OSCORE_DEFAULT_REPLAY_WINDOW;
+        }
+        if (!row->used)
+            oscore_ctx_require_echo(&ctx);
+        lwm2m_err_t e = lwm2m_registry_add_oscore(&s->reg, &ctx, row->endpoint, row->endpoint_len, &c);
+        oscore_ctx_wipe(&ctx);
+        if (e != LWM2M_OK)
+            return cli_fail(s->n.sub, CLI_EXIT_CONFIG, "cannot hold a stored client: %s", coreseal_strerror(e));
+    }
+    int64_t left = row->expires_ms - wall_ms();
+    if (!row->registered || !row->endpoint || left <= 0 || row->addr_len > sizeof(struct sockaddr_storage))
+        return 0;
+    coap_peer_t peer;
+    struct sockaddr_storage ss;
+    memcpy(&ss, row->addr, row->addr_len);
+    cs_time_ms_t now = cs_net_now(), since = (cs_time_ms_t)row->info.lifetime * 1000 - (cs_time_ms_t)left;
+    if (cs_udp_peer(&s->n.udp, (const struct sockaddr *)&ss, (socklen_t)row->addr_len, &peer) != CS_NET_OK ||
+        lwm2m_registry_register(&s->reg, c, &row->info, row->links, row->links_len, peer,
+                                now > since ? now - since : 0, &r) != LWM2M_OK)
+        return 0; /* the client registers again */
+    printf("server: restored %s (rd/%u, %lld s left)\n", r->endpoint, lwm2m_registry_location(&s->reg, r),
+           (long long)(left / 1000));
+    fflush(stdout);
+    return 0;
+}
+
+static void save_registration(server_t *s, const lwm2m_client_t *r)
+{
+    const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, r->peer);
+    if (!a || cs_lwm2m_db_save_registration(s->db, r, &a->ss, a->len, wall_ms() + (int64_t)r->lifetime * 1000) !=
+                  CS_STORE_OK)
+        fprintf(stderr, "coreseal %s: warning: registration of %s not saved: %s\n", s->n.sub, r->endpoint,
+                cs_lwm2m_db_error(s->db));
+}
+
+static void end_registration(server_t *s, lwm2m_client_t *r)
+{
+    cancel_queries(&s->n, s->queries, r);
+    if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK)
+        fprintf(stderr, "coreseal %s: warning: end of %s not saved: %s\n", s->n.sub, r->endpoint,
+                cs_lwm2m_db_error(s->db));
+}
+
+/* ---------------------------------------------------------------- queries to clients */
+
+/* The configured attributes, reads and observations, to a new registration. */
+static void start_queries(server_t *s, lwm2m_client_t *r)
+{
+    uint8_t arena[256];
+    coap_opt_t list[16];
+    coap_optlist_t l;
+    for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
+        query_t *qr = NULL;
+        for (size_t q = 0; q < MAX_QUERIES && !qr; q++)
+            if (!s->queries[q].active)
+                qr = &s->queries[q];
+        if (!qr)
+            return;
+        bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
+        const char *path = attr ? s->attributes[k]
+                           : obs ? s->observes[k - s->n_attributes - s->n_reads]
+                                 : s->reads[k - s->n_attributes];
+        /* PATH[?QUERY], sent to the client's address: no Uri-Host */
+        size_t path_len = strcspn(path, "?");
+        coap_uri_t target = {.path = path, .path_len = path_len, .host_is_literal = true};
+        if (path[path_len] == '?') {
+            target.query = path + path_len + 1;
+            target.query_len = strlen(target.query);
+        }
+        coap_optlist_init(&l, list, 16, arena, sizeof arena);
+        if (obs)
+            coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
+        coap_optlist_add_uri(&l, &target, false);
+        memset(qr, 0, sizeof *qr);
+        if (!node_request(&s->n, r->peer, client_oscore(r), attr ? COAP_PUT : COAP_GET, &l, NULL, 0, obs,
+                          qr->token, &qr->bind))
+            continue;
+        qr->active = true;
+        qr->client = r;
+        qr->plain_len = s->n.last_len < sizeof qr->plain ? s->n.last_len : 0;
+        memcpy(qr->plain, s->n.last, qr->plain_len);
+        qr->observe = obs;
+        qr->attributes = attr;
+        snprintf(qr->path, sizeof qr->path, "%.*s", (int)path_len, path);
+    }
+}
+
+/* A response (or notification) to one of the queries. */
+static void query_response(server_t *s, const coap_ep_event_t *ev)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    for (size_t q = 0; q < MAX_QUERIES; q++) {
+        query_t *qr = &s->queries[q];
+        coap_msg_t resp;
+        char code[32];
+        if (!qr->active || memcmp(qr->token, ev->token, 8) != 0)
+            continue;
+        oscore_ctx_t *ctx = client_oscore(qr->client);
+        oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
+        if (oe == OSCORE_OK && !qr->echoed && resp.code == COAP_UNAUTHORIZED) {
+            /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
+            uint8_t plain[sizeof qr->plain];
+            memcpy(plain, qr->plain, qr->plain_len);
+            coap_ep_cancel(&s->n.ep, qr->client->peer, qr->token, 8);
+            qr->echoed = node_repeat_with_echo(&s->n, qr->client->peer, ctx, plain, qr->plain_len, &resp,
+                                               qr->observe, qr->token, &qr->bind);
+            if (qr->echoed)
+                continue;
+        }
+        if (oe != OSCORE_OK)
+            printf("server: %s: response from %s rejected by OSCORE\n", qr->path, qr->client->endpoint);
+        else if (qr->attributes)
+            printf("server: attributes %s %s -> %s\n", qr->client->endpoint, qr->path, cli_code_str(resp.code, code));
+        else
+            print_value_payload(qr->observe ? "notify" : "read", qr->client->endpoint, qr->path, &resp);
+        fflush(stdout);
+        if (!qr->observe)
+            qr->active = false;
+    }
+}
+
+/* ---------------------------------------------------------------- requests from clients */
+
+static void answer(server_t *s, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
+                   const coap_msg_t *req, uint8_t code, coap_optlist_t *l)
+{
+    node_reply(&s->n, ev, ctx, bind, code, l, NULL, 0, false, 0, req->token, req->token_len);
+}
+
+static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *client, const oscore_binding_t *bind,
+                        const coap_msg_t *req, const lwm2m_register_info_t *info)
+{
+    oscore_ctx_t *ctx = client_oscore(client);
+    lwm2m_client_t *r = NULL;
+    lwm2m_err_t e = lwm2m_registry_register(&s->reg, client, info, req->payload, req->payload_len, ev->peer,
+                                            cs_net_now(), &r);
+    if (e != LWM2M_OK) {
+        printf("server: refused %.*s: %s\n", (int)info->endpoint_len, info->endpoint, coreseal_strerror(e));
+        fflush(stdout);
+        answer(s, ev, ctx, bind, req, register_refusal_code(e), NULL);
+        return;
+    }
+    cancel_queries(&s->n, s->queries, r); /* a re-registration starts afresh */
+    save_registration(s, r);
+    uint8_t arena[32];
+    coap_opt_t list[2];
+    coap_optlist_t l;
+    char loc[16];
+    coap_optlist_init(&l, list, 2, arena, sizeof arena);
+    snprintf(loc, sizeof loc, "%u", (unsigned)lwm2m_registry_location(&s->reg, r));
+    coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
+    coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
+    answer(s, ev, ctx, bind, req, COAP_CREATED, &l);
+    printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime, ctx ? " over OSCORE" : "",
+           (int)r->links_len, r->links);
+    fflush(stdout);
+    start_queries(s, r);
+}
+
+/* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):
+ * only by the client that registered there. */
+static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *client,
+                            const oscore_binding_t *bind, const coap_msg_t *req)
+{
+    oscore_ctx_t *ctx = client_oscore(client);
+    uint32_t location = 0, lifetime = 0;
+    lwm2m_err_t pe = lwm2m_update_parse(req, &location, &lifetime);
+    if (pe == LWM2M_ERR_MALFORMED) {
+        answer(s, ev, ctx, bind, req, COAP_BAD_REQUEST, NULL);
+        return;
+    }
+    lwm2m_client_t *r = pe == LWM2M_OK ? lwm2m_registry_at(&s->reg, location) : NULL;
+    if (!r || (client ? r != client : r->has_oscore)) {
+        answer(s, ev, ctx, bind, req, COAP_NOT_FOUND, NULL);
+        return;
+    }
+    if (req->code == COAP_DELETE) {
+        printf("server: de-registered %s\n", r->endpoint);
+        end_registration(s, r);
+        lwm2m_registry_deregister(&s->reg, r);
+        answer(s, ev, ctx, bind, req, COAP_DELETED, NULL);
+    } else if (req->code == COAP_POST) {
+        lwm2m_err_t e = lwm2m_registry_update(&s->reg, r, lifetime, req->payload_len ? req->payload : NULL,
+                                              req->payload_len, ev->peer, cs_net_now());
+        printf("server: update from %s%s%s\n", r->endpoint, e == LWM2M_OK ? "" : ": ",
+               e == LWM2M_OK ? "" : coreseal_strerror(e));
+        if (e == LWM2M_OK)
+            save_registration(s, r);
+        answer(s, ev, ctx, bind, req, e == LWM2M_OK ? COAP_CHANGED : register_refusal_code(e), NULL);
+    } else {
+        answer(s, ev, ctx, bind, req, COAP_METHOD_NOT_ALLOWED, NULL);
+    }
+    fflush(stdout);
+}
+
+static void on_request(server_t *s, const coap_ep_event_t *ev)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    lwm2m_client_t *client = NULL; /* the OSCORE client, if protected */
+    oscore_option_t opt;
+    oscore_binding_t bind;
+    coap_msg_t req;
+    if (oscore_msg_option(&ev->msg, &opt) == OSCORE_OK && !(client = lwm2m_registry_find_oscore(&s->reg, &opt))) {
+        node_reply(&s->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"Security context not found", 26,
+                   false, 0, ev->msg.token, ev->msg.token_len);
+        return;
+    }
+    if (!node_verify_request(&s->n, client_oscore(client), ev, &bind, buf, &req))
+        return;
+    lwm2m_register_info_t info;
+    if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
+        on_register(s, ev, client, &bind, &req, &info);
+    } else if (req.code == COAP_POST && is_send(&req)) { /* Send: from registered clients */
+        if (client && client->state != LWM2M_CLIENT_REGISTERED) {
+            answer(s, ev, client_oscore(client), &bind, &req, COAP_NOT_FOUND, NULL);
+            return;
+        }
+        print_value_payload("send", client ? client->endpoint : "(unprotected)", "/", &req);
+        answer(s, ev, client_oscore(client), &bind, &req, COAP_CHANGED, NULL);
+    } else {
+        on_registration(s, ev, client, &bind, &req);
+    }
+}
+
+/* ---------------------------------------------------------------- the program */
+
+static int usage(int c)
+{
+    fprintf(c == 'h' ? stdout : stderr,
+            "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
+            "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
+            "                             [--observe PATH]... [--max-clients N]\n"
+            "Accepts LwM2M registrations; after each Register writes the attributes\n"
+            "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
+            "paths and prints the values, and those clients Send (POST /dp). A client\n"
+            "using OSCORE must register with its Sender ID as endpoint name (4.00\n"
+            "otherwise). --oscore files provision clients into the --db file (SQLite,\n"
+            "default lwm2m-server.db; \":memory:\" keeps nothing), which keeps their\n"
+            "OSCORE state and registrations across restarts. --max-clients sizes the\n"
+            "registry (about 700 bytes each; default 1000).\n");
+    return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+static void serve(server_t *s)
+{
+    while (!cli_stopping) {
+        node_flush(&s->n);
+        if (cs_udp_receive(&s->n.udp, 100) != CS_NET_OK)
+            break;
+        cs_time_ms_t now = cs_net_now();
+        for (lwm2m_client_t *x; (x = lwm2m_registry_sweep(&s->reg, now, 256));) {
+            end_registration(s, x);
+            printf("server: registration of %s expired\n", x->endpoint);
+            fflush(stdout);
+        }
+        for (size_t i = 0; i < s->n.udp.n_in; i++) {
+            coap_ep_event_t ev;
+            if (coap_ep_input(&s->n.ep, s->n.udp.in_peer[i], s->n.udp.in[i], s->n.udp.in_len[i], now, &ev) != COAP_OK)
+                continue;
+            if (ev.type == COAP_EV_RESPONSE)
+                query_response(s, &ev);
+            else if (ev.type == COAP_EV_REQUEST)
+                on_request(s, &ev);
+        }
+        coap_ep_event_t ev;
+        while (coap_ep_tick(&s->n.ep, cs_net_now(), &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+            ;
+    }
+    node_flush(&s->n);
+}
+
 int lwm2m_server_main(int argc, char **argv)
 {
-    static node_t n;
-    static query_t queries[MAX_QUERIES];
-    memset(&n, 0, sizeof n);
-    memset(queries, 0, sizeof queries);
-    n.sub = "lwm2m server";
-    const char *listen_host = "::", *listen_port = "5683";
-    const char *oscore_files[CLI_MAX_CONTEXTS], *reads[8], *observes[8], *attributes[8];
-    int n_oscore = 0, n_reads = 0, n_observes = 0, n_attributes = 0;
+    static server_t s;
+    memset(&s, 0, sizeof s);
+    s.n.sub = "lwm2m server";
+    const char *listen_host = "::", *listen_port = "5683", *db_path = "lwm2m-server.db";
+    const char *oscore_files[CLI_MAX_CONTEXTS];
+    int n_oscore = 0;
     long max_clients = 1000;
     static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"oscore", required_argument, NULL, 'O'},
-        {"read", required_argument, NULL, 'r'},   {"observe", required_argument, NULL, 'o'},
+        {"listen", required_argument, NULL, 'l'},      {"oscore", required_argument, NULL, 'O'},
+        {"read", required_argument, NULL, 'r'},        {"observe", required_argument, NULL, 'o'},
         {"max-clients", required_argument, NULL, 'm'}, {"attributes", required_argument, NULL, 'a'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"db", required_argument, NULL, 'D'},          {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:r:o:vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             if (cli_parse_listen(optarg, &listen_host, &listen_port) != 0)
-                return cli_fail(n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
             break;
-        case 'O': if (n_oscore < CLI_MAX_CONTEXTS) oscore_files[n_oscore++] = optarg; break;
-        case 'r': if (n_reads < 8) reads[n_reads++] = optarg; break;
-        case 'o': if (n_observes < 8) observes[n_observes++] = optarg; break;
+        case 'O':
+            if (n_oscore == CLI_MAX_CONTEXTS)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "at most %d --oscore files", CLI_MAX_CONTEXTS);
+            oscore_files[n_oscore++] = optarg;
+            break;
+        case 'r': if (s.n_reads < 8) s.reads[s.n_reads++] = optarg; break;
+        case 'o': if (s.n_observes < 8) s.observes[s.n_observes++] = optarg; break;
         case 'a':
             if (!strchr(optarg, '?'))
-                return cli_fail(n.sub, CLI_EXIT_USAGE, "--attributes expects PATH?QUERY, e.g. /3303/0/5700?pmin=5&st=0.5");
-            if (n_attributes < 8)
-                attributes[n_attributes++] = optarg;
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--attributes expects PATH?QUERY, e.g. /3303/0/5700?pmin=5&st=0.5");
+            if (s.n_attributes < 8)
+                s.attributes[s.n_attributes++] = optarg;
             break;
         case 'm':
             max_clients = strtol(optarg, NULL, 10);
             if (max_clients < 1 || max_clients > 50000000)
-                return cli_fail(n.sub, CLI_EXIT_USAGE, "--max-clients expects 1..50000000");
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--max-clients expects 1..50000000");
             break;
-        case 'v': n.verbose++; break;
-        case 'h':
-        default:
-            fprintf(c == 'h' ? stdout : stderr,
-                    "usage: coreseal lwm2m server [--listen HOST:PORT] [--oscore FILE]...\n"
-                    "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
-                    "                             [--observe PATH]... [--max-clients N]\n"
-                    "Accepts LwM2M registrations; after each Register writes the attributes\n"
-                    "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
-                    "paths and prints the values, and those clients Send (POST /dp). A client\n"
-                    "using OSCORE must register with its Sender ID as endpoint name (4.00\n"
-                    "otherwise). --max-clients sizes the registry (about 700 bytes each;\n"
-                    "default 1000).\n");
-            return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        case 'D': db_path = optarg; break;
+        case 'v': s.n.verbose++; break;
+        default: return usage(c);
         }
     }
-    if (n_oscore > max_clients)
-        return cli_fail(n.sub, CLI_EXIT_USAGE, "--max-clients must cover the %d --oscore contexts", n_oscore);
-    int rc = cli_security_init(&n.sec, n.sub);
-    for (int i = 0; rc == CLI_EXIT_OK && i < n_oscore; i++)
-        rc = cli_security_add(&n.sec, oscore_files[i], n.sub);
-    /* The registry holds the live contexts; the state files stay with
-     * n.sec and get the final state copied back at exit. */
-    lwm2m_registry_t reg;
-    lwm2m_client_t *live[CLI_MAX_CONTEXTS];
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
     size_t index_len = lwm2m_registry_index_len((uint32_t)max_clients);
-    lwm2m_client_t *clients = calloc((size_t)max_clients, sizeof *clients);
-    uint64_t *index = calloc(index_len, sizeof *index);
     uint64_t seed = 0;
-    if (rc == CLI_EXIT_OK && (!clients || !index || !cli_random(&n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
-                              lwm2m_registry_init(&reg, clients, (uint32_t)max_clients, index, index_len,
+    int rc = cli_security_init(&s.n.sec, s.n.sub);
+    if (rc == CLI_EXIT_OK && cs_lwm2m_db_open(&s.db, db_path, err, sizeof err) != CS_STORE_OK)
+        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s (--db names the server's SQLite file)", err);
+    if (rc == CLI_EXIT_OK)
+        rc = provision(&s, oscore_files, n_oscore);
+    s.clients = calloc((size_t)max_clients, sizeof *s.clients);
+    s.index = calloc(index_len, sizeof *s.index);
+    if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
+                              lwm2m_registry_init(&s.reg, s.clients, (uint32_t)max_clients, s.index, index_len,
                                                   seed) != LWM2M_OK))
-        rc = cli_fail(n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
-    for (int i = 0; rc == CLI_EXIT_OK && i < n.sec.n; i++) {
-        cli_security_require_echo_on_first_use(&n.sec.ctx[i]);
-        lwm2m_err_t e = lwm2m_registry_add_oscore(&reg, &n.sec.ctx[i].ctx, NULL, 0, &live[i]);
-        if (e != LWM2M_OK)
-            rc = cli_fail(n.sub, CLI_EXIT_CONFIG, "%s: %s", n.sec.ctx[i].path, coreseal_strerror(e));
-        else
-            oscore_ctx_wipe(&n.sec.ctx[i].ctx); /* one copy of the keys */
+        rc = cli_fail(s.n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
+    /* the socket first: restored registrations need their address handles */
+    if (rc == CLI_EXIT_OK)
+        rc = node_open(&s.n, listen_host, listen_port, true);
+    if (rc == CLI_EXIT_OK && cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK)
+        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
+    if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
+        fprintf(stderr, "coreseal %s: warning: the registry is full; raise --max-clients\n", s.n.sub);
+    if (rc == CLI_EXIT_OK) {
+        cli_catch_signals();
+        fprintf(stderr, "coreseal lwm2m server: listening on %s:%s, %u clients in %s\n", listen_host, listen_port,
+                s.reg.n_used, db_path);
+        serve(&s);
     }
-    if (rc != CLI_EXIT_OK || (rc = node_open(&n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
-        node_close(&n);
-        free(clients);
-        free(index);
-        return rc;
-    }
-    cli_catch_signals();
-    fprintf(stderr, "coreseal lwm2m server: listening on %s:%s\n", listen_host, listen_port);
-    uint8_t buf[LWM2M_CLI_MSG], arena[256];
-    coap_opt_t list[16];
-    coap_optlist_t l;
-    while (!cli_stopping) {
-        node_flush(&n);
-        if (cs_udp_receive(&n.udp, 100) != CS_NET_OK)
-            break;
-        cs_time_ms_t now = cs_net_now();
-        for (lwm2m_client_t *x; (x = lwm2m_registry_sweep(&reg, now, 256));) {
-            cancel_queries(&n, queries, x);
-            printf("server: registration of %s expired\n", x->endpoint);
-            fflush(stdout);
+    /* a clean shutdown: the windows are valid until the next start */
+    for (uint32_t i = 0; s.clients && i < s.reg.n_clients; i++)
+        if (s.clients[i].has_oscore) {
+            if (rc == CLI_EXIT_OK && cs_lwm2m_db_save_window(s.db, &s.clients[i].oscore) != CS_STORE_OK)
+                fprintf(stderr, "coreseal %s: warning: could not save a replay window\n", s.n.sub);
+            oscore_ctx_wipe(&s.clients[i].oscore);
         }
-        for (size_t i = 0; i < n.udp.n_in; i++) {
-            coap_ep_event_t ev;
-            if (coap_ep_input(&n.ep, n.udp.in_peer[i], n.udp.in[i], n.udp.in_len[i], now, &ev) != COAP_OK)
-                continue;
-            if (ev.type == COAP_EV_RESPONSE) {
-                for (size_t q = 0; q < MAX_QUERIES; q++) {
-                    query_t *qr = &queries[q];
-                    coap_msg_t resp;
-                    if (!qr->active || memcmp(qr->token, ev.token, 8) != 0)
-                        continue;
-                    char code[32];
-                    oscore_err_t oe = node_open_msg(&n, client_oscore(qr->client), &ev, false, &qr->bind, buf, &resp);
-                    if (oe == OSCORE_OK && !qr->echoed && resp.code == COAP_UNAUTHORIZED) {
-                        /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
-                        uint8_t plain[sizeof qr->plain];
-                        memcpy(plain, qr->plain, qr->plain_len);
-                        coap_ep_cancel(&n.ep, qr->client->peer, qr->token, 8);
-                        qr->echoed = node_repeat_with_echo(&n, qr->client->peer, client_oscore(qr->client), plain,
-                                                           qr->plain_len, &resp, qr->observe, qr->token, &qr->bind);
-                        if (qr->echoed)
-                            continue;
-                    }
-                    if (oe != OSCORE_OK)
-                        printf("server: %s: response from %s rejected by OSCORE\n", qr->path,
-                               qr->client->endpoint);
-                    else if (qr->attributes)
-                        printf("server: attributes %s %s -> %s\n", qr->client->endpoint, qr->path,
-                               cli_code_str(resp.code, code));
-                    else
-                        print_value_payload(qr->observe ? "notify" : "read", qr->client->endpoint, qr->path, &resp);
-                    fflush(stdout);
-                    if (!qr->observe)
-                        qr->active = false;
-                }
-                continue;
-            }
-            if (ev.type != COAP_EV_REQUEST)
-                continue;
-            /* OSCORE: which client's context, if any */
-            lwm2m_client_t *client = NULL;
-            oscore_option_t opt;
-            oscore_binding_t bind;
-            if (oscore_msg_option(&ev.msg, &opt) == OSCORE_OK &&
-                !(client = lwm2m_registry_find_oscore(&reg, &opt))) {
-                node_reply(&n, &ev, NULL, NULL, COAP_UNAUTHORIZED, NULL,
-                      (const uint8_t *)"Security context not found", 26, false, 0, ev.msg.token, ev.msg.token_len);
-                continue;
-            }
-            oscore_ctx_t *octx = client_oscore(client);
-            coap_msg_t req;
-            if (!node_verify_request(&n, octx, &ev, &bind, buf, &req))
-                continue;
-            lwm2m_register_info_t info;
-            coap_optlist_init(&l, list, 16, arena, sizeof arena);
-            if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
-                lwm2m_client_t *r = NULL;
-                lwm2m_err_t e = lwm2m_registry_register(&reg, client, &info, req.payload, req.payload_len,
-                                                        ev.peer, now, &r);
-                if (e != LWM2M_OK) {
-                    printf("server: refused %.*s: %s\n", (int)info.endpoint_len, info.endpoint,
-                           coreseal_strerror(e));
-                    fflush(stdout);
-                    node_reply(&n, &ev, octx, &bind, register_refusal_code(e), NULL, NULL, 0, false, 0, req.token,
-                          req.token_len);
-                    continue;
-                }
-                cancel_queries(&n, queries, r); /* a re-registration starts afresh */
-                char loc[16];
-                snprintf(loc, sizeof loc, "%u", (unsigned)lwm2m_registry_location(&reg, r));
-                coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
-                coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
-                node_reply(&n, &ev, octx, &bind, COAP_CREATED, &l, NULL, 0, false, 0, req.token, req.token_len);
-                printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime,
-                       octx ? " over OSCORE" : "", (int)r->links_len, r->links);
-                fflush(stdout);
-                /* the configured attributes, reads and observations, to the new client */
-                for (int k = 0; k < n_attributes + n_reads + n_observes; k++) {
-                    query_t *qr = NULL;
-                    for (size_t q = 0; q < MAX_QUERIES && !qr; q++)
-                        if (!queries[q].active)
-                            qr = &queries[q];
-                    if (!qr)
-                        break;
-                    bool attr = k < n_attributes, obs = k >= n_attributes + n_reads;
-                    const char *path = attr ? attributes[k] : obs ? observes[k - n_attributes - n_reads]
-                                                                  : reads[k - n_attributes];
-                    /* PATH[?QUERY], sent to the client's address: no Uri-Host */
-                    size_t path_len = strcspn(path, "?");
-                    coap_uri_t target = {.path = path, .path_len = path_len, .host_is_literal = true};
-                    if (path[path_len] == '?') {
-                        target.query = path + path_len + 1;
-                        target.query_len = strlen(target.query);
-                    }
-                    coap_optlist_init(&l, list, 16, arena, sizeof arena);
-                    if (obs)
-                        coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
-                    coap_optlist_add_uri(&l, &target, false);
-                    memset(qr, 0, sizeof *qr);
-                    if (node_request(&n, r->peer, octx, attr ? COAP_PUT : COAP_GET, &l, NULL, 0, obs, qr->token,
-                                 &qr->bind)) {
-                        qr->active = true;
-                        qr->client = r;
-                        qr->plain_len = n.last_len < sizeof qr->plain ? n.last_len : 0;
-                        memcpy(qr->plain, n.last, qr->plain_len);
-                        qr->observe = obs;
-                        qr->attributes = attr;
-                        snprintf(qr->path, sizeof qr->path, "%.*s", (int)path_len, path);
-                    }
-                }
-                continue;
-            }
-            if (req.code == COAP_POST && is_send(&req)) { /* Send: from registered clients */
-                if (client && client->state != LWM2M_CLIENT_REGISTERED) {
-                    node_reply(&n, &ev, octx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token,
-                          req.token_len);
-                    continue;
-                }
-                print_value_payload("send", client ? client->endpoint : "(unprotected)", "/", &req);
-                node_reply(&n, &ev, octx, &bind, COAP_CHANGED, NULL, NULL, 0, false, 0, req.token, req.token_len);
-                continue;
-            }
-            /* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):
-             * only by the client that registered there */
-            uint32_t location = 0, lifetime = 0;
-            lwm2m_err_t pe = lwm2m_update_parse(&req, &location, &lifetime);
-            if (pe == LWM2M_ERR_MALFORMED) {
-                node_reply(&n, &ev, octx, &bind, COAP_BAD_REQUEST, NULL, NULL, 0, false, 0, req.token, req.token_len);
-                continue;
-            }
-            lwm2m_client_t *r = pe == LWM2M_OK ? lwm2m_registry_at(&reg, location) : NULL;
-            if (!r || (client ? r != client : r->has_oscore)) {
-                node_reply(&n, &ev, octx, &bind, COAP_NOT_FOUND, NULL, NULL, 0, false, 0, req.token, req.token_len);
-                continue;
-            }
-            if (req.code == COAP_DELETE) {
-                printf("server: de-registered %s\n", r->endpoint);
-                cancel_queries(&n, queries, r);
-                lwm2m_registry_deregister(&reg, r);
-                node_reply(&n, &ev, octx, &bind, COAP_DELETED, NULL, NULL, 0, false, 0, req.token, req.token_len);
-            } else if (req.code == COAP_POST) {
-                lwm2m_err_t e = lwm2m_registry_update(&reg, r, lifetime, req.payload_len ? req.payload : NULL,
-                                                      req.payload_len, ev.peer, now);
-                printf("server: update from %s%s%s\n", r->endpoint, e == LWM2M_OK ? "" : ": ",
-                       e == LWM2M_OK ? "" : coreseal_strerror(e));
-                node_reply(&n, &ev, octx, &bind, e == LWM2M_OK ? COAP_CHANGED : register_refusal_code(e), NULL, NULL,
-                      0, false, 0, req.token, req.token_len);
-            } else {
-                node_reply(&n, &ev, octx, &bind, COAP_METHOD_NOT_ALLOWED, NULL, NULL, 0, false, 0, req.token,
-                      req.token_len);
-            }
-            fflush(stdout);
-        }
-        coap_ep_event_t ev;
-        while (coap_ep_tick(&n.ep, cs_net_now(), &ev) == COAP_OK && ev.type != COAP_EV_NONE)
-            ;
-    }
-    node_flush(&n);
-    for (int i = 0; i < n.sec.n; i++) /* the state files save what the registry's contexts reached */
-        n.sec.ctx[i].ctx = live[i]->oscore;
-    node_close(&n);
-    for (uint32_t i = 0; i < reg.n_clients; i++)
-        if (clients[i].has_oscore)
-            oscore_ctx_wipe(&clients[i].oscore);
-    free(clients);
-    free(index);
-    return CLI_EXIT_OK;
+    node_close(&s.n);
+    cs_lwm2m_db_close(s.db);
+    free(s.clients);
+    free(s.index);
+    return rc;
 }

@@ -312,6 +312,40 @@ check "LwM2M Bootstrap of a NoSec server account: no /21, plain Register (exit $
     -a -n "$(grep 'registered dev3 lt=86400 objects' lbsrv.log)"
 kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
 
+# --- LwM2M server restarts: registrations and OSCORE state live in its SQLite file
+cat > dev05.json <<J
+{"master_secret":"5566778899aabbccddeeff0011223344","sender_id":"6465763035","recipient_id":"05",
+ "state_file":"dev05.state"}
+J
+cat > srv05.json <<J
+{"master_secret":"5566778899aabbccddeeff0011223344","sender_id":"05","recipient_id":"6465763035"}
+J
+L=$((PORT + 24))
+"$B" lwm2m server --listen 127.0.0.1:$L --db restart.db --oscore srv05.json > lr1.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" post -v -e '</3/0>' "coap://127.0.0.1:$L/rd?ep=plain02&lt=300" > lrp.log 2>&1
+loc=$(sed -n 's/.*Location-Path=rd Location-Path=\([0-9]*\).*/\1/p' lrp.log | head -1)
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev05 --oscore dev05.json --lifetime 10 --duration 8 -v \
+    > lrc.log 2>&1 &
+LWC=$!
+sleep 1.5
+kill -TERM $LWS; wait $LWS 2>/dev/null
+"$B" lwm2m server --listen 127.0.0.1:$L --db restart.db > lr2.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" post "coap://127.0.0.1:$L/rd/$loc" > lrp2.log 2>&1; rc=$?
+check "LwM2M server restart: the registration of plain02 is kept; its Update is 2.04 (exit $rc)" \
+    test $rc = 0 -a -n "$loc" -a -n "$(grep 'restored plain02' lr2.log)"
+kill -9 $LWS; wait $LWS 2>/dev/null # a crash this time: windows are lost, SSN bounds are not
+"$B" lwm2m server --listen 127.0.0.1:$L --db restart.db > lr3.log 2>&1 &
+LWS=$!
+wait $LWC; rc=$?
+check "LwM2M server crash: dev05's Update passes Echo over the kept context, then De-register (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'restored dev05' lr3.log)" -a -n "$(grep 'update from dev05' lr3.log)" \
+    -a -n "$(grep 'de-registered dev05' lr3.log)" -a "$(grep -c 'asks for freshness' lrc.log)" -ge 2
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]
