@@ -180,8 +180,10 @@ int cmd_lwm2m(int argc, char **argv)
         return lwm2m_server_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "bootstrap") == 0)
         return lwm2m_bootstrap_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "swarm") == 0)
+        return lwm2m_swarm_main(argc - 1, argv + 1);
     bool help = argc >= 2 && strcmp(argv[1], "--help") == 0;
     fprintf(help ? stdout : stderr,
-            "usage: coreseal lwm2m client|server|bootstrap [options]   ('coreseal lwm2m client --help')\n");
+            "usage: coreseal lwm2m client|server|bootstrap|swarm [options]   ('coreseal lwm2m client --help')\n");
     return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }

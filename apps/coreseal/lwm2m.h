@@ -59,5 +59,6 @@ bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap
 int lwm2m_client_main(int argc, char **argv);
 int lwm2m_server_main(int argc, char **argv);
 int lwm2m_bootstrap_main(int argc, char **argv);
+int lwm2m_swarm_main(int argc, char **argv);
 
 #endif

@@ -20,11 +20,14 @@
 #include "coreseal/lwm2m_registry.h"
 #include "lwm2m.h"
 
-/* A query (Read or Observe) the server sent to a registered client. */
+/* A query (Write-Attributes, Read or Observe) for a registered client:
+ * waiting until the endpoint has room (sent false), then outstanding. */
 typedef struct {
     bool active;
+    bool sent;
     uint8_t token[8];
     lwm2m_client_t *client;
+    const char *spec;  /* PATH[?QUERY] as configured */
     char path[32];
     oscore_binding_t bind;
     bool observe;
@@ -34,7 +37,7 @@ typedef struct {
     bool echoed;
 } query_t;
 
-#define MAX_QUERIES 64
+#define MAX_QUERIES 4096 /* e.g. a read for each of 4096 clients registering at once */
 
 static oscore_ctx_t *client_oscore(lwm2m_client_t *c)
 {
@@ -103,7 +106,8 @@ static void cancel_queries(node_t *n, query_t *queries, const lwm2m_client_t *c)
 {
     for (size_t q = 0; q < MAX_QUERIES; q++)
         if (queries[q].active && queries[q].client == c) {
-            coap_ep_cancel(&n->ep, c->peer, queries[q].token, 8);
+            if (queries[q].sent)
+                coap_ep_cancel(&n->ep, c->peer, queries[q].token, 8);
             queries[q].active = false;
         }
 }
@@ -218,45 +222,67 @@ static void end_registration(server_t *s, lwm2m_client_t *r)
 
 /* ---------------------------------------------------------------- queries to clients */
 
-/* The configured attributes, reads and observations, to a new registration. */
+/* The configured attributes, reads and observations, queued for a new
+ * registration (sent by send_queries as the endpoint has room). */
 static void start_queries(server_t *s, lwm2m_client_t *r)
+{
+    size_t q = 0;
+    for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
+        while (q < MAX_QUERIES && s->queries[q].active)
+            q++;
+        if (q == MAX_QUERIES) {
+            fprintf(stderr, "coreseal %s: query table full: %s not queried\n", s->n.sub, r->endpoint);
+            return;
+        }
+        query_t *qr = &s->queries[q];
+        bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
+        memset(qr, 0, sizeof *qr);
+        qr->active = true;
+        qr->client = r;
+        qr->observe = obs;
+        qr->attributes = attr;
+        qr->spec = attr ? s->attributes[k] : obs ? s->observes[k - s->n_attributes - s->n_reads]
+                                                 : s->reads[k - s->n_attributes];
+        snprintf(qr->path, sizeof qr->path, "%.*s", (int)strcspn(qr->spec, "?"), qr->spec);
+    }
+}
+
+/* Exchanges the endpoint may hold for queries: the rest of its slots stay
+ * free for answering requests (a reply needs one too). */
+#define QUERY_SLOTS (COAP_EP_SLOTS / 2)
+
+/* Sends waiting queries while there is room. */
+static void send_queries(server_t *s)
 {
     uint8_t arena[256];
     coap_opt_t list[16];
     coap_optlist_t l;
-    for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
-        query_t *qr = NULL;
-        for (size_t q = 0; q < MAX_QUERIES && !qr; q++)
-            if (!s->queries[q].active)
-                qr = &s->queries[q];
-        if (!qr)
-            return;
-        bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
-        const char *path = attr ? s->attributes[k]
-                           : obs ? s->observes[k - s->n_attributes - s->n_reads]
-                                 : s->reads[k - s->n_attributes];
+    size_t in_flight = 0;
+    for (size_t q = 0; q < MAX_QUERIES; q++)
+        in_flight += s->queries[q].active && s->queries[q].sent;
+    for (size_t q = 0; q < MAX_QUERIES && in_flight < QUERY_SLOTS; q++) {
+        query_t *qr = &s->queries[q];
+        if (!qr->active || qr->sent)
+            continue;
         /* PATH[?QUERY], sent to the client's address: no Uri-Host */
-        size_t path_len = strcspn(path, "?");
-        coap_uri_t target = {.path = path, .path_len = path_len, .host_is_literal = true};
-        if (path[path_len] == '?') {
-            target.query = path + path_len + 1;
+        size_t path_len = strlen(qr->path);
+        coap_uri_t target = {.path = qr->spec, .path_len = path_len, .host_is_literal = true};
+        if (qr->spec[path_len] == '?') {
+            target.query = qr->spec + path_len + 1;
             target.query_len = strlen(target.query);
         }
         coap_optlist_init(&l, list, 16, arena, sizeof arena);
-        if (obs)
+        if (qr->observe)
             coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
         coap_optlist_add_uri(&l, &target, false);
-        memset(qr, 0, sizeof *qr);
-        if (!node_request(&s->n, r->peer, client_oscore(r), attr ? COAP_PUT : COAP_GET, &l, NULL, 0, obs,
-                          qr->token, &qr->bind))
-            continue;
-        qr->active = true;
-        qr->client = r;
+        lwm2m_client_t *r = qr->client;
+        if (!node_request(&s->n, r->peer, client_oscore(r), qr->attributes ? COAP_PUT : COAP_GET, &l, NULL, 0,
+                          qr->observe, qr->token, &qr->bind))
+            return; /* no room now: the next turn */
+        qr->sent = true;
+        in_flight++;
         qr->plain_len = s->n.last_len < sizeof qr->plain ? s->n.last_len : 0;
         memcpy(qr->plain, s->n.last, qr->plain_len);
-        qr->observe = obs;
-        qr->attributes = attr;
-        snprintf(qr->path, sizeof qr->path, "%.*s", (int)path_len, path);
     }
 }
 
@@ -268,7 +294,7 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         query_t *qr = &s->queries[q];
         coap_msg_t resp;
         char code[32];
-        if (!qr->active || memcmp(qr->token, ev->token, 8) != 0)
+        if (!qr->active || !qr->sent || memcmp(qr->token, ev->token, 8) != 0)
             continue;
         oscore_ctx_t *ctx = client_oscore(qr->client);
         oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
@@ -291,6 +317,20 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         fflush(stdout);
         if (!qr->observe)
             qr->active = false;
+    }
+}
+
+/* A query the client never answered (or answered with RST). */
+static void query_failed(server_t *s, const coap_ep_event_t *ev)
+{
+    for (size_t q = 0; q < MAX_QUERIES; q++) {
+        query_t *qr = &s->queries[q];
+        if (qr->active && qr->sent && !memcmp(qr->token, ev->token, 8)) {
+            printf("server: %s %s: %s\n", qr->client->endpoint, qr->path,
+                   ev->type == COAP_EV_RESET ? "reset by the client" : "no answer");
+            fflush(stdout);
+            qr->active = false;
+        }
     }
 }
 
@@ -419,6 +459,7 @@ static int usage(int c)
 static void serve(server_t *s)
 {
     while (!cli_stopping) {
+        send_queries(s);
         node_flush(&s->n);
         if (cs_udp_receive(&s->n.udp, 100) != CS_NET_OK)
             break;
@@ -436,10 +477,13 @@ static void serve(server_t *s)
                 query_response(s, &ev);
             else if (ev.type == COAP_EV_REQUEST)
                 on_request(s, &ev);
+            else if (ev.type == COAP_EV_RESET)
+                query_failed(s, &ev);
         }
         coap_ep_event_t ev;
         while (coap_ep_tick(&s->n.ep, cs_net_now(), &ev) == COAP_OK && ev.type != COAP_EV_NONE)
-            ;
+            if (ev.type == COAP_EV_TIMEOUT)
+                query_failed(s, &ev);
     }
     node_flush(&s->n);
 }

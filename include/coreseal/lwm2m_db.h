@@ -9,8 +9,8 @@
  * unprotected ones by endpoint name.
  *
  * Nonces (RFC 8613 Appendix B.1): cs_lwm2m_db_save_ssn is the contexts'
- * persistence hook; it commits (synchronous=FULL) before the context may
- * use an SSN below the bound, so a crash at any instant restarts above
+ * persistence hook; it commits with an fsync (synchronous=FULL) before the
+ * context may use an SSN below the bound, so a crash at any instant restarts above
  * every SSN sent. A window is valid in the file only between a clean
  * shutdown and the next start; after a crash the context asks for Echo
  * (B.1.2) before accepting requests again. */

@@ -346,6 +346,19 @@ check "LwM2M server crash: dev05's Update passes Echo over the kept context, the
     -a -n "$(grep 'de-registered dev05' lr3.log)" -a "$(grep -c 'asks for freshness' lrc.log)" -ge 2
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
+# --- 1000 OSCORE clients in one process (lwm2m swarm) register, are read, de-register
+L=$((PORT + 25))
+"$B" lwm2m swarm --count 1000 --seed 7 --provision swarm.db > lsw0.log 2>&1
+"$B" lwm2m server --listen 127.0.0.1:$L --db swarm.db --read /3/0/0 --max-clients 1024 > lsws.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m swarm --count 1000 --seed 7 --server coap://127.0.0.1:$L --duration 1 > lsw.log 2>&1; rc=$?
+kill -TERM $LWS; wait $LWS 2>/dev/null
+check "LwM2M swarm: 1000 OSCORE clients registered (each after an Echo round trip), read, de-registered (exit $rc)" \
+    test $rc = 0 -a -n "$(grep '1000/1000 registered' lsw.log)" -a "$(grep -c 'read s[0-9]* /3/0/0 = coreseal' lsws.log)" = 1000 \
+    -a "$(grep -c 'de-registered s' lsws.log)" = 1000
+sed -n 's/^swarm: /     /p' lsw.log
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]
