@@ -70,4 +70,16 @@ printf '%-34s %12s %10s %16s\n' "bare UDP echo (bench/udp_echo.c)" "$echo_rps" "
 CLIENT_ARGS="" PATHSEG=coap run_server 5800 "coreseal serve, plain CoAP"
 CLIENT_ARGS="--oscore client.json" PATHSEG=1 run_server 5810 "coreseal serve, OSCORE" --oscore server.json
 echo
-echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000})"
+SW=${BENCH_SWARM:-10000}
+echo "== LwM2M server over loopback: $SW OSCORE clients (coreseal lwm2m swarm) register, are read, de-register"
+echo "   (every Register first gets 4.01 + Echo; the server keeps clients in SQLite, SSN bounds fsynced;
+   its reads go one at a time, NSTART 1, since the whole swarm is one address)"
+"$B" lwm2m swarm --count "$SW" --seed 1 --provision swarm.db > /dev/null
+$CPU1 "$B" lwm2m server --listen 127.0.0.1:5820 --db swarm.db --read /3/0/0 --max-clients $((SW + 16)) \
+    > swarm_server.log 2>&1 & SWS=$!
+sleep 0.5
+$CPU0 "$B" lwm2m swarm --count "$SW" --seed 1 --server coap://127.0.0.1:5820 --duration 6 | sed 's/^swarm: /   /'
+kill -TERM $SWS; wait $SWS 2>/dev/null || true
+echo "   reads the server printed: $(grep -c ' = coreseal' swarm_server.log)"
+echo
+echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000}, BENCH_SWARM=$SW)"

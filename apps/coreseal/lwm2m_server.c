@@ -21,12 +21,9 @@
 #include "lwm2m.h"
 
 /* A query (Write-Attributes, Read or Observe) for a registered client:
- * waiting until the endpoint has room (sent false), then outstanding. */
+ * waiting until the endpoint has room, then outstanding. */
 typedef struct {
-    bool active;
-    bool sent;
     uint8_t token[8];
-    lwm2m_client_t *client;
     const char *spec;  /* PATH[?QUERY] as configured */
     char path[32];
     oscore_binding_t bind;
@@ -38,6 +35,54 @@ typedef struct {
 } query_t;
 
 #define MAX_QUERIES 4096 /* e.g. a read for each of 4096 clients registering at once */
+
+/* The queries, with what every lookup scans kept apart in small arrays:
+ * a response is matched by token and a departing client's queries by
+ * client without touching the 4096 records. */
+typedef struct {
+    query_t q[MAX_QUERIES];
+    lwm2m_client_t *client[MAX_QUERIES]; /* NULL: a free record */
+    uint64_t token[MAX_QUERIES];         /* of a sent query; 0 before */
+    uint16_t wait[MAX_QUERIES];          /* FIFO of queries not sent yet */
+    size_t wait_head, wait_len;
+    size_t in_flight;                    /* sent and not finished */
+} queries_t;
+
+static uint64_t token64(const uint8_t t[8])
+{
+    uint64_t v;
+    memcpy(&v, t, 8);
+    return v ? v : 1; /* 0 marks "not sent" */
+}
+
+/* The sent query with this token, or MAX_QUERIES. */
+static size_t query_by_token(const queries_t *qs, const uint8_t token[8])
+{
+    uint64_t t = token64(token);
+    for (size_t i = 0; i < MAX_QUERIES; i++)
+        if (qs->token[i] == t)
+            return i;
+    return MAX_QUERIES;
+}
+
+static void query_end(queries_t *qs, size_t i)
+{
+    if (qs->token[i])
+        qs->in_flight--;
+    qs->client[i] = NULL;
+    qs->token[i] = 0;
+}
+
+/* Forgets every query of c (a departing or re-registering client). */
+static void cancel_queries(node_t *n, queries_t *qs, const lwm2m_client_t *c)
+{
+    for (size_t i = 0; i < MAX_QUERIES; i++)
+        if (qs->client[i] == c) {
+            if (qs->token[i])
+                coap_ep_cancel(&n->ep, c->peer, qs->q[i].token, 8);
+            query_end(qs, i);
+        }
+}
 
 static oscore_ctx_t *client_oscore(lwm2m_client_t *c)
 {
@@ -102,16 +147,6 @@ static bool is_send(const coap_msg_t *req)
     return dp && seg == 1;
 }
 
-static void cancel_queries(node_t *n, query_t *queries, const lwm2m_client_t *c)
-{
-    for (size_t q = 0; q < MAX_QUERIES; q++)
-        if (queries[q].active && queries[q].client == c) {
-            if (queries[q].sent)
-                coap_ep_cancel(&n->ep, c->peer, queries[q].token, 8);
-            queries[q].active = false;
-        }
-}
-
 /* The code a refused Register gets. */
 static uint8_t register_refusal_code(lwm2m_err_t e)
 {
@@ -129,7 +164,7 @@ typedef struct {
     lwm2m_client_t *clients;
     uint64_t *index;
     cs_lwm2m_db_t *db;
-    query_t queries[MAX_QUERIES];
+    queries_t queries;
     const char *attributes[8], *reads[8], *observes[8];
     int n_attributes, n_reads, n_observes;
 } server_t;
@@ -214,7 +249,7 @@ static void save_registration(server_t *s, const lwm2m_client_t *r)
 
 static void end_registration(server_t *s, lwm2m_client_t *r)
 {
-    cancel_queries(&s->n, s->queries, r);
+    cancel_queries(&s->n, &s->queries, r);
     if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: end of %s not saved: %s\n", s->n.sub, r->endpoint,
                 cs_lwm2m_db_error(s->db));
@@ -226,24 +261,25 @@ static void end_registration(server_t *s, lwm2m_client_t *r)
  * registration (sent by send_queries as the endpoint has room). */
 static void start_queries(server_t *s, lwm2m_client_t *r)
 {
-    size_t q = 0;
+    queries_t *qs = &s->queries;
+    size_t i = 0;
     for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
-        while (q < MAX_QUERIES && s->queries[q].active)
-            q++;
-        if (q == MAX_QUERIES) {
+        while (i < MAX_QUERIES && qs->client[i])
+            i++;
+        if (i == MAX_QUERIES || qs->wait_len == MAX_QUERIES) {
             fprintf(stderr, "coreseal %s: query table full: %s not queried\n", s->n.sub, r->endpoint);
             return;
         }
-        query_t *qr = &s->queries[q];
+        query_t *qr = &qs->q[i];
         bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
         memset(qr, 0, sizeof *qr);
-        qr->active = true;
-        qr->client = r;
         qr->observe = obs;
         qr->attributes = attr;
         qr->spec = attr ? s->attributes[k] : obs ? s->observes[k - s->n_attributes - s->n_reads]
                                                  : s->reads[k - s->n_attributes];
         snprintf(qr->path, sizeof qr->path, "%.*s", (int)strcspn(qr->spec, "?"), qr->spec);
+        qs->client[i] = r;
+        qs->wait[(qs->wait_head + qs->wait_len++) % MAX_QUERIES] = (uint16_t)i;
     }
 }
 
@@ -251,87 +287,91 @@ static void start_queries(server_t *s, lwm2m_client_t *r)
  * free for answering requests (a reply needs one too). */
 #define QUERY_SLOTS (COAP_EP_SLOTS / 2)
 
-/* Sends waiting queries while there is room. */
+/* Sends waiting queries, oldest first, while there is room. */
 static void send_queries(server_t *s)
 {
+    queries_t *qs = &s->queries;
     uint8_t arena[256];
     coap_opt_t list[16];
     coap_optlist_t l;
-    size_t in_flight = 0;
-    for (size_t q = 0; q < MAX_QUERIES; q++)
-        in_flight += s->queries[q].active && s->queries[q].sent;
-    for (size_t q = 0; q < MAX_QUERIES && in_flight < QUERY_SLOTS; q++) {
-        query_t *qr = &s->queries[q];
-        if (!qr->active || qr->sent)
-            continue;
-        /* PATH[?QUERY], sent to the client's address: no Uri-Host */
-        size_t path_len = strlen(qr->path);
-        coap_uri_t target = {.path = qr->spec, .path_len = path_len, .host_is_literal = true};
-        if (qr->spec[path_len] == '?') {
-            target.query = qr->spec + path_len + 1;
-            target.query_len = strlen(target.query);
+    while (qs->wait_len && qs->in_flight < QUERY_SLOTS) {
+        size_t i = qs->wait[qs->wait_head];
+        query_t *qr = &qs->q[i];
+        lwm2m_client_t *r = qs->client[i];
+        /* skipped: cancelled while it waited (the record may even be sent
+         * under a new query already, through a later entry) */
+        if (r && !qs->token[i]) {
+            /* PATH[?QUERY], sent to the client's address: no Uri-Host */
+            size_t path_len = strlen(qr->path);
+            coap_uri_t target = {.path = qr->spec, .path_len = path_len, .host_is_literal = true};
+            if (qr->spec[path_len] == '?') {
+                target.query = qr->spec + path_len + 1;
+                target.query_len = strlen(target.query);
+            }
+            coap_optlist_init(&l, list, 16, arena, sizeof arena);
+            if (qr->observe)
+                coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
+            coap_optlist_add_uri(&l, &target, false);
+            if (!node_request(&s->n, r->peer, client_oscore(r), qr->attributes ? COAP_PUT : COAP_GET, &l, NULL, 0,
+                              qr->observe, qr->token, &qr->bind))
+                return; /* no room now: the next turn */
+            qs->token[i] = token64(qr->token);
+            qs->in_flight++;
+            qr->plain_len = s->n.last_len < sizeof qr->plain ? s->n.last_len : 0;
+            memcpy(qr->plain, s->n.last, qr->plain_len);
         }
-        coap_optlist_init(&l, list, 16, arena, sizeof arena);
-        if (qr->observe)
-            coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
-        coap_optlist_add_uri(&l, &target, false);
-        lwm2m_client_t *r = qr->client;
-        if (!node_request(&s->n, r->peer, client_oscore(r), qr->attributes ? COAP_PUT : COAP_GET, &l, NULL, 0,
-                          qr->observe, qr->token, &qr->bind))
-            return; /* no room now: the next turn */
-        qr->sent = true;
-        in_flight++;
-        qr->plain_len = s->n.last_len < sizeof qr->plain ? s->n.last_len : 0;
-        memcpy(qr->plain, s->n.last, qr->plain_len);
+        qs->wait_head = (qs->wait_head + 1) % MAX_QUERIES;
+        qs->wait_len--;
     }
 }
 
 /* A response (or notification) to one of the queries. */
 static void query_response(server_t *s, const coap_ep_event_t *ev)
 {
+    queries_t *qs = &s->queries;
     uint8_t buf[LWM2M_CLI_MSG];
-    for (size_t q = 0; q < MAX_QUERIES; q++) {
-        query_t *qr = &s->queries[q];
-        coap_msg_t resp;
-        char code[32];
-        if (!qr->active || !qr->sent || memcmp(qr->token, ev->token, 8) != 0)
-            continue;
-        oscore_ctx_t *ctx = client_oscore(qr->client);
-        oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
-        if (oe == OSCORE_OK && !qr->echoed && resp.code == COAP_UNAUTHORIZED) {
-            /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
-            uint8_t plain[sizeof qr->plain];
-            memcpy(plain, qr->plain, qr->plain_len);
-            coap_ep_cancel(&s->n.ep, qr->client->peer, qr->token, 8);
-            qr->echoed = node_repeat_with_echo(&s->n, qr->client->peer, ctx, plain, qr->plain_len, &resp,
-                                               qr->observe, qr->token, &qr->bind);
-            if (qr->echoed)
-                continue;
+    size_t i = query_by_token(qs, ev->token);
+    if (i == MAX_QUERIES)
+        return;
+    query_t *qr = &qs->q[i];
+    lwm2m_client_t *c = qs->client[i];
+    coap_msg_t resp;
+    char code[32];
+    oscore_ctx_t *ctx = client_oscore(c);
+    oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
+    if (oe == OSCORE_OK && !qr->echoed && resp.code == COAP_UNAUTHORIZED) {
+        /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
+        uint8_t plain[sizeof qr->plain];
+        memcpy(plain, qr->plain, qr->plain_len);
+        coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
+        qr->echoed = node_repeat_with_echo(&s->n, c->peer, ctx, plain, qr->plain_len, &resp, qr->observe, qr->token,
+                                           &qr->bind);
+        if (qr->echoed) {
+            qs->token[i] = token64(qr->token);
+            return;
         }
-        if (oe != OSCORE_OK)
-            printf("server: %s: response from %s rejected by OSCORE\n", qr->path, qr->client->endpoint);
-        else if (qr->attributes)
-            printf("server: attributes %s %s -> %s\n", qr->client->endpoint, qr->path, cli_code_str(resp.code, code));
-        else
-            print_value_payload(qr->observe ? "notify" : "read", qr->client->endpoint, qr->path, &resp);
-        fflush(stdout);
-        if (!qr->observe)
-            qr->active = false;
     }
+    if (oe != OSCORE_OK)
+        printf("server: %s: response from %s rejected by OSCORE\n", qr->path, c->endpoint);
+    else if (qr->attributes)
+        printf("server: attributes %s %s -> %s\n", c->endpoint, qr->path, cli_code_str(resp.code, code));
+    else
+        print_value_payload(qr->observe ? "notify" : "read", c->endpoint, qr->path, &resp);
+    fflush(stdout);
+    if (!qr->observe)
+        query_end(qs, i);
 }
 
 /* A query the client never answered (or answered with RST). */
 static void query_failed(server_t *s, const coap_ep_event_t *ev)
 {
-    for (size_t q = 0; q < MAX_QUERIES; q++) {
-        query_t *qr = &s->queries[q];
-        if (qr->active && qr->sent && !memcmp(qr->token, ev->token, 8)) {
-            printf("server: %s %s: %s\n", qr->client->endpoint, qr->path,
-                   ev->type == COAP_EV_RESET ? "reset by the client" : "no answer");
-            fflush(stdout);
-            qr->active = false;
-        }
-    }
+    size_t i = query_by_token(&s->queries, ev->token);
+    if (i == MAX_QUERIES)
+        return;
+    printf("server: %s %s: %s\n", s->queries.client[i]->endpoint, s->queries.q[i].path,
+           ev->type == COAP_EV_RESET ? "reset by the client" : "no answer");
+    fflush(stdout);
+    query_end(&s->queries, i);
 }
 
 /* ---------------------------------------------------------------- requests from clients */
@@ -355,7 +395,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
         answer(s, ev, ctx, bind, req, register_refusal_code(e), NULL);
         return;
     }
-    cancel_queries(&s->n, s->queries, r); /* a re-registration starts afresh */
+    cancel_queries(&s->n, &s->queries, r); /* a re-registration starts afresh */
     save_registration(s, r);
     uint8_t arena[32];
     coap_opt_t list[2];
