@@ -106,6 +106,67 @@ edhoc_cred_t cli_edhoc_cred(const cs_edhoc_key_t *k);
 void cli_edhoc_choose(const cli_edhoc_t *e, const cs_edhoc_key_t *peer, edhoc_method_t *method,
                       uint8_t *suite);
 
+/* EDHOC over CoAP (edhoc_coap.c). The responder keeps a fixed table of
+ * handshakes with a lifetime, so a flood of message_1 costs nothing beyond
+ * it; C_R is one byte (the integers 0..23) or a random byte string of
+ * cid_len bytes, never a Recipient ID the caller's `taken` reports. */
+#define CLI_EDHOC_SESSIONS 8
+#define CLI_EDHOC_LIFETIME_MS 60000
+
+typedef struct {
+    bool active;
+    edhoc_session_t s;
+    uint8_t scratch[2048];
+    uint8_t c_r[EDHOC_MAX_CID], c_r_len;
+    cs_time_ms_t expires;
+} cli_edhoc_session_t;
+
+typedef bool (*cli_cid_taken_fn)(void *arg, const uint8_t *cid, size_t len);
+
+typedef struct {
+    cli_edhoc_t *keys;
+    const cs_crypto_t *crypto;
+    uint8_t cid_len;
+    uint8_t next_c_r;
+    cli_cid_taken_fn taken;
+    void *taken_arg;
+    int verbose;
+    cli_edhoc_session_t sess[CLI_EDHOC_SESSIONS];
+} cli_edhoc_responder_t;
+
+/* What one step gives: the CoAP answer, and once a handshake completed
+ * (done), the authenticated peer and the OSCORE parameters (pointing into
+ * keys; wipe it after deriving). */
+typedef struct {
+    uint8_t code;
+    bool edhoc_payload; /* payload is EDHOC (message_2 or an error), else text */
+    uint8_t payload[1024];
+    size_t payload_len;
+    bool done;
+    const cs_edhoc_key_t *peer;
+    edhoc_oscore_keys_t keys;
+    oscore_params_t params;
+} cli_edhoc_result_t;
+
+void cli_edhoc_responder_init(cli_edhoc_responder_t *r, cli_edhoc_t *keys, const cs_crypto_t *crypto,
+                              uint8_t cid_len, cli_cid_taken_fn taken, void *taken_arg);
+void cli_edhoc_responder_wipe(cli_edhoc_responder_t *r);
+/* The payload of a POST /.well-known/edhoc. */
+void cli_edhoc_respond(cli_edhoc_responder_t *r, const uint8_t *payload, size_t len, cs_time_ms_t now,
+                       cli_edhoc_result_t *out);
+/* RFC 9668: message_3 carried by an OSCORE request whose kid is C_R. */
+void cli_edhoc_respond_combined(cli_edhoc_responder_t *r, const uint8_t *kid, size_t kid_len, const uint8_t *m3,
+                                size_t m3_len, cs_time_ms_t now, cli_edhoc_result_t *out);
+
+/* Sends one POST /.well-known/edhoc with payload and waits for its answer. */
+typedef int (*cli_edhoc_post_fn)(void *arg, const uint8_t *payload, size_t len, coap_msg_t *resp);
+/* The initiator's handshake with e->peers trusted; with m3 set it stops
+ * before message_3 and leaves it there (RFC 9668 combined request). An
+ * exit code; out->done with the parameters on success. */
+int cli_edhoc_initiate(cli_edhoc_t *e, const cs_crypto_t *crypto, const char *sub, int verbose,
+                       cli_edhoc_post_fn post, void *arg, uint8_t *m3, size_t m3_cap, size_t *m3_len,
+                       cli_edhoc_result_t *out);
+
 int cmd_demo(int argc, char **argv);
 int cmd_edhoc(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -631,11 +631,11 @@ static int observe(client_t *cl)
     }
 }
 
-/* A plain POST to /.well-known/edhoc (RFC 9528 Appendix A.2); the
- * response must be 2.04 (its payload, if any, is message_2/4) or carry an
- * EDHOC error. */
-static int edhoc_post(client_t *cl, const uint8_t *payload, size_t len, coap_ep_event_t *ev)
+/* A plain POST to /.well-known/edhoc (RFC 9528 Appendix A.2) and its
+ * answer (cli_edhoc_post_fn). */
+static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t *resp)
 {
+    client_t *cl = arg;
     uint8_t msg[MAX_MSG], arena[512], token[8];
     coap_opt_t list[8];
     coap_optlist_t l;
@@ -656,98 +656,23 @@ static int edhoc_post(client_t *cl, const uint8_t *payload, size_t len, coap_ep_
     if (coap_builder_finish(&b, &n) != COAP_OK ||
         coap_ep_send_request(&cl->ep, 0, msg, n, false, cs_net_now()) != COAP_OK)
         return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot send the EDHOC request");
-    return wait_response(cl, ev, cs_net_now() + (cs_time_ms_t)cl->o.timeout_seconds * 1000);
-}
-
-static int edhoc_failed(client_t *cl, edhoc_err_t err, const char *step)
-{
-    bool peer = err == EDHOC_ERR_PEER_UNSPECIFIED || err == EDHOC_ERR_PEER_WRONG_SUITE ||
-                err == EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL;
-    return cli_fail(cl->o.sub, peer ? CLI_EXIT_PEER_REJECTED : CLI_EXIT_SECURITY,
-                    "EDHOC %s: %s [%s]", step, coreseal_strerror(err), coreseal_errname(err));
+    static coap_ep_event_t ev; /* resp points into it */
+    int rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)cl->o.timeout_seconds * 1000);
+    *resp = ev.msg;
+    return rc;
 }
 
 /* EDHOC as initiator, then the OSCORE context it yields (Appendix A.1). */
 static int edhoc_handshake(client_t *cl)
 {
-    cli_edhoc_t *e = &cl->edhoc;
-    static edhoc_session_t s;
-    static uint8_t scratch[2048];
-    uint8_t m[MAX_MSG], p[MAX_MSG], cid;
-    size_t n, pn, idl, eadl;
-    const uint8_t *idc, *ead;
-    edhoc_method_t method;
-    uint8_t suite;
-    cli_edhoc_choose(e, &e->peers[0], &method, &suite);
-    if (cl->sec.crypto.random(cl->sec.crypto.state, &cid, 1) != CS_CRYPTO_OK)
-        return cli_fail(cl->o.sub, CLI_EXIT_CONFIG, "no randomness");
-    cid %= 24; /* a one-byte identifier that travels as a CBOR integer */
-    edhoc_config_t cfg = {method, &suite, 1, &cid, 1, cli_edhoc_cred(&e->own), e->own.priv,
-                          e->own.priv_len};
-    edhoc_err_t err = edhoc_initiator_init(&s, &cl->sec.crypto, &cfg, scratch, sizeof scratch);
-    if (err != EDHOC_OK)
-        return edhoc_failed(cl, err, "setup");
-    if ((err = edhoc_initiator_prepare_message_1(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK ||
-        (err = edhoc_coap_wrap_message_1(m, n, p, sizeof p, &pn)) != EDHOC_OK)
-        return edhoc_failed(cl, err, "message_1");
-    if (cl->o.verbose)
-        fprintf(stderr, "* EDHOC method %d suite %u: message_1 (%zu bytes)\n", method, suite, n);
-    coap_ep_event_t ev;
-    int rc = edhoc_post(cl, p, pn, &ev);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (ev.msg.code != COAP_CHANGED && ev.msg.payload_len == 0)
-        return fail_response(cl, &ev.msg);
-    err = edhoc_initiator_parse_message_2(&s, ev.msg.payload, ev.msg.payload_len, &idc, &idl, &ead,
-                                          &eadl);
-    if (err != EDHOC_OK)
-        return edhoc_failed(cl, err, "message_2");
-    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(e, idc, idl);
-    if (!peer) {
-        edhoc_reject_credential(&s);
-        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY,
-                        "EDHOC: the server authenticated with a credential not given by --edhoc-peer");
-    }
-    edhoc_cred_t rc_cred = cli_edhoc_cred(peer);
-    if ((err = edhoc_initiator_verify_message_2(&s, &rc_cred)) != EDHOC_OK)
-        return edhoc_failed(cl, err, "message_2");
-    if ((err = edhoc_initiator_prepare_message_3(&s, NULL, 0, m, sizeof m, &n)) != EDHOC_OK)
-        return edhoc_failed(cl, err, "message_3");
-    static edhoc_oscore_keys_t keys;
-    oscore_params_t op;
-    if (cl->o.combined) {
-        if (n > sizeof cl->pending_m3)
-            return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "message_3 too large to combine");
-        memcpy(cl->pending_m3, m, n);
-        cl->pending_m3_len = n;
-        if ((err = edhoc_export_oscore(&s, &keys, &op)) != EDHOC_OK)
-            return edhoc_failed(cl, err, "export");
-        rc = cli_security_add_params(&cl->sec, &op, peer->id_cred, peer->id_cred_len, cl->o.sub,
+    static cli_edhoc_result_t x;
+    int rc = cli_edhoc_initiate(&cl->edhoc, &cl->sec.crypto, cl->o.sub, cl->o.verbose, edhoc_post, cl,
+                                cl->o.combined ? cl->pending_m3 : NULL, sizeof cl->pending_m3, &cl->pending_m3_len,
+                                &x);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_security_add_params(&cl->sec, &x.params, x.peer->id_cred, x.peer->id_cred_len, cl->o.sub,
                                      &cl->oscore);
-        cs_wipe(&keys, sizeof keys);
-        edhoc_session_wipe(&s);
-        return rc;
-    }
-    if ((err = edhoc_coap_wrap_message_3(&s, m, n, p, sizeof p, &pn)) != EDHOC_OK)
-        return edhoc_failed(cl, err, "message_3");
-    if (cl->o.verbose)
-        fprintf(stderr, "* EDHOC: server authenticated; message_3 (%zu bytes)\n", n);
-    if ((rc = edhoc_post(cl, p, pn, &ev)) != CLI_EXIT_OK)
-        return rc;
-    if (ev.msg.code != COAP_CHANGED && ev.msg.payload_len &&
-        edhoc_decode_error(ev.msg.payload, ev.msg.payload_len) != EDHOC_ERR_MALFORMED)
-        return edhoc_failed(cl, edhoc_decode_error(ev.msg.payload, ev.msg.payload_len),
-                            "message_3");
-    if (ev.msg.code != COAP_CHANGED)
-        return fail_response(cl, &ev.msg);
-    if ((err = edhoc_export_oscore(&s, &keys, &op)) != EDHOC_OK)
-        return edhoc_failed(cl, err, "export");
-    rc = cli_security_add_params(&cl->sec, &op, peer->id_cred, peer->id_cred_len, cl->o.sub,
-                                 &cl->oscore);
-    cs_wipe(&keys, sizeof keys);
-    edhoc_session_wipe(&s);
-    if (rc == CLI_EXIT_OK && cl->o.verbose)
-        fprintf(stderr, "* EDHOC completed: OSCORE context ready\n");
+    cs_wipe(&x.keys, sizeof x.keys);
     return rc;
 }
 

@@ -24,8 +24,6 @@
 #define MAX_UPLOADS 8
 #define MAX_UPLOAD_SIZE (16u << 20)
 #define PATH_LEN 256
-#define MAX_RESPONDERS 8           /* concurrent EDHOC handshakes */
-#define RESPONDER_LIFETIME_MS 60000
 
 typedef struct {
     bool active;
@@ -52,16 +50,6 @@ typedef struct {
     cs_time_ms_t expires;
 } upload_t;
 
-/* One EDHOC handshake in progress (Appendix A.2): a fixed table with a
- * lifetime, so a flood of message_1 costs no memory beyond it. */
-typedef struct {
-    bool active;
-    edhoc_session_t s;
-    uint8_t scratch[2048];
-    uint8_t c_r;
-    cs_time_ms_t expires;
-} responder_t;
-
 typedef struct {
     const char *listen_host, *listen_port, *root;
     bool require_oscore, interop;
@@ -74,8 +62,7 @@ typedef struct {
     observer_t obs[MAX_OBSERVERS];
     upload_t up[MAX_UPLOADS];
     cli_edhoc_t edhoc;
-    responder_t resp[MAX_RESPONDERS];
-    uint8_t next_c_r;
+    cli_edhoc_responder_t resp;
     uint8_t interop_7; /* state of /oscore/hello/7 for If-Match tests */
 } server_t;
 
@@ -547,182 +534,82 @@ static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_
 
 /* ---------------------------------------------------------------- EDHOC */
 
-static bool c_r_in_use(server_t *s, uint8_t c)
+/* C_R must not be a Recipient ID of a context already here. */
+static bool recipient_id_taken(void *arg, const uint8_t *cid, size_t len)
 {
-    for (size_t i = 0; i < MAX_RESPONDERS; i++)
-        if (s->resp[i].active && s->resp[i].c_r == c)
-            return true;
-    for (int i = 0; i < s->sec.n; i++)
-        if (s->sec.ctx[i].ctx.recipient_id_len == 1 && s->sec.ctx[i].ctx.recipient_id[0] == c)
+    const cli_security_t *sec = arg;
+    for (int i = 0; i < sec->n; i++)
+        if (sec->ctx[i].ctx.recipient_id_len == len && !memcmp(sec->ctx[i].ctx.recipient_id, cid, len))
             return true;
     return false;
 }
 
-static void respond_edhoc(server_t *s, const coap_ep_event_t *ev, uint8_t code, const uint8_t *p,
-                          size_t n, cs_time_ms_t now)
+static void respond_edhoc(server_t *s, const coap_ep_event_t *ev, const cli_edhoc_result_t *x, cs_time_ms_t now)
 {
     reply_t r;
-    reply_init(&r, code);
-    if (n) {
+    reply_init(&r, x->code);
+    if (x->edhoc_payload && x->payload_len)
         coap_optlist_add_uint(&r.opts, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CBOR_SEQ);
-        memcpy(r.payload_buf, p, n < sizeof r.payload_buf ? n : sizeof r.payload_buf);
-        r.payload = r.payload_buf;
-        r.payload_len = n < sizeof r.payload_buf ? n : sizeof r.payload_buf;
-    }
+    size_t n = x->payload_len < sizeof r.payload_buf ? x->payload_len : sizeof r.payload_buf;
+    memcpy(r.payload_buf, x->payload, n);
+    r.payload = r.payload_buf;
+    r.payload_len = n;
     respond(s, ev, &r, NULL, NULL, now);
 }
 
-/* The session failed: tell the initiator with an EDHOC error (§6). */
-static void edhoc_abort(server_t *s, const coap_ep_event_t *ev, responder_t *r, cs_time_ms_t now)
+/* A completed handshake becomes a context of the peer (replacing its
+ * earlier one); NULL after answering a failure. */
+static cli_context_t *edhoc_context(server_t *s, const coap_ep_event_t *ev, cli_edhoc_result_t *x,
+                                    cs_time_ms_t now)
 {
-    uint8_t m[128];
-    size_t n;
-    if (s->verbose)
-        fprintf(stderr, "* EDHOC failed: %s\n", coreseal_strerror(r->s.err));
-    if (edhoc_prepare_error(&r->s, m, sizeof m, &n) == EDHOC_OK)
-        respond_edhoc(s, ev, COAP_BAD_REQUEST, m, n, now);
-    edhoc_session_wipe(&r->s);
-    r->active = false;
-}
-
-/* message_3: check the initiator's credential against --edhoc-trust and
- * turn the session into an OSCORE context. NULL after answering an error. */
-static cli_context_t *finish_edhoc(server_t *s, const coap_ep_event_t *ev, responder_t *r,
-                                   const uint8_t *msg, size_t msg_len, cs_time_ms_t now)
-{
-    const uint8_t *idc, *ead;
-    size_t idl, eadl;
-    if (edhoc_responder_parse_message_3(&r->s, msg, msg_len, &idc, &idl, &ead, &eadl) != EDHOC_OK) {
-        edhoc_abort(s, ev, r, now);
-        return NULL;
-    }
-    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(&s->edhoc, idc, idl);
-    if (!peer)
-        edhoc_reject_credential(&r->s); /* error code 3 */
-    edhoc_cred_t cred = peer ? cli_edhoc_cred(peer) : (edhoc_cred_t){0};
-    if (!peer || edhoc_responder_verify_message_3(&r->s, &cred) != EDHOC_OK) {
-        edhoc_abort(s, ev, r, now);
-        return NULL;
-    }
-    static edhoc_oscore_keys_t keys;
-    oscore_params_t p;
     cli_context_t *ctx = NULL;
-    if (edhoc_export_oscore(&r->s, &keys, &p) != EDHOC_OK ||
-        cli_security_add_params(&s->sec, &p, peer->id_cred, peer->id_cred_len, "serve", &ctx) !=
-            CLI_EXIT_OK) {
+    if (!x->done) {
+        respond_edhoc(s, ev, x, now);
+    } else if (cli_security_add_params(&s->sec, &x->params, x->peer->id_cred, x->peer->id_cred_len, "serve",
+                                       &ctx) != CLI_EXIT_OK) {
         reply_t rep;
         reply_text(&rep, COAP_INTERNAL_SERVER_ERROR, "cannot set up the OSCORE context");
         respond(s, ev, &rep, NULL, NULL, now);
         ctx = NULL;
-    } else if (s->verbose) {
-        fprintf(stderr, "* EDHOC completed with kid %02x: OSCORE context added\n",
-                peer->kid_len ? peer->kid[0] : 0);
     }
-    cs_wipe(&keys, sizeof keys);
-    edhoc_session_wipe(&r->s);
-    r->active = false;
+    cs_wipe(&x->keys, sizeof x->keys);
     return ctx;
 }
 
-static void handle_edhoc(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
-                         cs_time_ms_t now)
+static void handle_edhoc(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req, cs_time_ms_t now)
 {
-    uint8_t c_r[EDHOC_MAX_CID], c_r_len, m[MAX_MSG];
-    const uint8_t *msg, *ead;
-    size_t msg_len, n, eadl;
-    if (req->code != COAP_POST || !s->edhoc.enabled ||
-        edhoc_coap_unwrap(req->payload, req->payload_len, c_r, &c_r_len, &msg, &msg_len) != EDHOC_OK) {
+    static cli_edhoc_result_t x;
+    if (req->code != COAP_POST || !s->edhoc.enabled) {
         reply_t r;
-        reply_text(&r, s->edhoc.enabled ? COAP_BAD_REQUEST : COAP_NOT_FOUND,
-                   s->edhoc.enabled ? "expected an EDHOC message" : "EDHOC not enabled (--edhoc)");
+        reply_text(&r, s->edhoc.enabled ? COAP_METHOD_NOT_ALLOWED : COAP_NOT_FOUND,
+                   s->edhoc.enabled ? "EDHOC takes POST" : "EDHOC not enabled (--edhoc)");
         respond(s, ev, &r, NULL, NULL, now);
         return;
     }
-    responder_t *r = NULL;
-    if (c_r_len == 0) { /* message_1: a new session, evicting the oldest */
-        for (size_t i = 0; i < MAX_RESPONDERS; i++) {
-            responder_t *x = &s->resp[i];
-            if (!x->active || x->expires < now) {
-                r = x;
-                break;
-            }
-            if (!r || x->expires < r->expires)
-                r = x;
-        }
-        if (r->active)
-            edhoc_session_wipe(&r->s);
-        memset(r, 0, sizeof *r);
-        r->active = true;
-        r->expires = now + RESPONDER_LIFETIME_MS;
-        edhoc_method_t method;
-        uint8_t suite;
-        cli_edhoc_choose(&s->edhoc, s->edhoc.n_peers ? &s->edhoc.peers[0] : NULL, &method, &suite);
-        /* the responder's role is the mirror of the initiator's choice */
-        if (s->edhoc.method < 0 && s->edhoc.n_peers)
-            method = (edhoc_method_t)((s->edhoc.peers[0].crv == CS_CRV_ED25519 ? 0 : 2) +
-                                      (s->edhoc.own.crv == CS_CRV_ED25519 ? 0 : 1));
-        edhoc_config_t cfg = {method, &suite, 1, &r->c_r, 1, cli_edhoc_cred(&s->edhoc.own),
-                              s->edhoc.own.priv, s->edhoc.own.priv_len};
-        if (edhoc_responder_init(&r->s, &s->sec.crypto, &cfg, r->scratch, sizeof r->scratch) !=
-                EDHOC_OK ||
-            edhoc_responder_process_message_1(&r->s, msg, msg_len, &ead, &eadl) != EDHOC_OK) {
-            edhoc_abort(s, ev, r, now);
-            return;
-        }
-        /* C_R: unused by other sessions and contexts, and not C_I (§3.3.2) */
-        size_t cil;
-        const uint8_t *c_i = edhoc_peer_cid(&r->s, &cil);
-        do
-            s->next_c_r = (uint8_t)((s->next_c_r + 1) % 24);
-        while (c_r_in_use(s, s->next_c_r) || (cil == 1 && c_i[0] == s->next_c_r));
-        r->c_r = s->next_c_r;
-        if (edhoc_responder_set_cid(&r->s, &r->c_r, 1) != EDHOC_OK ||
-            edhoc_responder_prepare_message_2(&r->s, NULL, 0, m, sizeof m, &n) != EDHOC_OK) {
-            edhoc_abort(s, ev, r, now);
-            return;
-        }
-        if (s->verbose)
-            fprintf(stderr, "* EDHOC message_1 accepted, message_2 sent (C_R %u)\n", r->c_r);
-        respond_edhoc(s, ev, COAP_CHANGED, m, n, now);
-        return;
+    cli_edhoc_respond(&s->resp, req->payload, req->payload_len, now, &x);
+    if (edhoc_context(s, ev, &x, now)) { /* message_3 accepted: an empty 2.04 */
+        x.payload_len = 0;
+        respond_edhoc(s, ev, &x, now);
     }
-    for (size_t i = 0; i < MAX_RESPONDERS && !r; i++)
-        if (s->resp[i].active && c_r_len == 1 && s->resp[i].c_r == c_r[0] &&
-            s->resp[i].expires >= now)
-            r = &s->resp[i];
-    if (!r) {
-        reply_t rep;
-        reply_text(&rep, COAP_BAD_REQUEST, "no EDHOC session with this C_R");
-        respond(s, ev, &rep, NULL, NULL, now);
-        return;
-    }
-    cli_context_t *ctx = finish_edhoc(s, ev, r, msg, msg_len, now);
-    if (ctx)
-        respond_edhoc(s, ev, COAP_CHANGED, NULL, 0, now);
 }
 
 /* RFC 9668: message_3 in front of the first OSCORE request. Returns the
  * new context and the plain OSCORE request in out, or NULL (answered). */
-static cli_context_t *split_combined(server_t *s, const coap_ep_event_t *ev,
-                                     const oscore_option_t *opt, uint8_t *out, size_t *out_len,
-                                     cs_time_ms_t now)
+static cli_context_t *split_combined(server_t *s, const coap_ep_event_t *ev, const oscore_option_t *opt,
+                                     uint8_t *out, size_t *out_len, cs_time_ms_t now)
 {
+    static cli_edhoc_result_t x;
     const uint8_t *m3;
     size_t m3_len;
-    responder_t *r = NULL;
-    if (s->edhoc.enabled &&
-        edhoc_split_combined_request(&ev->msg, &m3, &m3_len, out, MAX_MSG, out_len) == EDHOC_OK)
-        for (size_t i = 0; i < MAX_RESPONDERS && !r; i++)
-            if (s->resp[i].active && opt->kid_len == 1 && s->resp[i].c_r == opt->kid[0] &&
-                s->resp[i].expires >= now)
-                r = &s->resp[i];
-    if (!r) {
+    if (!s->edhoc.enabled ||
+        edhoc_split_combined_request(&ev->msg, &m3, &m3_len, out, MAX_MSG, out_len) != EDHOC_OK) {
         reply_t rep;
         reply_text(&rep, COAP_BAD_REQUEST, "no EDHOC session for this combined request");
         respond(s, ev, &rep, NULL, NULL, now);
         return NULL;
     }
-    return finish_edhoc(s, ev, r, m3, m3_len, now);
+    cli_edhoc_respond_combined(&s->resp, opt->kid, opt->kid_len, m3, m3_len, now, &x);
+    return edhoc_context(s, ev, &x, now);
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -994,6 +881,8 @@ int cmd_serve(int argc, char **argv)
             rc = cli_edhoc_add_peer(&s.edhoc, edhoc_trust[i], "serve");
         if (rc == CLI_EXIT_OK && n_trust == 0)
             rc = cli_fail("serve", CLI_EXIT_USAGE, "--edhoc needs at least one --edhoc-trust credential");
+        cli_edhoc_responder_init(&s.resp, &s.edhoc, &s.sec.crypto, 1, recipient_id_taken, &s.sec);
+        s.resp.verbose = s.verbose;
     }
     if (rc != CLI_EXIT_OK)
         goto out;
@@ -1061,8 +950,7 @@ out:
     free(s.ep_mem);
     for (size_t i = 0; i < MAX_UPLOADS; i++)
         free(s.up[i].data);
-    for (size_t i = 0; i < MAX_RESPONDERS; i++)
-        edhoc_session_wipe(&s.resp[i].s);
+    cli_edhoc_responder_wipe(&s.resp);
     cs_wipe(&s.edhoc, sizeof s.edhoc);
     return rc;
 }

@@ -127,6 +127,7 @@ typedef struct {
     size_t id_cred_len;
     uint8_t cred[256];
     size_t cred_len;
+    char subject[64]; /* the CCS's sub (2) claim; "" when it has none */
 } cs_edhoc_key_t;
 
 /* Fresh key pair on crv with a CCS {2: subject, 8: {1: COSE_Key}}. */

@@ -28,6 +28,7 @@ cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv, const ui
         return CS_STORE_ERR_VALUE;
     memcpy(k->kid, kid, kid_len);
     k->kid_len = kid_len;
+    snprintf(k->subject, sizeof k->subject, "%s", subject);
     bool okp = crv != CS_CRV_P256;
     size_t n = cs_crv_priv_len(crv);
     cose_key_t ck = {.kty = okp ? COSE_KTY_OKP : COSE_KTY_EC2, .crv = crv, .kid = kid,
@@ -112,6 +113,34 @@ static bool get_hex(json_t *o, const char *key, uint8_t *out, size_t cap, size_t
     return true;
 }
 
+/* The sub (2) claim of a CCS, "" without one. */
+static void ccs_subject(const uint8_t *cred, size_t len, char *out, size_t cap)
+{
+    cbor_dec_t d;
+    size_t pairs;
+    out[0] = 0;
+    cbor_dec_init(&d, cred, len, 0);
+    if (cbor_decode_map(&d, &pairs) != CBOR_OK)
+        return;
+    for (size_t i = 0; i < pairs; i++) {
+        uint64_t key;
+        const char *s;
+        size_t n;
+        const uint8_t *skip;
+        if (cbor_decode_uint(&d, &key) != CBOR_OK)
+            return;
+        if (key == 2 && cbor_decode_tstr(&d, &s, &n) == CBOR_OK) {
+            if (n < cap) {
+                memcpy(out, s, n);
+                out[n] = 0;
+            }
+            return;
+        }
+        if (cbor_dec_skip(&d, &skip, &n) != CBOR_OK)
+            return;
+    }
+}
+
 cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
 {
     memset(k, 0, sizeof *k);
@@ -143,5 +172,6 @@ cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err,
         cs_wipe(k, sizeof *k);
         return CS_STORE_ERR_VALUE;
     }
+    ccs_subject(k->cred, k->cred_len, k->subject, sizeof k->subject);
     return CS_STORE_OK;
 }
