@@ -63,6 +63,7 @@ typedef struct {
     bool echoed;
     char location[32];
     uint32_t lifetime;
+    cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
 } client_t;
 
 /* ---------------------------------------------------------------- the device's store */
@@ -293,8 +294,64 @@ static bool send_registration(client_t *c, uint8_t code)
     return send_main(c, code, &l, NULL, 0);
 }
 
+/* One POST /.well-known/edhoc to the server and its answer, waited for
+ * here: nothing else runs before the context exists (cli_edhoc_post_fn). */
+static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t *resp)
+{
+    client_t *c = arg;
+    static uint8_t copy[LWM2M_CLI_MSG];
+    uint8_t arena[64], token[8];
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    oscore_binding_t bind;
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, ".well-known", 11);
+    coap_optlist_add(&l, COAP_OPT_URI_PATH, "edhoc", 5);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CID_CBOR_SEQ);
+    if (!node_request(&c->n, c->peer, NULL, COAP_POST, &l, payload, len, false, token, &bind))
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot send the EDHOC request");
+    while (!cli_stopping) {
+        node_flush(&c->n);
+        if (cs_udp_receive(&c->n.udp, 50) != CS_NET_OK)
+            break;
+        cs_time_ms_t now = cs_net_now();
+        coap_ep_event_t ev;
+        for (size_t i = 0; i < c->n.udp.n_in; i++)
+            if (coap_ep_input(&c->n.ep, c->n.udp.in_peer[i], c->n.udp.in[i], c->n.udp.in_len[i], now, &ev) == COAP_OK &&
+                ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, token, 8)) {
+                size_t n = c->n.udp.in_len[i]; /* kept past the next receive */
+                memcpy(copy, c->n.udp.in[i], n);
+                return coap_msg_parse(resp, copy, n) == COAP_OK ? CLI_EXIT_OK
+                                                                : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "malformed EDHOC answer");
+            }
+        while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+            if (ev.type == COAP_EV_TIMEOUT && ev.token_len == 8 && !memcmp(ev.token, token, 8))
+                return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M server does not answer EDHOC");
+    }
+    return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "EDHOC interrupted");
+}
+
+/* EDHOC with the server: a fresh OSCORE context for this run. */
+static int edhoc_context(client_t *c)
+{
+    static cli_edhoc_result_t x;
+    cli_context_t *cc;
+    int rc = cli_edhoc_initiate(&c->edhoc, &c->n.sec.crypto, c->n.sub, c->n.verbose, edhoc_post, c, NULL, 0, NULL,
+                                &x);
+    if (rc == CLI_EXIT_OK &&
+        (rc = cli_security_add_params(&c->n.sec, &x.params, x.peer->id_cred, x.peer->id_cred_len, c->n.sub, &cc)) ==
+            CLI_EXIT_OK) {
+        c->oscore = &cc->ctx;
+        printf("client: EDHOC with the server completed: OSCORE context ready\n");
+        fflush(stdout);
+    }
+    cs_wipe(&x.keys, sizeof x.keys);
+    return rc;
+}
+
 /* The server account bootstrap (or the factory) left: its address, its
- * OSCORE context when /21 holds one, then Register. */
+ * OSCORE context when /21 holds one (or, with --edhoc, the one EDHOC
+ * gives), then Register. */
 static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh_context)
 {
     lwm2m_account_view_t acc;
@@ -308,7 +365,11 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh
     if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
     c->oscore = factory_ctx;
-    if (acc.has_oscore) {
+    if (c->edhoc.enabled) {
+        int rc = edhoc_context(c);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    } else if (acc.has_oscore) {
         oscore_params_t p;
         char name[32], spath[CS_STORE_PATH_MAX], file[32];
         cli_context_t *cc;
@@ -613,6 +674,7 @@ static int usage(int c)
 {
     fprintf(c == 'h' ? stdout : stderr,
             "usage: coreseal lwm2m client --ep NAME (--server URI | --bootstrap URI) [--oscore FILE]\n"
+            "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
             "                             [--send PATH]... [-v]\n"
             "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
@@ -622,6 +684,8 @@ static int usage(int c)
             "--server: register there, over OSCORE with the --oscore context if given.\n"
             "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
             "server account and its OSCORE context (/0, /1, /21), then register.\n"
+            "--edhoc: run EDHOC with the server (whose credential is CRED) and register over\n"
+            "the OSCORE context it gives; the endpoint name defaults to the key's subject.\n"
             "--state DIR: keep that configuration and the OSCORE state across restarts;\n"
             "a restart with it registers at once.\n"
             "example: coreseal lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:5783 \\\n"
@@ -634,7 +698,7 @@ int lwm2m_client_main(int argc, char **argv)
     static client_t c;
     memset(&c, 0, sizeof c);
     c.n.sub = "lwm2m client";
-    const char *server = NULL, *bootstrap = NULL, *oscore = NULL;
+    const char *server = NULL, *bootstrap = NULL, *oscore = NULL, *edhoc_key = NULL, *edhoc_peer = NULL;
     long lifetime = 300, duration = -1, interval_ms = 1000;
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},    {"bootstrap", required_argument, NULL, 'b'},
@@ -642,6 +706,7 @@ int lwm2m_client_main(int argc, char **argv)
         {"oscore", required_argument, NULL, 'O'},    {"lifetime", required_argument, NULL, 'l'},
         {"duration", required_argument, NULL, 'd'},  {"interval", required_argument, NULL, 'i'},
         {"state", required_argument, NULL, 'D'},     {"verbose", no_argument, NULL, 'v'},
+        {"edhoc", required_argument, NULL, 'E'},     {"edhoc-peer", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -655,6 +720,8 @@ int lwm2m_client_main(int argc, char **argv)
         case 'd': duration = atol(optarg); break;
         case 'i': interval_ms = atol(optarg); break;
         case 'D': c.state_dir = optarg; break;
+        case 'E': edhoc_key = optarg; break;
+        case 'P': edhoc_peer = optarg; break;
         case 'S':
             if (c.n_sends == 4 || lwm2m_path_parse(&c.sends[c.n_sends], optarg, strlen(optarg)) != LWM2M_OK)
                 return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--send expects up to 4 paths like /3303/0/5700");
@@ -666,7 +733,11 @@ int lwm2m_client_main(int argc, char **argv)
     }
     char host[128], port[8];
     const char *first = bootstrap ? bootstrap : server;
-    if (!c.ep || !c.ep[0] || !first || (server && bootstrap) || lifetime < 10 ||
+    c.edhoc.method = c.edhoc.suite = -1;
+    if (edhoc_key && (bootstrap || oscore || !edhoc_peer))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--edhoc KEYFILE goes with --server and --edhoc-peer CRED, "
+                                                 "not with --bootstrap or --oscore");
+    if ((c.ep && !c.ep[0]) || (!c.ep && !edhoc_key) || !first || (server && bootstrap) || lifetime < 10 ||
         !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");
@@ -680,6 +751,12 @@ int lwm2m_client_main(int argc, char **argv)
     int rc = cli_security_init(&c.n.sec, c.n.sub);
     if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&c.n.sec, oscore, c.n.sub)) == CLI_EXIT_OK)
         file_ctx = &c.n.sec.ctx[0].ctx;
+    if (rc == CLI_EXIT_OK && edhoc_key && (rc = cli_edhoc_load_own(&c.edhoc, edhoc_key, c.n.sub)) == CLI_EXIT_OK)
+        rc = cli_edhoc_add_peer(&c.edhoc, edhoc_peer, c.n.sub);
+    if (rc == CLI_EXIT_OK && !c.ep) /* with EDHOC the credential names the endpoint */
+        c.ep = c.edhoc.own.subject[0] ? c.edhoc.own.subject : NULL;
+    if (rc == CLI_EXIT_OK && !c.ep)
+        rc = cli_fail(c.n.sub, CLI_EXIT_USAGE, "--ep NAME is required");
     if (rc == CLI_EXIT_OK && (rc = node_open(&c.n, host, port, false)) == CLI_EXIT_OK) {
         if (bootstrap)
             factory_bootstrap(&c, bootstrap, &c.n.sec.ctx[0].file);
@@ -704,6 +781,7 @@ int lwm2m_client_main(int argc, char **argv)
     }
     node_flush(&c.n);
     node_close(&c.n);
+    cs_wipe(&c.edhoc, sizeof c.edhoc);
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]); /* keys do not linger */
     return rc;
 }

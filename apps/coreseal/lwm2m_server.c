@@ -164,6 +164,8 @@ typedef struct {
     lwm2m_client_t *clients;
     uint64_t *index;
     cs_lwm2m_db_t *db;
+    cli_edhoc_t edhoc;             /* --edhoc: clients may key themselves */
+    cli_edhoc_responder_t edhoc_resp;
     queries_t queries;
     const char *attributes[8], *reads[8], *observes[8];
     int n_attributes, n_reads, n_observes;
@@ -448,6 +450,89 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
     fflush(stdout);
 }
 
+/* ---------------------------------------------------------------- EDHOC-keyed clients */
+
+/* C_R must not be the Recipient ID of a client context already here. */
+static bool cid_taken(void *arg, const uint8_t *cid, size_t len)
+{
+    server_t *s = arg;
+    oscore_option_t o = {.kid = cid, .kid_len = len, .has_kid = true};
+    return lwm2m_registry_find_oscore(&s->reg, &o) != NULL;
+}
+
+/* A completed handshake: the client its credential names (the CCS
+ * subject is its endpoint name) gets the new context, in place of an
+ * earlier one and its registration. */
+static bool edhoc_client(server_t *s, const cli_edhoc_result_t *x)
+{
+    const char *ep = x->peer->subject;
+    size_t n = strlen(ep);
+    lwm2m_client_t *old = n ? lwm2m_registry_find_endpoint(&s->reg, ep, n) : NULL, *c;
+    if (!n) {
+        fprintf(stderr, "coreseal %s: an EDHOC credential without a subject names no endpoint\n", s->n.sub);
+        return false;
+    }
+    if (old) {
+        cancel_queries(&s->n, &s->queries, old);
+        if (cs_lwm2m_db_forget(s->db, old) != CS_STORE_OK)
+            fprintf(stderr, "coreseal %s: warning: old context of %s not removed\n", s->n.sub, ep);
+        lwm2m_registry_remove(&s->reg, old);
+    }
+    oscore_params_t p = x->params;
+    oscore_ctx_t ctx;
+    p.persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, s->db, 32};
+    bool ok = cs_lwm2m_db_put_security(s->db, &p, ep) == CS_STORE_OK &&
+              oscore_ctx_derive(&ctx, &s->n.sec.crypto, &p) == OSCORE_OK &&
+              lwm2m_registry_add_oscore(&s->reg, &ctx, ep, n, &c) == LWM2M_OK;
+    cs_wipe(&ctx, sizeof ctx);
+    printf("server: EDHOC with %s: %s\n", ep, ok ? "OSCORE context ready" : "no room for its context");
+    fflush(stdout);
+    return ok;
+}
+
+/* POST /.well-known/edhoc (RFC 9528 Appendix A.2). */
+static void on_edhoc(server_t *s, const coap_ep_event_t *ev)
+{
+    static cli_edhoc_result_t x;
+    uint8_t arena[16];
+    coap_opt_t list[1];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 1, arena, sizeof arena);
+    if (ev->msg.code != COAP_POST) {
+        node_reply(&s->n, ev, NULL, NULL, COAP_METHOD_NOT_ALLOWED, NULL, NULL, 0, false, 0, ev->msg.token,
+                   ev->msg.token_len);
+        return;
+    }
+    cli_edhoc_respond(&s->edhoc_resp, ev->msg.payload, ev->msg.payload_len, cs_net_now(), &x);
+    if (x.done) { /* message_3 verified: an empty 2.04, or 5.00 when it cannot be kept */
+        x.code = edhoc_client(s, &x) ? COAP_CHANGED : COAP_INTERNAL_SERVER_ERROR;
+        x.payload_len = 0;
+        cs_wipe(&x.keys, sizeof x.keys);
+    }
+    if (x.edhoc_payload && x.payload_len)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CBOR_SEQ);
+    node_reply(&s->n, ev, NULL, NULL, x.code, &l, x.payload, x.payload_len, false, 0, ev->msg.token,
+               ev->msg.token_len);
+}
+
+static bool is_edhoc(const coap_msg_t *req)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    int seg = 0;
+    bool wk = false, edhoc = false;
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o))
+        if (o.num == COAP_OPT_URI_PATH) {
+            if (seg == 0)
+                wk = o.len == 11 && !memcmp(o.val, ".well-known", 11);
+            else if (seg == 1)
+                edhoc = o.len == 5 && !memcmp(o.val, "edhoc", 5);
+            seg++;
+        }
+    return wk && edhoc && seg == 2;
+}
+
 static void on_request(server_t *s, const coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG];
@@ -455,7 +540,12 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
     oscore_option_t opt;
     oscore_binding_t bind;
     coap_msg_t req;
-    if (oscore_msg_option(&ev->msg, &opt) == OSCORE_OK && !(client = lwm2m_registry_find_oscore(&s->reg, &opt))) {
+    oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
+    if (oe == OSCORE_ERR_NOT_PROTECTED && s->edhoc.enabled && is_edhoc(&ev->msg)) {
+        on_edhoc(s, ev);
+        return;
+    }
+    if (oe == OSCORE_OK && !(client = lwm2m_registry_find_oscore(&s->reg, &opt))) {
         node_reply(&s->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"Security context not found", 26,
                    false, 0, ev->msg.token, ev->msg.token_len);
         return;
@@ -483,6 +573,7 @@ static int usage(int c)
 {
     fprintf(c == 'h' ? stdout : stderr,
             "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
+            "                             [--edhoc KEYFILE --edhoc-trust CRED...]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--max-clients N]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
@@ -492,7 +583,9 @@ static int usage(int c)
             "otherwise). --oscore files provision clients into the --db file (SQLite,\n"
             "default lwm2m-server.db; \":memory:\" keeps nothing), which keeps their\n"
             "OSCORE state and registrations across restarts. --max-clients sizes the\n"
-            "registry (about 700 bytes each; default 1000).\n");
+            "registry (about 700 bytes each; default 1000). With --edhoc, clients holding a\n"
+            "trusted credential run EDHOC (POST /.well-known/edhoc) and register over the\n"
+            "OSCORE context it gives, with their credential's subject as endpoint name.\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -534,14 +627,15 @@ int lwm2m_server_main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.n.sub = "lwm2m server";
     const char *listen_host = "::", *listen_port = "5683", *db_path = "lwm2m-server.db";
-    const char *oscore_files[CLI_MAX_CONTEXTS];
-    int n_oscore = 0;
+    const char *oscore_files[CLI_MAX_CONTEXTS], *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
+    int n_oscore = 0, n_trust = 0;
     long max_clients = 1000;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},      {"oscore", required_argument, NULL, 'O'},
         {"read", required_argument, NULL, 'r'},        {"observe", required_argument, NULL, 'o'},
         {"max-clients", required_argument, NULL, 'm'}, {"attributes", required_argument, NULL, 'a'},
         {"db", required_argument, NULL, 'D'},          {"verbose", no_argument, NULL, 'v'},
+        {"edhoc", required_argument, NULL, 'E'},       {"edhoc-trust", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -570,6 +664,12 @@ int lwm2m_server_main(int argc, char **argv)
                 return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--max-clients expects 1..50000000");
             break;
         case 'D': db_path = optarg; break;
+        case 'E': edhoc_key = optarg; break;
+        case 'T':
+            if (n_trust == CLI_MAX_PEERS)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "at most %d --edhoc-trust files", CLI_MAX_PEERS);
+            edhoc_trust[n_trust++] = optarg;
+            break;
         case 'v': s.n.verbose++; break;
         default: return usage(c);
         }
@@ -582,6 +682,17 @@ int lwm2m_server_main(int argc, char **argv)
         rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s (--db names the server's SQLite file)", err);
     if (rc == CLI_EXIT_OK)
         rc = provision(&s, oscore_files, n_oscore);
+    s.edhoc.method = s.edhoc.suite = -1;
+    if (rc == CLI_EXIT_OK && edhoc_key) {
+        rc = cli_edhoc_load_own(&s.edhoc, edhoc_key, s.n.sub);
+        for (int i = 0; rc == CLI_EXIT_OK && i < n_trust; i++)
+            rc = cli_edhoc_add_peer(&s.edhoc, edhoc_trust[i], s.n.sub);
+        if (rc == CLI_EXIT_OK && n_trust == 0)
+            rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "--edhoc needs the clients' credentials: --edhoc-trust FILE");
+        /* two-byte C_R: room for many clients' contexts */
+        cli_edhoc_responder_init(&s.edhoc_resp, &s.edhoc, &s.n.sec.crypto, 2, cid_taken, &s);
+        s.edhoc_resp.verbose = s.n.verbose;
+    }
     s.clients = calloc((size_t)max_clients, sizeof *s.clients);
     s.index = calloc(index_len, sizeof *s.index);
     if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
@@ -608,6 +719,8 @@ int lwm2m_server_main(int argc, char **argv)
                 fprintf(stderr, "coreseal %s: warning: could not save a replay window\n", s.n.sub);
             oscore_ctx_wipe(&s.clients[i].oscore);
         }
+    cli_edhoc_responder_wipe(&s.edhoc_resp);
+    cs_wipe(&s.edhoc, sizeof s.edhoc);
     node_close(&s.n);
     cs_lwm2m_db_close(s.db);
     free(s.clients);

@@ -74,6 +74,9 @@ CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_save_registration(cs_lwm2m_db_t *db, co
 /* After De-register or expiry: an OSCORE client keeps its security row,
  * an unprotected one is gone. */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_end_registration(cs_lwm2m_db_t *db, const lwm2m_client_t *c);
+/* Forgets a client entirely (its context was replaced, e.g. by a new
+ * EDHOC run). */
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_forget(cs_lwm2m_db_t *db, const lwm2m_client_t *c);
 /* At a clean shutdown: the context's window and SSN, valid until the next
  * open. */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_save_window(cs_lwm2m_db_t *db, const oscore_ctx_t *ctx);

@@ -322,6 +322,19 @@ cs_store_err_t cs_lwm2m_db_end_registration(cs_lwm2m_db_t *db, const lwm2m_clien
     return run(st);
 }
 
+cs_store_err_t cs_lwm2m_db_forget(cs_lwm2m_db_t *db, const lwm2m_client_t *c)
+{
+    if (!db || !c)
+        return CS_STORE_ERR_BAD_ARG;
+    uint8_t key[KEY_MAX];
+    size_t kn = client_key(key, c);
+    sqlite3_stmt *st = prepare(db, "DELETE FROM clients WHERE key=?1");
+    if (!st)
+        return CS_STORE_ERR_IO;
+    bind_blob(st, 1, key, kn);
+    return run(st);
+}
+
 /* ---------------------------------------------------------------- loading */
 
 /* Never NULL (SQLite gives NULL for empty blobs): callers copy from it. */

@@ -359,6 +359,30 @@ check "LwM2M swarm: 1000 OSCORE clients registered (each after an Echo round tri
     -a "$(grep -c 'de-registered s' lsws.log)" = 1000
 sed -n 's/^swarm: /     /p' lsw.log
 
+# --- EDHOC-keyed LwM2M: the client holds only its EDHOC key, the server only trusted credentials
+"$B" edhoc keygen --curve P-256 --kid 21 --subject lwm2m-server --out lwsrv > /dev/null
+"$B" edhoc keygen --curve P-256 --kid 27 --subject dev27 --out dev27 > /dev/null
+"$B" edhoc keygen --curve P-256 --kid 28 --subject dev28 --out dev28 > /dev/null
+L=$((PORT + 26))
+"$B" lwm2m server --listen 127.0.0.1:$L --db edhoc.db --edhoc lwsrv.key --edhoc-trust dev27.cred \
+    --read /3/0/2 > led.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --edhoc dev27.key --edhoc-peer lwsrv.cred --duration 1 \
+    > ledc.log 2>&1; rc=$?
+check "LwM2M over EDHOC: handshake, Register as the credential's subject, Read over the new context (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'EDHOC with dev27: OSCORE context ready' led.log)" \
+    -a -n "$(grep 'registered dev27 lt=300 over OSCORE' led.log)" -a -n "$(grep 'read dev27 /3/0/2 = dev27' led.log)"
+"$B" lwm2m client --server coap://127.0.0.1:$L --edhoc dev27.key --edhoc-peer lwsrv.cred --ep dev99 --duration 1 \
+    > ledc2.log 2>&1; rc=$?
+check "LwM2M over EDHOC: an endpoint name not the credential's is refused with 4.00 (exit $rc)" \
+    test $rc = 5 -a -n "$(grep 'refused dev99' led.log)"
+"$B" lwm2m client --server coap://127.0.0.1:$L --edhoc dev28.key --edhoc-peer lwsrv.cred --duration 1 \
+    > ledc3.log 2>&1; rc=$?
+check "LwM2M over EDHOC: an untrusted credential gets EDHOC error 3 and no context (exit $rc)" \
+    test $rc = 5 -a -n "$(grep "does not know our credential (code 3)" ledc3.log)" -a -z "$(grep dev28 led.log)"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]
