@@ -19,12 +19,19 @@
 #include "coreseal/lwm2m_db.h"
 #include "coreseal/lwm2m_registry.h"
 #include "lwm2m.h"
+#include "lwm2m_rest.h"
+
+#include <jansson.h>
 
 /* A query (Write-Attributes, Read or Observe) for a registered client:
  * waiting until the endpoint has room, then outstanding. */
 typedef struct {
     uint8_t token[8];
-    const char *spec;  /* PATH[?QUERY] as configured */
+    const char *spec;  /* PATH[?QUERY] as configured (or in target) */
+    rest_cmd_t *rest;  /* asked through the REST API: answered there */
+    uint8_t method;    /* 0: GET, or PUT for Write-Attributes */
+    long accept;       /* -1: none */
+    char target[208];  /* a REST request's PATH?QUERY */
     char path[32];
     oscore_binding_t bind;
     bool observe;
@@ -46,6 +53,7 @@ typedef struct {
     uint16_t wait[MAX_QUERIES];          /* FIFO of queries not sent yet */
     size_t wait_head, wait_len;
     size_t in_flight;                    /* sent and not finished */
+    rest_t *rest;                        /* --http: where REST queries are answered */
 } queries_t;
 
 static uint64_t token64(const uint8_t t[8])
@@ -65,10 +73,14 @@ static size_t query_by_token(const queries_t *qs, const uint8_t token[8])
     return MAX_QUERIES;
 }
 
-static void query_end(queries_t *qs, size_t i)
+/* Ends query i; a REST request still waiting for it gets status/json. */
+static void query_end(queries_t *qs, size_t i, int status, const char *json)
 {
     if (qs->token[i])
         qs->in_flight--;
+    if (qs->q[i].rest)
+        rest_done(qs->rest, qs->q[i].rest, status, json);
+    qs->q[i].rest = NULL;
     qs->client[i] = NULL;
     qs->token[i] = 0;
 }
@@ -80,7 +92,7 @@ static void cancel_queries(node_t *n, queries_t *qs, const lwm2m_client_t *c)
         if (qs->client[i] == c) {
             if (qs->token[i])
                 coap_ep_cancel(&n->ep, c->peer, qs->q[i].token, 8);
-            query_end(qs, i);
+            query_end(qs, i, 410, "{\"error\":\"the client is gone\"}");
         }
 }
 
@@ -89,48 +101,102 @@ static oscore_ctx_t *client_oscore(lwm2m_client_t *c)
     return c && c->has_oscore ? &c->oscore : NULL;
 }
 
-static void print_value_payload(const char *what, const char *ep, const char *path, const coap_msg_t *m)
+/* Calls fn for every value a response (or Send) carries: the path and
+ * the value as text (TLV typed by the object model, or its printable
+ * bytes). */
+static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *arg, const char *path, const char *text, size_t n),
+                       void *arg)
 {
     coap_opt_t o;
     uint32_t cf = 0;
     if (coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &o))
         (void)coap_opt_uint(&o, &cf);
-    char code[32];
-    if (COAP_CODE_CLASS(m->code) > 2) { /* an error response; requests (Send) and 2.xx carry values */
-        printf("server: %s %s %s -> %s\n", what, ep, path, cli_code_str(m->code, code));
-    } else if (cf == LWM2M_CF_TEXT) {
-        printf("server: %s %s %s = %.*s\n", what, ep, path, (int)m->payload_len,
-               (const char *)m->payload);
-    } else if (cf == LWM2M_CF_TLV || cf == LWM2M_CF_SENML_CBOR) {
-        /* one line per value; TLV values shown as text when they are */
-        lwm2m_tlv_dec_t td;
-        lwm2m_senml_dec_t sd;
-        lwm2m_entry_t e;
-        lwm2m_path_t base;
-        if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK)
-            return;
-        lwm2m_tlv_dec_init(&td, m->payload, m->payload_len, &base);
-        lwm2m_senml_dec_init(&sd, m->payload, m->payload_len);
-        while ((cf == LWM2M_CF_TLV ? lwm2m_tlv_next(&td, &e) : lwm2m_senml_next(&sd, &e)) == LWM2M_OK) {
-            char ps[32];
-            uint8_t text[64];
-            size_t tn = 0;
-            lwm2m_path_format(&e.path, ps, sizeof ps);
-            if (cf == LWM2M_CF_SENML_CBOR && lwm2m_text_encode(&e.value, text, sizeof text, &tn) != LWM2M_OK)
-                tn = 0;
-            if (cf == LWM2M_CF_TLV) {
+    if (cf == LWM2M_CF_TEXT || cf == LWM2M_CF_LINK) {
+        fn(arg, path, (const char *)m->payload, m->payload_len);
+        return;
+    }
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR)
+        return;
+    lwm2m_tlv_dec_t td;
+    lwm2m_senml_dec_t sd;
+    lwm2m_entry_t e;
+    lwm2m_path_t base;
+    if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK)
+        return;
+    lwm2m_tlv_dec_init(&td, m->payload, m->payload_len, &base);
+    lwm2m_senml_dec_init(&sd, m->payload, m->payload_len);
+    while ((cf == LWM2M_CF_TLV ? lwm2m_tlv_next(&td, &e) : lwm2m_senml_next(&sd, &e)) == LWM2M_OK) {
+        char ps[32];
+        char text[64];
+        size_t tn = 0;
+        lwm2m_path_format(&e.path, ps, sizeof ps);
+        if (cf == LWM2M_CF_SENML_CBOR && lwm2m_text_encode(&e.value, (uint8_t *)text, sizeof text, &tn) != LWM2M_OK)
+            tn = 0;
+        if (cf == LWM2M_CF_TLV) { /* typed by the object model when it knows the resource */
+            const lwm2m_res_def_t *rd = lwm2m_res_def(lwm2m_obj_def(e.path.ids[0]), e.path.ids[2]);
+            lwm2m_value_t v;
+            if (!rd || rd->type == LWM2M_TYPE_OPAQUE || lwm2m_value_from_raw(e.raw, e.raw_len, rd->type, &v) != LWM2M_OK ||
+                lwm2m_text_encode(&v, (uint8_t *)text, sizeof text, &tn) != LWM2M_OK) {
                 tn = e.raw_len < sizeof text ? e.raw_len : sizeof text;
                 memcpy(text, e.raw, tn);
                 for (size_t i = 0; i < tn; i++)
                     if (text[i] < 0x20 || text[i] > 0x7e)
                         text[i] = '.';
             }
-            printf("server: %s %s %s = %.*s\n", what, ep, ps, (int)tn, (const char *)text);
         }
-    } else {
-        printf("server: %s %s %s: %zu bytes (format %u)\n", what, ep, path, m->payload_len, cf);
+        fn(arg, ps, text, tn);
     }
+}
+
+typedef struct {
+    const char *what, *ep;
+} print_ctx_t;
+
+static void print_one(void *arg, const char *path, const char *text, size_t n)
+{
+    const print_ctx_t *p = arg;
+    printf("server: %s %s %s = %.*s\n", p->what, p->ep, path, (int)n, text);
+}
+
+static void print_value_payload(const char *what, const char *ep, const char *path, const coap_msg_t *m)
+{
+    char code[32];
+    print_ctx_t p = {what, ep};
+    if (COAP_CODE_CLASS(m->code) > 2) /* an error response; requests (Send) and 2.xx carry values */
+        printf("server: %s %s %s -> %s\n", what, ep, path, cli_code_str(m->code, code));
+    else if (m->payload_len)
+        each_value(m, path, print_one, &p);
     fflush(stdout);
+}
+
+static void json_one(void *arg, const char *path, const char *text, size_t n)
+{
+    json_array_append_new(arg, json_pack("{s:s, s:s%}", "n", path, "v", text, n));
+}
+
+/* {"code":"2.05","format":0,"values":[{"n":"/3/0/0","v":"coreseal"}]} */
+static char *result_json(const char *ep, const char *path, const coap_msg_t *m)
+{
+    char code[32];
+    coap_opt_t o;
+    uint32_t cf = 0;
+    json_t *values = json_array();
+    if (COAP_CODE_CLASS(m->code) == 2 && m->payload_len)
+        each_value(m, path, json_one, values);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "endpoint", ep, "path", path, "code",
+                          cli_code_str(m->code, code), "values", values);
+    if (m->payload_len && coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &o) && coap_opt_uint(&o, &cf))
+        json_object_set_new(j, "format", json_integer(cf));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
+/* HTTP status for a CoAP answer: 2.xx as 200, 4.xx as themselves, 5.xx 502. */
+static int http_status(uint8_t code)
+{
+    int cls = COAP_CODE_CLASS(code), detail = code & 0x1f;
+    return cls == 2 ? 200 : cls == 4 ? 400 + detail : 502;
 }
 
 /* POST /dp: a Send. */
@@ -164,6 +230,7 @@ typedef struct {
     lwm2m_client_t *clients;
     uint64_t *index;
     cs_lwm2m_db_t *db;
+    rest_t *rest;                  /* --http: the REST API */
     cli_edhoc_t edhoc;             /* --edhoc: clients may key themselves */
     cli_edhoc_responder_t edhoc_resp;
     queries_t queries;
@@ -257,31 +324,144 @@ static void end_registration(server_t *s, lwm2m_client_t *r)
                 cs_lwm2m_db_error(s->db));
 }
 
+/* ---------------------------------------------------------------- REST API */
+
+static json_t *client_json(const server_t *s, const lwm2m_client_t *c)
+{
+    char addr[64] = "";
+    const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, c->peer);
+    if (a)
+        cs_net_addr_str(a, addr, sizeof addr);
+    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s%}", "endpoint", c->endpoint, "location",
+                     "", "lifetime", (json_int_t)c->lifetime, "binding", c->binding, "version", c->version, "oscore",
+                     c->has_oscore, "queue", c->queue_mode, "address", addr, "objects", c->links, (size_t)c->links_len);
+}
+
+/* A registration event to the event streams. */
+static void publish(server_t *s, const char *type, const lwm2m_client_t *c)
+{
+    if (!s->rest)
+        return;
+    json_t *j = client_json(s, c);
+    char loc[24];
+    snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
+    json_object_set_new(j, "location", json_string(loc));
+    char *text = json_dumps(j, JSON_COMPACT);
+    rest_event(s->rest, type, text ? text : "{}");
+    free(text);
+    json_decref(j);
+}
+
+static void rest_answer(server_t *s, rest_cmd_t *cmd, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    rest_done(s->rest, cmd, status, text);
+    free(text);
+    json_decref(j);
+}
+
+static lwm2m_client_t *registered(server_t *s, const char *ep)
+{
+    lwm2m_client_t *c = lwm2m_registry_find_endpoint(&s->reg, ep, strlen(ep));
+    return c && c->state == LWM2M_CLIENT_REGISTERED ? c : NULL;
+}
+
+static query_t *query_new(server_t *s, lwm2m_client_t *r);
+
+/* One command of the REST API, in the server's loop. */
+static void rest_command(server_t *s, rest_cmd_t *cmd)
+{
+    lwm2m_client_t *c = cmd->kind == REST_LIST ? NULL : registered(s, cmd->ep);
+    if (cmd->kind == REST_LIST) {
+        json_t *list = json_array();
+        for (uint32_t i = 0; i < s->reg.n_clients; i++)
+            if (s->clients[i].state == LWM2M_CLIENT_REGISTERED) {
+                json_t *j = client_json(s, &s->clients[i]);
+                char loc[24];
+                snprintf(loc, sizeof loc, "rd/%u", i);
+                json_object_set_new(j, "location", json_string(loc));
+                json_array_append_new(list, j);
+            }
+        rest_answer(s, cmd, 200, list);
+        return;
+    }
+    if (!c) {
+        rest_answer(s, cmd, 404, json_pack("{s:s, s:s}", "error", "no such registered client", "endpoint", cmd->ep));
+        return;
+    }
+    if (cmd->kind == REST_CLIENT) {
+        json_t *j = client_json(s, c);
+        char loc[24];
+        snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
+        json_object_set_new(j, "location", json_string(loc));
+        rest_answer(s, cmd, 200, j);
+        return;
+    }
+    if (cmd->kind == REST_CANCEL) { /* forget it: the next notification gets RST */
+        bool found = false;
+        for (size_t i = 0; i < MAX_QUERIES; i++) {
+            query_t *qr = &s->queries.q[i];
+            if (s->queries.client[i] == c && qr->observe && !strcmp(qr->path, cmd->path)) {
+                if (s->queries.token[i])
+                    coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
+                query_end(&s->queries, i, 200, NULL);
+                found = true;
+            }
+        }
+        rest_answer(s, cmd, found ? 200 : 404, json_pack("{s:s, s:s, s:b}", "endpoint", cmd->ep, "path", cmd->path,
+                                                        "cancelled", found));
+        return;
+    }
+    query_t *qr = query_new(s, c);
+    if (!qr) {
+        rest_answer(s, cmd, 503, json_pack("{s:s}", "error", "too many requests in flight"));
+        return;
+    }
+    qr->rest = cmd;
+    qr->observe = cmd->kind == REST_OBSERVE;
+    qr->method = qr->observe ? COAP_GET : cmd->method;
+    qr->accept = cmd->accept;
+    snprintf(qr->path, sizeof qr->path, "%s", cmd->path);
+    snprintf(qr->target, sizeof qr->target, "%s%s%s", cmd->path, cmd->query[0] ? "?" : "", cmd->query);
+    qr->spec = qr->target;
+}
+
 /* ---------------------------------------------------------------- queries to clients */
+
+/* A new query for r, queued; NULL when the table is full. */
+static query_t *query_new(server_t *s, lwm2m_client_t *r)
+{
+    queries_t *qs = &s->queries;
+    size_t i = 0;
+    while (i < MAX_QUERIES && qs->client[i])
+        i++;
+    if (i == MAX_QUERIES || qs->wait_len == MAX_QUERIES) {
+        fprintf(stderr, "coreseal %s: query table full: %s not queried\n", s->n.sub, r->endpoint);
+        return NULL;
+    }
+    query_t *qr = &qs->q[i];
+    memset(qr, 0, sizeof *qr);
+    qr->accept = -1;
+    qs->client[i] = r;
+    qs->wait[(qs->wait_head + qs->wait_len++) % MAX_QUERIES] = (uint16_t)i;
+    return qr;
+}
 
 /* The configured attributes, reads and observations, queued for a new
  * registration (sent by send_queries as the endpoint has room). */
 static void start_queries(server_t *s, lwm2m_client_t *r)
 {
-    queries_t *qs = &s->queries;
-    size_t i = 0;
     for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
-        while (i < MAX_QUERIES && qs->client[i])
-            i++;
-        if (i == MAX_QUERIES || qs->wait_len == MAX_QUERIES) {
-            fprintf(stderr, "coreseal %s: query table full: %s not queried\n", s->n.sub, r->endpoint);
+        query_t *qr = query_new(s, r);
+        if (!qr)
             return;
-        }
-        query_t *qr = &qs->q[i];
         bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
-        memset(qr, 0, sizeof *qr);
         qr->observe = obs;
         qr->attributes = attr;
+        qr->method = attr ? COAP_PUT : COAP_GET;
         qr->spec = attr ? s->attributes[k] : obs ? s->observes[k - s->n_attributes - s->n_reads]
                                                  : s->reads[k - s->n_attributes];
         snprintf(qr->path, sizeof qr->path, "%.*s", (int)strcspn(qr->spec, "?"), qr->spec);
-        qs->client[i] = r;
-        qs->wait[(qs->wait_head + qs->wait_len++) % MAX_QUERIES] = (uint16_t)i;
     }
 }
 
@@ -314,8 +494,13 @@ static void send_queries(server_t *s)
             if (qr->observe)
                 coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
             coap_optlist_add_uri(&l, &target, false);
-            if (!node_request(&s->n, r->peer, client_oscore(r), qr->attributes ? COAP_PUT : COAP_GET, &l, NULL, 0,
-                              qr->observe, qr->token, &qr->bind))
+            const rest_cmd_t *rc = qr->rest;
+            if (rc && rc->payload_len)
+                coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)rc->format);
+            if (qr->accept >= 0)
+                coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)qr->accept);
+            if (!node_request(&s->n, r->peer, client_oscore(r), qr->method, &l, rc ? rc->payload : NULL,
+                              rc ? rc->payload_len : 0, qr->observe, qr->token, &qr->bind))
                 return; /* no room now: the next turn */
             qs->token[i] = token64(qr->token);
             qs->in_flight++;
@@ -353,15 +538,28 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
             return;
         }
     }
-    if (oe != OSCORE_OK)
+    if (oe != OSCORE_OK) {
         printf("server: %s: response from %s rejected by OSCORE\n", qr->path, c->endpoint);
-    else if (qr->attributes)
+        fflush(stdout);
+        if (!qr->observe)
+            query_end(qs, i, 502, "{\"error\":\"the response failed OSCORE verification\"}");
+        return;
+    }
+    char *json = s->queries.rest ? result_json(c->endpoint, qr->path, &resp) : NULL;
+    if (qr->rest) { /* a REST request waits for this */
+        rest_done(s->queries.rest, qr->rest, http_status(resp.code), json);
+        qr->rest = NULL;
+    } else if (qr->attributes) {
         printf("server: attributes %s %s -> %s\n", c->endpoint, qr->path, cli_code_str(resp.code, code));
-    else
+    } else {
         print_value_payload(qr->observe ? "notify" : "read", c->endpoint, qr->path, &resp);
+    }
+    if (json && qr->observe)
+        rest_event(s->queries.rest, "notify", json);
+    free(json);
     fflush(stdout);
-    if (!qr->observe)
-        query_end(qs, i);
+    if (!qr->observe || COAP_CODE_CLASS(resp.code) != 2)
+        query_end(qs, i, 200, NULL);
 }
 
 /* A query the client never answered (or answered with RST). */
@@ -373,7 +571,7 @@ static void query_failed(server_t *s, const coap_ep_event_t *ev)
     printf("server: %s %s: %s\n", s->queries.client[i]->endpoint, s->queries.q[i].path,
            ev->type == COAP_EV_RESET ? "reset by the client" : "no answer");
     fflush(stdout);
-    query_end(&s->queries, i);
+    query_end(&s->queries, i, 504, "{\"error\":\"the client did not answer\"}");
 }
 
 /* ---------------------------------------------------------------- requests from clients */
@@ -411,6 +609,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
     printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime, ctx ? " over OSCORE" : "",
            (int)r->links_len, r->links);
     fflush(stdout);
+    publish(s, "registered", r);
     start_queries(s, r);
 }
 
@@ -433,6 +632,7 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
     }
     if (req->code == COAP_DELETE) {
         printf("server: de-registered %s\n", r->endpoint);
+        publish(s, "deregistered", r);
         end_registration(s, r);
         lwm2m_registry_deregister(&s->reg, r);
         answer(s, ev, ctx, bind, req, COAP_DELETED, NULL);
@@ -441,8 +641,10 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
                                               req->payload_len, ev->peer, cs_net_now());
         printf("server: update from %s%s%s\n", r->endpoint, e == LWM2M_OK ? "" : ": ",
                e == LWM2M_OK ? "" : coreseal_strerror(e));
-        if (e == LWM2M_OK)
+        if (e == LWM2M_OK) {
             save_registration(s, r);
+            publish(s, "updated", r);
+        }
         answer(s, ev, ctx, bind, req, e == LWM2M_OK ? COAP_CHANGED : register_refusal_code(e), NULL);
     } else {
         answer(s, ev, ctx, bind, req, COAP_METHOD_NOT_ALLOWED, NULL);
@@ -560,7 +762,13 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
             answer(s, ev, client_oscore(client), &bind, &req, COAP_NOT_FOUND, NULL);
             return;
         }
-        print_value_payload("send", client ? client->endpoint : "(unprotected)", "/", &req);
+        const char *ep = client ? client->endpoint : "(unprotected)";
+        print_value_payload("send", ep, "/", &req);
+        if (s->rest) {
+            char *json = result_json(ep, "/", &req);
+            rest_event(s->rest, "send", json);
+            free(json);
+        }
         answer(s, ev, client_oscore(client), &bind, &req, COAP_CHANGED, NULL);
     } else {
         on_registration(s, ev, client, &bind, &req);
@@ -573,7 +781,7 @@ static int usage(int c)
 {
     fprintf(c == 'h' ? stdout : stderr,
             "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
-            "                             [--edhoc KEYFILE --edhoc-trust CRED...]\n"
+            "                             [--edhoc KEYFILE --edhoc-trust CRED...] [--http HOST:PORT]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--max-clients N]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
@@ -585,19 +793,25 @@ static int usage(int c)
             "OSCORE state and registrations across restarts. --max-clients sizes the\n"
             "registry (about 700 bytes each; default 1000). With --edhoc, clients holding a\n"
             "trusted credential run EDHOC (POST /.well-known/edhoc) and register over the\n"
-            "OSCORE context it gives, with their credential's subject as endpoint name.\n");
+            "OSCORE context it gives, with their credential's subject as endpoint name.\n"
+            "--http serves the JSON REST API (GET /api/clients, Device Management on\n"
+            "/api/clients/EP/PATH, observations, and GET /api/events as server-sent\n"
+            "events); see docs/lwm2m.md.\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
 static void serve(server_t *s)
 {
     while (!cli_stopping) {
+        for (rest_cmd_t *cmd; s->rest && (cmd = rest_next(s->rest));)
+            rest_command(s, cmd);
         send_queries(s);
         node_flush(&s->n);
-        if (cs_udp_receive(&s->n.udp, 100) != CS_NET_OK)
+        if (cs_udp_receive(&s->n.udp, s->rest ? 10 : 100) != CS_NET_OK) /* REST commands wait at most that */
             break;
         cs_time_ms_t now = cs_net_now();
         for (lwm2m_client_t *x; (x = lwm2m_registry_sweep(&s->reg, now, 256));) {
+            publish(s, "expired", x);
             end_registration(s, x);
             printf("server: registration of %s expired\n", x->endpoint);
             fflush(stdout);
@@ -627,6 +841,7 @@ int lwm2m_server_main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.n.sub = "lwm2m server";
     const char *listen_host = "::", *listen_port = "5683", *db_path = "lwm2m-server.db";
+    const char *http_host = NULL, *http_port = NULL;
     const char *oscore_files[CLI_MAX_CONTEXTS], *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_oscore = 0, n_trust = 0;
     long max_clients = 1000;
@@ -636,6 +851,7 @@ int lwm2m_server_main(int argc, char **argv)
         {"max-clients", required_argument, NULL, 'm'}, {"attributes", required_argument, NULL, 'a'},
         {"db", required_argument, NULL, 'D'},          {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},       {"edhoc-trust", required_argument, NULL, 'T'},
+        {"http", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -665,6 +881,10 @@ int lwm2m_server_main(int argc, char **argv)
             break;
         case 'D': db_path = optarg; break;
         case 'E': edhoc_key = optarg; break;
+        case 'H':
+            if (cli_parse_listen(optarg, &http_host, &http_port) != 0)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--http expects HOST:PORT, e.g. 127.0.0.1:8080");
+            break;
         case 'T':
             if (n_trust == CLI_MAX_PEERS)
                 return cli_fail(s.n.sub, CLI_EXIT_USAGE, "at most %d --edhoc-trust files", CLI_MAX_PEERS);
@@ -706,12 +926,21 @@ int lwm2m_server_main(int argc, char **argv)
         rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
         fprintf(stderr, "coreseal %s: warning: the registry is full; raise --max-clients\n", s.n.sub);
+    if (rc == CLI_EXIT_OK && http_port) {
+        if (!(s.rest = rest_start(http_host, http_port, err, sizeof err)))
+            rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "%s", err);
+        s.queries.rest = s.rest;
+    }
     if (rc == CLI_EXIT_OK) {
         cli_catch_signals();
         fprintf(stderr, "coreseal lwm2m server: listening on %s:%s, %u clients in %s\n", listen_host, listen_port,
                 s.reg.n_used, db_path);
         serve(&s);
     }
+    for (size_t i = 0; i < MAX_QUERIES; i++) /* REST requests still waiting */
+        if (s.queries.client[i])
+            query_end(&s.queries, i, 503, "{\"error\":\"the server is stopping\"}");
+    rest_stop(s.rest);
     /* a clean shutdown: the windows are valid until the next start */
     for (uint32_t i = 0; s.clients && i < s.reg.n_clients; i++)
         if (s.clients[i].has_oscore) {

@@ -383,6 +383,41 @@ check "LwM2M over EDHOC: an untrusted credential gets EDHOC error 3 and no conte
     test $rc = 5 -a -n "$(grep "does not know our credential (code 3)" ledc3.log)" -a -z "$(grep dev28 led.log)"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
+# --- the server's REST API (curl) and its event stream
+L=$((PORT + 27))
+H=$((PORT + 28))
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H > lrest.log 2>&1 &
+LWS=$!
+sleep 0.3
+curl -sN "http://127.0.0.1:$H/api/events" > events.log &
+EVC=$!
+sleep 0.3 # the stream carries events from its start on
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep devR --duration 3 --interval 300 > lrc.log 2>&1 &
+LWC=$!
+sleep 0.8
+api() { curl -s -o api.out -w '%{http_code}' "$@"; }
+code=$(api "http://127.0.0.1:$H/api/clients")
+check "REST: GET /api/clients lists the registered client ($code)" \
+    test "$code" = 200 -a -n "$(grep '"endpoint":"devR"' api.out)"
+code=$(api "http://127.0.0.1:$H/api/clients/devR/3303/0?format=tlv")
+check "REST: Read through the server, TLV typed by the object model ($code)" \
+    test "$code" = 200 -a -n "$(grep '"n":"/3303/0/5701","v":"Cel"' api.out)" -a -n "$(grep '"n":"/3303/0/5700","v":"21' api.out)"
+code=$(api -X PUT -H 'Content-Type: text/plain' --data 120 "http://127.0.0.1:$H/api/clients/devR/1/0/1")
+code2=$(api "http://127.0.0.1:$H/api/clients/devR/1/0/1")
+check "REST: Write then Read back ($code, $code2)" test "$code" = 200 -a "$code2" = 200 -a -n "$(grep '"v":"120"' api.out)"
+code=$(api "http://127.0.0.1:$H/api/clients/devR/0/0")
+code2=$(api "http://127.0.0.1:$H/api/clients/nobody/3/0")
+check "REST: the client's 4.01 for /0 is HTTP 401, an unknown client 404 ($code, $code2)" \
+    test "$code" = 401 -a "$code2" = 404
+code=$(api -X POST "http://127.0.0.1:$H/api/clients/devR/3303/0/5700/observe")
+wait $LWC
+sleep 0.3
+kill $EVC 2>/dev/null
+check "REST: events stream registered, notify (after Observe, $code) and deregistered" \
+    test "$code" = 200 -a -n "$(grep -x 'event: registered' events.log)" \
+    -a "$(grep -cx 'event: notify' events.log)" -ge 2 -a -n "$(grep -x 'event: deregistered' events.log)"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]
