@@ -29,6 +29,7 @@ typedef struct {
     uint8_t token[8];
     const char *spec;  /* PATH[?QUERY] as configured (or in target) */
     rest_cmd_t *rest;  /* asked through the REST API: answered there */
+    bool released;     /* an observation past its first response: no endpoint slot */
     uint8_t method;    /* 0: GET, or PUT for Write-Attributes */
     long accept;       /* -1: none */
     char target[208];  /* a REST request's PATH?QUERY */
@@ -76,7 +77,7 @@ static size_t query_by_token(const queries_t *qs, const uint8_t token[8])
 /* Ends query i; a REST request still waiting for it gets status/json. */
 static void query_end(queries_t *qs, size_t i, int status, const char *json)
 {
-    if (qs->token[i])
+    if (qs->token[i] && !qs->q[i].released)
         qs->in_flight--;
     if (qs->q[i].rest)
         rest_done(qs->rest, qs->q[i].rest, status, json);
@@ -518,7 +519,10 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
     queries_t *qs = &s->queries;
     uint8_t buf[LWM2M_CLI_MSG];
     size_t i = query_by_token(qs, ev->token);
-    if (i == MAX_QUERIES)
+    /* a notification of an observation kept here (or of none: RST ends it) */
+    if (ev->unmatched && coap_ep_answer_unmatched(&s->n.ep, ev, i < MAX_QUERIES && qs->q[i].released) != COAP_OK)
+        return;
+    if (i == MAX_QUERIES || (ev->unmatched && !qs->q[i].released))
         return;
     query_t *qr = &qs->q[i];
     lwm2m_client_t *c = qs->client[i];
@@ -526,7 +530,7 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
     char code[32];
     oscore_ctx_t *ctx = client_oscore(c);
     oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
-    if (oe == OSCORE_OK && !qr->echoed && resp.code == COAP_UNAUTHORIZED) {
+    if (oe == OSCORE_OK && !qr->echoed && !qr->released && resp.code == COAP_UNAUTHORIZED) {
         /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
         uint8_t plain[sizeof qr->plain];
         memcpy(plain, qr->plain, qr->plain_len);
@@ -558,8 +562,13 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         rest_event(s->queries.rest, "notify", json);
     free(json);
     fflush(stdout);
-    if (!qr->observe || COAP_CODE_CLASS(resp.code) != 2)
+    if (!qr->observe || COAP_CODE_CLASS(resp.code) != 2) {
         query_end(qs, i, 200, NULL);
+    } else if (!qr->released) { /* established: the slot goes back, the token stays here */
+        coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
+        qr->released = true;
+        qs->in_flight--;
+    }
 }
 
 /* A query the client never answered (or answered with RST). */
@@ -920,8 +929,8 @@ int lwm2m_server_main(int argc, char **argv)
                                                   seed) != LWM2M_OK))
         rc = cli_fail(s.n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
     /* the socket first: restored registrations need their address handles */
-    if (rc == CLI_EXIT_OK)
-        rc = node_open(&s.n, listen_host, listen_port, true);
+    if (rc == CLI_EXIT_OK && (rc = node_open(&s.n, listen_host, listen_port, true)) == CLI_EXIT_OK)
+        s.n.ep.cfg.deliver_unmatched = true; /* observations live in the query table, not in endpoint slots */
     if (rc == CLI_EXIT_OK && cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK)
         rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)

@@ -30,6 +30,12 @@ typedef struct {
     uint8_t nstart;                 /* NSTART, 1 */
     uint32_t exchange_lifetime_ms;  /* EXCHANGE_LIFETIME, 247000 */
     uint32_t non_lifetime_ms;       /* NON_LIFETIME, 145000 */
+    /* Responses no exchange waits for are answered with RST (RFC 7641
+     * §3.6) unless this is set: then they are delivered as RESPONSE events
+     * with `unmatched` set, for an application that keeps its observations
+     * itself (coap_ep_cancel() after the first response frees the slot),
+     * and it answers them with coap_ep_answer_unmatched(). */
+    bool deliver_unmatched;
     /* randomness for message IDs, tokens and back-off jitter */
     bool (*random)(void *arg, uint8_t *buf, size_t len);
     void *random_arg;
@@ -52,6 +58,7 @@ typedef struct {
     coap_msg_t msg;                      /* REQUEST and RESPONSE */
     uint8_t token[COAP_MAX_TOKEN_LEN];   /* every event */
     uint8_t token_len;
+    bool unmatched;                      /* RESPONSE for no exchange (deliver_unmatched) */
 } coap_ep_event_t;
 
 typedef enum {
@@ -121,6 +128,10 @@ CS_MUST_CHECK coap_err_t coap_ep_respond(coap_ep_t *ep, const coap_ep_event_t *r
 CS_MUST_CHECK coap_err_t coap_ep_send_separate(coap_ep_t *ep, coap_peer_t peer,
                                                const uint8_t *msg, size_t len, bool confirmable,
                                                cs_time_ms_t now);
+/* An unmatched response (a notification the application keeps): accepted
+ * (a CON one is ACKed) or rejected with RST, which ends the observation at
+ * the sender. */
+CS_MUST_CHECK coap_err_t coap_ep_answer_unmatched(coap_ep_t *ep, const coap_ep_event_t *ev, bool accept);
 /* Acknowledges a CON request now, for a separate response later. */
 CS_MUST_CHECK coap_err_t coap_ep_ack_request(coap_ep_t *ep, const coap_ep_event_t *req);
 

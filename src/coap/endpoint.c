@@ -353,8 +353,23 @@ static void input_response(coap_ep_t *ep, coap_peer_t from, const coap_msg_t *m,
             start_queued(ep, from, now);
         return;
     }
+    if (ep->cfg.deliver_unmatched) { /* the application knows its observations */
+        event_token(ev, COAP_EV_RESPONSE, from, m->token, m->token_len);
+        ev->msg = *m;
+        ev->unmatched = true;
+        return;
+    }
     /* Nobody asked (RFC 7641 §3.6: this also ends a stale observation). */
     send_empty(ep, from, COAP_TYPE_RST, m->mid);
+}
+
+coap_err_t coap_ep_answer_unmatched(coap_ep_t *ep, const coap_ep_event_t *ev, bool accept)
+{
+    if (!ep || !ev || ev->type != COAP_EV_RESPONSE || !ev->unmatched)
+        return COAP_ERR_BAD_ARG;
+    if (!accept || ev->msg.type == COAP_TYPE_CON)
+        send_empty(ep, ev->peer, accept ? COAP_TYPE_ACK : COAP_TYPE_RST, ev->msg.mid);
+    return COAP_OK;
 }
 
 coap_err_t coap_ep_input(coap_ep_t *ep, coap_peer_t from, const uint8_t *dgram, size_t len,
@@ -363,6 +378,7 @@ coap_err_t coap_ep_input(coap_ep_t *ep, coap_peer_t from, const uint8_t *dgram, 
     if (!ep || !dgram || !ev)
         return COAP_ERR_BAD_ARG;
     ev->type = COAP_EV_NONE;
+    ev->unmatched = false;
     coap_msg_t m;
     coap_err_t err = coap_msg_parse(&m, dgram, len);
     if (err != COAP_OK) {

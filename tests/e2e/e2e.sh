@@ -349,14 +349,15 @@ kill -TERM $LWS; wait $LWS 2>/dev/null
 # --- 1000 OSCORE clients in one process (lwm2m swarm) register, are read, de-register
 L=$((PORT + 25))
 "$B" lwm2m swarm --count 1000 --seed 7 --provision swarm.db > lsw0.log 2>&1
-"$B" lwm2m server --listen 127.0.0.1:$L --db swarm.db --read /3/0/0 --max-clients 1024 > lsws.log 2>&1 &
+"$B" lwm2m server --listen 127.0.0.1:$L --db swarm.db --read /3/0/0 --observe /3/0/2 --max-clients 1024 \
+    > lsws.log 2>&1 &
 LWS=$!
 sleep 0.3
 "$B" lwm2m swarm --count 1000 --seed 7 --server coap://127.0.0.1:$L --duration 1 > lsw.log 2>&1; rc=$?
 kill -TERM $LWS; wait $LWS 2>/dev/null
-check "LwM2M swarm: 1000 OSCORE clients registered (each after an Echo round trip), read, de-registered (exit $rc)" \
+check "LwM2M swarm: 1000 OSCORE clients registered (each after an Echo round trip), read, observed, de-registered (exit $rc)" \
     test $rc = 0 -a -n "$(grep '1000/1000 registered' lsw.log)" -a "$(grep -c 'read s[0-9]* /3/0/0 = coreseal' lsws.log)" = 1000 \
-    -a "$(grep -c 'de-registered s' lsws.log)" = 1000
+    -a "$(grep -Ec 'notify (s[0-9]*) /3/0/2 = \1$' lsws.log)" = 1000 -a "$(grep -c 'de-registered s' lsws.log)" = 1000
 sed -n 's/^swarm: /     /p' lsw.log
 
 # --- EDHOC-keyed LwM2M: the client holds only its EDHOC key, the server only trusted credentials
@@ -391,7 +392,7 @@ LWS=$!
 sleep 0.3
 curl -sN "http://127.0.0.1:$H/api/events" > events.log &
 EVC=$!
-sleep 0.3 # the stream carries events from its start on
+for _ in $(seq 50); do grep -q 'server events' events.log 2>/dev/null && break; sleep 0.1; done # connected
 "$B" lwm2m client --server coap://127.0.0.1:$L --ep devR --duration 3 --interval 300 > lrc.log 2>&1 &
 LWC=$!
 sleep 0.8
@@ -411,7 +412,7 @@ check "REST: the client's 4.01 for /0 is HTTP 401, an unknown client 404 ($code,
     test "$code" = 401 -a "$code2" = 404
 code=$(api -X POST "http://127.0.0.1:$H/api/clients/devR/3303/0/5700/observe")
 wait $LWC
-sleep 0.3
+for _ in $(seq 50); do grep -qx 'event: deregistered' events.log && break; sleep 0.1; done
 kill $EVC 2>/dev/null
 check "REST: events stream registered, notify (after Observe, $code) and deregistered" \
     test "$code" = 200 -a -n "$(grep -x 'event: registered' events.log)" \

@@ -281,6 +281,59 @@ static void test_observe_keeps_exchange_open(void **state)
     assert_int_equal(out[0], 0x70);
 }
 
+/* An application that keeps its observations itself: after the first
+ * response it frees the exchange, and later notifications come as
+ * unmatched responses it accepts (a CON one is ACKed) or rejects (RST). */
+static void test_observations_kept_by_the_application(void **state)
+{
+    (void)state;
+    node_t c;
+    node_init(&c, 9);
+    c.ep.cfg.deliver_unmatched = true;
+    uint8_t msg[MAX_MSG], dg[MAX_MSG], out[MAX_MSG];
+    coap_peer_t to;
+    coap_ep_event_t ev;
+    size_t n = build(msg, COAP_TYPE_CON, COAP_GET, tok, "obs", NULL);
+    assert_int_equal(coap_ep_send_request(&c.ep, 1, msg, n, true, 0), COAP_OK);
+    take(&c, dg, &to);
+    size_t rn = build(msg, COAP_TYPE_ACK, COAP_CONTENT, tok, NULL, "v");
+    msg[2] = dg[2];
+    msg[3] = dg[3];
+    assert_int_equal(coap_ep_input(&c.ep, 1, msg, rn, 10, &ev), COAP_OK);
+    assert_int_equal(ev.type, COAP_EV_RESPONSE);
+    assert_false(ev.unmatched);
+    coap_ep_cancel(&c.ep, 1, tok, 4); /* the slot is free again */
+    /* a CON notification: delivered, nothing sent until the answer */
+    rn = build(msg, COAP_TYPE_CON, COAP_CONTENT, tok, NULL, "w");
+    msg[2] = 0x55;
+    msg[3] = 1;
+    assert_int_equal(coap_ep_input(&c.ep, 1, msg, rn, 20, &ev), COAP_OK);
+    assert_int_equal(ev.type, COAP_EV_RESPONSE);
+    assert_true(ev.unmatched);
+    assert_memory_equal(ev.token, tok, 4);
+    assert_int_equal(take(&c, out, &to), 0);
+    assert_int_equal(coap_ep_answer_unmatched(&c.ep, &ev, true), COAP_OK);
+    assert_int_equal(take(&c, out, &to), 4);
+    assert_memory_equal(out, "\x60\x00\x55\x01", 4);
+    /* a NON one the application does not know: RST */
+    rn = build(msg, COAP_TYPE_NON, COAP_CONTENT, tok, NULL, "x");
+    msg[2] = 0x55;
+    msg[3] = 2;
+    assert_int_equal(coap_ep_input(&c.ep, 1, msg, rn, 30, &ev), COAP_OK);
+    assert_true(ev.unmatched);
+    assert_int_equal(coap_ep_answer_unmatched(&c.ep, &ev, false), COAP_OK);
+    assert_int_equal(take(&c, out, &to), 4);
+    assert_memory_equal(out, "\x70\x00\x55\x02", 4);
+    /* accepting a NON one sends nothing; a matched event is not answered so */
+    rn = build(msg, COAP_TYPE_NON, COAP_CONTENT, tok, NULL, "y");
+    msg[3] = 3;
+    assert_int_equal(coap_ep_input(&c.ep, 1, msg, rn, 40, &ev), COAP_OK);
+    assert_int_equal(coap_ep_answer_unmatched(&c.ep, &ev, true), COAP_OK);
+    assert_int_equal(take(&c, out, &to), 0);
+    ev.unmatched = false;
+    assert_int_equal(coap_ep_answer_unmatched(&c.ep, &ev, true), COAP_ERR_BAD_ARG);
+}
+
 /* 200 requests over a link that drops ~30% of datagrams each way: every
  * request ends in a response or a timeout, and the server handles each
  * request exactly once despite retransmissions. */
@@ -360,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_reset_ping_and_unknown_response),
         cmocka_unit_test(test_nstart_queues_second_request),
         cmocka_unit_test(test_observe_keeps_exchange_open),
+        cmocka_unit_test(test_observations_kept_by_the_application),
         cmocka_unit_test(test_lossy_link),
     };
     return cmocka_run_group_tests_name("coap_ep", tests, NULL, NULL);
