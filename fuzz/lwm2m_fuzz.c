@@ -1,8 +1,9 @@
 /* libFuzzer: every LwM2M content-format decoder and the Write-Attributes
  * query parser. The first byte picks TLV (under a path chosen by the
- * second), SenML CBOR, CoRE Link Format, plain text (as each type) or an
- * attribute query ("pmin=1&gt=2", numeric or not by the second byte); the
- * rest is the input. */
+ * second), SenML CBOR, CoRE Link Format, plain text (as each type), an
+ * attribute query ("pmin=1&gt=2", numeric or not by the second byte), LwM2M
+ * CBOR (decoded, encoded, decoded again) or one CBOR value; the rest is
+ * the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,33 @@ static void attributes(const uint8_t *data, size_t size, bool numeric)
         abort();
 }
 
+static void lwm2m_cbor_round_trip(const uint8_t *data, size_t size)
+{
+    static uint8_t again[8192];
+    lwm2m_cbor_dec_t d, d2;
+    lwm2m_cbor_enc_t enc;
+    lwm2m_entry_t e, e2;
+    size_t n, count = 0;
+    lwm2m_cbor_enc_init(&enc, again, sizeof again);
+    lwm2m_cbor_dec_init(&d, data, size);
+    while (count < 1000 && lwm2m_cbor_next(&d, &e) == LWM2M_OK) {
+        if (e.path.len == 0 || e.path.len > 4 || e.raw + e.raw_len > data + size)
+            abort();
+        lwm2m_cbor_put(&enc, &e.path, &e.value);
+        count++;
+    }
+    if (lwm2m_cbor_enc_finish(&enc, &n) != LWM2M_OK)
+        return;
+    lwm2m_cbor_dec_init(&d, data, size);
+    lwm2m_cbor_dec_init(&d2, again, n);
+    for (size_t i = 0; i < count; i++) {
+        if (lwm2m_cbor_next(&d, &e) != LWM2M_OK || lwm2m_cbor_next(&d2, &e2) != LWM2M_OK ||
+            e.path.len != e2.path.len || memcmp(e.path.ids, e2.path.ids, e.path.len * sizeof e.path.ids[0]) ||
+            e.value.type != e2.value.type)
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -55,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     lwm2m_entry_t e;
-    switch (sel % 5) {
+    switch (sel % 7) {
     case 0: {
         static const lwm2m_path_t bases[] = {{{3}, 1}, {{3, 0}, 2}, {{3, 0, 6}, 3}, {{0}, 0}};
         lwm2m_tlv_dec_t d;
@@ -88,6 +116,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         attributes(data, size, arg & 1);
         break;
+    case 5: /* LwM2M CBOR: what decodes encodes again, entry for entry */
+        lwm2m_cbor_round_trip(data, size);
+        break;
+    case 6: {
+        uint8_t out[64];
+        size_t n;
+        e.path.len = 0;
+        if (lwm2m_cbor_value_decode(data, size, &e) == LWM2M_OK && e.value.type != LWM2M_TYPE_NONE &&
+            lwm2m_cbor_value_encode(&e.value, out, sizeof out, &n) == LWM2M_ERR_TYPE)
+            abort();
+        break;
+    }
     default: {
         lwm2m_value_t v;
         uint8_t out[64];

@@ -191,7 +191,9 @@ static long format_of(const char *name)
     } names[] = {{"text", LWM2M_CF_TEXT},   {"text/plain", LWM2M_CF_TEXT},   {"opaque", LWM2M_CF_OPAQUE},
                  {"application/octet-stream", LWM2M_CF_OPAQUE},               {"tlv", LWM2M_CF_TLV},
                  {"application/vnd.oma.lwm2m+tlv", LWM2M_CF_TLV},             {"senml-cbor", LWM2M_CF_SENML_CBOR},
-                 {"application/senml+cbor", LWM2M_CF_SENML_CBOR},             {"link", LWM2M_CF_LINK}};
+                 {"application/senml+cbor", LWM2M_CF_SENML_CBOR},             {"link", LWM2M_CF_LINK},
+                 {"lwm2m-cbor", LWM2M_CF_LWM2M_CBOR},                         {"cbor", LWM2M_CF_CBOR},
+                 {"application/vnd.oma.lwm2m+cbor", LWM2M_CF_LWM2M_CBOR},     {"application/cbor", LWM2M_CF_CBOR}};
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
         if (!strncmp(name, names[i].name, strlen(names[i].name)) &&
             (name[strlen(names[i].name)] == 0 || name[strlen(names[i].name)] == ';'))

@@ -116,22 +116,41 @@ static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *a
         fn(arg, path, (const char *)m->payload, m->payload_len);
         return;
     }
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR)
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_CBOR)
         return;
     lwm2m_tlv_dec_t td;
     lwm2m_senml_dec_t sd;
+    lwm2m_cbor_dec_t cd;
     lwm2m_entry_t e;
     lwm2m_path_t base;
     if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK)
         return;
     lwm2m_tlv_dec_init(&td, m->payload, m->payload_len, &base);
     lwm2m_senml_dec_init(&sd, m->payload, m->payload_len);
-    while ((cf == LWM2M_CF_TLV ? lwm2m_tlv_next(&td, &e) : lwm2m_senml_next(&sd, &e)) == LWM2M_OK) {
+    lwm2m_cbor_dec_init(&cd, m->payload, m->payload_len);
+    bool single_done = false;
+    for (;;) {
+        lwm2m_err_t err;
+        if (cf == LWM2M_CF_TLV)
+            err = lwm2m_tlv_next(&td, &e);
+        else if (cf == LWM2M_CF_SENML_CBOR)
+            err = lwm2m_senml_next(&sd, &e);
+        else if (cf == LWM2M_CF_LWM2M_CBOR)
+            err = lwm2m_cbor_next(&cd, &e);
+        else if (!single_done) { /* CBOR (60): the one value at path */
+            single_done = true;
+            e.path = base;
+            err = lwm2m_cbor_value_decode(m->payload, m->payload_len, &e);
+        } else {
+            err = LWM2M_ERR_END;
+        }
+        if (err != LWM2M_OK)
+            return;
         char ps[32];
         char text[64];
         size_t tn = 0;
         lwm2m_path_format(&e.path, ps, sizeof ps);
-        if (cf == LWM2M_CF_SENML_CBOR && lwm2m_text_encode(&e.value, (uint8_t *)text, sizeof text, &tn) != LWM2M_OK)
+        if (cf != LWM2M_CF_TLV && lwm2m_text_encode(&e.value, (uint8_t *)text, sizeof text, &tn) != LWM2M_OK)
             tn = 0;
         if (cf == LWM2M_CF_TLV) { /* typed by the object model when it knows the resource */
             const lwm2m_res_def_t *rd = lwm2m_res_def(lwm2m_obj_def(e.path.ids[0]), e.path.ids[2]);

@@ -1,8 +1,9 @@
 /* coreseal/lwm2m.h: the LwM2M data layer, sans-I/O and without allocation:
  * paths, typed values, and the content formats a client and a server
  * exchange: plain text (0), opaque (42), OMA TLV (11542), SenML CBOR (112,
- * RFC 8428 §6 with the LwM2M "vlo" object link), and CoRE Link Format (40)
- * for Register and Discover. (OMA LwM2M Core TS 1.2 §7.4.)
+ * RFC 8428 §6 with the LwM2M "vlo" object link), LwM2M CBOR (11544), CBOR
+ * for one value (60), and CoRE Link Format (40) for Register and Discover.
+ * (OMA LwM2M Core TS 1.2 §7.4.)
  *
  * Decoders yield (path, value) entries one at a time; TLV carries no types,
  * so its entries hold raw bytes that lwm2m_value_from_raw() types with the
@@ -35,6 +36,7 @@ enum {
     LWM2M_CF_TEXT = 0,
     LWM2M_CF_LINK = 40,
     LWM2M_CF_OPAQUE = 42,
+    LWM2M_CF_CBOR = 60,
     LWM2M_CF_SENML_JSON = 110,
     LWM2M_CF_SENML_CBOR = 112,
     LWM2M_CF_TLV = 11542,
@@ -171,6 +173,43 @@ void lwm2m_senml_dec_init(lwm2m_senml_dec_t *d, const uint8_t *buf, size_t len);
  * vb BOOLEAN, vd OPAQUE, vlo OBJLNK. A record without value (Read-Composite
  * requests) has type NONE. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_senml_next(lwm2m_senml_dec_t *d, lwm2m_entry_t *entry);
+
+/* ---- LwM2M CBOR (11544, Core TS 1.2 §7.4.6) and CBOR (60) ----
+ * A map keyed by path components or arrays of them, nested or not:
+ * {3: {0: {0: "x"}}} and {[3, 0, 0]: "x"}. The encoder writes the flat
+ * form with whole paths; the decoder takes any mix. Values: integers
+ * (INTEGER, or UNSIGNED above INT64_MAX), floats, booleans, text (STRING;
+ * object links as "3:0"), byte strings (OPAQUE), tag 1 (TIME), null (NONE). */
+#define LWM2M_CBOR_DEPTH 5 /* the root map and one per path component */
+
+typedef struct {
+    cbor_enc_t cbor;
+    size_t count;
+    lwm2m_err_t err;
+} lwm2m_cbor_enc_t;
+
+void lwm2m_cbor_enc_init(lwm2m_cbor_enc_t *e, uint8_t *buf, size_t cap);
+void lwm2m_cbor_put(lwm2m_cbor_enc_t *e, const lwm2m_path_t *path, const lwm2m_value_t *v);
+CS_MUST_CHECK lwm2m_err_t lwm2m_cbor_enc_finish(lwm2m_cbor_enc_t *e, size_t *len);
+
+typedef struct {
+    cbor_dec_t cbor;
+    lwm2m_path_t path;
+    size_t remaining[LWM2M_CBOR_DEPTH]; /* pairs left in each open map */
+    uint8_t base_len[LWM2M_CBOR_DEPTH]; /* path length its keys extend */
+    uint8_t depth;
+    bool started;
+} lwm2m_cbor_dec_t;
+
+void lwm2m_cbor_dec_init(lwm2m_cbor_dec_t *d, const uint8_t *buf, size_t len);
+/* Next (path, value); LWM2M_ERR_END when done, LWM2M_ERR_TOO_DEEP past
+ * four components, LWM2M_ERR_BAD_PATH for an id over 65534. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_cbor_next(lwm2m_cbor_dec_t *d, lwm2m_entry_t *entry);
+
+/* One value as a single CBOR item (60), and back (entry->path is kept). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_cbor_value_encode(const lwm2m_value_t *v, uint8_t *out, size_t cap,
+                                                  size_t *len);
+CS_MUST_CHECK lwm2m_err_t lwm2m_cbor_value_decode(const uint8_t *in, size_t n, lwm2m_entry_t *e);
 
 /* ---- CoRE Link Format (RFC 6690) for Register / Discover ---- */
 typedef struct {

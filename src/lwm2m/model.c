@@ -154,8 +154,21 @@ static lwm2m_path_t path_of(uint16_t obj, uint16_t inst, uint16_t res, uint16_t 
 typedef struct {
     lwm2m_tlv_enc_t *tlv;
     lwm2m_senml_enc_t *senml;
+    lwm2m_cbor_enc_t *lcbor;
     uint16_t cf;
 } sink_t;
+
+/* One value: TLV by its id (inside the open containers), the others by
+ * their full path. */
+static void sink_put(sink_t *sink, const lwm2m_path_t *p, uint16_t id, const lwm2m_value_t *v)
+{
+    if (sink->cf == LWM2M_CF_TLV)
+        lwm2m_tlv_put(sink->tlv, id, v);
+    else if (sink->cf == LWM2M_CF_LWM2M_CBOR)
+        lwm2m_cbor_put(sink->lcbor, p, v);
+    else
+        lwm2m_senml_put(sink->senml, p, v);
+}
 
 static lwm2m_err_t read_resource(const lwm2m_store_t *st, const lwm2m_res_def_t *rd,
                                  const lwm2m_path_t *rp, sink_t *sink, bool only_one)
@@ -165,10 +178,7 @@ static lwm2m_err_t read_resource(const lwm2m_store_t *st, const lwm2m_res_def_t 
         lwm2m_err_t e = st->read(st->arg, rp, &v);
         if (e != LWM2M_OK)
             return e;
-        if (sink->cf == LWM2M_CF_TLV)
-            lwm2m_tlv_put(sink->tlv, rp->ids[2], &v);
-        else
-            lwm2m_senml_put(sink->senml, rp, &v);
+        sink_put(sink, rp, rp->ids[2], &v);
         return LWM2M_OK;
     }
     uint16_t ids[MAX_IDS];
@@ -184,10 +194,7 @@ static lwm2m_err_t read_resource(const lwm2m_store_t *st, const lwm2m_res_def_t 
         lwm2m_path_t ip = path_of(rp->ids[0], rp->ids[1], rp->ids[2], ids[i], 4);
         if ((e = st->read(st->arg, &ip, &v)) != LWM2M_OK)
             return e;
-        if (sink->cf == LWM2M_CF_TLV)
-            lwm2m_tlv_put(sink->tlv, ids[i], &v);
-        else
-            lwm2m_senml_put(sink->senml, &ip, &v);
+        sink_put(sink, &ip, ids[i], &v);
     }
     if (sink->cf == LWM2M_CF_TLV)
         lwm2m_tlv_end(sink->tlv);
@@ -276,9 +283,9 @@ static void dm_read(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lw
         accept = !single ? LWM2M_CF_TLV : rd->type == LWM2M_TYPE_OPAQUE ? LWM2M_CF_OPAQUE
                                                                        : LWM2M_CF_TEXT;
     lwm2m_err_t e = LWM2M_OK;
-    if (accept == LWM2M_CF_TEXT || accept == LWM2M_CF_OPAQUE) {
+    if (accept == LWM2M_CF_TEXT || accept == LWM2M_CF_OPAQUE || accept == LWM2M_CF_CBOR) {
         lwm2m_value_t v;
-        if (!single || (accept == LWM2M_CF_OPAQUE) != (rd->type == LWM2M_TYPE_OPAQUE)) {
+        if (!single || (accept == LWM2M_CF_OPAQUE) != (rd->type == LWM2M_TYPE_OPAQUE && accept != LWM2M_CF_CBOR)) {
             r->code = COAP_NOT_ACCEPTABLE;
             return;
         }
@@ -292,18 +299,22 @@ static void dm_read(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lw
                 r->payload_len = v.v.bytes.n;
             }
         } else if (e == LWM2M_OK) {
-            e = lwm2m_text_encode(&v, out, cap, &r->payload_len);
+            e = accept == LWM2M_CF_CBOR ? lwm2m_cbor_value_encode(&v, out, cap, &r->payload_len)
+                                        : lwm2m_text_encode(&v, out, cap, &r->payload_len);
         }
-    } else if (accept == LWM2M_CF_TLV || accept == LWM2M_CF_SENML_CBOR) {
+    } else if (accept == LWM2M_CF_TLV || accept == LWM2M_CF_SENML_CBOR || accept == LWM2M_CF_LWM2M_CBOR) {
         lwm2m_tlv_enc_t tlv;
         lwm2m_senml_enc_t senml;
-        sink_t sink = {&tlv, &senml, (uint16_t)accept};
+        lwm2m_cbor_enc_t lcbor;
+        sink_t sink = {&tlv, &senml, &lcbor, (uint16_t)accept};
         lwm2m_tlv_enc_init(&tlv, out, cap);
         lwm2m_senml_enc_init(&senml, out, cap);
+        lwm2m_cbor_enc_init(&lcbor, out, cap);
         e = emit_path(st, od, p, &sink);
         if (e == LWM2M_OK)
-            e = accept == LWM2M_CF_TLV ? lwm2m_tlv_enc_finish(&tlv, &r->payload_len)
-                                       : lwm2m_senml_enc_finish(&senml, &r->payload_len);
+            e = accept == LWM2M_CF_TLV          ? lwm2m_tlv_enc_finish(&tlv, &r->payload_len)
+                : accept == LWM2M_CF_SENML_CBOR ? lwm2m_senml_enc_finish(&senml, &r->payload_len)
+                                                : lwm2m_cbor_enc_finish(&lcbor, &r->payload_len);
     } else {
         r->code = COAP_NOT_ACCEPTABLE;
         return;
@@ -451,6 +462,8 @@ lwm2m_err_t lwm2m_value_coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16
         /* same representation */
     } else if (v->type == LWM2M_TYPE_INTEGER && want == LWM2M_TYPE_UNSIGNED && v->v.i >= 0) {
         v->v.u = (uint64_t)v->v.i;
+    } else if (v->type == LWM2M_TYPE_STRING && want == LWM2M_TYPE_OBJLNK) {
+        return lwm2m_text_decode(v->v.bytes.p, v->v.bytes.n, want, v); /* LwM2M CBOR: "3:0" */
     } else if (v->type == LWM2M_TYPE_STRING &&
                (want == LWM2M_TYPE_CORELNK || want == LWM2M_TYPE_OPAQUE)) {
         /* a link is carried as a string; so are OSCORE Object v1.x values
@@ -480,10 +493,10 @@ uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
                               const lwm2m_path_t *base)
 {
     long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_TEXT &&
-        cf != LWM2M_CF_OPAQUE)
+    bool single = cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE || cf == LWM2M_CF_CBOR;
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && !single)
         return cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
-    if ((cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE) && base->len < 3)
+    if (single && base->len < 3)
         return COAP_BAD_REQUEST;
     it->cf = (uint16_t)cf;
     it->req = req;
@@ -491,6 +504,7 @@ uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
     it->single_done = false;
     lwm2m_tlv_dec_init(&it->tlv, req->payload, req->payload_len, base);
     lwm2m_senml_dec_init(&it->senml, req->payload, req->payload_len);
+    lwm2m_cbor_dec_init(&it->lcbor, req->payload, req->payload_len);
     return 0;
 }
 
@@ -500,13 +514,17 @@ lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e)
         return lwm2m_tlv_next(&it->tlv, e);
     if (it->cf == LWM2M_CF_SENML_CBOR)
         return lwm2m_senml_next(&it->senml, e);
+    if (it->cf == LWM2M_CF_LWM2M_CBOR)
+        return lwm2m_cbor_next(&it->lcbor, e);
     if (it->single_done)
         return LWM2M_ERR_END;
-    memset(e, 0, sizeof *e); /* text or opaque: the whole payload is the value */
+    it->single_done = true;
+    memset(e, 0, sizeof *e); /* text, opaque or CBOR: the whole payload is the value */
     e->path = it->base;
+    if (it->cf == LWM2M_CF_CBOR)
+        return lwm2m_cbor_value_decode(it->req->payload, it->req->payload_len, e);
     e->raw = it->req->payload;
     e->raw_len = it->req->payload_len;
-    it->single_done = true;
     return LWM2M_OK;
 }
 
@@ -675,7 +693,7 @@ static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, ui
         return;
     }
     lwm2m_senml_enc_t senml;
-    sink_t sink = {NULL, &senml, LWM2M_CF_SENML_CBOR};
+    sink_t sink = {NULL, &senml, NULL, LWM2M_CF_SENML_CBOR};
     lwm2m_senml_dec_t d;
     lwm2m_entry_t e;
     lwm2m_err_t err;
@@ -699,7 +717,7 @@ lwm2m_err_t lwm2m_send_payload(const lwm2m_store_t *st, const lwm2m_path_t *path
     if (!st || (n && !paths) || !out || !len)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_senml_enc_t senml;
-    sink_t sink = {NULL, &senml, LWM2M_CF_SENML_CBOR};
+    sink_t sink = {NULL, &senml, NULL, LWM2M_CF_SENML_CBOR};
     lwm2m_senml_enc_init(&senml, out, cap);
     for (size_t i = 0; i < n; i++) {
         switch (read_into(st, &paths[i], &sink)) {

@@ -188,7 +188,8 @@ check "replays by the proxy: requests still served ($right of 8), none altered" 
 check "replays by the proxy: the server refused them" grep -q "replayed" server.log
 kill -TERM $SERVER; wait $SERVER 2>/dev/null
 
-# --- LwM2M over OSCORE: register, read, observe, de-register
+# --- LwM2M over OSCORE: register, read, observe, de-register (servers that
+# need not survive a restart keep their database in memory: no fsync waits)
 cat > lwc.json <<J
 {"master_secret":"00112233445566778899aabbccddeeff","sender_id":"6465763031","recipient_id":"00"}
 J
@@ -202,7 +203,7 @@ cat > lws2.json <<J
 {"master_secret":"ffeeddccbbaa99887766554433221100","sender_id":"01","recipient_id":"0102"}
 J
 L=$((PORT + 20))
-"$B" lwm2m server --listen 127.0.0.1:$L --oscore lws.json --oscore lws2.json \
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore lws.json --oscore lws2.json \
     --read /3/0/0 --read /3/0 --observe /3303/0/5700 > lwm2m.log 2>&1 &
 LWS=$!
 sleep 0.3
@@ -233,7 +234,7 @@ check "LwM2M: Update of an expired registration answered 4.04 (exit $rc)" grep -
 kill -TERM $LWS; wait $LWS 2>/dev/null
 # Write-Attributes: with st=0.35 the device reports its temperature (+0.1 per tick) only in steps >= 0.35
 L=$((PORT + 21))
-"$B" lwm2m server --listen 127.0.0.1:$L --attributes '/3303/0/5700?st=0.35&pmax=100' \
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --attributes '/3303/0/5700?st=0.35&pmax=100' \
     --observe /3303/0/5700 > lwa.log 2>&1 &
 LWS=$!
 sleep 0.3
@@ -272,7 +273,7 @@ cat > bs.json <<J
 J
 "$B" lwm2m bootstrap --listen 127.0.0.1:$LB --config bs.json > lbs.log 2>&1 &
 LBS=$!
-"$B" lwm2m server --listen 127.0.0.1:$L --oscore srv-dev1.json --read /3/0/0 --observe /3303/0/5700 \
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv-dev1.json --read /3/0/0 --observe /3303/0/5700 \
     > lbsrv.log 2>&1 &
 LWS=$!
 sleep 0.3
@@ -365,7 +366,7 @@ sed -n 's/^swarm: /     /p' lsw.log
 "$B" edhoc keygen --curve P-256 --kid 27 --subject dev27 --out dev27 > /dev/null
 "$B" edhoc keygen --curve P-256 --kid 28 --subject dev28 --out dev28 > /dev/null
 L=$((PORT + 26))
-"$B" lwm2m server --listen 127.0.0.1:$L --db edhoc.db --edhoc lwsrv.key --edhoc-trust dev27.cred \
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --edhoc lwsrv.key --edhoc-trust dev27.cred \
     --read /3/0/2 > led.log 2>&1 &
 LWS=$!
 sleep 0.3
@@ -403,6 +404,9 @@ check "REST: GET /api/clients lists the registered client ($code)" \
 code=$(api "http://127.0.0.1:$H/api/clients/devR/3303/0?format=tlv")
 check "REST: Read through the server, TLV typed by the object model ($code)" \
     test "$code" = 200 -a -n "$(grep '"n":"/3303/0/5701","v":"Cel"' api.out)" -a -n "$(grep '"n":"/3303/0/5700","v":"21' api.out)"
+code=$(api "http://127.0.0.1:$H/api/clients/devR/3/0?format=lwm2m-cbor")
+check "REST: Read in LwM2M CBOR (11544) ($code)" \
+    test "$code" = 200 -a -n "$(grep '"format":11544' api.out)" -a -n "$(grep '"n":"/3/0/2","v":"devR"' api.out)"
 code=$(api -X PUT -H 'Content-Type: text/plain' --data 120 "http://127.0.0.1:$H/api/clients/devR/1/0/1")
 code2=$(api "http://127.0.0.1:$H/api/clients/devR/1/0/1")
 check "REST: Write then Read back ($code, $code2)" test "$code" = 200 -a "$code2" = 200 -a -n "$(grep '"v":"120"' api.out)"

@@ -254,6 +254,50 @@ static void test_read_formats(void **state)
     assert_int_equal(r.code, COAP_REQUEST_ENTITY_TOO_LARGE);
 }
 
+/* LwM2M CBOR (11544) and CBOR (60) both ways through Device Management:
+ * a Read holds what the TLV Read holds, Writes land typed. */
+static void test_cbor_formats(void **state)
+{
+    (void)state;
+    uint8_t out[512];
+    lwm2m_dm_result_t r = run(COAP_GET, "/3/0", LWM2M_CF_LWM2M_CBOR, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_int_equal(r.content_format, LWM2M_CF_LWM2M_CBOR);
+    lwm2m_cbor_dec_t d;
+    lwm2m_entry_t e;
+    int n = 0;
+    bool manufacturer = false, power_1 = false;
+    lwm2m_cbor_dec_init(&d, out, r.payload_len);
+    while (lwm2m_cbor_next(&d, &e) == LWM2M_OK) {
+        n++;
+        manufacturer |= e.path.len == 3 && e.path.ids[2] == 0 && e.value.type == LWM2M_TYPE_STRING &&
+                        e.value.v.bytes.n == 20 && !memcmp(e.value.v.bytes.p, "Open Mobile Alliance", 20);
+        power_1 |= e.path.len == 4 && e.path.ids[2] == 6 && e.path.ids[3] == 1 && e.value.v.i == 5;
+    }
+    assert_int_equal(n, 5); /* 0, 6/0, 6/1, 11/0, 16: what the device has */
+    assert_true(manufacturer && power_1);
+    r = run(COAP_GET, "/3303/0/5700", LWM2M_CF_CBOR, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    tu_assert_hex(out, r.payload_len, "f94d60"); /* 21.5 */
+
+    /* Write: {[1, 0, 1]: 3600, [1, 0, 7]: "UQ"} */
+    uint8_t pl[64];
+    size_t pn = tu_hex("a2" "83010001" "190e10" "83010007" "625551", pl, sizeof pl);
+    r = run(COAP_PUT, "/1/0", -1, LWM2M_CF_LWM2M_CBOR, pl, pn, out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_int_equal(dev.lifetime, 3600);
+    assert_string_equal(dev.binding, "UQ");
+    /* a value of the wrong type is refused before anything is written */
+    pn = tu_hex("a2" "83010001" "1901f4" "83010007" "f5", pl, sizeof pl);
+    r = run(COAP_PUT, "/1/0", -1, LWM2M_CF_LWM2M_CBOR, pl, pn, out, sizeof out);
+    assert_int_equal(r.code, COAP_BAD_REQUEST);
+    assert_int_equal(dev.lifetime, 3600);
+    pn = tu_hex("1901f4", pl, sizeof pl); /* CBOR 500 */
+    r = run(COAP_PUT, "/1/0/1", -1, LWM2M_CF_CBOR, pl, pn, out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_int_equal(dev.lifetime, 500);
+}
+
 static void test_access_rules(void **state)
 {
     (void)state;
@@ -676,6 +720,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_read_formats, reset),
+        cmocka_unit_test_setup(test_cbor_formats, reset),
         cmocka_unit_test_setup(test_access_rules, reset),
         cmocka_unit_test_setup(test_discover, reset),
         cmocka_unit_test_setup(test_write_and_execute, reset),

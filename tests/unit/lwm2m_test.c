@@ -356,6 +356,100 @@ static void test_senml_cbor(void **state)
     }
 }
 
+/* LwM2M CBOR (11544): the nested and the flat (array key) forms decode to
+ * the same entries; the encoder's flat form round-trips every type; bad
+ * input is refused with its own code. CBOR (60) carries one value. */
+static void test_lwm2m_cbor(void **state)
+{
+    (void)state;
+    /* {3: {0: {0: "OMA", 11: {0: 0}}}, [3303, 0, 5700]: 21.5} */
+    const char *nested = "a2" "03a100a2" "00634f4d41" "0ba10000" "83190ce700191644" "fb4035800000000000";
+    uint8_t buf[256];
+    size_t n = tu_hex(nested, buf, sizeof buf);
+    lwm2m_cbor_dec_t d;
+    lwm2m_entry_t e;
+    char ps[32];
+    lwm2m_cbor_dec_init(&d, buf, n);
+    assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_OK);
+    lwm2m_path_format(&e.path, ps, sizeof ps);
+    assert_string_equal(ps, "/3/0/0");
+    assert_int_equal(e.value.type, LWM2M_TYPE_STRING);
+    assert_memory_equal(e.value.v.bytes.p, "OMA", 3);
+    assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_OK);
+    lwm2m_path_format(&e.path, ps, sizeof ps);
+    assert_string_equal(ps, "/3/0/11/0");
+    assert_int_equal(e.value.type, LWM2M_TYPE_INTEGER);
+    assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_OK);
+    lwm2m_path_format(&e.path, ps, sizeof ps);
+    assert_string_equal(ps, "/3303/0/5700");
+    assert_int_equal(e.value.type, LWM2M_TYPE_FLOAT);
+    assert_true(e.value.v.f == 21.5);
+    assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_ERR_END);
+
+    /* every type through the encoder and back */
+    lwm2m_value_t vals[] = {
+        {.type = LWM2M_TYPE_INTEGER, .v.i = -7},
+        {.type = LWM2M_TYPE_UNSIGNED, .v.u = UINT64_MAX},
+        {.type = LWM2M_TYPE_FLOAT, .v.f = 0.1},
+        {.type = LWM2M_TYPE_BOOLEAN, .v.b = true},
+        {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"UQ", 2}},
+        {.type = LWM2M_TYPE_OPAQUE, .v.bytes = {(const uint8_t *)"\x00\xff", 2}},
+        {.type = LWM2M_TYPE_TIME, .v.i = 1700000000},
+        {.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 3}},
+    };
+    lwm2m_cbor_enc_t enc;
+    lwm2m_cbor_enc_init(&enc, buf, sizeof buf);
+    for (uint16_t i = 0; i < 8; i++) {
+        lwm2m_path_t p = {{1, 0, i, 0}, (uint8_t)(3 + i % 2)};
+        lwm2m_cbor_put(&enc, &p, &vals[i]);
+    }
+    assert_int_equal(lwm2m_cbor_enc_finish(&enc, &n), LWM2M_OK);
+    assert_int_equal(buf[0], 0xa8); /* a map of 8, head shrunk to one byte */
+    lwm2m_cbor_dec_init(&d, buf, n);
+    for (uint16_t i = 0; i < 8; i++) {
+        assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_OK);
+        assert_int_equal(e.path.len, 3 + i % 2);
+        assert_int_equal(e.path.ids[2], i);
+        lwm2m_type_t want = vals[i].type == LWM2M_TYPE_OBJLNK ? LWM2M_TYPE_STRING : vals[i].type;
+        assert_int_equal(e.value.type, want);
+    }
+    assert_int_equal(lwm2m_cbor_next(&d, &e), LWM2M_ERR_END);
+
+    /* refusals */
+    static const struct {
+        const char *hex;
+        lwm2m_err_t err;
+    } bad[] = {
+        {"a185010203040500", LWM2M_ERR_TOO_DEEP}, /* five components */
+        {"a101a102a103a104a10500", LWM2M_ERR_TOO_DEEP},
+        {"a119ffff00", LWM2M_ERR_BAD_PATH},       /* id 65535 */
+        {"a1616100", LWM2M_ERR_MALFORMED},        /* a text key */
+        {"a1038101", LWM2M_ERR_MALFORMED},        /* an array value */
+        {"a10300ff", LWM2M_ERR_MALFORMED},        /* bytes after the map */
+        {"a203", LWM2M_ERR_MALFORMED},            /* cut short */
+        {"80", LWM2M_ERR_MALFORMED},              /* not a map */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lwm2m_err_t err;
+        n = tu_hex(bad[i].hex, buf, sizeof buf);
+        lwm2m_cbor_dec_init(&d, buf, n);
+        while ((err = lwm2m_cbor_next(&d, &e)) == LWM2M_OK)
+            ;
+        if (err != bad[i].err)
+            fail_msg("case %zu (%s): %s", i, bad[i].hex, coreseal_errname(err));
+    }
+
+    /* CBOR (60): one value */
+    lwm2m_value_t f = {.type = LWM2M_TYPE_FLOAT, .v.f = 21.5};
+    assert_int_equal(lwm2m_cbor_value_encode(&f, buf, sizeof buf, &n), LWM2M_OK);
+    tu_assert_hex(buf, n, "f94d60"); /* the shortest float that holds it */
+    e.path = (lwm2m_path_t){{3303, 0, 5700}, 3};
+    assert_int_equal(lwm2m_cbor_value_decode(buf, n, &e), LWM2M_OK);
+    assert_int_equal(e.path.ids[2], 5700);
+    assert_true(e.value.type == LWM2M_TYPE_FLOAT && e.value.v.f == 21.5);
+    assert_int_equal(lwm2m_cbor_value_decode(buf, n - 1, &e), LWM2M_ERR_MALFORMED);
+}
+
 static void test_link_format(void **state)
 {
     (void)state;
@@ -398,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_plain_text),
         cmocka_unit_test(test_senml_cbor),
         cmocka_unit_test(test_link_format),
+        cmocka_unit_test(test_lwm2m_cbor),
     };
     return cmocka_run_group_tests_name("lwm2m", tests, NULL, NULL);
 }
