@@ -2,8 +2,8 @@
  * query parser. The first byte picks TLV (under a path chosen by the
  * second), SenML CBOR, CoRE Link Format, plain text (as each type), an
  * attribute query ("pmin=1&gt=2", numeric or not by the second byte), LwM2M
- * CBOR (decoded, encoded, decoded again) or one CBOR value; the rest is
- * the input. */
+ * CBOR or SenML JSON (decoded, encoded, decoded again: the same entries) or
+ * one CBOR value; the rest is the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +75,42 @@ static void lwm2m_cbor_round_trip(const uint8_t *data, size_t size)
     }
 }
 
+/* JSON has numbers, not integers and floats: 9.0 comes back as 9. */
+static int kind(lwm2m_type_t t)
+{
+    return t == LWM2M_TYPE_FLOAT || t == LWM2M_TYPE_UNSIGNED ? LWM2M_TYPE_INTEGER : (int)t;
+}
+
+static void senml_json_round_trip(const uint8_t *data, size_t size)
+{
+    static uint8_t again[16384];
+    static lwm2m_senml_json_dec_t d, d2;
+    lwm2m_senml_json_enc_t enc;
+    lwm2m_entry_t e, e2;
+    size_t n, count = 0;
+    lwm2m_senml_json_enc_init(&enc, again, sizeof again);
+    lwm2m_senml_json_dec_init(&d, data, size);
+    while (count < 200 && lwm2m_senml_json_next(&d, &e) == LWM2M_OK) {
+        if (e.path.len > 4)
+            abort();
+        lwm2m_senml_json_put(&enc, &e.path, &e.value);
+        count++;
+    }
+    if (lwm2m_senml_json_enc_finish(&enc, &n) != LWM2M_OK)
+        return;
+    lwm2m_senml_json_dec_init(&d, data, size);
+    lwm2m_senml_json_dec_init(&d2, again, n);
+    for (size_t i = 0; i < count; i++) {
+        if (lwm2m_senml_json_next(&d, &e) != LWM2M_OK || lwm2m_senml_json_next(&d2, &e2) != LWM2M_OK ||
+            e.path.len != e2.path.len || memcmp(e.path.ids, e2.path.ids, e.path.len * sizeof e.path.ids[0]) ||
+            kind(e.value.type) != kind(e2.value.type) ||
+            ((e.value.type == LWM2M_TYPE_STRING || e.value.type == LWM2M_TYPE_OPAQUE) &&
+             (e.value.v.bytes.n != e2.value.v.bytes.n ||
+              memcmp(e.value.v.bytes.p, e2.value.v.bytes.p, e.value.v.bytes.n))))
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
@@ -83,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
     lwm2m_entry_t e;
-    switch (sel % 7) {
+    switch (sel % 8) {
     case 0: {
         static const lwm2m_path_t bases[] = {{{3}, 1}, {{3, 0}, 2}, {{3, 0, 6}, 3}, {{0}, 0}};
         lwm2m_tlv_dec_t d;
@@ -118,6 +154,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 5: /* LwM2M CBOR: what decodes encodes again, entry for entry */
         lwm2m_cbor_round_trip(data, size);
+        break;
+    case 7: /* SenML JSON: what decodes encodes again, entry for entry */
+        senml_json_round_trip(data, size);
         break;
     case 6: {
         uint8_t out[64];

@@ -193,7 +193,8 @@ static long format_of(const char *name)
                  {"application/vnd.oma.lwm2m+tlv", LWM2M_CF_TLV},             {"senml-cbor", LWM2M_CF_SENML_CBOR},
                  {"application/senml+cbor", LWM2M_CF_SENML_CBOR},             {"link", LWM2M_CF_LINK},
                  {"lwm2m-cbor", LWM2M_CF_LWM2M_CBOR},                         {"cbor", LWM2M_CF_CBOR},
-                 {"application/vnd.oma.lwm2m+cbor", LWM2M_CF_LWM2M_CBOR},     {"application/cbor", LWM2M_CF_CBOR}};
+                 {"application/vnd.oma.lwm2m+cbor", LWM2M_CF_LWM2M_CBOR},     {"application/cbor", LWM2M_CF_CBOR},
+                 {"senml-json", LWM2M_CF_SENML_JSON},                         {"application/senml+json", LWM2M_CF_SENML_JSON}};
     for (size_t i = 0; name && i < sizeof names / sizeof names[0]; i++)
         if (!strncmp(name, names[i].name, strlen(names[i].name)) &&
             (name[strlen(names[i].name)] == 0 || name[strlen(names[i].name)] == ';'))

@@ -116,11 +116,13 @@ static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *a
         fn(arg, path, (const char *)m->payload, m->payload_len);
         return;
     }
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_CBOR)
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_CBOR &&
+        cf != LWM2M_CF_SENML_JSON)
         return;
     lwm2m_tlv_dec_t td;
     lwm2m_senml_dec_t sd;
     lwm2m_cbor_dec_t cd;
+    lwm2m_senml_json_dec_t jd;
     lwm2m_entry_t e;
     lwm2m_path_t base;
     if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK)
@@ -128,6 +130,7 @@ static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *a
     lwm2m_tlv_dec_init(&td, m->payload, m->payload_len, &base);
     lwm2m_senml_dec_init(&sd, m->payload, m->payload_len);
     lwm2m_cbor_dec_init(&cd, m->payload, m->payload_len);
+    lwm2m_senml_json_dec_init(&jd, m->payload, m->payload_len);
     bool single_done = false;
     for (;;) {
         lwm2m_err_t err;
@@ -137,6 +140,8 @@ static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *a
             err = lwm2m_senml_next(&sd, &e);
         else if (cf == LWM2M_CF_LWM2M_CBOR)
             err = lwm2m_cbor_next(&cd, &e);
+        else if (cf == LWM2M_CF_SENML_JSON)
+            err = lwm2m_senml_json_next(&jd, &e);
         else if (!single_done) { /* CBOR (60): the one value at path */
             single_done = true;
             e.path = base;

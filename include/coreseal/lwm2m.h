@@ -1,7 +1,7 @@
 /* coreseal/lwm2m.h: the LwM2M data layer, sans-I/O and without allocation:
  * paths, typed values, and the content formats a client and a server
  * exchange: plain text (0), opaque (42), OMA TLV (11542), SenML CBOR (112,
- * RFC 8428 §6 with the LwM2M "vlo" object link), LwM2M CBOR (11544), CBOR
+ * RFC 8428 §6 with the LwM2M "vlo" object link), SenML JSON (110), LwM2M CBOR (11544), CBOR
  * for one value (60), and CoRE Link Format (40) for Register and Discover.
  * (OMA LwM2M Core TS 1.2 §7.4.)
  *
@@ -173,6 +173,33 @@ void lwm2m_senml_dec_init(lwm2m_senml_dec_t *d, const uint8_t *buf, size_t len);
  * vb BOOLEAN, vd OPAQUE, vlo OBJLNK. A record without value (Read-Composite
  * requests) has type NONE. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_senml_next(lwm2m_senml_dec_t *d, lwm2m_entry_t *entry);
+
+/* ---- SenML JSON (110) ----
+ * Records named by full paths; "vd" in base64url without padding (either
+ * alphabet, padding or not, when decoding). Strings come unescaped into the
+ * decoder's buffers: an entry's bytes stay valid until the next call. */
+typedef struct {
+    uint8_t *buf;
+    size_t cap, len, count;
+    lwm2m_err_t err;
+} lwm2m_senml_json_enc_t;
+
+void lwm2m_senml_json_enc_init(lwm2m_senml_json_enc_t *e, uint8_t *buf, size_t cap);
+void lwm2m_senml_json_put(lwm2m_senml_json_enc_t *e, const lwm2m_path_t *path, const lwm2m_value_t *v);
+CS_MUST_CHECK lwm2m_err_t lwm2m_senml_json_enc_finish(lwm2m_senml_json_enc_t *e, size_t *len);
+
+typedef struct {
+    const uint8_t *buf;
+    size_t len, pos;
+    char base_name[64];
+    size_t base_len;
+    double base_time;
+    bool started, ended;
+    uint8_t value[256]; /* the current record's string or data value */
+} lwm2m_senml_json_dec_t;
+
+void lwm2m_senml_json_dec_init(lwm2m_senml_json_dec_t *d, const uint8_t *buf, size_t len);
+CS_MUST_CHECK lwm2m_err_t lwm2m_senml_json_next(lwm2m_senml_json_dec_t *d, lwm2m_entry_t *entry);
 
 /* ---- LwM2M CBOR (11544, Core TS 1.2 §7.4.6) and CBOR (60) ----
  * A map keyed by path components or arrays of them, nested or not:

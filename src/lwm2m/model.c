@@ -155,6 +155,7 @@ typedef struct {
     lwm2m_tlv_enc_t *tlv;
     lwm2m_senml_enc_t *senml;
     lwm2m_cbor_enc_t *lcbor;
+    lwm2m_senml_json_enc_t *sjson;
     uint16_t cf;
 } sink_t;
 
@@ -166,6 +167,8 @@ static void sink_put(sink_t *sink, const lwm2m_path_t *p, uint16_t id, const lwm
         lwm2m_tlv_put(sink->tlv, id, v);
     else if (sink->cf == LWM2M_CF_LWM2M_CBOR)
         lwm2m_cbor_put(sink->lcbor, p, v);
+    else if (sink->cf == LWM2M_CF_SENML_JSON)
+        lwm2m_senml_json_put(sink->sjson, p, v);
     else
         lwm2m_senml_put(sink->senml, p, v);
 }
@@ -302,18 +305,22 @@ static void dm_read(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const lw
             e = accept == LWM2M_CF_CBOR ? lwm2m_cbor_value_encode(&v, out, cap, &r->payload_len)
                                         : lwm2m_text_encode(&v, out, cap, &r->payload_len);
         }
-    } else if (accept == LWM2M_CF_TLV || accept == LWM2M_CF_SENML_CBOR || accept == LWM2M_CF_LWM2M_CBOR) {
+    } else if (accept == LWM2M_CF_TLV || accept == LWM2M_CF_SENML_CBOR || accept == LWM2M_CF_LWM2M_CBOR ||
+               accept == LWM2M_CF_SENML_JSON) {
         lwm2m_tlv_enc_t tlv;
         lwm2m_senml_enc_t senml;
         lwm2m_cbor_enc_t lcbor;
-        sink_t sink = {&tlv, &senml, &lcbor, (uint16_t)accept};
+        lwm2m_senml_json_enc_t sjson;
+        sink_t sink = {&tlv, &senml, &lcbor, &sjson, (uint16_t)accept};
         lwm2m_tlv_enc_init(&tlv, out, cap);
         lwm2m_senml_enc_init(&senml, out, cap);
         lwm2m_cbor_enc_init(&lcbor, out, cap);
+        lwm2m_senml_json_enc_init(&sjson, out, cap);
         e = emit_path(st, od, p, &sink);
         if (e == LWM2M_OK)
             e = accept == LWM2M_CF_TLV          ? lwm2m_tlv_enc_finish(&tlv, &r->payload_len)
                 : accept == LWM2M_CF_SENML_CBOR ? lwm2m_senml_enc_finish(&senml, &r->payload_len)
+                : accept == LWM2M_CF_SENML_JSON ? lwm2m_senml_json_enc_finish(&sjson, &r->payload_len)
                                                 : lwm2m_cbor_enc_finish(&lcbor, &r->payload_len);
     } else {
         r->code = COAP_NOT_ACCEPTABLE;
@@ -494,7 +501,8 @@ uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
 {
     long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
     bool single = cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE || cf == LWM2M_CF_CBOR;
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && !single)
+    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_SENML_JSON &&
+        !single)
         return cf < 0 ? COAP_BAD_REQUEST : COAP_UNSUPPORTED_CONTENT_FORMAT;
     if (single && base->len < 3)
         return COAP_BAD_REQUEST;
@@ -502,20 +510,27 @@ uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
     it->req = req;
     it->base = *base;
     it->single_done = false;
-    lwm2m_tlv_dec_init(&it->tlv, req->payload, req->payload_len, base);
-    lwm2m_senml_dec_init(&it->senml, req->payload, req->payload_len);
-    lwm2m_cbor_dec_init(&it->lcbor, req->payload, req->payload_len);
+    if (cf == LWM2M_CF_TLV)
+        lwm2m_tlv_dec_init(&it->d.tlv, req->payload, req->payload_len, base);
+    else if (cf == LWM2M_CF_SENML_CBOR)
+        lwm2m_senml_dec_init(&it->d.senml, req->payload, req->payload_len);
+    else if (cf == LWM2M_CF_LWM2M_CBOR)
+        lwm2m_cbor_dec_init(&it->d.lcbor, req->payload, req->payload_len);
+    else if (cf == LWM2M_CF_SENML_JSON)
+        lwm2m_senml_json_dec_init(&it->d.sjson, req->payload, req->payload_len);
     return 0;
 }
 
 lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e)
 {
     if (it->cf == LWM2M_CF_TLV)
-        return lwm2m_tlv_next(&it->tlv, e);
+        return lwm2m_tlv_next(&it->d.tlv, e);
     if (it->cf == LWM2M_CF_SENML_CBOR)
-        return lwm2m_senml_next(&it->senml, e);
+        return lwm2m_senml_next(&it->d.senml, e);
     if (it->cf == LWM2M_CF_LWM2M_CBOR)
-        return lwm2m_cbor_next(&it->lcbor, e);
+        return lwm2m_cbor_next(&it->d.lcbor, e);
+    if (it->cf == LWM2M_CF_SENML_JSON)
+        return lwm2m_senml_json_next(&it->d.sjson, e);
     if (it->single_done)
         return LWM2M_ERR_END;
     it->single_done = true;
@@ -693,7 +708,7 @@ static void dm_read_composite(const lwm2m_store_t *st, const coap_msg_t *req, ui
         return;
     }
     lwm2m_senml_enc_t senml;
-    sink_t sink = {NULL, &senml, NULL, LWM2M_CF_SENML_CBOR};
+    sink_t sink = {NULL, &senml, NULL, NULL, LWM2M_CF_SENML_CBOR};
     lwm2m_senml_dec_t d;
     lwm2m_entry_t e;
     lwm2m_err_t err;
@@ -717,7 +732,7 @@ lwm2m_err_t lwm2m_send_payload(const lwm2m_store_t *st, const lwm2m_path_t *path
     if (!st || (n && !paths) || !out || !len)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_senml_enc_t senml;
-    sink_t sink = {NULL, &senml, NULL, LWM2M_CF_SENML_CBOR};
+    sink_t sink = {NULL, &senml, NULL, NULL, LWM2M_CF_SENML_CBOR};
     lwm2m_senml_enc_init(&senml, out, cap);
     for (size_t i = 0; i < n; i++) {
         switch (read_into(st, &paths[i], &sink)) {

@@ -17,13 +17,16 @@ bool lwm2m_instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
 long lwm2m_msg_format(const coap_msg_t *req, uint16_t opt);
 
 /* The (path, value) entries of a Write payload addressed to `base`, in
- * TLV, SenML CBOR, LwM2M CBOR, or for one resource plain text, opaque or
- * CBOR. */
+ * TLV, SenML CBOR, SenML JSON, LwM2M CBOR, or for one resource plain text,
+ * opaque or CBOR. */
 typedef struct {
     uint16_t cf;
-    lwm2m_tlv_dec_t tlv;
-    lwm2m_senml_dec_t senml;
-    lwm2m_cbor_dec_t lcbor;
+    union { /* the decoder of cf */
+        lwm2m_tlv_dec_t tlv;
+        lwm2m_senml_dec_t senml;
+        lwm2m_cbor_dec_t lcbor;
+        lwm2m_senml_json_dec_t sjson;
+    } d;
     const coap_msg_t *req;
     lwm2m_path_t base;
     bool single_done;

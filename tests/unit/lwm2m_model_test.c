@@ -292,6 +292,18 @@ static void test_cbor_formats(void **state)
     r = run(COAP_PUT, "/1/0", -1, LWM2M_CF_LWM2M_CBOR, pl, pn, out, sizeof out);
     assert_int_equal(r.code, COAP_BAD_REQUEST);
     assert_int_equal(dev.lifetime, 3600);
+    /* SenML JSON (110) both ways */
+    r = run(COAP_GET, "/3303/0", LWM2M_CF_SENML_JSON, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_int_equal(r.content_format, LWM2M_CF_SENML_JSON);
+    const char *json = "[{\"n\":\"/3303/0/5700\",\"v\":21.5}]";
+    assert_int_equal(r.payload_len, strlen(json));
+    assert_memory_equal(out, json, r.payload_len);
+    json = "[{\"bn\":\"/1/0/\",\"n\":\"1\",\"v\":7200},{\"n\":\"7\",\"vs\":\"U\"}]";
+    r = run(COAP_PUT, "/1/0", -1, LWM2M_CF_SENML_JSON, (const uint8_t *)json, strlen(json), out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_int_equal(dev.lifetime, 7200);
+    assert_string_equal(dev.binding, "U");
     pn = tu_hex("1901f4", pl, sizeof pl); /* CBOR 500 */
     r = run(COAP_PUT, "/1/0/1", -1, LWM2M_CF_CBOR, pl, pn, out, sizeof out);
     assert_int_equal(r.code, COAP_CHANGED);

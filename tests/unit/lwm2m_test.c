@@ -450,6 +450,104 @@ static void test_lwm2m_cbor(void **state)
     assert_int_equal(lwm2m_cbor_value_decode(buf, n - 1, &e), LWM2M_ERR_MALFORMED);
 }
 
+/* SenML JSON (110): base names, every value kind, escapes, unknown members
+ * skipped, the encoder's output read back, and refusals. */
+static void test_senml_json(void **state)
+{
+    (void)state;
+    const char *in = " [{\"bn\":\"/3/0/\",\"n\":\"0\",\"vs\":\"Open \\\"Mobile\\\" \\u00c9\"},"
+                     "{\"n\":\"9\",\"v\":95,\"x-ext\":{\"a\":[1,{\"b\":null}]}},"
+                     "{\"n\":\"13\",\"v\":1.5e3,\"t\":10},"
+                     "{\"bn\":\"/21/0/\",\"n\":\"0\",\"vd\":\"AAH_\"},"
+                     "{\"n\":\"1\",\"vb\":true},{\"bn\":\"\",\"n\":\"/0/0/17\",\"vlo\":\"21:0\"}]\n";
+    lwm2m_senml_json_dec_t d;
+    lwm2m_entry_t e;
+    char ps[32];
+    lwm2m_senml_json_dec_init(&d, (const uint8_t *)in, strlen(in));
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    lwm2m_path_format(&e.path, ps, sizeof ps);
+    assert_string_equal(ps, "/3/0/0");
+    assert_int_equal(e.value.type, LWM2M_TYPE_STRING);
+    assert_int_equal(e.value.v.bytes.n, 16);
+    assert_memory_equal(e.value.v.bytes.p, "Open \"Mobile\" \xc3\x89", 16);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    assert_true(e.path.ids[2] == 9 && e.value.type == LWM2M_TYPE_INTEGER && e.value.v.i == 95);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    assert_true(e.value.type == LWM2M_TYPE_FLOAT && e.value.v.f == 1500 && e.has_time && e.time == 10);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    lwm2m_path_format(&e.path, ps, sizeof ps);
+    assert_string_equal(ps, "/21/0/0");
+    assert_int_equal(e.value.type, LWM2M_TYPE_OPAQUE);
+    assert_int_equal(e.value.v.bytes.n, 3);
+    assert_memory_equal(e.value.v.bytes.p, "\x00\x01\xff", 3);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    assert_true(e.value.type == LWM2M_TYPE_BOOLEAN && e.value.v.b);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+    assert_true(e.value.type == LWM2M_TYPE_OBJLNK && e.value.v.lnk.obj == 21 && e.value.v.lnk.inst == 0);
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_ERR_END);
+
+    /* the encoder: escapes, base64url without padding, every type, read back */
+    uint8_t buf[512];
+    size_t n;
+    lwm2m_senml_json_enc_t enc;
+    lwm2m_value_t vals[] = {
+        {.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"a\"b\\c\n", 6}},
+        {.type = LWM2M_TYPE_OPAQUE, .v.bytes = {(const uint8_t *)"\x00\x01\xff\xfe", 4}},
+        {.type = LWM2M_TYPE_FLOAT, .v.f = -0.25},
+        {.type = LWM2M_TYPE_INTEGER, .v.i = -9},
+        {.type = LWM2M_TYPE_BOOLEAN, .v.b = false},
+        {.type = LWM2M_TYPE_OBJLNK, .v.lnk = {1, 2}},
+    };
+    lwm2m_senml_json_enc_init(&enc, buf, sizeof buf);
+    for (uint16_t i = 0; i < 6; i++) {
+        lwm2m_path_t p = {{3, 0, i}, 3};
+        lwm2m_senml_json_put(&enc, &p, &vals[i]);
+    }
+    assert_int_equal(lwm2m_senml_json_enc_finish(&enc, &n), LWM2M_OK);
+    const char *want = "[{\"n\":\"/3/0/0\",\"vs\":\"a\\\"b\\\\c\\u000a\"},{\"n\":\"/3/0/1\",\"vd\":\"AAH__g\"},"
+                       "{\"n\":\"/3/0/2\",\"v\":-0.25},{\"n\":\"/3/0/3\",\"v\":-9},{\"n\":\"/3/0/4\",\"vb\":false},"
+                       "{\"n\":\"/3/0/5\",\"vlo\":\"1:2\"}]";
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(buf, want, n);
+    lwm2m_senml_json_dec_init(&d, buf, n);
+    for (uint16_t i = 0; i < 6; i++) {
+        assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_OK);
+        assert_int_equal(e.value.type, vals[i].type);
+        if (vals[i].type == LWM2M_TYPE_STRING || vals[i].type == LWM2M_TYPE_OPAQUE) {
+            assert_int_equal(e.value.v.bytes.n, vals[i].v.bytes.n);
+            assert_memory_equal(e.value.v.bytes.p, vals[i].v.bytes.p, vals[i].v.bytes.n);
+        }
+    }
+    assert_int_equal(lwm2m_senml_json_next(&d, &e), LWM2M_ERR_END);
+    n = 0;
+    lwm2m_senml_json_enc_init(&enc, buf, 20); /* too small */
+    lwm2m_senml_json_put(&enc, &(lwm2m_path_t){{3, 0, 0}, 3}, &vals[0]);
+    assert_int_equal(lwm2m_senml_json_enc_finish(&enc, &n), LWM2M_ERR_NO_SPACE);
+
+    static const struct {
+        const char *text;
+        lwm2m_err_t err;
+    } bad[] = {
+        {"{}", LWM2M_ERR_MALFORMED},
+        {"[{\"n\":\"/3/0/0\",\"v\":1,\"vs\":\"x\"}]", LWM2M_ERR_MALFORMED}, /* two values */
+        {"[{\"n\":\"/3/0/0\",\"vs\":\"\\ud800\"}]", LWM2M_ERR_MALFORMED},  /* lone surrogate */
+        {"[{\"n\":\"/3/0/0\",\"vs\":\"a\x01\"}]", LWM2M_ERR_MALFORMED},     /* raw control */
+        {"[{\"n\":\"/3/0/0\",\"vd\":\"A\"}]", LWM2M_ERR_MALFORMED},          /* 6 bits */
+        {"[{\"n\":\"/3/x\",\"v\":1}]", LWM2M_ERR_BAD_PATH},
+        {"[{\"n\":\"/3/0/0\",\"v\":1}] x", LWM2M_ERR_MALFORMED},               /* trailing */
+        {"[{\"n\":\"/3/0/0\",\"v\":1}", LWM2M_ERR_MALFORMED},                  /* cut */
+        {"[{\"z\":[[[[[[[[[[1]]]]]]]]]]}]", LWM2M_ERR_MALFORMED},                 /* too deep */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lwm2m_err_t err;
+        lwm2m_senml_json_dec_init(&d, (const uint8_t *)bad[i].text, strlen(bad[i].text));
+        while ((err = lwm2m_senml_json_next(&d, &e)) == LWM2M_OK)
+            ;
+        if (err != bad[i].err)
+            fail_msg("case %zu (%s): %s", i, bad[i].text, coreseal_errname(err));
+    }
+}
+
 static void test_link_format(void **state)
 {
     (void)state;
@@ -493,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_senml_cbor),
         cmocka_unit_test(test_link_format),
         cmocka_unit_test(test_lwm2m_cbor),
+        cmocka_unit_test(test_senml_json),
     };
     return cmocka_run_group_tests_name("lwm2m", tests, NULL, NULL);
 }
