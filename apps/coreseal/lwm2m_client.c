@@ -65,6 +65,8 @@ typedef struct {
     size_t location_len;
     uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
+    bool queue;        /* --queue: listens only for awake_ms after it sends */
+    cs_time_ms_t awake_ms, awake_until;
 } client_t;
 
 /* ---------------------------------------------------------------- the device's store */
@@ -251,6 +253,7 @@ static bool send_main(client_t *c, uint8_t code, coap_optlist_t *l, const uint8_
 {
     if (!node_request(&c->n, c->peer, c->oscore, code, l, pl, n, false, c->token, &c->bind))
         return false;
+    c->awake_until = cs_net_now() + c->awake_ms; /* queue mode: listening again */
     memcpy(c->pending, c->n.last, c->n.last_len);
     c->pending_len = c->n.last_len;
     c->echoed = false;
@@ -274,7 +277,8 @@ static bool send_register(client_t *c)
     coap_optlist_t l;
     size_t ln;
     const uint16_t objs[] = {1, 3, 3303}; /* never 0 or 21 */
-    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime};
+    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime, .binding = c->queue ? "UQ" : "U",
+                            .queue_mode = c->queue};
     coap_optlist_init(&l, list, 16, arena, sizeof arena);
     if (lwm2m_register_options(&reg, &l) != LWM2M_OK ||
         lwm2m_register_payload(&c->st, objs, 3, links, sizeof links, &ln) != LWM2M_OK)
@@ -526,6 +530,8 @@ static void send_values(client_t *c)
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
     if (!node_request(&c->n, c->peer, c->oscore, COAP_POST, &l, pl, len, false, token, &bind))
         fprintf(stderr, "coreseal %s: Send could not be queued\n", c->n.sub);
+    else
+        c->awake_until = cs_net_now() + c->awake_ms;
 }
 
 /* ---------------------------------------------------------------- requests from servers */
@@ -658,6 +664,9 @@ static int run(client_t *c, long duration, long interval_ms, oscore_ctx_t *facto
         if (cs_udp_receive(&c->n.udp, 50) != CS_NET_OK)
             return CLI_EXIT_NETWORK;
         now = cs_net_now();
+        /* queue mode: the radio is off between awake periods, datagrams are lost */
+        if (c->queue && c->phase == REGISTERED && now >= c->awake_until)
+            c->n.udp.n_in = 0;
         for (size_t i = 0; i < c->n.udp.n_in; i++) {
             coap_ep_event_t ev;
             int rc = -1;
@@ -696,7 +705,7 @@ static int usage(int c)
             "usage: coreseal lwm2m client --ep NAME (--server URI | --bootstrap URI) [--oscore FILE]\n"
             "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
-            "                             [--send PATH]... [-v]\n"
+            "                             [--send PATH]... [--queue[=AWAKE_MS]] [-v]\n"
             "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
             "Device Management and Observe (by the attributes the server wrote),\n"
             "sends the --send paths with every Register and Update (POST /dp), and\n"
@@ -706,6 +715,8 @@ static int usage(int c)
             "server account and its OSCORE context (/0, /1, /21), then register.\n"
             "--edhoc: run EDHOC with the server (whose credential is CRED) and register over\n"
             "the OSCORE context it gives; the endpoint name defaults to the key's subject.\n"
+            "--queue: queue mode (Q): after each message it listens AWAKE_MS (default\n"
+            "93000), then its radio is off until the next Update or Send.\n"
             "--state DIR: keep that configuration and the OSCORE state across restarts;\n"
             "a restart with it registers at once.\n"
             "example: coreseal lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:5783 \\\n"
@@ -727,6 +738,7 @@ int lwm2m_client_main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},  {"interval", required_argument, NULL, 'i'},
         {"state", required_argument, NULL, 'D'},     {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},     {"edhoc-peer", required_argument, NULL, 'P'},
+        {"queue", optional_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -742,6 +754,10 @@ int lwm2m_client_main(int argc, char **argv)
         case 'D': c.state_dir = optarg; break;
         case 'E': edhoc_key = optarg; break;
         case 'P': edhoc_peer = optarg; break;
+        case 'q':
+            c.queue = true;
+            c.awake_ms = optarg ? (cs_time_ms_t)atol(optarg) : 93000;
+            break;
         case 'S':
             if (c.n_sends == 4 || lwm2m_path_parse(&c.sends[c.n_sends], optarg, strlen(optarg)) != LWM2M_OK)
                 return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--send expects up to 4 paths like /3303/0/5700");

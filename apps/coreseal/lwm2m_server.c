@@ -28,6 +28,7 @@
 typedef struct {
     uint8_t token[8];
     const char *spec;  /* PATH[?QUERY] as configured (or in target) */
+    bool told_asleep;  /* "waits for the client" printed */
     rest_cmd_t *rest;  /* asked through the REST API: answered there */
     bool released;     /* an observation past its first response: no endpoint slot */
     uint8_t method;    /* 0: GET, or PUT for Write-Attributes */
@@ -224,20 +225,6 @@ static int http_status(uint8_t code)
     return cls == 2 ? 200 : cls == 4 ? 400 + detail : 502;
 }
 
-/* POST /dp: a Send. */
-static bool is_send(const coap_msg_t *req)
-{
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    int seg = 0;
-    bool dp = false;
-    coap_opt_iter_init(&it, req);
-    while (coap_opt_next(&it, &o))
-        if (o.num == COAP_OPT_URI_PATH)
-            dp = seg++ == 0 && o.len == 2 && !memcmp(o.val, "dp", 2);
-    return dp && seg == 1;
-}
-
 /* The code a refused Register gets. */
 static uint8_t register_refusal_code(lwm2m_err_t e)
 {
@@ -256,6 +243,8 @@ typedef struct {
     uint64_t *index;
     cs_lwm2m_db_t *db;
     rest_t *rest;                  /* --http: the REST API */
+    cs_time_ms_t *awake_until;     /* per record: a queue-mode client listens until then */
+    cs_time_ms_t awake_ms;         /* how long it listens after it last spoke (--queue-awake) */
     cli_edhoc_t edhoc;             /* --edhoc: clients may key themselves */
     cli_edhoc_responder_t edhoc_resp;
     queries_t queries;
@@ -353,13 +342,15 @@ static void end_registration(server_t *s, lwm2m_client_t *r)
 
 static json_t *client_json(const server_t *s, const lwm2m_client_t *c)
 {
-    char addr[64] = "";
+    char addr[64] = "", loc[24];
     const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, c->peer);
     if (a)
         cs_net_addr_str(a, addr, sizeof addr);
-    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s%}", "endpoint", c->endpoint, "location",
-                     "", "lifetime", (json_int_t)c->lifetime, "binding", c->binding, "version", c->version, "oscore",
-                     c->has_oscore, "queue", c->queue_mode, "address", addr, "objects", c->links, (size_t)c->links_len);
+    snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
+    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s%}", "endpoint", c->endpoint, "location", loc,
+                     "lifetime", (json_int_t)c->lifetime, "binding", c->binding, "version", c->version, "oscore",
+                     c->has_oscore, "queue", c->queue_mode, "address", addr, "objects", c->links,
+                     (size_t)c->links_len);
 }
 
 /* A registration event to the event streams. */
@@ -368,9 +359,6 @@ static void publish(server_t *s, const char *type, const lwm2m_client_t *c)
     if (!s->rest)
         return;
     json_t *j = client_json(s, c);
-    char loc[24];
-    snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
-    json_object_set_new(j, "location", json_string(loc));
     char *text = json_dumps(j, JSON_COMPACT);
     rest_event(s->rest, type, text ? text : "{}");
     free(text);
@@ -400,13 +388,8 @@ static void rest_command(server_t *s, rest_cmd_t *cmd)
     if (cmd->kind == REST_LIST) {
         json_t *list = json_array();
         for (uint32_t i = 0; i < s->reg.n_clients; i++)
-            if (s->clients[i].state == LWM2M_CLIENT_REGISTERED) {
-                json_t *j = client_json(s, &s->clients[i]);
-                char loc[24];
-                snprintf(loc, sizeof loc, "rd/%u", i);
-                json_object_set_new(j, "location", json_string(loc));
-                json_array_append_new(list, j);
-            }
+            if (s->clients[i].state == LWM2M_CLIENT_REGISTERED)
+                json_array_append_new(list, client_json(s, &s->clients[i]));
         rest_answer(s, cmd, 200, list);
         return;
     }
@@ -415,11 +398,7 @@ static void rest_command(server_t *s, rest_cmd_t *cmd)
         return;
     }
     if (cmd->kind == REST_CLIENT) {
-        json_t *j = client_json(s, c);
-        char loc[24];
-        snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
-        json_object_set_new(j, "location", json_string(loc));
-        rest_answer(s, cmd, 200, j);
+        rest_answer(s, cmd, 200, client_json(s, c));
         return;
     }
     if (cmd->kind == REST_CANCEL) { /* forget it: the next notification gets RST */
@@ -490,6 +469,18 @@ static void start_queries(server_t *s, lwm2m_client_t *r)
     }
 }
 
+/* Queue mode (Core TS §6.5): the client listens only for awake_ms after
+ * each message it sends. */
+static bool asleep(const server_t *s, const lwm2m_client_t *c, cs_time_ms_t now)
+{
+    return c->queue_mode && now >= s->awake_until[c - s->clients];
+}
+
+static void heard_from(server_t *s, const lwm2m_client_t *c)
+{
+    s->awake_until[c - s->clients] = cs_net_now() + s->awake_ms;
+}
+
 /* Exchanges the endpoint may hold for queries: the rest of its slots stay
  * free for answering requests (a reply needs one too). */
 #define QUERY_SLOTS (COAP_EP_SLOTS / 2)
@@ -501,10 +492,19 @@ static void send_queries(server_t *s)
     uint8_t arena[256];
     coap_opt_t list[16];
     coap_optlist_t l;
-    while (qs->wait_len && qs->in_flight < QUERY_SLOTS) {
+    cs_time_ms_t now = cs_net_now();
+    for (size_t turn = qs->wait_len; turn && qs->wait_len && qs->in_flight < QUERY_SLOTS; turn--) {
         size_t i = qs->wait[qs->wait_head];
         query_t *qr = &qs->q[i];
         lwm2m_client_t *r = qs->client[i];
+        if (r && !qs->token[i] && asleep(s, r, now)) { /* queue mode: to the back, until it speaks */
+            if (!qr->told_asleep)
+                printf("server: %s is asleep (queue mode): %s waits until it wakes\n", r->endpoint, qr->path);
+            qr->told_asleep = true;
+            qs->wait_head = (qs->wait_head + 1) % MAX_QUERIES;
+            qs->wait[(qs->wait_head + qs->wait_len - 1) % MAX_QUERIES] = (uint16_t)i;
+            continue;
+        }
         /* skipped: cancelled while it waited (the record may even be sent
          * under a new query already, through a later entry) */
         if (r && !qs->token[i]) {
@@ -553,6 +553,7 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
     coap_msg_t resp;
     char code[32];
     oscore_ctx_t *ctx = client_oscore(c);
+    heard_from(s, c);
     oscore_err_t oe = node_open_msg(&s->n, ctx, ev, false, &qr->bind, buf, &resp);
     if (oe == OSCORE_OK && !qr->echoed && !qr->released && resp.code == COAP_UNAUTHORIZED) {
         /* the client lost its replay window (a reboot): prove freshness (B.1.2) */
@@ -629,6 +630,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
         return;
     }
     cancel_queries(&s->n, &s->queries, r); /* a re-registration starts afresh */
+    heard_from(s, r);
     save_registration(s, r);
     uint8_t arena[32];
     coap_opt_t list[2];
@@ -675,6 +677,7 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
         printf("server: update from %s%s%s\n", r->endpoint, e == LWM2M_OK ? "" : ": ",
                e == LWM2M_OK ? "" : coreseal_strerror(e));
         if (e == LWM2M_OK) {
+            heard_from(s, r);
             save_registration(s, r);
             publish(s, "updated", r);
         }
@@ -750,24 +753,6 @@ static void on_edhoc(server_t *s, const coap_ep_event_t *ev)
                ev->msg.token_len);
 }
 
-static bool is_edhoc(const coap_msg_t *req)
-{
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    int seg = 0;
-    bool wk = false, edhoc = false;
-    coap_opt_iter_init(&it, req);
-    while (coap_opt_next(&it, &o))
-        if (o.num == COAP_OPT_URI_PATH) {
-            if (seg == 0)
-                wk = o.len == 11 && !memcmp(o.val, ".well-known", 11);
-            else if (seg == 1)
-                edhoc = o.len == 5 && !memcmp(o.val, "edhoc", 5);
-            seg++;
-        }
-    return wk && edhoc && seg == 2;
-}
-
 static void on_request(server_t *s, const coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG];
@@ -776,7 +761,7 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
     oscore_binding_t bind;
     coap_msg_t req;
     oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
-    if (oe == OSCORE_ERR_NOT_PROTECTED && s->edhoc.enabled && is_edhoc(&ev->msg)) {
+    if (oe == OSCORE_ERR_NOT_PROTECTED && s->edhoc.enabled && coap_msg_path_is(&ev->msg, EDHOC_COAP_PATH)) {
         on_edhoc(s, ev);
         return;
     }
@@ -790,11 +775,13 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
     lwm2m_register_info_t info;
     if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
         on_register(s, ev, client, &bind, &req, &info);
-    } else if (req.code == COAP_POST && is_send(&req)) { /* Send: from registered clients */
+    } else if (req.code == COAP_POST && coap_msg_path_is(&req, "dp")) { /* Send: from registered clients */
         if (client && client->state != LWM2M_CLIENT_REGISTERED) {
             answer(s, ev, client_oscore(client), &bind, &req, COAP_NOT_FOUND, NULL);
             return;
         }
+        if (client)
+            heard_from(s, client);
         const char *ep = client ? client->endpoint : "(unprotected)";
         print_value_payload("send", ep, "/", &req);
         if (s->rest) {
@@ -815,6 +802,7 @@ static int usage(int c)
     fprintf(c == 'h' ? stdout : stderr,
             "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
             "                             [--edhoc KEYFILE --edhoc-trust CRED...] [--http HOST:PORT]\n"
+            "                             [--queue-awake S]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--max-clients N]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
@@ -829,7 +817,8 @@ static int usage(int c)
             "OSCORE context it gives, with their credential's subject as endpoint name.\n"
             "--http serves the JSON REST API (GET /api/clients, Device Management on\n"
             "/api/clients/EP/PATH, observations, and GET /api/events as server-sent\n"
-            "events); see docs/lwm2m.md.\n");
+            "events); see docs/lwm2m.md. Requests for a client in queue mode (Q) wait\n"
+            "until it speaks and go out while it listens (--queue-awake, default 93 s).\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -873,6 +862,7 @@ int lwm2m_server_main(int argc, char **argv)
     static server_t s;
     memset(&s, 0, sizeof s);
     s.n.sub = "lwm2m server";
+    s.awake_ms = 93000; /* MAX_TRANSMIT_WAIT, the Core TS's default awake time */
     const char *listen_host = "::", *listen_port = "5683", *db_path = "lwm2m-server.db";
     const char *http_host = NULL, *http_port = NULL;
     const char *oscore_files[CLI_MAX_CONTEXTS], *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
@@ -884,7 +874,7 @@ int lwm2m_server_main(int argc, char **argv)
         {"max-clients", required_argument, NULL, 'm'}, {"attributes", required_argument, NULL, 'a'},
         {"db", required_argument, NULL, 'D'},          {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},       {"edhoc-trust", required_argument, NULL, 'T'},
-        {"http", required_argument, NULL, 'H'},
+        {"http", required_argument, NULL, 'H'},        {"queue-awake", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -914,6 +904,11 @@ int lwm2m_server_main(int argc, char **argv)
             break;
         case 'D': db_path = optarg; break;
         case 'E': edhoc_key = optarg; break;
+        case 'Q':
+            s.awake_ms = (cs_time_ms_t)(strtod(optarg, NULL) * 1000);
+            if (s.awake_ms == 0)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--queue-awake expects seconds, e.g. 93");
+            break;
         case 'H':
             if (cli_parse_listen(optarg, &http_host, &http_port) != 0)
                 return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--http expects HOST:PORT, e.g. 127.0.0.1:8080");
@@ -947,8 +942,9 @@ int lwm2m_server_main(int argc, char **argv)
         s.edhoc_resp.verbose = s.n.verbose;
     }
     s.clients = calloc((size_t)max_clients, sizeof *s.clients);
+    s.awake_until = calloc((size_t)max_clients, sizeof *s.awake_until);
     s.index = calloc(index_len, sizeof *s.index);
-    if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
+    if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !s.awake_until || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
                               lwm2m_registry_init(&s.reg, s.clients, (uint32_t)max_clients, s.index, index_len,
                                                   seed) != LWM2M_OK))
         rc = cli_fail(s.n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
@@ -987,5 +983,6 @@ int lwm2m_server_main(int argc, char **argv)
     cs_lwm2m_db_close(s.db);
     free(s.clients);
     free(s.index);
+    free(s.awake_until);
     return rc;
 }

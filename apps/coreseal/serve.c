@@ -661,8 +661,7 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
     oscore_option_t opt;
     oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
     if (oe == OSCORE_ERR_NOT_PROTECTED) {
-        char path[PATH_LEN];
-        if (request_path(&ev->msg, path, sizeof path) && strcmp(path, "/" EDHOC_COAP_PATH) == 0) {
+        if (coap_msg_path_is(&ev->msg, EDHOC_COAP_PATH)) {
             handle_edhoc(s, ev, &ev->msg, now);
             return;
         }

@@ -148,6 +148,9 @@ void coap_opt_iter_init(coap_opt_iter_t *it, const coap_msg_t *m);
 bool coap_opt_next(coap_opt_iter_t *it, coap_opt_t *opt);
 /* First option with this number; false if absent. */
 bool coap_msg_find_option(const coap_msg_t *m, uint16_t num, coap_opt_t *opt);
+/* True if the Uri-Path options of m are exactly the segments of path:
+ * "bs", "rd", ".well-known/edhoc" (no leading slash; "" for none). */
+bool coap_msg_path_is(const coap_msg_t *m, const char *path);
 /* Unsigned value of a uint option (RFC 7252 §3.2); false if over 4 bytes. */
 bool coap_opt_uint(const coap_opt_t *opt, uint32_t *v);
 /* Minimal encoding of v into out[4]; returns its length (0 for v == 0). */

@@ -255,6 +255,23 @@ bool coap_msg_find_option(const coap_msg_t *m, uint16_t num, coap_opt_t *opt)
     return false;
 }
 
+bool coap_msg_path_is(const coap_msg_t *m, const char *path)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    const char *seg = path;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num != COAP_OPT_URI_PATH)
+            continue;
+        size_t n = strcspn(seg, "/");
+        if (!*seg || o.len != n || memcmp(o.val, seg, n) != 0)
+            return false;
+        seg += n + (seg[n] == '/');
+    }
+    return *seg == 0;
+}
+
 bool coap_opt_uint(const coap_opt_t *opt, uint32_t *v)
 {
     if (opt->len > 4)

@@ -168,20 +168,6 @@ lwm2m_err_t lwm2m_bootstrap_request_options(const char *endpoint, uint16_t pct, 
     return l->err == COAP_OK ? LWM2M_OK : LWM2M_ERR_NO_SPACE;
 }
 
-/* The Uri-Path is exactly "bs". */
-static bool path_is_bs(const coap_msg_t *req)
-{
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    int seg = 0;
-    bool bs = false;
-    coap_opt_iter_init(&it, req);
-    while (coap_opt_next(&it, &o))
-        if (o.num == COAP_OPT_URI_PATH)
-            bs = seg++ == 0 && o.len == 2 && !memcmp(o.val, "bs", 2);
-    return bs && seg == 1;
-}
-
 /* Appends `s` (n bytes) to a C string of capacity cap; false if short. */
 static bool cat(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -402,7 +388,7 @@ lwm2m_err_t lwm2m_bs_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
     if (!st || !req || !r || (cap && !payload))
         return LWM2M_ERR_BAD_ARG;
     memset(r, 0, sizeof *r);
-    if (req->code == COAP_POST && path_is_bs(req)) {
+    if (req->code == COAP_POST && coap_msg_path_is(req, "bs")) {
         bs_finish(st, r);
         return LWM2M_OK;
     }
@@ -440,7 +426,7 @@ lwm2m_err_t lwm2m_bootstrap_request_parse(const coap_msg_t *req, lwm2m_bootstrap
         return LWM2M_ERR_BAD_ARG;
     memset(info, 0, sizeof *info);
     info->pct = -1;
-    if (req->code != COAP_POST || !path_is_bs(req))
+    if (req->code != COAP_POST || !coap_msg_path_is(req, "bs"))
         return LWM2M_ERR_MALFORMED;
     coap_opt_iter_t it;
     coap_opt_t o;

@@ -423,6 +423,24 @@ check "REST: events stream registered, notify (after Observe, $code) and deregis
     -a "$(grep -cx 'event: notify' events.log)" -ge 2 -a -n "$(grep -x 'event: deregistered' events.log)"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
+# --- queue mode: a request for a sleeping client waits for its next Update
+L=$((PORT + 29))
+H=$((PORT + 30))
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H --queue-awake 0.5 > lq.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep devQ --queue=500 --lifetime 10 --duration 7 > lqc.log 2>&1 &
+LWC=$!
+sleep 1.5 # registered, listened half a second, asleep now
+t0=$(date +%s%N)
+code=$(curl -s -o lq.out -w '%{http_code}' "http://127.0.0.1:$H/api/clients/devQ/3/0/0")
+waited=$((($(date +%s%N) - t0) / 1000000))
+check "queue mode: a Read for a sleeping client waits for its Update (${waited} ms), then is answered ($code)" \
+    test "$code" = 200 -a "$waited" -ge 2000 -a -n "$(grep 'devQ is asleep (queue mode): /3/0/0 waits' lq.log)" \
+    -a -n "$(grep '"v":"coreseal"' lq.out)" -a -n "$(grep 'registered devQ lt=10 objects' lq.log)"
+wait $LWC
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
 [ $fail -eq 0 ] || { echo "--- server log"; tail -40 server.log; }
 echo "e2e: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -314,6 +314,32 @@ static void test_tcp_and_websocket_framing(void **state)
     assert_int_equal(coap_msg_parse_tcp(&m, badtkl, 2), COAP_ERR_TOKEN_LEN);
 }
 
+/* coap_msg_path_is: exact segment match, no more, no less. */
+static void test_path_is(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    coap_builder_t b;
+    coap_msg_t m;
+    size_t n;
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_POST, 1, NULL, 0);
+    coap_builder_add_option(&b, COAP_OPT_URI_PATH, ".well-known", 11);
+    coap_builder_add_option(&b, COAP_OPT_URI_PATH, "edhoc", 5);
+    coap_builder_add_option(&b, COAP_OPT_URI_QUERY, "x", 1);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, buf, n), COAP_OK);
+    assert_true(coap_msg_path_is(&m, ".well-known/edhoc"));
+    assert_false(coap_msg_path_is(&m, ".well-known"));
+    assert_false(coap_msg_path_is(&m, ".well-known/edhoc/x"));
+    assert_false(coap_msg_path_is(&m, ".well-known/edho"));
+    assert_false(coap_msg_path_is(&m, ""));
+    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 1, NULL, 0);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, buf, n), COAP_OK);
+    assert_true(coap_msg_path_is(&m, ""));
+    assert_false(coap_msg_path_is(&m, "bs"));
+}
+
 static void test_uri_to_options(void **state)
 {
     (void)state;
@@ -405,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_builder_misuse),
         cmocka_unit_test(test_tcp_and_websocket_framing),
         cmocka_unit_test(test_uri_to_options),
+        cmocka_unit_test(test_path_is),
     };
     return cmocka_run_group_tests_name("coap", tests, NULL, NULL);
 }
