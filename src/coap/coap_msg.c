@@ -264,7 +264,9 @@ bool coap_msg_path_is(const coap_msg_t *m, const char *path)
     while (coap_opt_next(&it, &o)) {
         if (o.num != COAP_OPT_URI_PATH)
             continue;
-        size_t n = strcspn(seg, "/");
+        size_t n = 0;
+        while (seg[n] && seg[n] != '/')
+            n++;
         if (!*seg || o.len != n || memcmp(o.val, seg, n) != 0)
             return false;
         seg += n + (seg[n] == '/');
