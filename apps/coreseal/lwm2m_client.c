@@ -35,6 +35,8 @@ typedef struct {
     cs_time_ms_t next_check;
     uint8_t last[256];        /* payload last sent, to see changes */
     size_t last_len;
+    uint8_t req[256];         /* the observing request, asked again for each look */
+    size_t req_len;
 } observer_t;
 
 typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING } phase_t;
@@ -446,7 +448,23 @@ static void observer_sent(observer_t *o, const lwm2m_attrs_t *a, const lwm2m_val
     o->next_check = lwm2m_notify_next(a, &o->rep);
 }
 
-/* Starts or cancels an observation after a GET with Observe answered r. */
+/* The request again (token, options, payload), to re-run it later: a GET
+ * with its Accept, or Observe-Composite's FETCH with its list of paths. */
+static bool keep_request(const coap_msg_t *req, uint8_t *out, size_t cap, size_t *len)
+{
+    coap_builder_t b;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_builder_init(&b, out, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, req->code, 0, req->token, req->token_len);
+    coap_opt_iter_init(&it, req);
+    while (coap_opt_next(&it, &o))
+        coap_builder_add_option(&b, o.num, o.val, o.len);
+    coap_builder_set_payload(&b, req->payload, req->payload_len);
+    return coap_builder_finish(&b, len) == COAP_OK;
+}
+
+/* Starts or cancels an observation (Observe 0 or 1 on a GET, or on a FETCH
+ * of the root: Observe-Composite) after the request was answered. */
 static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *req, const oscore_binding_t *bind,
                     uint32_t obsv, const uint8_t *pl, size_t pl_len, coap_optlist_t *l)
 {
@@ -462,7 +480,8 @@ static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *re
         o->bind = *bind;
         o->seq = 1;
         memcpy(o->token, req->token, req->token_len);
-        o->active = lwm2m_path_from_msg(&o->path, req) == LWM2M_OK; /* the handler took it */
+        o->active = lwm2m_path_from_msg(&o->path, req) == LWM2M_OK && /* the handler took it */
+                    keep_request(req, o->req, sizeof o->req, &o->req_len);
         lwm2m_attrs_t a;
         lwm2m_value_t v;
         observer_view(&c->st, o, &a, &v);
@@ -476,19 +495,10 @@ static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *re
  * (pmin/pmax, gt/lt/st; with none, on every change). */
 static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
 {
-    uint8_t msg[64], out[1024], arena[64];
-    coap_builder_t b;
-    size_t len;
-    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 0, o->token, o->tkl);
-    for (uint8_t i = 0; i < o->path.len; i++) {
-        char seg[8];
-        lwm2m_path_t one = {{o->path.ids[i]}, 1};
-        size_t k = lwm2m_path_format(&one, seg, sizeof seg);
-        coap_builder_add_option(&b, COAP_OPT_URI_PATH, seg + 1, k - 1);
-    }
+    uint8_t out[1024], arena[64];
     coap_msg_t req;
     lwm2m_dm_result_t r;
-    if (coap_builder_finish(&b, &len) != COAP_OK || coap_msg_parse(&req, msg, len) != COAP_OK ||
+    if (coap_msg_parse(&req, o->req, o->req_len) != COAP_OK ||
         lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
         return;
     lwm2m_attrs_t a;
@@ -555,7 +565,8 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
     coap_optlist_t l;
     coap_optlist_init(&l, list, 4, arena, sizeof arena);
     uint32_t obsv;
-    if (!bootstrap && req.code == COAP_GET && coap_msg_find_option(&req, COAP_OPT_OBSERVE, &o) &&
+    bool observable = req.code == COAP_GET || (req.code == COAP_FETCH && coap_msg_path_is(&req, ""));
+    if (!bootstrap && observable && coap_msg_find_option(&req, COAP_OPT_OBSERVE, &o) &&
         coap_opt_uint(&o, &obsv) && (obsv != 0 || COAP_CODE_CLASS(r.code) == 2))
         observe(c, ev, &req, &bind, obsv, out, r.payload_len, &l);
     if (r.has_payload)

@@ -34,6 +34,8 @@ typedef struct {
     uint8_t method;    /* 0: GET, or PUT for Write-Attributes */
     long accept;       /* -1: none */
     char target[208];  /* a REST request's PATH?QUERY */
+    uint8_t body[160]; /* Observe-Composite's paths (SenML CBOR) */
+    size_t body_len;
     char path[32];
     oscore_binding_t bind;
     bool observe;
@@ -248,8 +250,8 @@ typedef struct {
     cli_edhoc_t edhoc;             /* --edhoc: clients may key themselves */
     cli_edhoc_responder_t edhoc_resp;
     queries_t queries;
-    const char *attributes[8], *reads[8], *observes[8];
-    int n_attributes, n_reads, n_observes;
+    const char *attributes[8], *reads[8], *observes[8], *composites[4];
+    int n_attributes, n_reads, n_observes, n_composites;
 } server_t;
 
 /* Registrations are kept in wall-clock time, which survives a restart. */
@@ -451,14 +453,44 @@ static query_t *query_new(server_t *s, lwm2m_client_t *r)
     return qr;
 }
 
-/* The configured attributes, reads and observations, queued for a new
- * registration (sent by send_queries as the endpoint has room). */
+/* Observe-Composite of "PATH,PATH,...": FETCH / with the paths in SenML
+ * CBOR, Observe 0, answers in SenML CBOR. false if a path is not one. */
+static bool composite_query(query_t *qr, const char *paths)
+{
+    lwm2m_senml_enc_t e;
+    lwm2m_senml_enc_init(&e, qr->body, sizeof qr->body);
+    for (const char *p = paths; *p;) {
+        size_t n = strcspn(p, ",");
+        lwm2m_path_t path;
+        lwm2m_value_t none = {.type = LWM2M_TYPE_NONE};
+        if (lwm2m_path_parse(&path, p, n) != LWM2M_OK)
+            return false;
+        lwm2m_senml_put(&e, &path, &none);
+        p += n + (p[n] == ',');
+    }
+    qr->method = COAP_FETCH;
+    qr->observe = true;
+    qr->accept = LWM2M_CF_SENML_CBOR;
+    qr->spec = "/";
+    snprintf(qr->path, sizeof qr->path, "/");
+    return lwm2m_senml_enc_finish(&e, &qr->body_len) == LWM2M_OK;
+}
+
+/* The configured attributes, reads, observations and composite
+ * observations, queued for a new registration (sent by send_queries as the
+ * endpoint has room). */
 static void start_queries(server_t *s, lwm2m_client_t *r)
 {
-    for (int k = 0; k < s->n_attributes + s->n_reads + s->n_observes; k++) {
+    int simple = s->n_attributes + s->n_reads + s->n_observes;
+    for (int k = 0; k < simple + s->n_composites; k++) {
         query_t *qr = query_new(s, r);
         if (!qr)
             return;
+        if (k >= simple) {
+            if (!composite_query(qr, s->composites[k - simple]))
+                query_end(&s->queries, (size_t)(qr - s->queries.q), 0, NULL);
+            continue;
+        }
         bool attr = k < s->n_attributes, obs = k >= s->n_attributes + s->n_reads;
         qr->observe = obs;
         qr->attributes = attr;
@@ -520,12 +552,14 @@ static void send_queries(server_t *s)
                 coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 0);
             coap_optlist_add_uri(&l, &target, false);
             const rest_cmd_t *rc = qr->rest;
-            if (rc && rc->payload_len)
-                coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)rc->format);
+            const uint8_t *body = rc ? rc->payload : qr->body;
+            size_t body_len = rc ? rc->payload_len : qr->body_len;
+            if (body_len)
+                coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, rc ? (uint32_t)rc->format : LWM2M_CF_SENML_CBOR);
             if (qr->accept >= 0)
                 coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)qr->accept);
-            if (!node_request(&s->n, r->peer, client_oscore(r), qr->method, &l, rc ? rc->payload : NULL,
-                              rc ? rc->payload_len : 0, qr->observe, qr->token, &qr->bind))
+            if (!node_request(&s->n, r->peer, client_oscore(r), qr->method, &l, body, body_len, qr->observe,
+                              qr->token, &qr->bind))
                 return; /* no room now: the next turn */
             qs->token[i] = token64(qr->token);
             qs->in_flight++;
@@ -804,7 +838,8 @@ static int usage(int c)
             "                             [--edhoc KEYFILE --edhoc-trust CRED...] [--http HOST:PORT]\n"
             "                             [--queue-awake S]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
-            "                             [--observe PATH]... [--max-clients N]\n"
+            "                             [--observe PATH]... [--observe-composite PATH,PATH...]...\n"
+            "                             [--max-clients N]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
             "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
             "paths and prints the values, and those clients Send (POST /dp). A client\n"
@@ -875,6 +910,7 @@ int lwm2m_server_main(int argc, char **argv)
         {"db", required_argument, NULL, 'D'},          {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},       {"edhoc-trust", required_argument, NULL, 'T'},
         {"http", required_argument, NULL, 'H'},        {"queue-awake", required_argument, NULL, 'Q'},
+        {"observe-composite", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -891,6 +927,14 @@ int lwm2m_server_main(int argc, char **argv)
             break;
         case 'r': if (s.n_reads < 8) s.reads[s.n_reads++] = optarg; break;
         case 'o': if (s.n_observes < 8) s.observes[s.n_observes++] = optarg; break;
+        case 'C': {
+            query_t probe;
+            if (s.n_composites == 4 || !composite_query(&probe, optarg))
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--observe-composite expects up to 4 lists like "
+                                                         "/3/0/0,/3303/0/5700");
+            s.composites[s.n_composites++] = optarg;
+            break;
+        }
         case 'a':
             if (!strchr(optarg, '?'))
                 return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--attributes expects PATH?QUERY, e.g. /3303/0/5700?pmin=5&st=0.5");

@@ -423,6 +423,17 @@ check "REST: events stream registered, notify (after Observe, $code) and deregis
     -a "$(grep -cx 'event: notify' events.log)" -ge 2 -a -n "$(grep -x 'event: deregistered' events.log)"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
+# --- Observe-Composite: FETCH / with two paths, notifications carry both
+L=$((PORT + 31))
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --observe-composite /3/0/2,/3303/0/5700 > loc.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep devC --duration 2 --interval 300 > locc.log 2>&1
+kill -TERM $LWS; wait $LWS 2>/dev/null
+check "Observe-Composite: $(grep -c 'notify devC /3303/0/5700' loc.log) notifications, each with both values" \
+    test "$(grep -c 'notify devC /3303/0/5700' loc.log)" -ge 3 \
+    -a "$(grep -c 'notify devC /3/0/2 = devC' loc.log)" = "$(grep -c 'notify devC /3303/0/5700' loc.log)"
+
 # --- queue mode: a request for a sleeping client waits for its next Update
 L=$((PORT + 29))
 H=$((PORT + 30))
