@@ -60,6 +60,23 @@ static uint16_t free_instance(const coap_msg_t *discover, uint16_t obj)
     return i;
 }
 
+/* The client's side of the server's context: the mirror image. */
+static void client_view(const account_t *a, oscore_params_t *cp)
+{
+    oscore_params_t sp;
+    cs_context_file_params(&a->server, &sp);
+    *cp = sp;
+    cp->sender_id = sp.recipient_id, cp->sender_id_len = sp.recipient_id_len;
+    cp->recipient_id = sp.sender_id, cp->recipient_id_len = sp.sender_id_len;
+}
+
+static lwm2m_account_t server_account(const account_t *a)
+{
+    lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
+                           .binding = a->cfg->binding};
+    return srv;
+}
+
 /* Sends the request of a's current step. */
 static bool send_step(bs_t *b, account_t *a)
 {
@@ -69,8 +86,7 @@ static bool send_step(bs_t *b, account_t *a)
     size_t n = 0;
     char inst[8];
     lwm2m_err_t e = LWM2M_OK;
-    lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
-                           .binding = a->cfg->binding};
+    lwm2m_account_t srv = server_account(a);
     uint8_t code = COAP_PUT;
     coap_optlist_init(&l, list, 6, arena, sizeof arena);
     switch (a->step) {
@@ -80,11 +96,8 @@ static bool send_step(bs_t *b, account_t *a)
         coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, LWM2M_CF_LINK);
         break;
     case WRITE_OSCORE: {
-        oscore_params_t sp, cp; /* the client's view mirrors the server's */
-        cs_context_file_params(&a->server, &sp);
-        cp = sp;
-        cp.sender_id = sp.recipient_id, cp.sender_id_len = sp.recipient_id_len;
-        cp.recipient_id = sp.sender_id, cp.recipient_id_len = sp.sender_id_len;
+        oscore_params_t cp;
+        client_view(a, &cp);
         e = lwm2m_bs_oscore_payload(&cp, pl, sizeof pl, &n);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "21", 2);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->oscore_inst));
@@ -155,7 +168,37 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
         end_session(b, a, "cannot send the next request");
 }
 
-/* A Bootstrap-Request over one account's context. */
+/* GET /bspack: the account as one SenML CBOR pack, instance ids = SSID. */
+static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev, oscore_ctx_t *ctx,
+                          const oscore_binding_t *bind, const coap_msg_t *req)
+{
+    uint8_t pl[768], arena[16];
+    coap_opt_t list[1];
+    coap_optlist_t l;
+    size_t n;
+    oscore_params_t cp;
+    lwm2m_account_t srv = server_account(a);
+    coap_opt_t accept;
+    uint32_t want = LWM2M_CF_SENML_CBOR;
+    if (coap_msg_find_option(req, COAP_OPT_ACCEPT, &accept) && (!coap_opt_uint(&accept, &want) || want != LWM2M_CF_SENML_CBOR)) {
+        node_reply(&b->n, ev, ctx, bind, COAP_NOT_ACCEPTABLE, NULL, NULL, 0, false, 0, req->token, req->token_len);
+        return;
+    }
+    if (a->cfg->server_oscore[0])
+        client_view(a, &cp);
+    coap_optlist_init(&l, list, 1, arena, sizeof arena);
+    coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    bool ok = lwm2m_bs_pack(&srv, a->cfg->server_oscore[0] ? &cp : NULL, a->cfg->ssid, pl, sizeof pl, &n) == LWM2M_OK;
+    node_reply(&b->n, ev, ctx, bind, ok ? COAP_CONTENT : COAP_INTERNAL_SERVER_ERROR, ok ? &l : NULL, pl, ok ? n : 0,
+               false, 0, req->token, req->token_len);
+    cs_wipe(pl, sizeof pl);
+    printf("bootstrap: %s: Bootstrap-Pack %s: /0/%u, /1/%u%s for %s\n", a->cfg->endpoint, ok ? "sent" : "failed",
+           a->cfg->ssid, a->cfg->ssid, a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "",
+           a->cfg->server_uri);
+    fflush(stdout);
+}
+
+/* A Bootstrap-Request (or Bootstrap-Pack-Request) over one account's context. */
 static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG];
@@ -191,6 +234,9 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
         code = COAP_BAD_REQUEST; /* Transport TS: the name must be the context's */
     } else if (a->step != IDLE) {
         code = COAP_SERVICE_UNAVAILABLE; /* one session per client at a time */
+    } else if (info.pack) { /* Bootstrap-Pack: everything in the answer */
+        pack_response(b, a, ev, &ctx->ctx, &bind, &req);
+        return;
     }
     node_reply(&b->n, ev, &ctx->ctx, &bind, code, NULL, NULL, 0, false, 0, req.token, req.token_len);
     if (code != COAP_CHANGED)

@@ -11,11 +11,9 @@
  * nonce. Register, Update and Bootstrap-Request are repeated once with
  * the Echo value a server asks for (first use of a context). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "coreseal/lwm2m_bootstrap.h"
 #include "coreseal/lwm2m_memstore.h"
@@ -67,6 +65,7 @@ typedef struct {
     size_t location_len;
     uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
+    bool pack;         /* --bootstrap-pack: GET /bspack instead of POST /bs */
     bool queue;        /* --queue: listens only for awake_ms after it sends */
     cs_time_ms_t awake_ms, awake_until;
 } client_t;
@@ -262,12 +261,17 @@ static bool send_main(client_t *c, uint8_t code, coap_optlist_t *l, const uint8_
     return true;
 }
 
+/* Bootstrap-Request (POST /bs), or with --bootstrap-pack the
+ * Bootstrap-Pack-Request (GET /bspack) whose answer is the configuration. */
 static bool send_bootstrap_request(client_t *c)
 {
     uint8_t arena[128];
     coap_opt_t list[8];
     coap_optlist_t l;
     coap_optlist_init(&l, list, 8, arena, sizeof arena);
+    if (c->pack)
+        return lwm2m_bootstrap_pack_request_options(c->ep, LWM2M_CF_SENML_CBOR, &l) == LWM2M_OK &&
+               send_main(c, COAP_GET, &l, NULL, 0);
     return lwm2m_bootstrap_request_options(c->ep, LWM2M_CF_TLV, &l) == LWM2M_OK &&
            send_main(c, COAP_POST, &l, NULL, 0);
 }
@@ -380,10 +384,38 @@ static int edhoc_context(client_t *c)
     return rc;
 }
 
+/* The state file of a context is named after its keys (a hash of Master
+ * Secret, Salt, IDs and ID Context), not after the /21 instance that held
+ * them: a bootstrap that hands out the same keys again finds the SSN bound
+ * of their last use, so no (key, nonce) pair comes round twice. */
+static bool context_state_file(client_t *c, const oscore_params_t *p, char *file, size_t cap)
+{
+    uint8_t in[OSCORE_MAX_SECRET_LEN + OSCORE_MAX_SALT_LEN + 2 * OSCORE_MAX_ID_LEN + OSCORE_MAX_ID_CONTEXT_LEN + 5],
+        h[32];
+    size_t n = 0;
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } parts[] = {{p->master_secret, p->master_secret_len}, {p->master_salt, p->master_salt_len},
+                 {p->sender_id, p->sender_id_len}, {p->recipient_id, p->recipient_id_len},
+                 {p->id_context, p->id_context ? p->id_context_len : 0}};
+    for (size_t i = 0; i < 5; i++) {
+        in[n++] = (uint8_t)parts[i].n; /* lengths keep the parts apart */
+        if (parts[i].n)
+            memcpy(in + n, parts[i].p, parts[i].n);
+        n += parts[i].n;
+    }
+    bool ok = c->n.sec.crypto.hash(c->n.sec.crypto.state, CS_HASH_SHA256, in, n, h) == CS_CRYPTO_OK;
+    cs_wipe(in, sizeof in);
+    snprintf(file, cap, "oscore-%02x%02x%02x%02x%02x%02x%02x%02x.state", h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+             h[7]);
+    return ok;
+}
+
 /* The server account bootstrap (or the factory) left: its address, its
  * OSCORE context when /21 holds one (or, with --edhoc, the one EDHOC
  * gives), then Register. */
-static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh_context)
+static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
 {
     lwm2m_account_view_t acc;
     char host[128], port[8], err[256] = "";
@@ -402,17 +434,15 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh
             return rc;
     } else if (acc.has_oscore) {
         oscore_params_t p;
-        char name[32], spath[CS_STORE_PATH_MAX], file[32];
+        char name[32], spath[CS_STORE_PATH_MAX], file[40];
         cli_context_t *cc;
         if ((e = lwm2m_oscore_object_params(&c->st, acc.oscore_inst, &p)) != LWM2M_OK)
             return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "/21/%u: %s", acc.oscore_inst, coreseal_strerror(e));
         snprintf(name, sizeof name, "/21/%u", acc.oscore_inst);
-        snprintf(file, sizeof file, "oscore-%u.state", acc.oscore_inst);
-        if (c->state_dir) {
+        if (c->state_dir && !context_state_file(c, &p, file, sizeof file))
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot name the state file of /21/%u", acc.oscore_inst);
+        if (c->state_dir)
             state_path(c, file, spath, sizeof spath);
-            if (fresh_context && unlink(spath) != 0 && errno != ENOENT) /* a new context starts afresh */
-                return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot remove %s", spath);
-        }
         int rc = cli_security_add_derived(&c->n.sec, &p, name, c->state_dir ? spath : NULL, c->n.sub, &cc);
         if (rc != CLI_EXIT_OK)
             return rc;
@@ -423,6 +453,16 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx, bool fresh
     if (!send_register(c))
         return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
     return CLI_EXIT_OK;
+}
+
+/* Bootstrap is through: keep the configuration, then register. */
+static int bootstrapped(client_t *c)
+{
+    printf("client: bootstrap finished\n");
+    fflush(stdout);
+    if (!save_objects(c))
+        return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot save the configuration in %s", c->state_dir);
+    return start_registration(c, NULL); /* the bootstrap context is not the server's */
 }
 
 /* ---------------------------------------------------------------- observations */
@@ -616,6 +656,18 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     }
     switch (c->phase) {
     case BOOTSTRAPPING:
+        if (c->pack) { /* the answer is the whole configuration */
+            lwm2m_dm_result_t r;
+            if (resp.code != COAP_CONTENT)
+                return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Bootstrap-Pack-Request refused: %s",
+                                cli_code_str(resp.code, code));
+            if (lwm2m_bs_apply_pack(&c->st, &resp, &r) != LWM2M_OK || !r.finished)
+                return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "the Bootstrap-Pack does not hold together (%s)",
+                                cli_code_str(r.code, code));
+            printf("client: Bootstrap-Pack applied (%zu bytes)\n", resp.payload_len);
+            int rc = bootstrapped(c);
+            return rc == CLI_EXIT_OK ? -1 : rc;
+        }
         if (resp.code != COAP_CHANGED)
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Bootstrap-Request refused: %s",
                             cli_code_str(resp.code, code));
@@ -646,7 +698,7 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     return -1;
 }
 
-static int run(client_t *c, long duration, long interval_ms, oscore_ctx_t *factory_ctx)
+static int run(client_t *c, long duration, long interval_ms)
 {
     cs_time_ms_t start = cs_net_now(), next_update = 0, next_tick = start + (cs_time_ms_t)interval_ms;
     while (1) {
@@ -686,12 +738,7 @@ static int run(client_t *c, long duration, long interval_ms, oscore_ctx_t *facto
             if (ev.type == COAP_EV_REQUEST && ev.peer == c->peer) {
                 if (serve_request(c, &ev)) { /* Bootstrap-Finish */
                     node_flush(&c->n);
-                    printf("client: bootstrap finished\n");
-                    fflush(stdout);
-                    if (!save_objects(c))
-                        return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot save the configuration in %s",
-                                        c->state_dir);
-                    if ((rc = start_registration(c, factory_ctx, true)) != CLI_EXIT_OK)
+                    if ((rc = bootstrapped(c)) != CLI_EXIT_OK)
                         return rc;
                 }
             } else if (ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, c->token, 8)) {
@@ -723,7 +770,8 @@ static int usage(int c)
             "de-registers after --duration seconds or on Ctrl-C.\n"
             "--server: register there, over OSCORE with the --oscore context if given.\n"
             "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
-            "server account and its OSCORE context (/0, /1, /21), then register.\n"
+            "server account and its OSCORE context (/0, /1, /21), then register;\n"
+            "--bootstrap-pack: ask for it all in one answer (GET /bspack, LwM2M 1.2).\n"
             "--edhoc: run EDHOC with the server (whose credential is CRED) and register over\n"
             "the OSCORE context it gives; the endpoint name defaults to the key's subject.\n"
             "--queue: queue mode (Q): after each message it listens AWAKE_MS (default\n"
@@ -749,7 +797,7 @@ int lwm2m_client_main(int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},  {"interval", required_argument, NULL, 'i'},
         {"state", required_argument, NULL, 'D'},     {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},     {"edhoc-peer", required_argument, NULL, 'P'},
-        {"queue", optional_argument, NULL, 'q'},
+        {"queue", optional_argument, NULL, 'q'},     {"bootstrap-pack", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -765,6 +813,7 @@ int lwm2m_client_main(int argc, char **argv)
         case 'D': c.state_dir = optarg; break;
         case 'E': edhoc_key = optarg; break;
         case 'P': edhoc_peer = optarg; break;
+        case 'K': c.pack = true; break;
         case 'q':
             c.queue = true;
             c.awake_ms = optarg ? (cs_time_ms_t)atol(optarg) : 93000;
@@ -813,7 +862,7 @@ int lwm2m_client_main(int argc, char **argv)
         lwm2m_account_view_t acc;
         if (bootstrap && load_objects(&c) && lwm2m_server_account(&c.st, 0, &acc) == LWM2M_OK) {
             printf("client: configuration from %s/objects.cbor: no bootstrap needed\n", c.state_dir);
-            rc = start_registration(&c, NULL, false);
+            rc = start_registration(&c, NULL);
         } else if (bootstrap) {
             c.phase = BOOTSTRAPPING;
             c.peer = 0;
@@ -821,10 +870,10 @@ int lwm2m_client_main(int argc, char **argv)
             if (!send_bootstrap_request(&c))
                 rc = cli_fail(c.n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
         } else {
-            rc = start_registration(&c, file_ctx, false);
+            rc = start_registration(&c, file_ctx);
         }
         if (rc == CLI_EXIT_OK)
-            rc = run(&c, duration, interval_ms, bootstrap ? NULL : file_ctx);
+            rc = run(&c, duration, interval_ms);
     }
     node_flush(&c.n);
     node_close(&c.n);

@@ -25,6 +25,17 @@
 CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_request_options(const char *endpoint, uint16_t pct,
                                                           coap_optlist_t *l);
 
+/* GET /bspack?ep=NAME with Accept `format` (LwM2M 1.2 Bootstrap-Pack-
+ * Request): the whole configuration in one response. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_pack_request_options(const char *endpoint, uint16_t format,
+                                                               coap_optlist_t *l);
+/* A Bootstrap-Pack response (SenML CBOR, SenML JSON or LwM2M CBOR) taken as
+ * Bootstrap-Delete of "/" and Bootstrap-Write of its records, then the
+ * Bootstrap-Finish check: result->finished and 2.04, or the refusing code
+ * (a pack that does not check out changes nothing). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_apply_pack(const lwm2m_store_t *store, const coap_msg_t *resp,
+                                              lwm2m_dm_result_t *result);
+
 /* One request of the Bootstrap-Server:
  *   GET  / or /o with Accept 40   Bootstrap-Discover: </>;lwm2m=1.2, the
  *                                 objects and instances, ssid= and uri= on
@@ -81,10 +92,12 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_oscore_object_params(const lwm2m_store_t *store,
 typedef struct {
     const char *endpoint;
     size_t endpoint_len;
-    long pct; /* -1 when absent */
+    long pct;  /* -1 when absent */
+    bool pack; /* GET /bspack: Bootstrap-Pack-Request */
 } lwm2m_bootstrap_info_t;
 
-/* POST /bs?ep=...: LWM2M_ERR_MALFORMED without ep or for another path. */
+/* POST /bs?ep=... or GET /bspack?ep=...: LWM2M_ERR_MALFORMED without ep or
+ * for another request. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_bootstrap_request_parse(const coap_msg_t *req,
                                                         lwm2m_bootstrap_info_t *info);
 
@@ -108,5 +121,9 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_bs_server_payload(const lwm2m_account_t *a, uint
                                                   size_t cap, size_t *len);
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *params, uint8_t *out,
                                                   size_t cap, size_t *len);
+/* The same three instances as one Bootstrap-Pack (SenML CBOR): /21/inst
+ * (when params is given), /0/inst linking to it, /1/inst. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *params, uint16_t inst,
+                                        uint8_t *out, size_t cap, size_t *len);
 
 #endif

@@ -155,6 +155,16 @@ lwm2m_err_t lwm2m_oscore_object_params(const lwm2m_store_t *st, uint16_t inst, o
 
 /* ---------------------------------------------------------------- client side */
 
+lwm2m_err_t lwm2m_bootstrap_pack_request_options(const char *endpoint, uint16_t format, coap_optlist_t *l)
+{
+    if (!endpoint || !endpoint[0] || !l)
+        return LWM2M_ERR_BAD_ARG;
+    coap_optlist_add(l, COAP_OPT_URI_PATH, "bspack", 6);
+    lwm2m_add_query(l, "ep", endpoint, strlen(endpoint));
+    coap_optlist_add_uint(l, COAP_OPT_ACCEPT, format);
+    return l->err == COAP_OK ? LWM2M_OK : LWM2M_ERR_NO_SPACE;
+}
+
 lwm2m_err_t lwm2m_bootstrap_request_options(const char *endpoint, uint16_t pct, coap_optlist_t *l)
 {
     if (!endpoint || !endpoint[0] || !l)
@@ -265,57 +275,50 @@ static void bs_discover(const lwm2m_store_t *st, const lwm2m_path_t *p, uint8_t 
     r->payload_len = len;
 }
 
-/* Bootstrap-Write: no access rights, any resource that holds a value;
- * instances come into being as the payload names them. Checked whole
- * before anything is written. */
-static void bs_write(const lwm2m_store_t *st, const lwm2m_path_t *p, const coap_msg_t *req,
-                     lwm2m_dm_result_t *r)
+/* The entries of a Bootstrap-Write (or of a Bootstrap-Pack, under the
+ * root): no access rights, any resource that holds a value; instances come
+ * into being as the payload names them. With `write` false only checks:
+ * 0, or the refusing code. */
+static uint8_t bs_entries(const lwm2m_store_t *st, const lwm2m_path_t *p, const coap_msg_t *req, bool write)
+{
+    lwm2m_write_iter_t it;
+    lwm2m_entry_t e;
+    lwm2m_err_t err;
+    uint8_t code = lwm2m_write_iter_init(&it, req, p);
+    if (code)
+        return code;
+    while ((err = lwm2m_write_iter_next(&it, &e)) == LWM2M_OK) {
+        const lwm2m_obj_def_t *od = lwm2m_obj_def(e.path.ids[0]);
+        const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
+        uint16_t ids[LWM2M_MAX_IDS];
+        size_t n;
+        lwm2m_value_t v;
+        if (!lwm2m_path_within(&e.path, p) || e.path.len < 3 || (rd && rd->type == LWM2M_TYPE_NONE))
+            return COAP_BAD_REQUEST;
+        if (!od || !rd || st->list(st->arg, od->id, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, LWM2M_MAX_IDS, &n) != LWM2M_OK)
+            return COAP_NOT_FOUND; /* an object or resource the device does not have */
+        if (lwm2m_value_coerce(&e, rd->type, it.cf, &v) != LWM2M_OK)
+            return COAP_BAD_REQUEST;
+        bool exists = lwm2m_instance_exists(st, od->id, e.path.ids[1]);
+        if (!write && !exists && ((!od->multi_instance && n > 0) || !st->create))
+            return COAP_BAD_REQUEST; /* a second instance of a single-instance object */
+        if (write && ((!exists && st->create(st->arg, od->id, e.path.ids[1]) != LWM2M_OK) ||
+                      st->write(st->arg, &e.path, &v) != LWM2M_OK))
+            return COAP_INTERNAL_SERVER_ERROR;
+    }
+    return err == LWM2M_ERR_END ? 0 : COAP_BAD_REQUEST;
+}
+
+/* Bootstrap-Write: checked whole before anything is written. */
+static void bs_write(const lwm2m_store_t *st, const lwm2m_path_t *p, const coap_msg_t *req, lwm2m_dm_result_t *r)
 {
     const lwm2m_obj_def_t *od = lwm2m_obj_def(p->ids[0]);
     uint16_t ids[LWM2M_MAX_IDS];
     size_t n;
-    if (!od || st->list(st->arg, od->id, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, LWM2M_MAX_IDS, &n) != LWM2M_OK) {
+    if (!od || st->list(st->arg, od->id, LWM2M_ID_NONE, LWM2M_ID_NONE, ids, LWM2M_MAX_IDS, &n) != LWM2M_OK)
         r->code = COAP_NOT_FOUND;
-        return;
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        lwm2m_write_iter_t it;
-        lwm2m_entry_t e;
-        lwm2m_err_t err;
-        if ((r->code = lwm2m_write_iter_init(&it, req, p)) != 0)
-            return;
-        while ((err = lwm2m_write_iter_next(&it, &e)) == LWM2M_OK) {
-            const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
-            lwm2m_value_t v;
-            if (!lwm2m_path_within(&e.path, p) || e.path.len < 3 || (rd && rd->type == LWM2M_TYPE_NONE)) {
-                r->code = COAP_BAD_REQUEST;
-                return;
-            }
-            if (!rd) {
-                r->code = COAP_NOT_FOUND;
-                return;
-            }
-            if (lwm2m_value_coerce(&e, rd->type, it.cf, &v) != LWM2M_OK) {
-                r->code = COAP_BAD_REQUEST;
-                return;
-            }
-            bool exists = lwm2m_instance_exists(st, od->id, e.path.ids[1]);
-            if (pass == 0 && !exists && ((!od->multi_instance && n > 0) || !st->create)) {
-                r->code = COAP_BAD_REQUEST; /* a second instance of a single-instance object */
-                return;
-            }
-            if (pass == 1 && ((!exists && st->create(st->arg, od->id, e.path.ids[1]) != LWM2M_OK) ||
-                              st->write(st->arg, &e.path, &v) != LWM2M_OK)) {
-                r->code = COAP_INTERNAL_SERVER_ERROR;
-                return;
-            }
-        }
-        if (err != LWM2M_ERR_END) {
-            r->code = COAP_BAD_REQUEST;
-            return;
-        }
-    }
-    r->code = COAP_CHANGED;
+    else if ((r->code = bs_entries(st, p, req, false)) == 0 && (r->code = bs_entries(st, p, req, true)) == 0)
+        r->code = COAP_CHANGED;
 }
 
 /* What Bootstrap-Delete never removes: the Device object and the
@@ -382,6 +385,20 @@ static void bs_finish(const lwm2m_store_t *st, lwm2m_dm_result_t *r)
     r->code = r->finished ? COAP_CHANGED : COAP_NOT_ACCEPTABLE;
 }
 
+lwm2m_err_t lwm2m_bs_apply_pack(const lwm2m_store_t *st, const coap_msg_t *resp, lwm2m_dm_result_t *r)
+{
+    if (!st || !resp || !r)
+        return LWM2M_ERR_BAD_ARG;
+    memset(r, 0, sizeof *r);
+    lwm2m_path_t root = {{0}, 0};
+    if ((r->code = bs_entries(st, &root, resp, false)) != 0) /* nothing changes for a bad pack */
+        return LWM2M_OK;
+    bs_delete(st, &root, r);
+    if ((r->code = bs_entries(st, &root, resp, true)) == 0)
+        bs_finish(st, r);
+    return LWM2M_OK;
+}
+
 lwm2m_err_t lwm2m_bs_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint8_t *payload,
                             size_t cap, lwm2m_dm_result_t *r)
 {
@@ -426,7 +443,8 @@ lwm2m_err_t lwm2m_bootstrap_request_parse(const coap_msg_t *req, lwm2m_bootstrap
         return LWM2M_ERR_BAD_ARG;
     memset(info, 0, sizeof *info);
     info->pct = -1;
-    if (req->code != COAP_POST || !coap_msg_path_is(req, "bs"))
+    info->pack = req->code == COAP_GET && coap_msg_path_is(req, "bspack");
+    if (!info->pack && (req->code != COAP_POST || !coap_msg_path_is(req, "bs")))
         return LWM2M_ERR_MALFORMED;
     coap_opt_iter_t it;
     coap_opt_t o;
@@ -449,18 +467,80 @@ lwm2m_err_t lwm2m_bootstrap_request_parse(const coap_msg_t *req, lwm2m_bootstrap
     return info->endpoint ? LWM2M_OK : LWM2M_ERR_MALFORMED;
 }
 
-static void put_int(lwm2m_tlv_enc_t *e, uint16_t id, int64_t i)
+/* Where the account writers put values: one instance's TLV, or a pack of
+ * SenML CBOR records under /obj/inst. */
+typedef struct {
+    lwm2m_tlv_enc_t *tlv;
+    lwm2m_senml_enc_t *senml;
+    lwm2m_path_t inst;
+} out_t;
+
+static void put(out_t *o, uint16_t id, const lwm2m_value_t *v)
 {
-    lwm2m_value_t v = {.type = LWM2M_TYPE_INTEGER, .v.i = i};
-    lwm2m_tlv_put(e, id, &v);
+    if (o->tlv) {
+        lwm2m_tlv_put(o->tlv, id, v);
+    } else {
+        lwm2m_path_t p = {{o->inst.ids[0], o->inst.ids[1], id}, 3};
+        lwm2m_senml_put(o->senml, &p, v);
+    }
 }
 
-static void put_bytes(lwm2m_tlv_enc_t *e, uint16_t id, lwm2m_type_t type, const void *p, size_t n)
+static void put_int(out_t *o, uint16_t id, int64_t i)
+{
+    lwm2m_value_t v = {.type = LWM2M_TYPE_INTEGER, .v.i = i};
+    put(o, id, &v);
+}
+
+static void put_bytes(out_t *o, uint16_t id, lwm2m_type_t type, const void *p, size_t n)
 {
     lwm2m_value_t v = {.type = type};
     v.v.bytes.p = p;
     v.v.bytes.n = n;
-    lwm2m_tlv_put(e, id, &v);
+    put(o, id, &v);
+}
+
+static void put_bool(out_t *o, uint16_t id, bool b)
+{
+    lwm2m_value_t v = {.type = LWM2M_TYPE_BOOLEAN, .v.b = b};
+    put(o, id, &v);
+}
+
+static void security_values(out_t *o, const lwm2m_account_t *a, uint16_t oscore_inst)
+{
+    put_bytes(o, 0, LWM2M_TYPE_STRING, a->uri, strlen(a->uri));
+    put_bool(o, 1, a->bootstrap);
+    put_int(o, 2, 3); /* NoSec: no DTLS; resource 17 says OSCORE */
+    for (uint16_t id = 3; id <= 5; id++)
+        put_bytes(o, id, LWM2M_TYPE_OPAQUE, "", 0);
+    if (!a->bootstrap)
+        put_int(o, 10, a->ssid);
+    if (oscore_inst != LWM2M_ID_NONE) {
+        lwm2m_value_t l = {.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, oscore_inst}};
+        put(o, 17, &l);
+    }
+}
+
+static void server_values(out_t *o, const lwm2m_account_t *a)
+{
+    const char *binding = a->binding ? a->binding : "U";
+    put_int(o, 0, a->ssid);
+    put_int(o, 1, a->lifetime);
+    put_bool(o, 6, false);
+    put_bytes(o, 7, LWM2M_TYPE_STRING, binding, strlen(binding));
+}
+
+static void oscore_values(out_t *o, const oscore_params_t *p)
+{
+    put_bytes(o, 0, LWM2M_TYPE_OPAQUE, p->master_secret, p->master_secret_len);
+    put_bytes(o, 1, LWM2M_TYPE_OPAQUE, p->sender_id, p->sender_id_len);
+    put_bytes(o, 2, LWM2M_TYPE_OPAQUE, p->recipient_id, p->recipient_id_len);
+    if (p->aead_alg)
+        put_int(o, 3, p->aead_alg);
+    put_int(o, 4, p->hkdf_alg ? p->hkdf_alg : -10);
+    if (p->master_salt_len)
+        put_bytes(o, 5, LWM2M_TYPE_OPAQUE, p->master_salt, p->master_salt_len);
+    if (p->id_context)
+        put_bytes(o, 6, LWM2M_TYPE_OPAQUE, p->id_context, p->id_context_len);
 }
 
 lwm2m_err_t lwm2m_bs_security_payload(const lwm2m_account_t *a, uint16_t oscore_inst, uint8_t *out,
@@ -469,19 +549,9 @@ lwm2m_err_t lwm2m_bs_security_payload(const lwm2m_account_t *a, uint16_t oscore_
     if (!a || !a->uri || !out || !len)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_tlv_enc_t e;
-    lwm2m_value_t b = {.type = LWM2M_TYPE_BOOLEAN, .v.b = a->bootstrap};
+    out_t o = {&e, NULL, {{0}, 0}};
     lwm2m_tlv_enc_init(&e, out, cap);
-    put_bytes(&e, 0, LWM2M_TYPE_STRING, a->uri, strlen(a->uri));
-    lwm2m_tlv_put(&e, 1, &b);
-    put_int(&e, 2, 3); /* NoSec: no DTLS; resource 17 says OSCORE */
-    for (uint16_t id = 3; id <= 5; id++)
-        put_bytes(&e, id, LWM2M_TYPE_OPAQUE, "", 0);
-    if (!a->bootstrap)
-        put_int(&e, 10, a->ssid);
-    if (oscore_inst != LWM2M_ID_NONE) {
-        lwm2m_value_t l = {.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, oscore_inst}};
-        lwm2m_tlv_put(&e, 17, &l);
-    }
+    security_values(&o, a, oscore_inst);
     return lwm2m_tlv_enc_finish(&e, len);
 }
 
@@ -490,13 +560,9 @@ lwm2m_err_t lwm2m_bs_server_payload(const lwm2m_account_t *a, uint8_t *out, size
     if (!a || !out || !len || a->bootstrap)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_tlv_enc_t e;
-    lwm2m_value_t no = {.type = LWM2M_TYPE_BOOLEAN, .v.b = false};
-    const char *binding = a->binding ? a->binding : "U";
+    out_t o = {&e, NULL, {{0}, 0}};
     lwm2m_tlv_enc_init(&e, out, cap);
-    put_int(&e, 0, a->ssid);
-    put_int(&e, 1, a->lifetime);
-    lwm2m_tlv_put(&e, 6, &no);
-    put_bytes(&e, 7, LWM2M_TYPE_STRING, binding, strlen(binding));
+    server_values(&o, a);
     return lwm2m_tlv_enc_finish(&e, len);
 }
 
@@ -505,16 +571,25 @@ lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *p, uint8_t *out, size
     if (!p || !p->master_secret || !out || !len)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_tlv_enc_t e;
+    out_t o = {&e, NULL, {{0}, 0}};
     lwm2m_tlv_enc_init(&e, out, cap);
-    put_bytes(&e, 0, LWM2M_TYPE_OPAQUE, p->master_secret, p->master_secret_len);
-    put_bytes(&e, 1, LWM2M_TYPE_OPAQUE, p->sender_id, p->sender_id_len);
-    put_bytes(&e, 2, LWM2M_TYPE_OPAQUE, p->recipient_id, p->recipient_id_len);
-    if (p->aead_alg)
-        put_int(&e, 3, p->aead_alg);
-    put_int(&e, 4, p->hkdf_alg ? p->hkdf_alg : -10);
-    if (p->master_salt_len)
-        put_bytes(&e, 5, LWM2M_TYPE_OPAQUE, p->master_salt, p->master_salt_len);
-    if (p->id_context)
-        put_bytes(&e, 6, LWM2M_TYPE_OPAQUE, p->id_context, p->id_context_len);
+    oscore_values(&o, p);
     return lwm2m_tlv_enc_finish(&e, len);
+}
+
+lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *p, uint16_t inst, uint8_t *out,
+                          size_t cap, size_t *len)
+{
+    if (!a || !a->uri || a->bootstrap || (p && !p->master_secret) || inst > LWM2M_ID_MAX || !out || !len)
+        return LWM2M_ERR_BAD_ARG;
+    lwm2m_senml_enc_t e;
+    out_t o = {NULL, &e, {{21, inst}, 2}};
+    lwm2m_senml_enc_init(&e, out, cap);
+    if (p)
+        oscore_values(&o, p);
+    o.inst.ids[0] = 0;
+    security_values(&o, a, p ? inst : LWM2M_ID_NONE);
+    o.inst.ids[0] = 1;
+    server_values(&o, a);
+    return lwm2m_senml_enc_finish(&e, len);
 }

@@ -251,7 +251,8 @@ cat > bs-dev1.json <<J
 {"master_secret":"0102030405060708090a0b0c0d0e0f10","sender_id":"6273","recipient_id":"64657631"}
 J
 cat > dev1-bs.json <<J
-{"master_secret":"0102030405060708090a0b0c0d0e0f10","sender_id":"64657631","recipient_id":"6273"}
+{"master_secret":"0102030405060708090a0b0c0d0e0f10","sender_id":"64657631","recipient_id":"6273",
+ "state_file":"dev1-bs.state"}
 J
 cat > srv-dev1.json <<J
 {"master_secret":"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf","master_salt":"9e7ca92223786340",
@@ -311,6 +312,13 @@ check "LwM2M Bootstrap: an endpoint name not the context's is refused with 4.00 
 check "LwM2M Bootstrap of a NoSec server account: no /21, plain Register (exit $rc)" \
     test $rc = 0 -a -n "$(grep 'dev3: finished: /0/1, /1/1 for' lbs.log)" \
     -a -n "$(grep 'registered dev3 lt=86400 objects' lbsrv.log)"
+rm dev1/objects.cbor # the device forgets its configuration, not its OSCORE state
+"$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --bootstrap-pack --oscore dev1-bs.json --state dev1 \
+    --duration 1 > lbc7.log 2>&1; rc=$?
+check "LwM2M Bootstrap-Pack: one answer, the same keys again, their SSN state found by key, Register (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'Bootstrap-Pack applied' lbc7.log)" \
+    -a -n "$(grep 'dev1: Bootstrap-Pack sent: /0/101, /1/101 and its OSCORE context' lbs.log)" \
+    -a "$(grep -c 'registered dev1 lt=60 over OSCORE' lbsrv.log)" -ge 2
 kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
 
 # --- LwM2M server restarts: registrations and OSCORE state live in its SQLite file

@@ -217,6 +217,73 @@ static void test_bootstrap_flow(void **state)
     assert_int_equal(r.code, COAP_UNAUTHORIZED);
 }
 
+/* Bootstrap-Pack: the same account in one SenML CBOR response; a pack
+ * that does not check out leaves the configuration as it was. */
+static void test_bootstrap_pack(void **state)
+{
+    (void)state;
+    uint8_t pl[512], msg[600];
+    size_t n, mn;
+    oscore_params_t srv = server_view(), cli = srv;
+    cli.sender_id = srv.recipient_id, cli.sender_id_len = srv.recipient_id_len;
+    cli.recipient_id = srv.sender_id, cli.recipient_id_len = srv.sender_id_len;
+    lwm2m_account_t acc = {.uri = "coap://127.0.0.1:5683", .ssid = 101, .lifetime = 300};
+    assert_int_equal(lwm2m_bs_pack(&acc, &cli, 101, pl, sizeof pl, &n), LWM2M_OK);
+    coap_builder_t b;
+    coap_msg_t m;
+    lwm2m_dm_result_t r;
+    /* the request, and the parser seeing it as a pack request */
+    uint8_t arena[64];
+    coap_opt_t list[4];
+    coap_optlist_t l;
+    lwm2m_bootstrap_info_t info;
+    coap_optlist_init(&l, list, 4, arena, sizeof arena);
+    assert_int_equal(lwm2m_bootstrap_pack_request_options("dev1", LWM2M_CF_SENML_CBOR, &l), LWM2M_OK);
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 1, NULL, 0);
+    assert_int_equal(coap_optlist_write(&l, &b), COAP_OK);
+    assert_int_equal(coap_builder_finish(&b, &mn), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, msg, mn), COAP_OK);
+    assert_int_equal(lwm2m_bootstrap_request_parse(&m, &info), LWM2M_OK);
+    assert_true(info.pack);
+    assert_memory_equal(info.endpoint, "dev1", 4);
+    /* a broken pack (one record for an object the device lacks) changes nothing */
+    lwm2m_senml_enc_t e;
+    uint8_t badpl[64];
+    size_t bn;
+    lwm2m_senml_enc_init(&e, badpl, sizeof badpl);
+    lwm2m_senml_put(&e, &(lwm2m_path_t){{3303, 0, 5700}, 3}, &(lwm2m_value_t){.type = LWM2M_TYPE_FLOAT, .v.f = 1});
+    assert_int_equal(lwm2m_senml_enc_finish(&e, &bn), LWM2M_OK);
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, COAP_CONTENT, 1, NULL, 0);
+    coap_builder_add_option_uint(&b, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    coap_builder_set_payload(&b, badpl, bn);
+    assert_int_equal(coap_builder_finish(&b, &mn), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, msg, mn), COAP_OK);
+    assert_int_equal(lwm2m_bs_apply_pack(&store, &m, &r), LWM2M_OK);
+    assert_int_equal(r.code, COAP_NOT_FOUND);
+    assert_false(r.finished);
+    lwm2m_account_view_t v;
+    assert_int_equal(lwm2m_server_account(&store, 0, &v), LWM2M_OK);
+    assert_int_equal(v.ssid, 7); /* the factory's stale account is still there */
+    /* the real pack: old account gone, new one complete, bootstrap account kept */
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, COAP_CONTENT, 1, NULL, 0);
+    coap_builder_add_option_uint(&b, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    coap_builder_set_payload(&b, pl, n);
+    assert_int_equal(coap_builder_finish(&b, &mn), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, msg, mn), COAP_OK);
+    assert_int_equal(lwm2m_bs_apply_pack(&store, &m, &r), LWM2M_OK);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_true(r.finished);
+    assert_int_equal(lwm2m_server_account(&store, 0, &v), LWM2M_OK);
+    assert_true(v.ssid == 101 && v.lifetime == 300 && v.has_oscore && v.oscore_inst == 101);
+    assert_int_equal(lwm2m_server_account(&store, 1, &v), LWM2M_ERR_END);
+    assert_int_equal(lwm2m_bootstrap_account(&store, &v), LWM2M_OK);
+    oscore_params_t got;
+    assert_int_equal(lwm2m_oscore_object_params(&store, 101, &got), LWM2M_OK);
+    assert_int_equal(got.sender_id_len, 4);
+    assert_memory_equal(got.sender_id, "dev1", 4);
+    assert_memory_equal(got.master_secret, secret, sizeof secret);
+}
+
 static void test_finish_checks(void **state)
 {
     (void)state;
@@ -363,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_bootstrap_flow, factory),
+        cmocka_unit_test_setup(test_bootstrap_pack, factory),
         cmocka_unit_test_setup(test_finish_checks, factory),
         cmocka_unit_test_setup(test_write_rules, factory),
         cmocka_unit_test_setup(test_request_both_ways, factory),
