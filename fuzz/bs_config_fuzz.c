@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg.n == 0 || cfg.n > CS_BS_MAX_ACCOUNTS)
         abort();
     for (size_t i = 0; i < cfg.n; i++) {
-        if (!cfg.acc[i].endpoint[0] || !cfg.acc[i].oscore[0] || cfg.acc[i].ssid == 0)
+        if (!cfg.acc[i].endpoint[0] || cfg.acc[i].ssid == 0)
             abort();
         for (size_t k = 0; k < i; k++)
             if (!strcmp(cfg.acc[i].endpoint, cfg.acc[k].endpoint))

@@ -28,7 +28,7 @@ static const char *const step_names[] = {"", "Delete /", "Discover", "Write /21"
 
 typedef struct {
     const cs_bs_account_t *cfg;
-    cli_context_t *ctx;        /* with the client */
+    cli_context_t *ctx;        /* with the client: from its file, or from EDHOC (NULL before) */
     cs_context_file_t server;  /* the LwM2M server's context with the client */
     /* the session */
     step_t step;
@@ -42,6 +42,8 @@ typedef struct {
     node_t n;
     cs_bs_config_t cfg;
     account_t acc[CS_BS_MAX_ACCOUNTS];
+    cli_edhoc_t edhoc; /* --edhoc: clients may key themselves */
+    cli_edhoc_responder_t edhoc_resp;
 } bs_t;
 
 /* The lowest instance id of obj that a Discover payload does not list. */
@@ -168,6 +170,54 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
         end_session(b, a, "cannot send the next request");
 }
 
+/* C_R must not be the Recipient ID of a context already here. */
+static bool cid_taken(void *arg, const uint8_t *cid, size_t len)
+{
+    const cli_security_t *sec = arg;
+    for (int i = 0; i < sec->n; i++)
+        if (sec->ctx[i].ctx.recipient_id_len == len && !memcmp(sec->ctx[i].ctx.recipient_id, cid, len))
+            return true;
+    return false;
+}
+
+/* POST /.well-known/edhoc: a client with a trusted credential gets an OSCORE
+ * context for the account its credential's subject names. */
+static void on_edhoc(bs_t *b, const coap_ep_event_t *ev)
+{
+    static cli_edhoc_result_t x;
+    uint8_t arena[16];
+    coap_opt_t list[1];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 1, arena, sizeof arena);
+    cli_edhoc_respond(&b->edhoc_resp, ev->msg.payload, ev->msg.payload_len, cs_net_now(), &x);
+    if (x.done) {
+        account_t *a = NULL;
+        cli_context_t *cc;
+        for (size_t i = 0; i < b->cfg.n && !a; i++)
+            if (!strcmp(b->acc[i].cfg->endpoint, x.peer->subject))
+                a = &b->acc[i];
+        x.code = a && cli_security_add_params(&b->n.sec, &x.params, x.peer->id_cred, x.peer->id_cred_len, b->n.sub,
+                                              &cc) == CLI_EXIT_OK
+                     ? COAP_CHANGED
+                     : COAP_FORBIDDEN;
+        if (a && x.code == COAP_CHANGED) {
+            for (size_t i = 0; i < b->cfg.n; i++) /* a slot taken over from another client */
+                if (b->acc[i].ctx == cc)
+                    b->acc[i].ctx = NULL;
+            a->ctx = cc;
+        }
+        printf("bootstrap: EDHOC with %s: %s\n", x.peer->subject,
+               !a ? "no account for it" : x.code == COAP_CHANGED ? "OSCORE context ready" : "no room for its context");
+        fflush(stdout);
+        x.payload_len = 0;
+        cs_wipe(&x.keys, sizeof x.keys);
+    }
+    if (x.edhoc_payload && x.payload_len)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CBOR_SEQ);
+    node_reply(&b->n, ev, NULL, NULL, x.code, &l, x.payload, x.payload_len, false, 0, ev->msg.token,
+               ev->msg.token_len);
+}
+
 /* GET /bspack: the account as one SenML CBOR pack, instance ids = SSID. */
 static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev, oscore_ctx_t *ctx,
                           const oscore_binding_t *bind, const coap_msg_t *req)
@@ -206,8 +256,11 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
     oscore_binding_t bind;
     coap_msg_t req;
     if (oscore_msg_option(&ev->msg, &opt) != OSCORE_OK) {
-        node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"OSCORE required", 15, false, 0,
-                   ev->msg.token, ev->msg.token_len);
+        if (b->edhoc.enabled && ev->msg.code == COAP_POST && coap_msg_path_is(&ev->msg, EDHOC_COAP_PATH))
+            on_edhoc(b, ev);
+        else
+            node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"OSCORE required", 15, false,
+                       0, ev->msg.token, ev->msg.token_len);
         return;
     }
     cli_context_t *ctx = cli_security_find(&b->n.sec, &opt);
@@ -257,11 +310,16 @@ static int load_accounts(bs_t *b, const char *config)
     for (size_t i = 0; i < b->cfg.n; i++) {
         account_t *a = &b->acc[i];
         a->cfg = &b->cfg.acc[i];
-        int rc = cli_security_add(&b->n.sec, a->cfg->oscore, b->n.sub);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-        a->ctx = &b->n.sec.ctx[b->n.sec.n - 1];
-        cli_security_require_echo_on_first_use(a->ctx);
+        if (!a->cfg->oscore[0] && !b->edhoc.enabled)
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s: account %s has no \"oscore\" context and --edhoc is not on",
+                            config, a->cfg->endpoint);
+        if (a->cfg->oscore[0]) { /* else it keys itself with EDHOC */
+            int rc = cli_security_add(&b->n.sec, a->cfg->oscore, b->n.sub);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            a->ctx = &b->n.sec.ctx[b->n.sec.n - 1];
+            cli_security_require_echo_on_first_use(a->ctx);
+        }
         if (a->cfg->server_oscore[0] && cs_context_file_load(a->cfg->server_oscore, &a->server, err, sizeof err) != CS_STORE_OK)
             return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
     }
@@ -274,8 +332,12 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     memset(&b, 0, sizeof b);
     b.n.sub = "lwm2m bootstrap";
     const char *listen_host = "::", *listen_port = "5683", *config = NULL;
+    const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
+    int n_trust = 0;
     static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"config", required_argument, NULL, 'c'},
+                                             {"edhoc", required_argument, NULL, 'E'},
+                                             {"edhoc-trust", required_argument, NULL, 'T'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -288,15 +350,24 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                 return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
             break;
         case 'c': config = optarg; break;
+        case 'E': edhoc_key = optarg; break;
+        case 'T':
+            if (n_trust == CLI_MAX_PEERS)
+                return cli_fail(b.n.sub, CLI_EXIT_USAGE, "at most %d --edhoc-trust files", CLI_MAX_PEERS);
+            edhoc_trust[n_trust++] = optarg;
+            break;
         case 'v': b.n.verbose++; break;
         case 'h':
         default:
             fprintf(c == 'h' ? stdout : stderr,
-                    "usage: coreseal lwm2m bootstrap --config FILE [--listen HOST:PORT] [-v]\n"
+                    "usage: coreseal lwm2m bootstrap --config FILE [--listen HOST:PORT]\n"
+                    "                                [--edhoc KEYFILE --edhoc-trust CRED...] [-v]\n"
                     "A LwM2M Bootstrap-Server: to each client of FILE asking over its OSCORE\n"
                     "context (POST /bs?ep=NAME), it writes the LwM2M server account and\n"
                     "that server's OSCORE context (/21, /0 with resource 17, /1), then\n"
-                    "Bootstrap-Finish. FILE: see docs/lwm2m.md.\n"
+                    "Bootstrap-Finish. With --edhoc, a client holding a trusted credential runs\n"
+                    "EDHOC first and the account its credential's subject names is bootstrapped\n"
+                    "over the context EDHOC gives. FILE: see docs/lwm2m.md.\n"
                     "example: coreseal lwm2m bootstrap --listen 127.0.0.1:5783 --config bs.json\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
@@ -304,6 +375,16 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     if (!config)
         return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--config FILE is required (accounts; see docs/lwm2m.md)");
     int rc = cli_security_init(&b.n.sec, b.n.sub);
+    b.edhoc.method = b.edhoc.suite = -1;
+    if (rc == CLI_EXIT_OK && edhoc_key) {
+        rc = cli_edhoc_load_own(&b.edhoc, edhoc_key, b.n.sub);
+        for (int i = 0; rc == CLI_EXIT_OK && i < n_trust; i++)
+            rc = cli_edhoc_add_peer(&b.edhoc, edhoc_trust[i], b.n.sub);
+        if (rc == CLI_EXIT_OK && n_trust == 0)
+            rc = cli_fail(b.n.sub, CLI_EXIT_USAGE, "--edhoc needs the clients' credentials: --edhoc-trust FILE");
+        cli_edhoc_responder_init(&b.edhoc_resp, &b.edhoc, &b.n.sec.crypto, 2, cid_taken, &b.n.sec);
+        b.edhoc_resp.verbose = b.n.verbose;
+    }
     if (rc == CLI_EXIT_OK)
         rc = load_accounts(&b, config);
     if (rc != CLI_EXIT_OK || (rc = node_open(&b.n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
@@ -343,6 +424,8 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                     end_session(&b, &b.acc[k], "the client stopped answering; bootstrap abandoned");
     }
     node_flush(&b.n);
+    cli_edhoc_responder_wipe(&b.edhoc_resp);
+    cs_wipe(&b.edhoc, sizeof b.edhoc);
     node_close(&b.n);
     for (size_t i = 0; i < b.cfg.n; i++)
         cs_wipe(&b.acc[i].server, sizeof b.acc[i].server);

@@ -65,6 +65,7 @@ typedef struct {
     size_t location_len;
     uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
+    bool bootstrapping; /* --bootstrap: --edhoc keys the Bootstrap-Server's hop, /21 the server's */
     bool pack;         /* --bootstrap-pack: GET /bspack instead of POST /bs */
     bool queue;        /* --queue: listens only for awake_ms after it sends */
     cs_time_ms_t awake_ms, awake_until;
@@ -197,6 +198,8 @@ static void factory_bootstrap(client_t *c, const char *uri, const cs_context_fil
     put(c, 0, 0, 0, text(uri));
     put(c, 0, 0, 1, BOOL(true));
     put(c, 0, 0, 2, INT(3));
+    if (!f)
+        return; /* keyed by EDHOC, not by a /21 instance */
     put(c, 0, 0, 17, (lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
     put(c, 21, 0, 0, bytes(f->master_secret, f->master_secret_len));
     put(c, 21, 0, 1, bytes(f->sender_id, f->sender_id_len));
@@ -377,7 +380,7 @@ static int edhoc_context(client_t *c)
         (rc = cli_security_add_params(&c->n.sec, &x.params, x.peer->id_cred, x.peer->id_cred_len, c->n.sub, &cc)) ==
             CLI_EXIT_OK) {
         c->oscore = &cc->ctx;
-        printf("client: EDHOC with the server completed: OSCORE context ready\n");
+        printf("client: EDHOC with the %sserver completed: OSCORE context ready\n", c->bootstrapping ? "bootstrap " : "");
         fflush(stdout);
     }
     cs_wipe(&x.keys, sizeof x.keys);
@@ -428,7 +431,7 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
     if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
     c->oscore = factory_ctx;
-    if (c->edhoc.enabled) {
+    if (c->edhoc.enabled && !c->bootstrapping) { /* --server with --edhoc */
         int rc = edhoc_context(c);
         if (rc != CLI_EXIT_OK)
             return rc;
@@ -773,7 +776,8 @@ static int usage(int c)
             "server account and its OSCORE context (/0, /1, /21), then register;\n"
             "--bootstrap-pack: ask for it all in one answer (GET /bspack, LwM2M 1.2).\n"
             "--edhoc: run EDHOC with the server (whose credential is CRED) and register over\n"
-            "the OSCORE context it gives; the endpoint name defaults to the key's subject.\n"
+            "the OSCORE context it gives, or with --bootstrap, with the Bootstrap-Server and\n"
+            "bootstrap over it; the endpoint name defaults to the key's subject.\n"
             "--queue: queue mode (Q): after each message it listens AWAKE_MS (default\n"
             "93000), then its radio is off until the next Update or Send.\n"
             "--state DIR: keep that configuration and the OSCORE state across restarts;\n"
@@ -830,15 +834,16 @@ int lwm2m_client_main(int argc, char **argv)
     char host[128], port[8];
     const char *first = bootstrap ? bootstrap : server;
     c.edhoc.method = c.edhoc.suite = -1;
-    if (edhoc_key && (bootstrap || oscore || !edhoc_peer))
-        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--edhoc KEYFILE goes with --server and --edhoc-peer CRED, "
-                                                 "not with --bootstrap or --oscore");
+    if (edhoc_key && (oscore || !edhoc_peer))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--edhoc KEYFILE goes with --edhoc-peer CRED (the server's, or the "
+                                                 "Bootstrap-Server's), not with --oscore");
     if ((c.ep && !c.ep[0]) || (!c.ep && !edhoc_key) || !first || (server && bootstrap) || lifetime < 10 ||
         !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");
-    if (bootstrap && !oscore)
-        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--bootstrap needs the --oscore context shared with the Bootstrap-Server");
+    if (bootstrap && !oscore && !edhoc_key)
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE,
+                        "--bootstrap needs the --oscore context shared with the Bootstrap-Server, or --edhoc");
     c.temperature = 21.0;
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]);
     lwm2m_attr_table_init(&c.attrs, c.attr_entries, 32);
@@ -854,8 +859,9 @@ int lwm2m_client_main(int argc, char **argv)
     if (rc == CLI_EXIT_OK && !c.ep)
         rc = cli_fail(c.n.sub, CLI_EXIT_USAGE, "--ep NAME is required");
     if (rc == CLI_EXIT_OK && (rc = node_open(&c.n, host, port, false)) == CLI_EXIT_OK) {
+        c.bootstrapping = bootstrap != NULL;
         if (bootstrap)
-            factory_bootstrap(&c, bootstrap, &c.n.sec.ctx[0].file);
+            factory_bootstrap(&c, bootstrap, oscore ? &c.n.sec.ctx[0].file : NULL);
         else
             factory_server(&c, server, (uint32_t)lifetime);
         cli_catch_signals();
@@ -867,7 +873,9 @@ int lwm2m_client_main(int argc, char **argv)
             c.phase = BOOTSTRAPPING;
             c.peer = 0;
             c.oscore = file_ctx;
-            if (!send_bootstrap_request(&c))
+            if (c.edhoc.enabled) /* keys for the bootstrap server first */
+                rc = edhoc_context(&c);
+            if (rc == CLI_EXIT_OK && !send_bootstrap_request(&c))
                 rc = cli_fail(c.n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
         } else {
             rc = start_registration(&c, file_ctx);

@@ -62,7 +62,9 @@ void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p);
  *                "server": {"uri": "coap://127.0.0.1:5683", "ssid": 101,
  *                           "lifetime": 300, "binding": "U",
  *                           "oscore": "server-dev1.json"}}]}
- * "oscore" of an account: the Bootstrap-Server's context with that client;
+ * "oscore" of an account: the Bootstrap-Server's context with that client
+ * (absent: the client keys itself with EDHOC, its credential's subject
+ * being the endpoint name);
  * "oscore" of its server: the LwM2M server's context file for the client
  * (the server's view; bootstrap hands the client the mirror of it). Paths
  * are relative to the configuration file. */

@@ -67,7 +67,7 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
         return fail(err, err_len, srv ? CS_STORE_ERR_VALUE : CS_STORE_ERR_MISSING,
                     "accounts[%zu]: server must be an object with uri and ssid", i);
     if ((e = get_str(a, "endpoint", true, false, NULL, acc->endpoint, sizeof acc->endpoint, i, err, err_len)) ||
-        (e = get_str(a, "oscore", true, true, base_dir, acc->oscore, sizeof acc->oscore, i, err, err_len)) ||
+        (e = get_str(a, "oscore", false, true, base_dir, acc->oscore, sizeof acc->oscore, i, err, err_len)) ||
         (e = get_str(srv, "uri", true, false, NULL, acc->server_uri, sizeof acc->server_uri, i, err, err_len)) ||
         (e = get_str(srv, "binding", false, false, NULL, acc->binding, sizeof acc->binding, i, err, err_len)) ||
         (e = get_str(srv, "oscore", false, true, base_dir, acc->server_oscore, sizeof acc->server_oscore, i, err,

@@ -393,6 +393,31 @@ check "LwM2M over EDHOC: an untrusted credential gets EDHOC error 3 and no conte
     test $rc = 5 -a -n "$(grep "does not know our credential (code 3)" ledc3.log)" -a -z "$(grep dev28 led.log)"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
+# --- EDHOC with the Bootstrap-Server: a device holding only its EDHOC key is bootstrapped
+"$B" edhoc keygen --curve P-256 --kid 31 --subject lwm2m-bs --out lwbs > /dev/null
+"$B" edhoc keygen --curve P-256 --kid 36 --subject dev6 --out dev6 > /dev/null
+cat > srv-dev6.json <<J
+{"master_secret":"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf","sender_id":"00","recipient_id":"64657636"}
+J
+L=$((PORT + 32))
+LB=$((PORT + 33))
+cat > bs6.json <<J
+{"accounts":[{"endpoint":"dev6","server":{"uri":"coap://127.0.0.1:$L","ssid":106,"lifetime":60,"oscore":"srv-dev6.json"}}]}
+J
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LB --config bs6.json --edhoc lwbs.key --edhoc-trust dev6.cred > leb.log 2>&1 &
+LBS=$!
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv-dev6.json --read /3/0/2 > les.log 2>&1 &
+LWS=$!
+sleep 0.3
+mkdir dev6
+"$B" lwm2m client --bootstrap coap://127.0.0.1:$LB --edhoc dev6.key --edhoc-peer lwbs.cred --state dev6 --duration 1 \
+    > lec.log 2>&1; rc=$?
+check "LwM2M: EDHOC with the Bootstrap-Server, bootstrap over its context, Register over the provisioned one (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'EDHOC with dev6: OSCORE context ready' leb.log)" \
+    -a -n "$(grep 'dev6: finished: /0/1, /1/1 and its OSCORE context' leb.log)" \
+    -a -n "$(grep 'read dev6 /3/0/2 = dev6' les.log)"
+kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
+
 # --- the server's REST API (curl) and its event stream
 L=$((PORT + 27))
 H=$((PORT + 28))

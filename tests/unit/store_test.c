@@ -182,9 +182,11 @@ static void test_bootstrap_config(void **state)
                      "\"server\":{\"uri\":\"coap://127.0.0.1:5683\",\"ssid\":101,\"lifetime\":60,"
                      "\"oscore\":\"/etc/srv-dev1.json\"}},"
                      "{\"endpoint\":\"dev3\",\"oscore\":\"bs-dev3.json\","
-                     "\"server\":{\"uri\":\"coap://[::1]\",\"ssid\":103,\"binding\":\"UQ\"}}]}";
+                     "\"server\":{\"uri\":\"coap://[::1]\",\"ssid\":103,\"binding\":\"UQ\"}},"
+                     "{\"endpoint\":\"dev6\",\"server\":{\"uri\":\"coap://h\",\"ssid\":106}}]}";
     assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
-    assert_int_equal(cfg.n, 2);
+    assert_int_equal(cfg.n, 3);
+    assert_string_equal(cfg.acc[2].oscore, ""); /* keyed by EDHOC */
     assert_string_equal(cfg.acc[0].endpoint, "dev1");
     assert_string_equal(cfg.acc[0].oscore, "/cfg/bs-dev1.json");
     assert_string_equal(cfg.acc[0].server_oscore, "/etc/srv-dev1.json");
