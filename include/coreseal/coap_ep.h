@@ -18,6 +18,7 @@
 
 #define COAP_EP_SLOTS 16 /* outstanding exchanges + cached replies */
 #define COAP_EP_SEEN 64  /* remembered message IDs for deduplication */
+#define COAP_EP_EMPTIES 32 /* empty ACK/RST messages queued at once */
 /* Caller memory for `slots` messages of up to `max_msg` bytes each. */
 #define COAP_EP_MEM_SIZE(slots, max_msg) ((size_t)(slots) * (size_t)(max_msg))
 
@@ -98,10 +99,13 @@ typedef struct {
     uint16_t next_mid;
     coap_ep_slot_t slots[COAP_EP_SLOTS];
     coap_ep_seen_t seen[COAP_EP_SEEN];
-    uint8_t empty_ack[4]; /* an empty ACK/RST built for send_buf */
-    coap_peer_t empty_peer;
-    bool empty_pending;
-    int sending;          /* slot returned by send_buf, -1 for empty_ack, -2 none */
+    /* empty ACKs/RSTs waiting for send_buf, oldest first; a batch of input
+     * may answer several before the host sends (the oldest is dropped when
+     * more than COAP_EP_EMPTIES wait: its peer retransmits) */
+    uint8_t empty[COAP_EP_EMPTIES][4];
+    coap_peer_t empty_peer[COAP_EP_EMPTIES];
+    uint8_t empty_head, empty_len;
+    int sending;          /* slot returned by send_buf, -1 for an empty one, -2 none */
 } coap_ep_t;
 
 /* mem: COAP_EP_MEM_SIZE(COAP_EP_SLOTS, max_msg) bytes. */

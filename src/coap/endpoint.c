@@ -210,12 +210,16 @@ static void remember(coap_ep_t *ep, coap_peer_t peer, uint16_t mid, cs_time_ms_t
 
 static void send_empty(coap_ep_t *ep, coap_peer_t peer, coap_type_t type, uint16_t mid)
 {
-    ep->empty_ack[0] = (uint8_t)(0x40 | (unsigned)type << 4);
-    ep->empty_ack[1] = COAP_CODE_EMPTY;
-    ep->empty_ack[2] = (uint8_t)(mid >> 8);
-    ep->empty_ack[3] = (uint8_t)mid;
-    ep->empty_peer = peer;
-    ep->empty_pending = true;
+    if (ep->empty_len == COAP_EP_EMPTIES) { /* full: the oldest goes */
+        ep->empty_head = (uint8_t)((ep->empty_head + 1) % COAP_EP_EMPTIES);
+        ep->empty_len--;
+    }
+    size_t i = (ep->empty_head + ep->empty_len++) % COAP_EP_EMPTIES;
+    ep->empty[i][0] = (uint8_t)(0x40 | (unsigned)type << 4);
+    ep->empty[i][1] = COAP_CODE_EMPTY;
+    ep->empty[i][2] = (uint8_t)(mid >> 8);
+    ep->empty[i][3] = (uint8_t)mid;
+    ep->empty_peer[i] = peer;
 }
 
 coap_err_t coap_ep_respond(coap_ep_t *ep, const coap_ep_event_t *req, const uint8_t *msg,
@@ -469,11 +473,11 @@ cs_time_ms_t coap_ep_next_deadline(const coap_ep_t *ep)
 
 const uint8_t *coap_ep_send_buf(coap_ep_t *ep, size_t *len, coap_peer_t *to)
 {
-    if (ep->empty_pending) {
+    if (ep->empty_len) {
         ep->sending = -1;
         *len = 4;
-        *to = ep->empty_peer;
-        return ep->empty_ack;
+        *to = ep->empty_peer[ep->empty_head];
+        return ep->empty[ep->empty_head];
     }
     for (int i = 0; i < COAP_EP_SLOTS; i++) {
         coap_ep_slot_t *s = &ep->slots[i];
@@ -490,8 +494,10 @@ const uint8_t *coap_ep_send_buf(coap_ep_t *ep, size_t *len, coap_peer_t *to)
 
 void coap_ep_send_ack(coap_ep_t *ep)
 {
-    if (ep->sending == -1)
-        ep->empty_pending = false;
+    if (ep->sending == -1 && ep->empty_len) {
+        ep->empty_head = (uint8_t)((ep->empty_head + 1) % COAP_EP_EMPTIES);
+        ep->empty_len--;
+    }
     else if (ep->sending >= 0)
         ep->slots[ep->sending].send_pending = false;
     ep->sending = -2;

@@ -200,12 +200,18 @@ static void test_reset_ping_and_unknown_response(void **state)
     assert_int_equal(ev.type, COAP_EV_RESET);
     assert_memory_equal(ev.token, tok, 4);
 
-    /* CoAP ping: empty CON gets RST */
-    uint8_t ping[4] = {0x40, 0x00, 0x12, 0x34};
+    /* CoAP ping: empty CON gets RST; two before the host sends get two */
+    uint8_t ping[4] = {0x40, 0x00, 0x12, 0x34}, ping2[4] = {0x40, 0x00, 0x12, 0x35};
     assert_int_equal(coap_ep_input(&c.ep, 3, ping, 4, 2, &ev), COAP_OK);
     assert_int_equal(ev.type, COAP_EV_NONE);
+    assert_int_equal(coap_ep_input(&c.ep, 4, ping2, 4, 2, &ev), COAP_OK);
     assert_int_equal(take(&c, out, &to), 4);
     assert_memory_equal(out, "\x70\x00\x12\x34", 4);
+    assert_int_equal(to, 3);
+    assert_int_equal(take(&c, out, &to), 4);
+    assert_memory_equal(out, "\x70\x00\x12\x35", 4);
+    assert_int_equal(to, 4);
+    assert_int_equal(take(&c, out, &to), 0);
 
     /* a response nobody asked for is rejected with RST */
     n = build(msg, COAP_TYPE_NON, COAP_CONTENT, tok, NULL, "?");
