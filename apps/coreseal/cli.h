@@ -74,6 +74,9 @@ void cli_security_require_echo_on_first_use(cli_context_t *c);
  * the oldest EDHOC context. *out receives it. */
 int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,
                             size_t owner_len, const char *sub, cli_context_t **out);
+/* A cli_cid_taken_fn over sec (a cli_security_t): true if a context here
+ * receives with that Recipient ID (EDHOC must not pick it as C_R). */
+bool cli_security_recipient_id_taken(void *sec, const uint8_t *id, size_t len);
 /* Context that receives with the option's kid / kid context, or NULL. */
 cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt);
 /* Clean shutdown: saves replay windows; wipes keys. */

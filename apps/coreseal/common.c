@@ -166,6 +166,15 @@ int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const
     return CLI_EXIT_OK;
 }
 
+bool cli_security_recipient_id_taken(void *sec_arg, const uint8_t *id, size_t len)
+{
+    const cli_security_t *sec = sec_arg;
+    for (int i = 0; i < sec->n; i++)
+        if (sec->ctx[i].ctx.recipient_id_len == len && !memcmp(sec->ctx[i].ctx.recipient_id, id, len))
+            return true;
+    return false;
+}
+
 cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt)
 {
     for (int i = 0; i < sec->n; i++)

@@ -170,16 +170,6 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
         end_session(b, a, "cannot send the next request");
 }
 
-/* C_R must not be the Recipient ID of a context already here. */
-static bool cid_taken(void *arg, const uint8_t *cid, size_t len)
-{
-    const cli_security_t *sec = arg;
-    for (int i = 0; i < sec->n; i++)
-        if (sec->ctx[i].ctx.recipient_id_len == len && !memcmp(sec->ctx[i].ctx.recipient_id, cid, len))
-            return true;
-    return false;
-}
-
 /* POST /.well-known/edhoc: a client with a trusted credential gets an OSCORE
  * context for the account its credential's subject names. */
 static void on_edhoc(bs_t *b, const coap_ep_event_t *ev)
@@ -382,7 +372,8 @@ int lwm2m_bootstrap_main(int argc, char **argv)
             rc = cli_edhoc_add_peer(&b.edhoc, edhoc_trust[i], b.n.sub);
         if (rc == CLI_EXIT_OK && n_trust == 0)
             rc = cli_fail(b.n.sub, CLI_EXIT_USAGE, "--edhoc needs the clients' credentials: --edhoc-trust FILE");
-        cli_edhoc_responder_init(&b.edhoc_resp, &b.edhoc, &b.n.sec.crypto, 2, cid_taken, &b.n.sec);
+        cli_edhoc_responder_init(&b.edhoc_resp, &b.edhoc, &b.n.sec.crypto, 2, cli_security_recipient_id_taken,
+                                 &b.n.sec);
         b.edhoc_resp.verbose = b.n.verbose;
     }
     if (rc == CLI_EXIT_OK)

@@ -534,16 +534,6 @@ static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_
 
 /* ---------------------------------------------------------------- EDHOC */
 
-/* C_R must not be a Recipient ID of a context already here. */
-static bool recipient_id_taken(void *arg, const uint8_t *cid, size_t len)
-{
-    const cli_security_t *sec = arg;
-    for (int i = 0; i < sec->n; i++)
-        if (sec->ctx[i].ctx.recipient_id_len == len && !memcmp(sec->ctx[i].ctx.recipient_id, cid, len))
-            return true;
-    return false;
-}
-
 static void respond_edhoc(server_t *s, const coap_ep_event_t *ev, const cli_edhoc_result_t *x, cs_time_ms_t now)
 {
     reply_t r;
@@ -880,7 +870,7 @@ int cmd_serve(int argc, char **argv)
             rc = cli_edhoc_add_peer(&s.edhoc, edhoc_trust[i], "serve");
         if (rc == CLI_EXIT_OK && n_trust == 0)
             rc = cli_fail("serve", CLI_EXIT_USAGE, "--edhoc needs at least one --edhoc-trust credential");
-        cli_edhoc_responder_init(&s.resp, &s.edhoc, &s.sec.crypto, 1, recipient_id_taken, &s.sec);
+        cli_edhoc_responder_init(&s.resp, &s.edhoc, &s.sec.crypto, 1, cli_security_recipient_id_taken, &s.sec);
         s.resp.verbose = s.verbose;
     }
     if (rc != CLI_EXIT_OK)
