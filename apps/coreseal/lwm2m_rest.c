@@ -376,7 +376,7 @@ rest_t *rest_start(const char *host, const char *port, char *err, size_t err_len
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     r->d = MHD_start_daemon(flags, 0, NULL, NULL, on_http, r, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, r, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_END);
+                            (unsigned)60, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!r->d) {
         snprintf(err, err_len, "cannot listen on %s:%s for HTTP", host ? host : "*", port);

@@ -14,6 +14,10 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1
 pass=0
 fail=0
+wait_for() { # file, text: until a server says it is ready (5 s at most)
+    for _ in $(seq 50); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
 check() { # name, condition command...
     local name=$1
     shift
@@ -423,7 +427,7 @@ L=$((PORT + 27))
 H=$((PORT + 28))
 "$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H > lrest.log 2>&1 &
 LWS=$!
-sleep 0.3
+wait_for lrest.log 'listening on' 
 curl -sN "http://127.0.0.1:$H/api/events" > events.log &
 EVC=$!
 for _ in $(seq 50); do grep -q 'server events' events.log 2>/dev/null && break; sleep 0.1; done # connected
@@ -472,7 +476,7 @@ L=$((PORT + 29))
 H=$((PORT + 30))
 "$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H --queue-awake 0.5 > lq.log 2>&1 &
 LWS=$!
-sleep 0.3
+wait_for lq.log 'listening on' 
 "$B" lwm2m client --server coap://127.0.0.1:$L --ep devQ --queue=500 --lifetime 10 --duration 7 > lqc.log 2>&1 &
 LWC=$!
 sleep 1.5 # registered, listened half a second, asleep now
@@ -482,6 +486,7 @@ waited=$((($(date +%s%N) - t0) / 1000000))
 check "queue mode: a Read for a sleeping client waits for its Update (${waited} ms), then is answered ($code)" \
     test "$code" = 200 -a "$waited" -ge 2000 -a -n "$(grep 'devQ is asleep (queue mode): /3/0/0 waits' lq.log)" \
     -a -n "$(grep '"v":"coreseal"' lq.out)" -a -n "$(grep 'registered devQ lt=10 objects' lq.log)"
+[ "$code" = 200 ] || tail -5 lq.log
 wait $LWC
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
