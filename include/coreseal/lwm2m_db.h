@@ -8,9 +8,10 @@
  * clients are keyed by their context's Recipient ID and ID Context,
  * unprotected ones by endpoint name.
  *
- * Nonces (RFC 8613 Appendix B.1): cs_lwm2m_db_save_ssn is the contexts'
- * persistence hook; it commits with an fsync (synchronous=FULL) before the
- * context may use an SSN below the bound, so a crash at any instant restarts above
+ * Nonces (RFC 8613 Appendix B.1): loading reserves the next 32 SSNs of
+ * every context in one fsync'd write (ssn_start .. ssn_covered), and
+ * cs_lwm2m_db_save_ssn, the contexts' persistence hook, commits with an
+ * fsync before the context may use an SSN beyond that, so a crash at any instant restarts above
  * every SSN sent. A window is valid in the file only between a clean
  * shutdown and the next start; after a crash the context asks for Echo
  * (B.1.2) before accepting requests again. */

@@ -86,6 +86,9 @@ typedef struct {
     bool send_kid_context;     /* put the ID Context in requests (§5.1, C.6) */
     uint16_t replay_window;    /* 0 means 32; at most 256 */
     uint64_t ssn_start;        /* first SSN: the persisted bound after a reboot */
+    uint64_t ssn_covered;      /* SSNs below this are already in the host's store (a block
+                                * it reserved ahead, e.g. for many contexts in one write);
+                                * 0: none beyond ssn_start */
     bool replay_window_lost;   /* rebooted without a stored window: use Echo */
     oscore_persist_t persist;  /* save_ssn may be NULL for a volatile context */
 } oscore_params_t;

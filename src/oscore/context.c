@@ -106,7 +106,7 @@ oscore_err_t oscore_ctx_derive(oscore_ctx_t *ctx, const cs_crypto_t *crypto,
     ctx->persist = p->persist;
     /* Without a store every SSN is "covered": the context is volatile and
      * the host accepts that a reboot means new keys. */
-    ctx->ssn_bound = p->persist.save_ssn ? p->ssn_start : UINT64_MAX;
+    ctx->ssn_bound = !p->persist.save_ssn ? UINT64_MAX : p->ssn_covered > p->ssn_start ? p->ssn_covered : p->ssn_start;
     ctx->replay.size = p->replay_window ? p->replay_window : OSCORE_DEFAULT_REPLAY_WINDOW;
     ctx->replay.empty = true;
     ctx->replay.lost = p->replay_window_lost;

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SSN_BLOCK 32 /* SSNs reserved per context at start; also the persistence step */
+#define SSN_BLOCK_TEXT "32"
+
 struct cs_lwm2m_db {
     sqlite3 *sql;
     sqlite3_stmt *save_ssn;
@@ -371,12 +374,15 @@ static void fill_row(cs_lwm2m_db_t *db, sqlite3_stmt *st, cs_lwm2m_db_row_t *r)
         p->hkdf_alg = sqlite3_column_int(st, 8);
         p->replay_window = (uint16_t)sqlite3_column_int(st, 9);
         p->send_kid_context = sqlite3_column_int(st, 10);
-        p->ssn_start = (uint64_t)sqlite3_column_int64(st, 11);
+        /* load() reserved the next SSN_BLOCK numbers of every context at once */
+        uint64_t bound = (uint64_t)sqlite3_column_int64(st, 11);
+        p->ssn_start = bound - SSN_BLOCK;
+        p->ssn_covered = bound;
         size_t wn;
         const void *w = col_blob(st, 12, &wn);
         r->window_valid = window_decode(w, wn, &r->window);
         p->replay_window_lost = r->used && !r->window_valid;
-        p->persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, db, 32};
+        p->persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, db, SSN_BLOCK};
     }
     r->registered = sqlite3_column_int(st, 14);
     if (r->registered) {
@@ -397,6 +403,11 @@ cs_store_err_t cs_lwm2m_db_load(cs_lwm2m_db_t *db, int (*fn)(void *arg, const cs
 {
     if (!db || !fn)
         return CS_STORE_ERR_BAD_ARG;
+    /* One fsync for every context's first SSN_BLOCK numbers, instead of one
+     * per context at its first message (a server starting with a million
+     * clients would otherwise write as often as they first speak). */
+    if (!durable(db, "UPDATE clients SET ssn_bound = ssn_bound + " SSN_BLOCK_TEXT " WHERE has_oscore", NULL))
+        return CS_STORE_ERR_IO;
     sqlite3_stmt *st = prepare(db, "SELECT endpoint, has_oscore, master_secret, master_salt, sender_id,"
                                    " recipient_id, id_context, aead, hkdf, replay_size, send_kid_context,"
                                    " ssn_bound, window, used, registered, lifetime, binding, version, queue,"

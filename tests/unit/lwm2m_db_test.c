@@ -124,6 +124,7 @@ static void test_security_and_ssn_bounds(void **state)
     assert_false(s.row.window_valid);
     assert_null(s.row.endpoint); /* named by its Sender ID */
     assert_int_equal(s.row.params.ssn_start, 0);
+    assert_int_equal(s.row.params.ssn_covered, 32); /* reserved by the load, in one write */
     /* the context sends 70 requests: bounds go to the file first (K = 32) */
     uint64_t last = send_requests(&s.ctx, 70);
     cs_lwm2m_db_close(db);

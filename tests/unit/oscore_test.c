@@ -423,6 +423,19 @@ static void test_ssn_persistence_and_exhaustion(void **state)
     store.fail = false;
     assert_int_equal(oscore_protect_request(&ctx, &req, out, sizeof out, &n, &b), OSCORE_OK);
 
+    /* a block the host reserved ahead (ssn_covered) is used without a write */
+    store = (store_t){0};
+    p.ssn_start = 500;
+    p.ssn_covered = 532;
+    assert_int_equal(oscore_ctx_derive(&ctx, &f->crypto, &p), OSCORE_OK);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(oscore_protect_request(&ctx, &req, out, sizeof out, &n, &b), OSCORE_OK);
+    assert_int_equal(store.calls, 0);
+    assert_int_equal(oscore_protect_request(&ctx, &req, out, sizeof out, &n, &b), OSCORE_OK);
+    assert_int_equal(store.calls, 1);
+    assert_true(store.bounds[0] == 542); /* 532 + step 10, before SSN 532 went out */
+    p.ssn_covered = 0;
+
     /* exhaustion at 2^40 - 1 */
     p.persist = (oscore_persist_t){0};
     p.ssn_start = OSCORE_SSN_MAX;
