@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "coreseal/coap.h"
+#include "coreseal/common.h"
 #include "coreseal/lwm2m.h"
 
 #define REST_EVENTS 256        /* events kept for streams that fall behind */
@@ -22,6 +23,7 @@
 
 struct rest {
     struct MHD_Daemon *d;
+    char token[128]; /* "" for none */
     pthread_mutex_t lock;
     pthread_cond_t changed; /* a command answered, an event published, stopping */
     rest_cmd_t *head, *tail;
@@ -301,6 +303,15 @@ static enum MHD_Result run_command(rest_t *r, struct MHD_Connection *con, reques
     return send_json(con, c->status, c->body);
 }
 
+/* "Authorization: Bearer TOKEN", compared in constant time. */
+static bool authorized(const rest_t *r, struct MHD_Connection *con)
+{
+    const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    size_t n = strlen(r->token);
+    return h && !strncmp(h, "Bearer ", 7) && strlen(h + 7) == n &&
+           cs_ct_equal((const uint8_t *)h + 7, (const uint8_t *)r->token, n);
+}
+
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *con, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
@@ -324,6 +335,18 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *con, const char
     }
     if (q->too_large)
         return send_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "body over 1024 bytes");
+    if (r->token[0] && !authorized(r, con)) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen("{\"error\":\"Authorization: Bearer TOKEN needed\"}"),
+            (void *)"{\"error\":\"Authorization: Bearer TOKEN needed\"}", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        enum MHD_Result ok = MHD_queue_response(con, MHD_HTTP_UNAUTHORIZED, resp);
+        MHD_destroy_response(resp);
+        return ok;
+    }
     if (!strcmp(url, "/api/events"))
         return strcmp(method, "GET") ? send_error(con, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only")
                                      : open_stream(r, con);
@@ -355,8 +378,12 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **ctx, enum
     *ctx = NULL;
 }
 
-rest_t *rest_start(const char *host, const char *port, char *err, size_t err_len)
+rest_t *rest_start(const char *host, const char *port, const char *token, char *err, size_t err_len)
 {
+    if (token && strlen(token) >= sizeof ((rest_t *)0)->token) {
+        snprintf(err, err_len, "the HTTP token is longer than %zu characters", sizeof ((rest_t *)0)->token - 1);
+        return NULL;
+    }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(host, port, &hints, &ai);
@@ -372,6 +399,8 @@ rest_t *rest_start(const char *host, const char *port, char *err, size_t err_len
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->changed, NULL);
+    if (token)
+        snprintf(r->token, sizeof r->token, "%s", token);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                      (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     r->d = MHD_start_daemon(flags, 0, NULL, NULL, on_http, r, MHD_OPTION_SOCK_ADDR, ai->ai_addr,

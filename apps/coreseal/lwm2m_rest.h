@@ -42,8 +42,10 @@ typedef struct rest_cmd {
 
 typedef struct rest rest_t;
 
-/* Listens on host:port ("127.0.0.1", "8080"); NULL with err filled. */
-rest_t *rest_start(const char *host, const char *port, char *err, size_t err_len);
+/* Listens on host:port ("127.0.0.1", "8080"); with a token, every request
+ * must carry "Authorization: Bearer TOKEN" (401 otherwise). NULL with err
+ * filled. */
+rest_t *rest_start(const char *host, const char *port, const char *token, char *err, size_t err_len);
 void rest_stop(rest_t *r);
 /* The loop's side. */
 rest_cmd_t *rest_next(rest_t *r);

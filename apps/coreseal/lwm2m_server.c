@@ -836,7 +836,7 @@ static int usage(int c)
     fprintf(c == 'h' ? stdout : stderr,
             "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
             "                             [--edhoc KEYFILE --edhoc-trust CRED...] [--http HOST:PORT]\n"
-            "                             [--queue-awake S]\n"
+            "                             [--queue-awake S] [--http-token TOKEN]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--observe-composite PATH,PATH...]...\n"
             "                             [--max-clients N]\n"
@@ -852,8 +852,10 @@ static int usage(int c)
             "OSCORE context it gives, with their credential's subject as endpoint name.\n"
             "--http serves the JSON REST API (GET /api/clients, Device Management on\n"
             "/api/clients/EP/PATH, observations, and GET /api/events as server-sent\n"
-            "events); see docs/lwm2m.md. Requests for a client in queue mode (Q) wait\n"
-            "until it speaks and go out while it listens (--queue-awake, default 93 s).\n");
+            "events); with --http-token (or CORESEAL_HTTP_TOKEN) every HTTP request must\n"
+            "say \"Authorization: Bearer TOKEN\"; see docs/lwm2m.md. Requests for a client\n"
+            "in queue mode (Q) wait until it speaks and go out while it listens\n"
+            "(--queue-awake, default 93 s).\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -899,7 +901,7 @@ int lwm2m_server_main(int argc, char **argv)
     s.n.sub = "lwm2m server";
     s.awake_ms = 93000; /* MAX_TRANSMIT_WAIT, the Core TS's default awake time */
     const char *listen_host = "::", *listen_port = "5683", *db_path = "lwm2m-server.db";
-    const char *http_host = NULL, *http_port = NULL;
+    const char *http_host = NULL, *http_port = NULL, *http_token = getenv("CORESEAL_HTTP_TOKEN");
     const char *oscore_files[CLI_MAX_CONTEXTS], *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_oscore = 0, n_trust = 0;
     long max_clients = 1000;
@@ -911,6 +913,7 @@ int lwm2m_server_main(int argc, char **argv)
         {"edhoc", required_argument, NULL, 'E'},       {"edhoc-trust", required_argument, NULL, 'T'},
         {"http", required_argument, NULL, 'H'},        {"queue-awake", required_argument, NULL, 'Q'},
         {"observe-composite", required_argument, NULL, 'C'},
+        {"http-token", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -948,6 +951,7 @@ int lwm2m_server_main(int argc, char **argv)
             break;
         case 'D': db_path = optarg; break;
         case 'E': edhoc_key = optarg; break;
+        case 'K': http_token = optarg; break;
         case 'Q':
             s.awake_ms = (cs_time_ms_t)(strtod(optarg, NULL) * 1000);
             if (s.awake_ms == 0)
@@ -1000,7 +1004,7 @@ int lwm2m_server_main(int argc, char **argv)
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
         fprintf(stderr, "coreseal %s: warning: the registry is full; raise --max-clients\n", s.n.sub);
     if (rc == CLI_EXIT_OK && http_port) {
-        if (!(s.rest = rest_start(http_host, http_port, err, sizeof err)))
+        if (!(s.rest = rest_start(http_host, http_port, http_token, err, sizeof err)))
             rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "%s", err);
         s.queries.rest = s.rest;
     }

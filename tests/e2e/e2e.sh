@@ -425,16 +425,19 @@ kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
 # --- the server's REST API (curl) and its event stream
 L=$((PORT + 27))
 H=$((PORT + 28))
-"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H > lrest.log 2>&1 &
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --http 127.0.0.1:$H --http-token s3cret > lrest.log 2>&1 &
 LWS=$!
 wait_for lrest.log 'listening on' 
-curl -sN "http://127.0.0.1:$H/api/events" > events.log &
+curl -sN -H 'Authorization: Bearer s3cret' "http://127.0.0.1:$H/api/events" > events.log &
 EVC=$!
 for _ in $(seq 50); do grep -q 'server events' events.log 2>/dev/null && break; sleep 0.1; done # connected
 "$B" lwm2m client --server coap://127.0.0.1:$L --ep devR --duration 3 --interval 300 > lrc.log 2>&1 &
 LWC=$!
 sleep 0.8
-api() { curl -s -o api.out -w '%{http_code}' "$@"; }
+api() { curl -s -o api.out -w '%{http_code}' -H 'Authorization: Bearer s3cret' "$@"; }
+code=$(curl -s -o api.out -w '%{http_code}' "http://127.0.0.1:$H/api/clients")
+code2=$(curl -s -o api.out -w '%{http_code}' -H 'Authorization: Bearer s3creT' "http://127.0.0.1:$H/api/clients")
+check "REST: without the bearer token, or with a wrong one, 401 ($code, $code2)" test "$code" = 401 -a "$code2" = 401
 code=$(api "http://127.0.0.1:$H/api/clients")
 check "REST: GET /api/clients lists the registered client ($code)" \
     test "$code" = 200 -a -n "$(grep '"endpoint":"devR"' api.out)"
