@@ -162,6 +162,39 @@ void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const o
         fprintf(stderr, "* cannot answer: %s\n", coreseal_strerror(e));
 }
 
+bool node_location_keep(node_location_t *loc, const coap_msg_t *resp)
+{
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    size_t n = 0;
+    coap_opt_iter_init(&it, resp);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num != COAP_OPT_LOCATION_PATH)
+            continue;
+        if (n + o.len + 1 > sizeof loc->segs || memchr(o.val, 0, o.len))
+            return false;
+        memcpy(loc->segs + n, o.val, o.len);
+        loc->segs[n + o.len] = 0;
+        n += o.len + 1;
+    }
+    loc->len = (uint8_t)n;
+    return n > 0;
+}
+
+void node_location_add(const node_location_t *loc, coap_optlist_t *l)
+{
+    for (size_t i = 0; i < loc->len; i += strlen(loc->segs + i) + 1)
+        coap_optlist_add(l, COAP_OPT_URI_PATH, loc->segs + i, strlen(loc->segs + i));
+}
+
+void node_location_text(const node_location_t *loc, char *out, size_t cap)
+{
+    size_t t = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < loc->len && t < cap; i += strlen(loc->segs + i) + 1)
+        t += (size_t)snprintf(out + t, cap - t, "/%s", loc->segs + i);
+}
+
 bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap, char *port, size_t port_cap)
 {
     coap_uri_t u;

@@ -52,6 +52,20 @@ void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const o
                 uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
                 coap_peer_t peer, const uint8_t *token, size_t tkl);
 
+/* A registration's location: the Location-Path segments of the Register
+ * answer, '\0'-separated, sent back as Uri-Path one for one (even a
+ * server's single "rd/5"). */
+typedef struct {
+    char segs[32];
+    uint8_t len;
+} node_location_t;
+
+/* From a Register answer; false without one or when it is too long. */
+bool node_location_keep(node_location_t *loc, const coap_msg_t *resp);
+void node_location_add(const node_location_t *loc, coap_optlist_t *l);
+/* "/rd/5" for messages. */
+void node_location_text(const node_location_t *loc, char *out, size_t cap);
+
 /* host and port of a coap:// URI into buffers; false if it is not one. */
 bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap, char *port,
                         size_t port_cap);

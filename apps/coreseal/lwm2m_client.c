@@ -61,8 +61,7 @@ typedef struct {
     uint8_t pending[LWM2M_CLI_MSG]; /* its request, to repeat with Echo */
     size_t pending_len;
     bool echoed;
-    char location[64]; /* the Location-Path segments, '\0'-separated */
-    size_t location_len;
+    node_location_t location;
     uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
     bool bootstrapping; /* --bootstrap: --edhoc keys the Bootstrap-Server's hop, /21 the server's */
@@ -296,40 +295,15 @@ static bool send_register(client_t *c)
     return send_main(c, COAP_POST, &l, links, ln);
 }
 
-/* Update (POST) or De-register (DELETE) of the location the server gave,
- * its Location-Path options sent back as Uri-Path one for one (even a
- * server's single "rd/5"). */
+/* Update (POST) or De-register (DELETE) of the location the server gave. */
 static bool send_registration(client_t *c, uint8_t code)
 {
     uint8_t arena[96];
     coap_opt_t list[8];
     coap_optlist_t l;
     coap_optlist_init(&l, list, 8, arena, sizeof arena);
-    for (size_t i = 0; i < c->location_len; i += strlen(c->location + i) + 1)
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, c->location + i, strlen(c->location + i));
+    node_location_add(&c->location, &l);
     return send_main(c, code, &l, NULL, 0);
-}
-
-/* The Location-Path of a Register response; false if there is none or it
- * is too long to keep. "/rd/5" into text for messages. */
-static bool keep_location(client_t *c, const coap_msg_t *resp, char *text, size_t cap)
-{
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    size_t n = 0, t = 0;
-    coap_opt_iter_init(&it, resp);
-    while (coap_opt_next(&it, &o)) {
-        if (o.num != COAP_OPT_LOCATION_PATH)
-            continue;
-        if (n + o.len + 1 > sizeof c->location || memchr(o.val, 0, o.len))
-            return false;
-        memcpy(c->location + n, o.val, o.len);
-        c->location[n + o.len] = 0;
-        n += o.len + 1;
-        t += (size_t)snprintf(text + t, t < cap ? cap - t : 0, "/%.*s", (int)o.len, (const char *)o.val);
-    }
-    c->location_len = n;
-    return n > 0;
 }
 
 /* One POST /.well-known/edhoc to the server and its answer, waited for
@@ -680,9 +654,10 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     case REGISTERING: {
         if (resp.code != COAP_CREATED)
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Register refused: %s", cli_code_str(resp.code, code));
-        char where[96];
-        if (!keep_location(c, &resp, where, sizeof where))
+        char where[48];
+        if (!node_location_keep(&c->location, &resp))
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Register answered without a usable Location-Path");
+        node_location_text(&c->location, where, sizeof where);
         printf("client: registered as %s (%s)%s\n", c->ep, where, c->oscore ? " over OSCORE" : "");
         fflush(stdout);
         c->phase = REGISTERED;

@@ -26,7 +26,7 @@ typedef struct {
     oscore_ctx_t ctx;
     char ep[12];
     uint8_t state;
-    char location[12];
+    node_location_t location;
 } sw_client_t;
 
 typedef struct {
@@ -150,8 +150,7 @@ static bool start(swarm_t *s, sw_exchange_t *x, uint32_t i)
             return false;
         coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_LINK);
     } else {
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, "rd", 2);
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, c->location, strlen(c->location));
+        node_location_add(&c->location, &l);
     }
     if (!node_request(&s->n, 0, &c->ctx, reg ? COAP_POST : COAP_DELETE, &l, reg ? links : NULL,
                       reg ? sizeof links - 1 : 0, false, x->token, &x->bind))
@@ -219,17 +218,10 @@ static void on_response(swarm_t *s, const coap_ep_event_t *ev)
                 return;
             }
         }
-        if (c->state == REGISTERING && resp.code == COAP_CREATED) {
-            coap_opt_iter_t it;
-            coap_opt_t o;
-            coap_opt_iter_init(&it, &resp);
-            while (coap_opt_next(&it, &o))
-                if (o.num == COAP_OPT_LOCATION_PATH && o.len < sizeof c->location && !(o.len == 2 && !memcmp(o.val, "rd", 2))) {
-                    memcpy(c->location, o.val, o.len);
-                    c->location[o.len] = 0;
-                }
-        }
-        finished(s, x, resp.code == (c->state == REGISTERING ? COAP_CREATED : COAP_DELETED));
+        bool ok = resp.code == (c->state == REGISTERING ? COAP_CREATED : COAP_DELETED);
+        if (ok && c->state == REGISTERING)
+            ok = node_location_keep(&c->location, &resp);
+        finished(s, x, ok);
         return;
     }
 }
