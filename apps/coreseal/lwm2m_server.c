@@ -119,39 +119,15 @@ static void each_value(const coap_msg_t *m, const char *path, void (*fn)(void *a
         fn(arg, path, (const char *)m->payload, m->payload_len);
         return;
     }
-    if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_CBOR &&
-        cf != LWM2M_CF_SENML_JSON)
+    if (cf == LWM2M_CF_OPAQUE) /* bytes, not shown */
         return;
-    lwm2m_tlv_dec_t td;
-    lwm2m_senml_dec_t sd;
-    lwm2m_cbor_dec_t cd;
-    lwm2m_senml_json_dec_t jd;
+    lwm2m_payload_iter_t it;
     lwm2m_entry_t e;
     lwm2m_path_t base;
-    if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK)
+    if (lwm2m_path_parse(&base, path, strlen(path)) != LWM2M_OK || lwm2m_payload_iter_init(&it, m, &base) != 0)
         return;
-    lwm2m_tlv_dec_init(&td, m->payload, m->payload_len, &base);
-    lwm2m_senml_dec_init(&sd, m->payload, m->payload_len);
-    lwm2m_cbor_dec_init(&cd, m->payload, m->payload_len);
-    lwm2m_senml_json_dec_init(&jd, m->payload, m->payload_len);
-    bool single_done = false;
     for (;;) {
-        lwm2m_err_t err;
-        if (cf == LWM2M_CF_TLV)
-            err = lwm2m_tlv_next(&td, &e);
-        else if (cf == LWM2M_CF_SENML_CBOR)
-            err = lwm2m_senml_next(&sd, &e);
-        else if (cf == LWM2M_CF_LWM2M_CBOR)
-            err = lwm2m_cbor_next(&cd, &e);
-        else if (cf == LWM2M_CF_SENML_JSON)
-            err = lwm2m_senml_json_next(&jd, &e);
-        else if (!single_done) { /* CBOR (60): the one value at path */
-            single_done = true;
-            e.path = base;
-            err = lwm2m_cbor_value_decode(m->payload, m->payload_len, &e);
-        } else {
-            err = LWM2M_ERR_END;
-        }
+        lwm2m_err_t err = lwm2m_payload_iter_next(&it, &e);
         if (err != LWM2M_OK)
             return;
         char ps[32];

@@ -124,4 +124,28 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_register_parse(const coap_msg_t *req, lwm2m_regi
 CS_MUST_CHECK lwm2m_err_t lwm2m_update_parse(const coap_msg_t *req, uint32_t *location,
                                              uint32_t *lifetime);
 
+/* The (path, value) entries of a LwM2M payload addressed to `base` (a
+ * Write request, a Read answer, a Notify or Send), in TLV, SenML CBOR,
+ * SenML JSON, LwM2M CBOR, or for one resource plain text, opaque or CBOR:
+ * the decoder its Content-Format names. */
+typedef struct {
+    uint16_t cf;
+    union { /* the decoder of cf */
+        lwm2m_tlv_dec_t tlv;
+        lwm2m_senml_dec_t senml;
+        lwm2m_cbor_dec_t lcbor;
+        lwm2m_senml_json_dec_t sjson;
+    } d;
+    const coap_msg_t *msg;
+    lwm2m_path_t base;
+    bool single_done;
+} lwm2m_payload_iter_t;
+
+/* 0, or the code refusing the payload's format (4.00 without one, 4.15
+ * for a format not taken, 4.00 for text/opaque above a resource). */
+CS_MUST_CHECK uint8_t lwm2m_payload_iter_init(lwm2m_payload_iter_t *it, const coap_msg_t *msg,
+                                            const lwm2m_path_t *base);
+/* LWM2M_ERR_END after the last entry. */
+lwm2m_err_t lwm2m_payload_iter_next(lwm2m_payload_iter_t *it, lwm2m_entry_t *e);
+
 #endif

@@ -281,13 +281,13 @@ static void bs_discover(const lwm2m_store_t *st, const lwm2m_path_t *p, uint8_t 
  * 0, or the refusing code. */
 static uint8_t bs_entries(const lwm2m_store_t *st, const lwm2m_path_t *p, const coap_msg_t *req, bool write)
 {
-    lwm2m_write_iter_t it;
+    lwm2m_payload_iter_t it;
     lwm2m_entry_t e;
     lwm2m_err_t err;
-    uint8_t code = lwm2m_write_iter_init(&it, req, p);
+    uint8_t code = lwm2m_payload_iter_init(&it, req, p);
     if (code)
         return code;
-    while ((err = lwm2m_write_iter_next(&it, &e)) == LWM2M_OK) {
+    while ((err = lwm2m_payload_iter_next(&it, &e)) == LWM2M_OK) {
         const lwm2m_obj_def_t *od = lwm2m_obj_def(e.path.ids[0]);
         const lwm2m_res_def_t *rd = e.path.len >= 3 ? lwm2m_res_def(od, e.path.ids[2]) : NULL;
         uint16_t ids[LWM2M_MAX_IDS];

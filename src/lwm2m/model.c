@@ -496,10 +496,10 @@ static uint8_t writable_value(const lwm2m_obj_def_t *od, const lwm2m_entry_t *e,
     return lwm2m_value_coerce(e, rd->type, (uint16_t)cf, v) == LWM2M_OK ? 0 : COAP_BAD_REQUEST;
 }
 
-uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
-                              const lwm2m_path_t *base)
+uint8_t lwm2m_payload_iter_init(lwm2m_payload_iter_t *it, const coap_msg_t *msg,
+                                const lwm2m_path_t *base)
 {
-    long cf = lwm2m_msg_format(req, COAP_OPT_CONTENT_FORMAT);
+    long cf = lwm2m_msg_format(msg, COAP_OPT_CONTENT_FORMAT);
     bool single = cf == LWM2M_CF_TEXT || cf == LWM2M_CF_OPAQUE || cf == LWM2M_CF_CBOR;
     if (cf != LWM2M_CF_TLV && cf != LWM2M_CF_SENML_CBOR && cf != LWM2M_CF_LWM2M_CBOR && cf != LWM2M_CF_SENML_JSON &&
         !single)
@@ -507,21 +507,21 @@ uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
     if (single && base->len < 3)
         return COAP_BAD_REQUEST;
     it->cf = (uint16_t)cf;
-    it->req = req;
+    it->msg = msg;
     it->base = *base;
     it->single_done = false;
     if (cf == LWM2M_CF_TLV)
-        lwm2m_tlv_dec_init(&it->d.tlv, req->payload, req->payload_len, base);
+        lwm2m_tlv_dec_init(&it->d.tlv, msg->payload, msg->payload_len, base);
     else if (cf == LWM2M_CF_SENML_CBOR)
-        lwm2m_senml_dec_init(&it->d.senml, req->payload, req->payload_len);
+        lwm2m_senml_dec_init(&it->d.senml, msg->payload, msg->payload_len);
     else if (cf == LWM2M_CF_LWM2M_CBOR)
-        lwm2m_cbor_dec_init(&it->d.lcbor, req->payload, req->payload_len);
+        lwm2m_cbor_dec_init(&it->d.lcbor, msg->payload, msg->payload_len);
     else if (cf == LWM2M_CF_SENML_JSON)
-        lwm2m_senml_json_dec_init(&it->d.sjson, req->payload, req->payload_len);
+        lwm2m_senml_json_dec_init(&it->d.sjson, msg->payload, msg->payload_len);
     return 0;
 }
 
-lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e)
+lwm2m_err_t lwm2m_payload_iter_next(lwm2m_payload_iter_t *it, lwm2m_entry_t *e)
 {
     if (it->cf == LWM2M_CF_TLV)
         return lwm2m_tlv_next(&it->d.tlv, e);
@@ -537,9 +537,9 @@ lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e)
     memset(e, 0, sizeof *e); /* text, opaque or CBOR: the whole payload is the value */
     e->path = it->base;
     if (it->cf == LWM2M_CF_CBOR)
-        return lwm2m_cbor_value_decode(it->req->payload, it->req->payload_len, e);
-    e->raw = it->req->payload;
-    e->raw_len = it->req->payload_len;
+        return lwm2m_cbor_value_decode(it->msg->payload, it->msg->payload_len, e);
+    e->raw = it->msg->payload;
+    e->raw_len = it->msg->payload_len;
     return LWM2M_OK;
 }
 
@@ -552,12 +552,12 @@ static void dm_write(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const l
 {
     uint64_t given = 0; /* bit i: od->res[i] is in the payload */
     for (int pass = 0; pass < 2; pass++) {
-        lwm2m_write_iter_t it;
+        lwm2m_payload_iter_t it;
         lwm2m_entry_t e;
         lwm2m_err_t err;
-        if ((r->code = lwm2m_write_iter_init(&it, req, p)) != 0)
+        if ((r->code = lwm2m_payload_iter_init(&it, req, p)) != 0)
             return;
-        while ((err = lwm2m_write_iter_next(&it, &e)) == LWM2M_OK) {
+        while ((err = lwm2m_payload_iter_next(&it, &e)) == LWM2M_OK) {
             if (!lwm2m_path_within(&e.path, p) || e.path.ids[0] != od->id) {
                 r->code = COAP_BAD_REQUEST;
                 return;

@@ -1,6 +1,6 @@
 /* Shared by the Device Management (model.c) and Bootstrap (bootstrap.c)
- * interfaces of a client: the object table, instance lookup and the
- * entries of a write payload. Not installed. */
+ * interfaces of a client: the object table and instance lookup.
+ * Not installed. */
 #ifndef CORESEAL_LWM2M_MODEL_INTERNAL_H
 #define CORESEAL_LWM2M_MODEL_INTERNAL_H
 
@@ -15,29 +15,6 @@ bool lwm2m_instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
 
 /* Content-Format or Accept of a request; -1 when absent. */
 long lwm2m_msg_format(const coap_msg_t *req, uint16_t opt);
-
-/* The (path, value) entries of a Write payload addressed to `base`, in
- * TLV, SenML CBOR, SenML JSON, LwM2M CBOR, or for one resource plain text,
- * opaque or CBOR. */
-typedef struct {
-    uint16_t cf;
-    union { /* the decoder of cf */
-        lwm2m_tlv_dec_t tlv;
-        lwm2m_senml_dec_t senml;
-        lwm2m_cbor_dec_t lcbor;
-        lwm2m_senml_json_dec_t sjson;
-    } d;
-    const coap_msg_t *req;
-    lwm2m_path_t base;
-    bool single_done;
-} lwm2m_write_iter_t;
-
-/* 0, or the code refusing the payload's format (4.00 without one, 4.15
- * for a format not taken, 4.00 for text/opaque above a resource). */
-uint8_t lwm2m_write_iter_init(lwm2m_write_iter_t *it, const coap_msg_t *req,
-                              const lwm2m_path_t *base);
-/* LWM2M_ERR_END after the last entry. */
-lwm2m_err_t lwm2m_write_iter_next(lwm2m_write_iter_t *it, lwm2m_entry_t *e);
 
 /* The value an entry carries, as the resource type `want`. */
 lwm2m_err_t lwm2m_value_coerce(const lwm2m_entry_t *e, lwm2m_type_t want, uint16_t cf,
