@@ -271,10 +271,8 @@ static int restore(void *arg, const cs_lwm2m_db_row_t *row)
         oscore_ctx_t ctx;
         if (oscore_ctx_derive(&ctx, &s->n.sec.crypto, &row->params) != OSCORE_OK)
             return cli_fail(s->n.sub, CLI_EXIT_STORAGE, "a stored OSCORE context no longer derives");
-        if (row->window_valid) {
-            ctx.replay = row->window;
-            ctx.replay.size = row->params.replay_window ? row->params.replay_window : OSCORE_DEFAULT_REPLAY_WINDOW;
-        }
+        if (row->window_valid)
+            oscore_ctx_restore_window(&ctx, &row->window);
         if (!row->used)
             oscore_ctx_require_echo(&ctx);
         lwm2m_err_t e = lwm2m_registry_add_oscore(&s->reg, &ctx, row->endpoint, row->endpoint_len, &c);

@@ -201,6 +201,10 @@ CS_MUST_CHECK oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo
  * use of a context (Transport TS: Echo on the first Register and
  * Bootstrap-Request), so a recorded request cannot open a session. */
 void oscore_ctx_require_echo(oscore_ctx_t *ctx);
+/* Puts back a replay window saved at a clean shutdown (B.1.2): which
+ * Partial IVs were seen. Its size stays the one the context's parameters
+ * gave, and no Echo is needed. */
+void oscore_ctx_restore_window(oscore_ctx_t *ctx, const oscore_replay_t *saved);
 
 /* The CoAP response code RFC 8613 §8.2 prescribes for a failed request
  * (4.00, 4.01, 4.02), or 0 if the request is simply dropped; and its

@@ -309,6 +309,16 @@ void oscore_ctx_require_echo(oscore_ctx_t *ctx)
         ctx->replay.lost = true;
 }
 
+void oscore_ctx_restore_window(oscore_ctx_t *ctx, const oscore_replay_t *saved)
+{
+    if (!ctx || !saved)
+        return;
+    uint16_t size = ctx->replay.size;
+    ctx->replay = *saved;
+    ctx->replay.size = size;
+    ctx->replay.lost = false;
+}
+
 oscore_err_t oscore_echo_challenge(oscore_ctx_t *ctx, uint8_t echo[OSCORE_ECHO_LEN])
 {
     if (!ctx || !echo)

@@ -164,12 +164,8 @@ cs_store_err_t cs_state_attach(cs_state_file_t *sf, oscore_ctx_t *ctx)
 {
     if (!sf || !ctx)
         return CS_STORE_ERR_BAD_ARG;
-    if (sf->window_valid) {
-        uint16_t size = ctx->replay.size;
-        ctx->replay = sf->window;
-        ctx->replay.size = size;
-        ctx->replay.lost = false;
-    }
+    if (sf->window_valid)
+        oscore_ctx_restore_window(ctx, &sf->window);
     /* From here on the window lives in memory only: a crash must leave a
      * file that says so. */
     sf->window_valid = false;
