@@ -40,6 +40,7 @@ typedef enum {
     OSCORE_ERR_STORAGE,            /* the host could not persist the SSN bound */
     OSCORE_ERR_ECHO_REQUIRED,      /* freshness unknown: answer 4.01 + Echo (B.1.2) */
     OSCORE_ERR_FORBIDDEN_OPTION,   /* option cannot be protected as given */
+    OSCORE_ERR_ID_CONTEXT_TOO_LONG,/* B.2: joined ID Context over 32 bytes */
 } oscore_err_t;
 
 #define OSCORE_MAX_ID_LEN 7          /* 13-byte nonce - 6 */
@@ -53,6 +54,8 @@ typedef enum {
 #define OSCORE_DEFAULT_REPLAY_WINDOW 32
 #define OSCORE_MAX_REPLAY_WINDOW 256
 #define OSCORE_ECHO_LEN 8
+#define OSCORE_B2_NONCE_LEN 8 /* R1, R2, R3 of Appendix B.2 */
+#define OSCORE_B2_PENDING 4   /* R2 values a server keeps for runs not yet finished */
 /* Bytes OSCORE adds to a message beyond its tag: option header and value,
  * payload marker, code. Used to size output buffers. */
 #define OSCORE_OVERHEAD_MAX (1 + 2 + 1 + OSCORE_MAX_PIV_LEN + 1 + OSCORE_MAX_ID_CONTEXT_LEN + \
@@ -90,6 +93,7 @@ typedef struct {
                                 * it reserved ahead, e.g. for many contexts in one write);
                                 * 0: none beyond ssn_start */
     bool replay_window_lost;   /* rebooted without a stored window: use Echo */
+    bool b2;                   /* Appendix B.2: new ID Contexts may be negotiated */
     oscore_persist_t persist;  /* save_ssn may be NULL for a volatile context */
 } oscore_params_t;
 
@@ -120,6 +124,10 @@ typedef struct oscore_ctx {
     oscore_replay_t replay;
     uint8_t echo[OSCORE_ECHO_LEN]; /* outstanding Echo challenge */
     bool echo_pending;
+    bool b2;
+    /* server: R2 values sent in response #1 and not yet returned (B.2) */
+    uint8_t b2_r2[OSCORE_B2_PENDING][OSCORE_B2_NONCE_LEN];
+    uint8_t b2_r2_count, b2_r2_next;
 } oscore_ctx_t;
 
 /* What a response needs from its request (§5.4, §8.3): the request's kid
@@ -205,6 +213,63 @@ void oscore_ctx_require_echo(oscore_ctx_t *ctx);
  * Partial IVs were seen. Its size stays the one the context's parameters
  * gave, and no Echo is needed. */
 void oscore_ctx_restore_window(oscore_ctx_t *ctx, const oscore_replay_t *saved);
+
+/* ---- Appendix B.2: a new context from the same Master Secret ----
+ * When a peer has lost its mutable state (SSN, replay window), or on the
+ * first use of provisioned parameters (LwM2M asks for it), the two peers
+ * derive a fresh context with random ID Contexts exchanged in 'kid context':
+ *
+ *   client: request #1, ID Context ID1 = R1          (oscore_b2_start)
+ *   server: verifies it, answers 4.01 with kid context R2, protected with
+ *           ID Context R2||ID1                       (oscore_b2_answer_request1)
+ *   client: verifies that, repeats its request with
+ *           ID Context R2||R3                        (oscore_b2_accept_response1)
+ *   server: R2 is one it sent: that context is now
+ *           the context with this client             (oscore_b2_accept_request2)
+ *
+ * Every new context has keys never used before, so its SSNs start at 0 and
+ * nothing needs to have been persisted. `base` is the host's parameters for
+ * the peer (its ID Context is ignored); the context keeps its persistence
+ * callback, whose host records the new ID Context with the next SSN bound.
+ * Both endpoints need a good source of randomness (the crypto backend's). */
+
+/* Client, step 1: ctx becomes a context with a random ID Context, which
+ * requests carry in 'kid context'. */
+CS_MUST_CHECK oscore_err_t oscore_b2_start(oscore_ctx_t *ctx, const cs_crypto_t *crypto,
+                                           const oscore_params_t *base);
+/* Client: true if resp (to a request protected with ctx) is a B.2
+ * response #1, i.e. it carries a kid context and ctx allows B.2. */
+bool oscore_b2_is_response1(const oscore_ctx_t *ctx, const coap_msg_t *resp);
+/* Client, step 3: verifies response #1 for the request of `binding` and
+ * makes ctx the third context; send the request again with it. out
+ * receives the decrypted response #1 (the server's 4.01). */
+CS_MUST_CHECK oscore_err_t oscore_b2_accept_response1(oscore_ctx_t *ctx,
+                                                      const oscore_params_t *base,
+                                                      const oscore_binding_t *binding,
+                                                      const coap_msg_t *resp, uint8_t *out,
+                                                      size_t cap, size_t *out_len);
+/* Server: true if a request with this option names ctx's peer (kid) with
+ * a kid context that is not ctx's ID Context, and ctx allows B.2. */
+bool oscore_b2_applies(const oscore_ctx_t *ctx, const oscore_option_t *opt);
+/* Server: true if the kid context starts with an R2 this context sent in a
+ * response #1 (the request is a request #2). */
+bool oscore_b2_is_request2(const oscore_ctx_t *ctx, const oscore_option_t *opt);
+/* Server, step 2: verifies req with its kid context as ID Context and, if
+ * it verifies, protects resp (the host's 4.01 for req: token, type, MID)
+ * as response #1 into out. ctx keeps its keys and remembers R2. req is
+ * not to be acted on. out doubles as scratch: cap must hold req too. */
+CS_MUST_CHECK oscore_err_t oscore_b2_answer_request1(oscore_ctx_t *ctx, const oscore_params_t *base,
+                                                     const coap_msg_t *req,
+                                                     const coap_msg_t *resp, uint8_t *out,
+                                                     size_t cap, size_t *out_len);
+/* Server, step 4: verifies request #2 with its kid context R2||R3 as ID
+ * Context; on success ctx becomes that context (earlier keys and pending
+ * R2 values gone) and the request is unprotected into out exactly as by
+ * oscore_unprotect_request: act on it and answer with the binding. */
+CS_MUST_CHECK oscore_err_t oscore_b2_accept_request2(oscore_ctx_t *ctx, const oscore_params_t *base,
+                                                     const coap_msg_t *req, uint8_t *out,
+                                                     size_t cap, size_t *out_len,
+                                                     oscore_binding_t *binding);
 
 /* The CoAP response code RFC 8613 §8.2 prescribes for a failed request
  * (4.00, 4.01, 4.02), or 0 if the request is simply dropped; and its

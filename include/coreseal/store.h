@@ -41,6 +41,7 @@ typedef struct {
     size_t id_context_len;
     bool has_id_context;
     bool send_kid_context;
+    bool b2; /* rfc8613_b_2: Appendix B.2 re-derivation */
     int32_t aead_alg;
     int32_t hkdf_alg;
     uint16_t replay_window;
@@ -100,11 +101,16 @@ typedef struct {
     bool window_valid;       /* saved at a clean shutdown */
     oscore_replay_t window;
     bool fresh;              /* no file existed: a context never used */
+    /* Appendix B.2 contexts: the ID Context the bound and window belong to */
+    uint8_t id_context[OSCORE_MAX_ID_CONTEXT_LEN];
+    size_t id_context_len;
+    bool has_id_context;
 } cs_state_file_t;
 
 /* Reads the state file (absent: a fresh context) and prepares p: ssn_start,
  * replay_window_lost, and the persistence callback writing to this file
- * with `step`. */
+ * with `step`. For a B.2 context (p->b2) the ID Context last negotiated,
+ * if any, replaces p's: the bound belongs to its keys. */
 CS_MUST_CHECK cs_store_err_t cs_state_open(cs_state_file_t *sf, const char *path, uint32_t step,
                                            oscore_params_t *p, char *err, size_t err_len);
 /* After oscore_ctx_derive: restores a cleanly saved window into ctx and

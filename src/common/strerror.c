@@ -97,6 +97,7 @@ static const err_entry_t errors[] = {
     E(OSCORE_ERR_STORAGE, "OSCORE: could not persist the sequence number bound"),
     E(OSCORE_ERR_ECHO_REQUIRED, "OSCORE: freshness unknown after restart; Echo challenge needed"),
     E(OSCORE_ERR_FORBIDDEN_OPTION, "OSCORE: option cannot be protected as given"),
+    E(OSCORE_ERR_ID_CONTEXT_TOO_LONG, "OSCORE: the re-derived ID Context would exceed 32 bytes (B.2)"),
 
     E(EDHOC_ERR_BAD_ARG, "EDHOC: invalid argument"),
     E(EDHOC_ERR_BAD_STATE, "EDHOC: call out of order or after a failure"),

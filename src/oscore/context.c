@@ -110,6 +110,7 @@ oscore_err_t oscore_ctx_derive(oscore_ctx_t *ctx, const cs_crypto_t *crypto,
     ctx->replay.size = p->replay_window ? p->replay_window : OSCORE_DEFAULT_REPLAY_WINDOW;
     ctx->replay.empty = true;
     ctx->replay.lost = p->replay_window_lost;
+    ctx->b2 = p->b2;
     return OSCORE_OK;
 }
 
@@ -342,6 +343,7 @@ uint8_t oscore_err_to_coap_code(oscore_err_t err)
     case OSCORE_ERR_BAD_OPTION:
     case OSCORE_ERR_MISSING_KID: return COAP_BAD_OPTION;
     case OSCORE_ERR_UNKNOWN_CONTEXT:
+    case OSCORE_ERR_ID_CONTEXT_TOO_LONG:
     case OSCORE_ERR_REPLAY:
     case OSCORE_ERR_ECHO_REQUIRED: return COAP_UNAUTHORIZED;
     case OSCORE_ERR_DECRYPT:
@@ -355,7 +357,8 @@ const char *oscore_err_diagnostic(oscore_err_t err)
     switch (err) {
     case OSCORE_ERR_BAD_OPTION:
     case OSCORE_ERR_MISSING_KID: return "Failed to decode COSE";
-    case OSCORE_ERR_UNKNOWN_CONTEXT: return "Security context not found";
+    case OSCORE_ERR_UNKNOWN_CONTEXT:
+    case OSCORE_ERR_ID_CONTEXT_TOO_LONG: return "Security context not found";
     case OSCORE_ERR_REPLAY: return "Replay detected";
     case OSCORE_ERR_DECRYPT:
     case OSCORE_ERR_MALFORMED_PLAINTEXT: return "Decryption failed";

@@ -20,6 +20,13 @@ size_t oscore_option_encode(uint8_t *out, const uint8_t *piv, size_t piv_len, co
                             size_t kid_ctx_len, bool with_kid_ctx);
 bool oscore_replay_check(const oscore_replay_t *w, uint64_t piv);
 void oscore_replay_update(oscore_replay_t *w, uint64_t piv);
+/* oscore_protect_response whose OSCORE option also carries kid_ctx
+ * (NULL: none), as response #1 of Appendix B.2 does. */
+oscore_err_t oscore_protect_response_kid_context(oscore_ctx_t *ctx,
+                                                 const oscore_binding_t *binding,
+                                                 const coap_msg_t *resp, bool own_piv,
+                                                 const uint8_t *kid_ctx, size_t kid_ctx_len,
+                                                 uint8_t *out, size_t cap, size_t *out_len);
 /* After an Echo-verified request: piv and everything below count as seen. */
 void oscore_replay_restart(oscore_replay_t *w, uint64_t piv);
 

@@ -338,7 +338,17 @@ oscore_err_t oscore_protect_response(oscore_ctx_t *ctx, const oscore_binding_t *
                                      const coap_msg_t *resp, bool own_piv, uint8_t *out,
                                      size_t cap, size_t *out_len)
 {
-    if (!ctx || !binding || !resp || !out || !out_len)
+    return oscore_protect_response_kid_context(ctx, binding, resp, own_piv, NULL, 0, out, cap,
+                                               out_len);
+}
+
+oscore_err_t oscore_protect_response_kid_context(oscore_ctx_t *ctx,
+                                                 const oscore_binding_t *binding,
+                                                 const coap_msg_t *resp, bool own_piv,
+                                                 const uint8_t *kid_ctx, size_t kid_ctx_len,
+                                                 uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (!ctx || !binding || !resp || !out || !out_len || kid_ctx_len > OSCORE_MAX_ID_CONTEXT_LEN)
         return OSCORE_ERR_BAD_ARG;
     coap_opt_t obs;
     bool notification = coap_msg_find_option(resp, COAP_OPT_OBSERVE, &obs);
@@ -346,8 +356,8 @@ oscore_err_t oscore_protect_response(oscore_ctx_t *ctx, const oscore_binding_t *
      * known to be fresh (§8.3, B.1.2); notifications each need their own. */
     own_piv = own_piv || notification || !binding->fresh;
     uint8_t nonce[OSCORE_MAX_NONCE_LEN], piv[OSCORE_MAX_PIV_LEN];
-    uint8_t optval[1 + OSCORE_MAX_PIV_LEN];
-    size_t piv_len = 0, optval_len = 0;
+    uint8_t optval[1 + OSCORE_MAX_PIV_LEN + 1 + OSCORE_MAX_ID_CONTEXT_LEN];
+    size_t piv_len = 0;
     if (own_piv) {
         uint64_t ssn;
         oscore_err_t err = oscore_next_ssn(ctx, &ssn);
@@ -355,10 +365,11 @@ oscore_err_t oscore_protect_response(oscore_ctx_t *ctx, const oscore_binding_t *
             return err;
         piv_len = oscore_piv_encode(ssn, piv);
         oscore_make_nonce(ctx, ctx->sender_id, ctx->sender_id_len, piv, piv_len, nonce);
-        optval_len = oscore_option_encode(optval, piv, piv_len, NULL, 0, false, NULL, 0, false);
     } else {
         memcpy(nonce, binding->nonce, ctx->nonce_len);
     }
+    size_t optval_len = oscore_option_encode(optval, piv, piv_len, NULL, 0, false, kid_ctx,
+                                             kid_ctx_len, kid_ctx != NULL);
     uint8_t aad[64];
     size_t aad_len;
     oscore_err_t err = make_aad(ctx, binding->kid, binding->kid_len, binding->piv,

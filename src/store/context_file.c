@@ -3,6 +3,7 @@
  * The formats are documented in docs/context-files.md. */
 #define _POSIX_C_SOURCE 200809L
 #include "coreseal/store.h"
+#include "store_internal.h"
 
 #include "coreseal/cose.h"
 
@@ -26,29 +27,6 @@ static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const
         va_end(ap);
     }
     return code;
-}
-
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes n hex characters into out (cap bytes); false on bad input. */
-static bool hex_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *len)
-{
-    if (n % 2 || n / 2 > cap)
-        return false;
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = hex_nibble(s[i]), lo = hex_nibble(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return true;
 }
 
 /* Where each byte-string parameter lives in the struct. */
@@ -80,7 +58,7 @@ static cs_store_err_t set_bytes(cs_context_file_t *cf, const bytes_field_t *f, c
     uint8_t *dst = (uint8_t *)cf + f->off;
     size_t *len = (size_t *)((uint8_t *)cf + f->len_off);
     if (hex) {
-        if (!hex_decode(val, n, dst, f->cap, len))
+        if (!cs_hex_decode(val, n, dst, f->cap, len))
             return fail(err, err_len, CS_STORE_ERR_VALUE,
                         "%s: %s must be an even number of hex digits, at most %zu bytes", where,
                         f->name, f->cap);
@@ -194,10 +172,10 @@ static cs_store_err_t parse_json(json_t *root, const char *base_dir, cs_context_
                 cf->replay_window = (uint16_t)n;
             else
                 cf->ssn_step = (uint32_t)n;
-        } else if (strcmp(key, "send_kid_context") == 0) {
+        } else if (strcmp(key, "send_kid_context") == 0 || strcmp(key, "rfc8613_b_2") == 0) {
             if (!json_is_boolean(v))
-                return fail(err, err_len, CS_STORE_ERR_VALUE, "send_kid_context must be true or false");
-            cf->send_kid_context = json_is_true(v);
+                return fail(err, err_len, CS_STORE_ERR_VALUE, "%s must be true or false", key);
+            *(key[0] == 's' ? &cf->send_kid_context : &cf->b2) = json_is_true(v);
         } else if (strcmp(key, "state_file") == 0) {
             if (!json_is_string(v) || json_string_length(v) == 0)
                 return fail(err, err_len, CS_STORE_ERR_VALUE, "state_file must be a path");
@@ -295,10 +273,7 @@ static cs_store_err_t parse_libcoap_line(cs_context_file_t *cf, const char *line
     if (strcmp(nbuf, "rfc8613_b_1_2") == 0 && is_bool)
         return CS_STORE_OK; /* coreseal always recovers with Echo (B.1.2) */
     if (strcmp(nbuf, "rfc8613_b_2") == 0 && is_bool) {
-        if (bval)
-            return fail(err, err_len, CS_STORE_ERR_VALUE,
-                        "%s: Appendix B.2 re-derivation is not supported yet; set it to false",
-                        where);
+        cf->b2 = bval;
         return CS_STORE_OK;
     }
     /* coreseal extensions, for files shared by both tools */
@@ -405,4 +380,5 @@ void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p)
     p->id_context_len = cf->id_context_len;
     p->send_kid_context = cf->send_kid_context;
     p->replay_window = cf->replay_window;
+    p->b2 = cf->b2;
 }

@@ -3,6 +3,7 @@
  * COSE_Key in its cnf claim (RFC 8747), as RFC 9528 §3.5.2 uses. */
 #define _POSIX_C_SOURCE 200809L
 #include "coreseal/store.h"
+#include "store_internal.h"
 
 #include "coreseal/cbor.h"
 #include "coreseal/cose.h"
@@ -56,15 +57,6 @@ cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv, const ui
     return cbor_enc_finish(&e, &k->id_cred_len) == CBOR_OK ? CS_STORE_OK : CS_STORE_ERR_VALUE;
 }
 
-static json_t *hex(const uint8_t *p, size_t n)
-{
-    char buf[1024];
-    for (size_t i = 0; i < n && 2 * i + 2 < sizeof buf; i++)
-        snprintf(buf + 2 * i, 3, "%02x", p[i]);
-    buf[2 * n < sizeof buf ? 2 * n : sizeof buf - 1] = 0;
-    return json_string(n ? buf : "");
-}
-
 cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool with_private)
 {
     const char *name = NULL;
@@ -76,11 +68,11 @@ cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool
     json_t *o = json_object();
     json_object_set_new(o, "curve", json_string(name));
     if (with_private)
-        json_object_set_new(o, "private_key", hex(k->priv, k->priv_len));
-    json_object_set_new(o, "public_key", hex(k->pub, k->pub_len));
-    json_object_set_new(o, "kid", hex(k->kid, k->kid_len));
-    json_object_set_new(o, "id_cred", hex(k->id_cred, k->id_cred_len));
-    json_object_set_new(o, "cred", hex(k->cred, k->cred_len));
+        json_object_set_new(o, "private_key", cs_json_hex(k->priv, k->priv_len));
+    json_object_set_new(o, "public_key", cs_json_hex(k->pub, k->pub_len));
+    json_object_set_new(o, "kid", cs_json_hex(k->kid, k->kid_len));
+    json_object_set_new(o, "id_cred", cs_json_hex(k->id_cred, k->id_cred_len));
+    json_object_set_new(o, "cred", cs_json_hex(k->cred, k->cred_len));
     char *text = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     if (!text)
@@ -100,17 +92,7 @@ static bool get_hex(json_t *o, const char *key, uint8_t *out, size_t cap, size_t
         return !required;
     }
     const char *s = json_string_value(v);
-    size_t n = s ? strlen(s) : 0;
-    if (!s || n % 2 || n / 2 > cap)
-        return false;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned b;
-        if (sscanf(s + 2 * i, "%2x", &b) != 1)
-            return false;
-        out[i] = (uint8_t)b;
-    }
-    *len = n / 2;
-    return true;
+    return s && cs_hex_decode(s, strlen(s), out, cap, len);
 }
 
 /* The sub (2) claim of a CCS, "" without one. */

@@ -4,6 +4,7 @@
  * directory, so a crash leaves the old or the new file, never a torn one. */
 #define _POSIX_C_SOURCE 200809L
 #include "coreseal/store.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +67,8 @@ static cs_store_err_t state_write(const cs_state_file_t *sf)
     json_t *root = json_object();
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "ssn_bound", json_integer((json_int_t)sf->ssn_bound));
+    if (sf->has_id_context)
+        json_object_set_new(root, "id_context", cs_json_hex(sf->id_context, sf->id_context_len));
     if (sf->window_valid) {
         json_t *w = json_object(), *seen = json_array();
         char hex[17];
@@ -101,6 +104,16 @@ static cs_store_err_t state_read(cs_state_file_t *sf, char *err, size_t err_len)
         goto out;
     }
     sf->ssn_bound = (uint64_t)json_integer_value(bound);
+    json_t *idc = json_object_get(root, "id_context");
+    if (idc) {
+        const char *s = json_string_value(idc);
+        if (!s || !cs_hex_decode(s, strlen(s), sf->id_context, sizeof sf->id_context,
+                                 &sf->id_context_len)) {
+            fail(err, err_len, e, "id_context is not a hex string of at most 32 bytes", sf->path);
+            goto out;
+        }
+        sf->has_id_context = true;
+    }
     if (w) {
         json_t *seen = json_object_get(w, "seen"), *hi = json_object_get(w, "highest");
         if (!json_is_array(seen) || json_array_size(seen) != OSCORE_MAX_REPLAY_WINDOW / 64 ||
@@ -125,14 +138,25 @@ out:
     return e;
 }
 
+/* A B.2 context's ID Context changes with its keys (Appendix B.2): the
+ * file records it with every bound, so a bound never outlives its keys. */
+static void note_id_context(cs_state_file_t *sf, const oscore_ctx_t *ctx)
+{
+    if (!ctx->b2 || !ctx->has_id_context)
+        return;
+    memcpy(sf->id_context, ctx->id_context, ctx->id_context_len);
+    sf->id_context_len = ctx->id_context_len;
+    sf->has_id_context = true;
+}
+
 static oscore_err_t save_ssn(void *arg, const oscore_ctx_t *ctx, uint64_t bound)
 {
-    (void)ctx;
     cs_state_file_t *sf = arg;
-    uint64_t old = sf->ssn_bound;
+    cs_state_file_t old = *sf;
     sf->ssn_bound = bound;
+    note_id_context(sf, ctx);
     if (state_write(sf) != CS_STORE_OK) {
-        sf->ssn_bound = old;
+        *sf = old;
         return OSCORE_ERR_STORAGE;
     }
     return OSCORE_OK;
@@ -156,6 +180,10 @@ cs_store_err_t cs_state_open(cs_state_file_t *sf, const char *path, uint32_t ste
     }
     p->ssn_start = sf->ssn_bound;
     p->replay_window_lost = !sf->fresh && !sf->window_valid;
+    if (p->b2 && sf->has_id_context) {
+        p->id_context = sf->id_context;
+        p->id_context_len = sf->id_context_len;
+    }
     p->persist = (oscore_persist_t){.save_ssn = save_ssn, .arg = sf, .step = step};
     return CS_STORE_OK;
 }
@@ -179,5 +207,6 @@ cs_store_err_t cs_state_close(cs_state_file_t *sf, const oscore_ctx_t *ctx)
     /* The bound stays what was promised: SSNs up to it may have gone out. */
     sf->window = ctx->replay;
     sf->window_valid = !ctx->replay.lost;
+    note_id_context(sf, ctx);
     return state_write(sf);
 }

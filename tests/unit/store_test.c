@@ -68,7 +68,16 @@ static void test_json_and_libcoap_formats(void **state)
     assert_int_equal(cf.replay_window, 30);
     assert_int_equal(cf.ssn_step, 5);
     assert_string_equal(cf.state_file, "");
+    assert_false(cf.b2);
     check_c11_keys(&cf);
+
+    char with_b2[1024];
+    snprintf(with_b2, sizeof with_b2, "%srfc8613_b_2,bool,true\n", libcoap_c11);
+    oscore_params_t p;
+    assert_int_equal(cs_context_file_parse(with_b2, strlen(with_b2), "", &cf, err, sizeof err),
+                     CS_STORE_OK);
+    cs_context_file_params(&cf, &p);
+    assert_true(cf.b2 && p.b2);
 
     const char *ascii = "master_secret,ascii,\"abcdefgh\"\nsender_id,ascii,\"client\"\n"
                         "recipient_id,ascii,\"server\"\nid_context,hex,\"37cbf3210017a2d3\"\n";
@@ -107,8 +116,8 @@ static void test_errors_name_the_problem(void **state)
          "line 2: expected name,type,value"},
         {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\naead_alg,integer,x\n",
          CS_STORE_ERR_VALUE, "line 4: aead_alg is not an integer"},
-        {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\nrfc8613_b_2,bool,true\n",
-         CS_STORE_ERR_VALUE, "B.2 re-derivation is not supported yet"},
+        {"{\"master_secret\":\"01\",\"sender_id\":\"\",\"recipient_id\":\"01\",\"rfc8613_b_2\":1}",
+         CS_STORE_ERR_VALUE, "rfc8613_b_2 must be true or false"},
         {"master_secret,hex,\"01\"\nsender_id,hex,\"\"\nrecipient_id,hex,\"01\"\nfoo,integer,1\n",
          CS_STORE_ERR_VALUE, "line 4: unknown or mistyped entry \"foo,integer\""},
     };
@@ -287,12 +296,63 @@ static void test_state_file_life_cycle(void **state)
     cs_crypto_openssl_free(&c);
 }
 
+/* A B.2 context's state file carries the negotiated ID Context with its
+ * bound; reopening derives that context again. Other contexts keep the
+ * context file's ID Context whatever the state file says. */
+static void test_state_file_keeps_b2_id_context(void **state)
+{
+    (void)state;
+    cs_crypto_t c;
+    assert_int_equal(cs_crypto_openssl_new(&c), CS_CRYPTO_OK);
+    tmp_t t;
+    tmp_make(&t);
+    cs_context_file_t cf;
+    cs_state_file_t sf;
+    oscore_params_t p;
+    oscore_ctx_t ctx;
+    char err[256];
+    assert_int_equal(cs_context_file_parse(json_c11, strlen(json_c11), "", &cf, err, sizeof err),
+                     CS_STORE_OK);
+    cf.b2 = true;
+    cs_context_file_params(&cf, &p);
+    assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_OK);
+    assert_null(p.id_context);
+    assert_int_equal(oscore_b2_start(&ctx, &c, &p), OSCORE_OK);
+    protect_n(&ctx, 5); /* bounds 4, 8 for the new keys */
+    assert_true(sf.ssn_bound == 8 && sf.has_id_context);
+    uint8_t id[OSCORE_B2_NONCE_LEN];
+    memcpy(id, ctx.id_context, sizeof id);
+
+    cs_context_file_params(&cf, &p);
+    assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(p.id_context_len, sizeof id);
+    assert_memory_equal(p.id_context, id, sizeof id);
+    assert_true(p.ssn_start == 8);
+    oscore_ctx_t again;
+    assert_int_equal(oscore_ctx_derive(&again, &c, &p), OSCORE_OK);
+    assert_memory_equal(again.sender_key, ctx.sender_key, ctx.key_len);
+
+    cf.b2 = false;
+    cs_context_file_params(&cf, &p);
+    assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_OK);
+    assert_null(p.id_context);
+
+    FILE *f = fopen(t.path, "w");
+    fputs("{\"version\":1,\"ssn_bound\":4,\"id_context\":\"0g\"}", f);
+    fclose(f);
+    assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_ERR_VALUE);
+    assert_non_null(strstr(err, "id_context"));
+    tmp_clean(&t);
+    cs_crypto_openssl_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_and_libcoap_formats),
         cmocka_unit_test(test_errors_name_the_problem),
         cmocka_unit_test(test_state_file_life_cycle),
+        cmocka_unit_test(test_state_file_keeps_b2_id_context),
         cmocka_unit_test(test_bootstrap_config),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
