@@ -38,6 +38,8 @@ fn_t volatile footprint_keep[] = {
     (fn_t)oscore_unprotect_response, (fn_t)oscore_unprotect_request,
     (fn_t)oscore_protect_response, (fn_t)oscore_echo_challenge,
     (fn_t)oscore_msg_option,      (fn_t)oscore_err_to_coap_code,
+    (fn_t)oscore_b2_start,        (fn_t)oscore_b2_is_response1,
+    (fn_t)oscore_b2_accept_response1,
     (fn_t)edhoc_initiator_init,   (fn_t)edhoc_initiator_prepare_message_1,
     (fn_t)edhoc_initiator_parse_message_2, (fn_t)edhoc_initiator_verify_message_2,
     (fn_t)edhoc_initiator_prepare_message_3, (fn_t)edhoc_initiator_process_message_4,

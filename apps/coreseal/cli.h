@@ -79,6 +79,17 @@ int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const
 bool cli_security_recipient_id_taken(void *sec, const uint8_t *id, size_t len);
 /* Context that receives with the option's kid / kid context, or NULL. */
 cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt);
+
+/* RFC 8613 Appendix B.2, for contexts whose parameters set rfc8613_b_2. */
+/* The provisioned parameters of c (B.2 derives from them), with c's
+ * persistence. */
+void cli_context_base(const cli_context_t *c, oscore_params_t *p);
+/* Client: step 1 on first use, i.e. unless c's state file holds a context
+ * negotiated before. Returns an exit code. */
+int cli_b2_start_if_new(cli_security_t *sec, cli_context_t *c, bool verbose, const char *sub);
+/* Server: the B.2 context a request names by kid with an unknown kid
+ * context (oscore_b2_applies), or NULL. */
+cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *opt);
 /* Clean shutdown: saves replay windows; wipes keys. */
 void cli_security_close(cli_security_t *sec);
 

@@ -460,6 +460,34 @@ static int open_response(client_t *cl, const coap_ep_event_t *ev, oscore_binding
     return CLI_EXIT_OK;
 }
 
+/* RFC 8613 B.2 step 3: the server answered with a kid context of its own
+ * (response #1). CLI_EXIT_OK: the context moved on, send the request
+ * again; -1: ev is no response #1; otherwise an exit code. */
+static int accept_b2_response(client_t *cl, const coap_ep_event_t *ev,
+                              const oscore_binding_t *bind, int *runs)
+{
+    if (!cl->oscore || !oscore_b2_is_response1(&cl->oscore->ctx, &ev->msg))
+        return -1;
+    if (cl->o.verbose)
+        cli_print_msg(stderr, '<', &ev->msg, "(B.2 response #1)", cl->o.verbose);
+    if (++*runs > 2)
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY,
+                        "the server keeps asking for a new security context (RFC 8613 B.2); "
+                        "check that both sides use the same Master Secret and IDs");
+    oscore_params_t base;
+    uint8_t buf[MAX_MSG];
+    size_t n;
+    cli_context_base(cl->oscore, &base);
+    oscore_err_t oe = oscore_b2_accept_response1(&cl->oscore->ctx, &base, bind, &ev->msg, buf,
+                                                 sizeof buf, &n);
+    if (oe != OSCORE_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "B.2 response #1 rejected: %s [%s]",
+                        coreseal_strerror(oe), coreseal_errname(oe));
+    if (cl->o.verbose)
+        fprintf(stderr, "* new security context with the server (RFC 8613 B.2): retrying\n");
+    return CLI_EXIT_OK;
+}
+
 static int fail_response(client_t *cl, const coap_msg_t *m)
 {
     char code[32];
@@ -514,6 +542,7 @@ static int exchange(client_t *cl)
         return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a Request-Tag");
     uint8_t token[8], buf[MAX_MSG];
     bool echoed = false;
+    int b2_runs = 0;
     for (;;) {
         oscore_binding_t bind;
         if (use_b1)
@@ -526,6 +555,11 @@ static int exchange(client_t *cl)
         coap_ep_event_t ev;
         if ((rc = wait_response(cl, &ev, give_up)) != CLI_EXIT_OK)
             return rc;
+        if ((rc = accept_b2_response(cl, &ev, &bind, &b2_runs)) >= 0) {
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            continue;
+        }
         coap_msg_t r;
         if ((rc = open_response(cl, &ev, &bind, buf, sizeof buf, &r)) != CLI_EXIT_OK)
             return rc;
@@ -575,16 +609,19 @@ static int observe(client_t *cl)
     opts_t *o = &cl->o;
     uint8_t token[8], buf[MAX_MSG];
     oscore_binding_t bind;
-    if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
-        return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a token");
-    int rc = send_request(cl, token, 0, true, NULL, NULL, &bind);
-    if (rc != CLI_EXIT_OK)
+    coap_ep_event_t ev;
+    int rc, b2_runs = 0;
+    do { /* a B.2 response #1 asks for the registration again */
+        if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
+            return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a token");
+        if ((rc = send_request(cl, token, 0, true, NULL, NULL, &bind)) != CLI_EXIT_OK ||
+            (rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)o->timeout_seconds * 1000)) != CLI_EXIT_OK)
+            return rc;
+    } while ((rc = accept_b2_response(cl, &ev, &bind, &b2_runs)) == CLI_EXIT_OK);
+    if (rc > 0)
         return rc;
     cs_time_ms_t end = o->observe_seconds >= 0 ? cs_net_now() + (cs_time_ms_t)o->observe_seconds * 1000
                                                : CS_TIME_NEVER - 1;
-    coap_ep_event_t ev;
-    if ((rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)o->timeout_seconds * 1000)) != CLI_EXIT_OK)
-        return rc;
     unsigned notifications = 0;
     for (;;) {
         coap_msg_t r;
@@ -699,6 +736,8 @@ int cmd_request(int argc, char **argv)
         if ((rc = cli_security_add(&cl.sec, o->oscore_file, o->sub)) != CLI_EXIT_OK)
             goto out;
         cl.oscore = &cl.sec.ctx[0];
+        if ((rc = cli_b2_start_if_new(&cl.sec, cl.oscore, o->verbose, o->sub)) != CLI_EXIT_OK)
+            goto out;
     }
     if (o->edhoc_key) {
         cl.edhoc.method = o->edhoc_method;

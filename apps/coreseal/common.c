@@ -106,6 +106,31 @@ int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
     return derive_slot(sec, c, &p, c->file.state_file, c->file.ssn_step, sub);
 }
 
+/* The parameters kept as a context file would hold them, so that B.2 can
+ * derive from them again later (cli_context_base). */
+static void file_from_params(cs_context_file_t *f, const oscore_params_t *p)
+{
+    /* lengths are checked by the derivation; here they only must fit */
+#define COPY(field)                                                                    \
+    do {                                                                               \
+        f->field##_len = p->field##_len <= sizeof f->field ? p->field##_len : 0;       \
+        if (f->field##_len)                                                            \
+            memcpy(f->field, p->field, f->field##_len);                                \
+    } while (0)
+    COPY(master_secret);
+    COPY(master_salt);
+    COPY(sender_id);
+    COPY(recipient_id);
+    COPY(id_context);
+#undef COPY
+    f->has_id_context = p->id_context != NULL;
+    f->send_kid_context = p->send_kid_context;
+    f->b2 = p->b2;
+    f->aead_alg = p->aead_alg;
+    f->hkdf_alg = p->hkdf_alg;
+    f->replay_window = p->replay_window;
+}
+
 int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params, const char *name,
                              const char *state_path, const char *sub, cli_context_t **out)
 {
@@ -114,11 +139,41 @@ int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params,
     cli_context_t *c = &sec->ctx[sec->n];
     memset(c, 0, sizeof *c);
     snprintf(c->path, sizeof c->path, "%s", name);
+    file_from_params(&c->file, params);
     if (state_path)
         snprintf(c->file.state_file, sizeof c->file.state_file, "%s", state_path);
     oscore_params_t p = *params;
     *out = c;
     return derive_slot(sec, c, &p, state_path, 32, sub);
+}
+
+void cli_context_base(const cli_context_t *c, oscore_params_t *p)
+{
+    cs_context_file_params(&c->file, p);
+    p->persist = c->ctx.persist;
+}
+
+int cli_b2_start_if_new(cli_security_t *sec, cli_context_t *c, bool verbose, const char *sub)
+{
+    if (!c->file.b2 || (c->persistent && c->state.has_id_context))
+        return CLI_EXIT_OK;
+    oscore_params_t base;
+    cli_context_base(c, &base);
+    oscore_err_t oe = oscore_b2_start(&c->ctx, &sec->crypto, &base);
+    if (oe != OSCORE_OK)
+        return cli_fail(sub, CLI_EXIT_SECURITY, "%s: cannot start RFC 8613 B.2: %s [%s]", c->path,
+                        coreseal_strerror(oe), coreseal_errname(oe));
+    if (verbose)
+        fprintf(stderr, "* %s: new security context (RFC 8613 B.2), ID Context R1 sent\n", c->path);
+    return CLI_EXIT_OK;
+}
+
+cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *opt)
+{
+    for (int i = 0; i < sec->n; i++)
+        if (oscore_b2_applies(&sec->ctx[i].ctx, opt))
+            return &sec->ctx[i];
+    return NULL;
 }
 
 /* LwM2M (Transport TS): Echo on the first use of a context. A context

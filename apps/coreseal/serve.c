@@ -473,23 +473,27 @@ static void observe_request(server_t *s, const coap_ep_event_t *ev, const coap_m
 
 /* ---------------------------------------------------------------- replies */
 
+/* r as a CoAP message for the request's token, in plain (MAX_MSG). */
+static bool build_reply(reply_t *r, const uint8_t *token, size_t tkl, uint8_t *plain,
+                        size_t *n, coap_msg_t *m)
+{
+    coap_builder_t b;
+    coap_builder_init(&b, plain, MAX_MSG, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, r->code, 0, token, tkl);
+    if (coap_optlist_write(&r->opts, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, r->payload, r->payload_len);
+    return coap_builder_finish(&b, n) == COAP_OK && coap_msg_parse(m, plain, *n) == COAP_OK;
+}
+
 /* Message bytes of r for the request's token; protected if ctx. */
 static bool finish_reply(server_t *s, reply_t *r, const uint8_t *token, size_t tkl,
                          cli_context_t *ctx, const oscore_binding_t *bind, bool own_piv,
                          uint8_t *out, size_t *out_len)
 {
     uint8_t plain[MAX_MSG];
-    coap_builder_t b;
     size_t n;
-    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, r->code, 0, token,
-                      tkl);
-    if (coap_optlist_write(&r->opts, &b) != COAP_OK)
-        return false;
-    coap_builder_set_payload(&b, r->payload, r->payload_len);
-    if (coap_builder_finish(&b, &n) != COAP_OK)
-        return false;
     coap_msg_t m;
-    if (coap_msg_parse(&m, plain, n) != COAP_OK)
+    if (!build_reply(r, token, tkl, plain, &n, &m))
         return false;
     if (s->verbose && ctx)
         cli_print_msg(stderr, '*', &m, "(inner)", s->verbose);
@@ -530,6 +534,34 @@ static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_
     reply_t r;
     reply_text(&r, code, oscore_err_diagnostic(oe));
     respond(s, ev, &r, NULL, NULL, now);
+}
+
+/* RFC 8613 B.2 step 2: a request for a B.2 context under a kid context we
+ * do not know. If it verifies with that ID Context, answer 4.01 with a
+ * fresh R2 (response #1); the client's next request is then request #2. */
+static void answer_b2_request1(server_t *s, const coap_ep_event_t *ev, cli_context_t *ctx,
+                               cs_time_ms_t now)
+{
+    reply_t r;
+    uint8_t plain[MAX_MSG], out[MAX_MSG];
+    size_t n;
+    coap_msg_t m;
+    oscore_params_t base;
+    reply_init(&r, COAP_UNAUTHORIZED);
+    if (!build_reply(&r, ev->msg.token, ev->msg.token_len, plain, &n, &m))
+        return;
+    cli_context_base(ctx, &base);
+    oscore_err_t oe = oscore_b2_answer_request1(&ctx->ctx, &base, &ev->msg, &m, out, sizeof out, &n);
+    if (oe != OSCORE_OK) {
+        respond_oscore_error(s, ev, oe, now);
+        return;
+    }
+    if (s->verbose)
+        fprintf(stderr, "* %s: unknown kid context, new security context offered (RFC 8613 B.2)\n",
+                ctx->path);
+    coap_err_t e = coap_ep_respond(&s->ep, ev, out, n, now);
+    if (e != COAP_OK)
+        fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
 }
 
 /* ---------------------------------------------------------------- EDHOC */
@@ -678,6 +710,7 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
     size_t rn;
     coap_opt_t edhoc_opt;
     cli_context_t *ctx;
+    bool b2_request2 = false;
     if (coap_msg_find_option(&ev->msg, COAP_OPT_EDHOC, &edhoc_opt)) {
         if (!(ctx = split_combined(s, ev, &opt, rebuilt, &rn, now)))
             return;
@@ -685,13 +718,27 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
             return;
         wire = &plain_oscore;
     } else if (!(ctx = cli_security_find(&s->sec, &opt))) {
-        respond_oscore_error(s, ev, OSCORE_ERR_UNKNOWN_CONTEXT, now);
-        return;
+        if (!(ctx = cli_security_find_b2(&s->sec, &opt))) {
+            respond_oscore_error(s, ev, OSCORE_ERR_UNKNOWN_CONTEXT, now);
+            return;
+        }
+        if (!(b2_request2 = oscore_b2_is_request2(&ctx->ctx, &opt))) {
+            answer_b2_request1(s, ev, ctx, now);
+            return;
+        }
     }
     uint8_t inner_buf[MAX_MSG];
     size_t n;
     oscore_binding_t bind;
-    oe = oscore_unprotect_request(&ctx->ctx, wire, inner_buf, sizeof inner_buf, &n, &bind);
+    if (b2_request2) {
+        oscore_params_t base;
+        cli_context_base(ctx, &base);
+        oe = oscore_b2_accept_request2(&ctx->ctx, &base, wire, inner_buf, sizeof inner_buf, &n, &bind);
+        if (oe == OSCORE_OK && s->verbose)
+            fprintf(stderr, "* %s: new security context established (RFC 8613 B.2)\n", ctx->path);
+    } else {
+        oe = oscore_unprotect_request(&ctx->ctx, wire, inner_buf, sizeof inner_buf, &n, &bind);
+    }
     if (oe == OSCORE_ERR_ECHO_REQUIRED) {
         /* B.1.2: prove freshness before acting; the 4.01 carries its own PIV */
         reply_t r;

@@ -111,6 +111,47 @@ check "20% loss: $ok of 10 OSCORE requests completed (>= 9)" test $ok -ge 9
 kill -TERM $SERVER; wait $SERVER 2>/dev/null
 check "clean shutdown saves the replay window" grep -q replay_window server.state
 
+# --- RFC 8613 Appendix B.2: fresh contexts from the same Master Secret
+B2=$((PORT + 34))
+sed 's/"state_file":"server.state"/"rfc8613_b_2":true/' server.json > b2server.json
+sed 's/"state_file":"client.state"/"rfc8613_b_2":true,"state_file":"b2client.state"/' client.json > b2client.json
+sed 's/"state_file":"client.state"/"rfc8613_b_2":true/' client.json > b2volatile.json
+start_b2_server() {
+    "$B" serve --listen 127.0.0.1:$B2 --root www --oscore b2server.json --interop -v >> b2.log 2>&1 &
+    B2S=$!
+    wait_for b2.log "listening on 127.0.0.1:$B2"
+}
+start_b2_server
+out=$("$B" get -v --oscore b2client.json coap://127.0.0.1:$B2/oscore/hello/1 2> b2c.txt)
+check "B.2: first use runs the protocol (response #1, then request #2 answered)" \
+    test "$out" = "Hello World!" -a -n "$(grep 'B.2 response #1' b2c.txt)" \
+    -a -n "$(grep 'new security context established' b2.log)"
+idc=$(grep -o '"id_context": "[0-9a-f]*"' b2client.state)
+check "B.2: the client's state file keeps the negotiated ID Context (16 bytes)" \
+    test ${#idc} = 48
+out=$("$B" get -v --oscore b2client.json coap://127.0.0.1:$B2/oscore/hello/1 2> b2c.txt)
+check "B.2: a restarted client goes on with the stored context, no new run" \
+    test "$out" = "Hello World!" -a -z "$(grep 'B.2' b2c.txt)"
+kill -9 $B2S; wait $B2S 2>/dev/null
+start_b2_server
+out=$("$B" get -v --oscore b2client.json coap://127.0.0.1:$B2/oscore/hello/1 2> b2c.txt)
+check "B.2: a server that lost everything (kill -9, no state file) is rejoined through B.2" \
+    test "$out" = "Hello World!" -a -n "$(grep 'B.2 response #1' b2c.txt)" \
+    -a "$(grep -o '"id_context": "[0-9a-f]*"' b2client.state)" != "$idc"
+ok=0
+for i in 1 2 3; do
+    [ "$("$B" get --oscore b2volatile.json coap://127.0.0.1:$B2/oscore/hello/1)" = "Hello World!" ] && ok=$((ok + 1))
+done
+check "B.2: a client without state gets new keys on every run ($ok of 3)" \
+    test $ok = 3 -a "$(grep -c 'new security context established' b2.log)" -ge 5
+sed 's/"recipient_id":"01"/"recipient_id":"01","rfc8613_b_2":true/' wrong.json > b2wrong.json
+offered=$(grep -c 'new security context offered' b2.log)
+"$B" get --oscore b2wrong.json coap://127.0.0.1:$B2/oscore/hello/1 2> err.txt; rc=$?
+check "B.2: a request #1 under another Master Secret is refused (4.00), no context offered" \
+    test $rc = 5 -a -n "$(grep 'Decryption failed' err.txt)" \
+    -a "$(grep -c 'new security context offered' b2.log)" = "$offered"
+kill -TERM $B2S; wait $B2S 2>/dev/null
+
 # --- EDHOC (RFC 9528 over CoAP, Appendix A.2), then OSCORE with its keys
 "$B" edhoc keygen --curve P-256 --kid 2b --out dev > /dev/null
 "$B" edhoc keygen --curve P-256 --kid 32 --out srv > /dev/null
