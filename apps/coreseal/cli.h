@@ -87,6 +87,8 @@ void cli_context_base(const cli_context_t *c, oscore_params_t *p);
 /* Client: step 1 on first use, i.e. unless c's state file holds a context
  * negotiated before. Returns an exit code. */
 int cli_b2_start_if_new(cli_security_t *sec, cli_context_t *c, bool verbose, const char *sub);
+/* The slot holding ctx, or NULL. */
+cli_context_t *cli_security_slot(cli_security_t *sec, const oscore_ctx_t *ctx);
 /* Server: the B.2 context a request names by kid with an unknown kid
  * context (oscore_b2_applies), or NULL. */
 cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *opt);

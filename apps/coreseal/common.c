@@ -168,6 +168,14 @@ int cli_b2_start_if_new(cli_security_t *sec, cli_context_t *c, bool verbose, con
     return CLI_EXIT_OK;
 }
 
+cli_context_t *cli_security_slot(cli_security_t *sec, const oscore_ctx_t *ctx)
+{
+    for (int i = 0; i < sec->n; i++)
+        if (&sec->ctx[i].ctx == ctx)
+            return &sec->ctx[i];
+    return NULL;
+}
+
 cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *opt)
 {
     for (int i = 0; i < sec->n; i++)

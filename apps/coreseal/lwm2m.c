@@ -66,27 +66,59 @@ bool node_request(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, uint8_t code, 
     return coap_builder_finish(&b, &n->last_len) == COAP_OK && send_last(n, peer, ctx, observe, bind);
 }
 
-bool node_repeat_with_echo(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, const uint8_t *plain,
-                           size_t plain_len, const coap_msg_t *resp, bool observe, uint8_t token[8],
+/* The request in plain again, with a new token and (if given) that Echo
+ * value in place of any earlier one. */
+static bool repeat_request(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, const uint8_t *plain,
+                           size_t plain_len, const coap_opt_t *echo, bool observe, uint8_t token[8],
                            oscore_binding_t *bind)
 {
     coap_msg_t orig;
-    coap_opt_t echo, o, list[24];
+    coap_opt_t o, list[24];
     coap_optlist_t l;
     coap_opt_iter_t it;
     uint8_t arena[512];
-    if (resp->code != COAP_UNAUTHORIZED || !coap_msg_find_option(resp, COAP_OPT_ECHO, &echo) ||
-        coap_msg_parse(&orig, plain, plain_len) != COAP_OK)
+    if (coap_msg_parse(&orig, plain, plain_len) != COAP_OK)
         return false;
     coap_optlist_init(&l, list, 24, arena, sizeof arena);
     coap_opt_iter_init(&it, &orig);
     while (coap_opt_next(&it, &o))
-        if (o.num != COAP_OPT_ECHO)
+        if (o.num != COAP_OPT_ECHO || !echo)
             coap_optlist_add(&l, o.num, o.val, o.len);
-    coap_optlist_add(&l, COAP_OPT_ECHO, echo.val, echo.len);
+    if (echo)
+        coap_optlist_add(&l, COAP_OPT_ECHO, echo->val, echo->len);
+    return node_request(n, peer, ctx, orig.code, &l, orig.payload, orig.payload_len, observe, token, bind);
+}
+
+bool node_repeat_with_echo(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, const uint8_t *plain,
+                           size_t plain_len, const coap_msg_t *resp, bool observe, uint8_t token[8],
+                           oscore_binding_t *bind)
+{
+    coap_opt_t echo;
+    if (resp->code != COAP_UNAUTHORIZED || !coap_msg_find_option(resp, COAP_OPT_ECHO, &echo))
+        return false;
     if (n->verbose)
         fprintf(stderr, "* the peer asks for freshness (Echo): repeating the request\n");
-    return node_request(n, peer, ctx, orig.code, &l, orig.payload, orig.payload_len, observe, token, bind);
+    return repeat_request(n, peer, ctx, plain, plain_len, &echo, observe, token, bind);
+}
+
+bool node_follow_b2_response(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx,
+                             const oscore_params_t *base, const coap_msg_t *resp,
+                             const oscore_binding_t *req_bind, const uint8_t *plain,
+                             size_t plain_len, bool observe, uint8_t token[8],
+                             oscore_binding_t *bind)
+{
+    uint8_t buf[LWM2M_CLI_MSG];
+    size_t len;
+    oscore_err_t e = oscore_b2_accept_response1(ctx, base, req_bind, resp, buf, sizeof buf, &len);
+    cs_wipe(buf, sizeof buf);
+    if (e != OSCORE_OK) {
+        fprintf(stderr, "coreseal %s: RFC 8613 B.2 response #1 rejected: %s [%s]\n", n->sub,
+                coreseal_strerror(e), coreseal_errname(e));
+        return false;
+    }
+    if (n->verbose)
+        fprintf(stderr, "* new OSCORE context with the peer (RFC 8613 B.2): repeating the request\n");
+    return repeat_request(n, peer, ctx, plain, plain_len, NULL, observe, token, bind);
 }
 
 oscore_err_t node_open_msg(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev, bool request,
@@ -136,19 +168,64 @@ bool node_verify_request(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev
     return false;
 }
 
+/* An answer's unprotected form in plain (LWM2M_CLI_MSG bytes). */
+static bool build_reply(uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len,
+                        const uint8_t *token, size_t tkl, uint8_t *plain, size_t *len, coap_msg_t *m)
+{
+    coap_builder_t b;
+    coap_builder_init(&b, plain, LWM2M_CLI_MSG, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, code, 0, token, tkl);
+    if (l && coap_optlist_write(l, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, pl, pl_len);
+    return coap_builder_finish(&b, len) == COAP_OK && coap_msg_parse(m, plain, *len) == COAP_OK;
+}
+
+bool node_verify_b2_request(node_t *n, oscore_ctx_t *ctx, const oscore_params_t *base,
+                            const coap_ep_event_t *ev, oscore_binding_t *bind, uint8_t *buf,
+                            coap_msg_t *out)
+{
+    oscore_option_t opt;
+    size_t len;
+    oscore_err_t e = oscore_msg_option(&ev->msg, &opt);
+    if (e == OSCORE_OK && !oscore_b2_is_request2(ctx, &opt)) {
+        uint8_t plain[LWM2M_CLI_MSG], prot[LWM2M_CLI_MSG];
+        coap_msg_t m;
+        if (!build_reply(COAP_UNAUTHORIZED, NULL, NULL, 0, ev->msg.token, ev->msg.token_len, plain, &len, &m))
+            return false;
+        e = oscore_b2_answer_request1(ctx, base, &ev->msg, &m, prot, sizeof prot, &len);
+        if (e == OSCORE_OK) {
+            if (n->verbose)
+                fprintf(stderr, "* unknown kid context: new OSCORE context offered (RFC 8613 B.2)\n");
+            if (coap_ep_respond(&n->ep, ev, prot, len, cs_net_now()) != COAP_OK && n->verbose)
+                fprintf(stderr, "* cannot answer\n");
+            return false;
+        }
+    } else if (e == OSCORE_OK) {
+        e = oscore_b2_accept_request2(ctx, base, &ev->msg, buf, LWM2M_CLI_MSG, &len, bind);
+        if (e == OSCORE_OK && coap_msg_parse(out, buf, len) == COAP_OK) {
+            if (n->verbose)
+                fprintf(stderr, "* new OSCORE context established (RFC 8613 B.2)\n");
+            return true;
+        }
+    }
+    uint8_t code = oscore_err_to_coap_code(e);
+    const char *diag = oscore_err_diagnostic(e);
+    if (n->verbose)
+        fprintf(stderr, "* OSCORE (B.2): %s\n", coreseal_strerror(e));
+    if (code)
+        node_reply(n, ev, NULL, NULL, code, NULL, (const uint8_t *)diag, strlen(diag), false, 0, ev->msg.token,
+                   ev->msg.token_len);
+    return false;
+}
+
 void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
                 uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
                 coap_peer_t peer, const uint8_t *token, size_t tkl)
 {
     uint8_t plain[LWM2M_CLI_MSG], prot[LWM2M_CLI_MSG];
-    coap_builder_t b;
     size_t len;
-    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, code, 0, token, tkl);
-    if (l && coap_optlist_write(l, &b) != COAP_OK)
-        return;
-    coap_builder_set_payload(&b, pl, pl_len);
     coap_msg_t m;
-    if (coap_builder_finish(&b, &len) != COAP_OK || coap_msg_parse(&m, plain, len) != COAP_OK)
+    if (!build_reply(code, l, pl, pl_len, token, tkl, plain, &len, &m))
         return;
     const uint8_t *wire = plain;
     if (ctx) {

@@ -46,6 +46,22 @@ oscore_err_t node_open_msg(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *
 bool node_verify_request(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *ev,
                          oscore_binding_t *bind, uint8_t *buf, coap_msg_t *out);
 
+/* A request naming ctx (a B.2 context) by kid under a kid context ctx does
+ * not have (oscore_b2_applies): RFC 8613 Appendix B.2 on the server side.
+ * A request #1 is answered with response #1 (false); a request #2 makes
+ * ctx the new context and is verified into out (true). base: ctx's
+ * provisioned parameters. */
+bool node_verify_b2_request(node_t *n, oscore_ctx_t *ctx, const oscore_params_t *base,
+                            const coap_ep_event_t *ev, oscore_binding_t *bind, uint8_t *buf,
+                            coap_msg_t *out);
+/* Client side of B.2: the answer on ctx was a response #1 (kid context of
+ * the server's): ctx becomes the third context, the request kept in plain
+ * goes out again on it. False (with a message) if it does not verify. */
+bool node_follow_b2_response(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx,
+                             const oscore_params_t *base, const coap_msg_t *resp,
+                             const oscore_binding_t *req_bind, const uint8_t *plain,
+                             size_t plain_len, bool observe, uint8_t token[8],
+                             oscore_binding_t *bind);
 /* Answers a request (ev; NULL for a notification, sent separately to peer)
  * with code, options in l and a payload; protected if ctx. */
 void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,

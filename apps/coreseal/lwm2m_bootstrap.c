@@ -254,6 +254,7 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
         return;
     }
     cli_context_t *ctx = cli_security_find(&b->n.sec, &opt);
+    bool b2 = !ctx && (ctx = cli_security_find_b2(&b->n.sec, &opt)) != NULL;
     account_t *a = NULL;
     for (size_t i = 0; ctx && i < b->cfg.n && !a; i++)
         if (b->acc[i].ctx == ctx)
@@ -263,8 +264,11 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
                    26, false, 0, ev->msg.token, ev->msg.token_len);
         return;
     }
-    if (!node_verify_request(&b->n, &ctx->ctx, ev, &bind, buf, &req))
-        return; /* answered: 4.01 + Echo on first use, or the OSCORE error */
+    oscore_params_t base;
+    cli_context_base(ctx, &base);
+    if (b2 ? !node_verify_b2_request(&b->n, &ctx->ctx, &base, ev, &bind, buf, &req)
+           : !node_verify_request(&b->n, &ctx->ctx, ev, &bind, buf, &req))
+        return; /* answered: B.2 response #1, 4.01 + Echo on first use, or the OSCORE error */
     lwm2m_bootstrap_info_t info;
     uint8_t code = COAP_CHANGED;
     if (lwm2m_bootstrap_request_parse(&req, &info) != LWM2M_OK) {

@@ -61,6 +61,8 @@ typedef struct {
     uint8_t pending[LWM2M_CLI_MSG]; /* its request, to repeat with Echo */
     size_t pending_len;
     bool echoed;
+    int b2_runs;       /* RFC 8613 B.2 runs the server asked for on this request */
+    bool b2;           /* --b2: B.2 on the first use of /21 contexts */
     node_location_t location;
     uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
@@ -260,6 +262,7 @@ static bool send_main(client_t *c, uint8_t code, coap_optlist_t *l, const uint8_
     memcpy(c->pending, c->n.last, c->n.last_len);
     c->pending_len = c->n.last_len;
     c->echoed = false;
+    c->b2_runs = 0;
     return true;
 }
 
@@ -420,7 +423,10 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
             return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot name the state file of /21/%u", acc.oscore_inst);
         if (c->state_dir)
             state_path(c, file, spath, sizeof spath);
+        p.b2 = c->b2;
         int rc = cli_security_add_derived(&c->n.sec, &p, name, c->state_dir ? spath : NULL, c->n.sub, &cc);
+        if (rc == CLI_EXIT_OK)
+            rc = cli_b2_start_if_new(&c->n.sec, cc, c->n.verbose, c->n.sub);
         if (rc != CLI_EXIT_OK)
             return rc;
         c->oscore = &cc->ctx;
@@ -603,6 +609,32 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
 
 /* ---------------------------------------------------------------- the loop */
 
+/* RFC 8613 B.2 response #1: the peer gave the context a new ID Context;
+ * the pending request goes out again on it. Returns -1 or an exit code. */
+static int follow_b2(client_t *c, const coap_ep_event_t *ev)
+{
+    cli_context_t *slot = cli_security_slot(&c->n.sec, c->oscore);
+    uint8_t plain[LWM2M_CLI_MSG];
+    size_t n = c->pending_len;
+    oscore_params_t base;
+    if (!slot || ++c->b2_runs > 2)
+        return cli_fail(c->n.sub, CLI_EXIT_SECURITY,
+                        "the peer keeps asking for a new OSCORE context (RFC 8613 B.2); check that both "
+                        "sides hold the same Master Secret and IDs");
+    cli_context_base(slot, &base);
+    memcpy(plain, c->pending, n); /* the repeat rebuilds into n.last */
+    if (!node_follow_b2_response(&c->n, c->peer, c->oscore, &base, &ev->msg, &c->bind, plain, n, false,
+                                 c->token, &c->bind))
+        return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "RFC 8613 B.2 with %s failed",
+                        c->phase == BOOTSTRAPPING ? "the Bootstrap-Server" : "the server");
+    memcpy(c->pending, c->n.last, c->n.last_len);
+    c->pending_len = c->n.last_len;
+    printf("client: new OSCORE context with %s (RFC 8613 B.2)\n",
+           c->phase == BOOTSTRAPPING ? "the Bootstrap-Server" : "the server");
+    fflush(stdout);
+    return -1;
+}
+
 /* The answer to the main exchange; returns an exit code to stop with, or
  * -1 to go on. */
 static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_time_ms_t *next_update)
@@ -610,6 +642,8 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     uint8_t buf[LWM2M_CLI_MSG];
     coap_msg_t resp;
     char code[32];
+    if (c->oscore && oscore_b2_is_response1(c->oscore, &ev->msg))
+        return follow_b2(c, ev);
     if (node_open_msg(&c->n, c->oscore, ev, false, &c->bind, buf, &resp) != OSCORE_OK) {
         /* an unprotected error is how a server reports OSCORE failures
          * (RFC 8613 §8.2); anything else is forged */
@@ -741,7 +775,7 @@ static int usage(int c)
             "usage: coreseal lwm2m client --ep NAME (--server URI | --bootstrap URI) [--oscore FILE]\n"
             "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
-            "                             [--send PATH]... [--queue[=AWAKE_MS]] [-v]\n"
+            "                             [--send PATH]... [--queue[=AWAKE_MS]] [--b2] [-v]\n"
             "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
             "Device Management and Observe (by the attributes the server wrote),\n"
             "sends the --send paths with every Register and Update (POST /dp), and\n"
@@ -757,6 +791,10 @@ static int usage(int c)
             "93000), then its radio is off until the next Update or Send.\n"
             "--state DIR: keep that configuration and the OSCORE state across restarts;\n"
             "a restart with it registers at once.\n"
+            "--b2: derive new keys with RFC 8613 Appendix B.2 on the first use of the\n"
+            "OSCORE contexts bootstrap provisions (/21), as the LwM2M Transport TS asks;\n"
+            "the server's context file must allow it (\"rfc8613_b_2\": true). For the\n"
+            "--oscore context its file's rfc8613_b_2 decides.\n"
             "example: coreseal lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:5783 \\\n"
             "             --oscore bs-dev1.json --state /var/lib/dev1\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
@@ -777,7 +815,8 @@ int lwm2m_client_main(int argc, char **argv)
         {"state", required_argument, NULL, 'D'},     {"verbose", no_argument, NULL, 'v'},
         {"edhoc", required_argument, NULL, 'E'},     {"edhoc-peer", required_argument, NULL, 'P'},
         {"queue", optional_argument, NULL, 'q'},     {"bootstrap-pack", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"b2", no_argument, NULL, 'B'},              {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "s:e:l:d:i:vh", longopts, NULL)) != -1) {
@@ -793,6 +832,7 @@ int lwm2m_client_main(int argc, char **argv)
         case 'E': edhoc_key = optarg; break;
         case 'P': edhoc_peer = optarg; break;
         case 'K': c.pack = true; break;
+        case 'B': c.b2 = true; break;
         case 'q':
             c.queue = true;
             c.awake_ms = optarg ? (cs_time_ms_t)atol(optarg) : 93000;
@@ -825,7 +865,8 @@ int lwm2m_client_main(int argc, char **argv)
     c.st = (lwm2m_store_t){&c, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete, &c.attrs};
     oscore_ctx_t *file_ctx = NULL;
     int rc = cli_security_init(&c.n.sec, c.n.sub);
-    if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&c.n.sec, oscore, c.n.sub)) == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && oscore && (rc = cli_security_add(&c.n.sec, oscore, c.n.sub)) == CLI_EXIT_OK &&
+        (rc = cli_b2_start_if_new(&c.n.sec, &c.n.sec.ctx[0], c.n.verbose, c.n.sub)) == CLI_EXIT_OK)
         file_ctx = &c.n.sec.ctx[0].ctx;
     if (rc == CLI_EXIT_OK && edhoc_key && (rc = cli_edhoc_load_own(&c.edhoc, edhoc_key, c.n.sub)) == CLI_EXIT_OK)
         rc = cli_edhoc_add_peer(&c.edhoc, edhoc_peer, c.n.sub);

@@ -761,6 +761,29 @@ static void on_edhoc(server_t *s, const coap_ep_event_t *ev)
                ev->msg.token_len);
 }
 
+/* RFC 8613 B.2 with a client whose context allows it: the provisioned
+ * parameters come from the database (the registry keeps derived keys). */
+static bool verify_b2_request(server_t *s, lwm2m_client_t *client, const coap_ep_event_t *ev,
+                              oscore_binding_t *bind, uint8_t *buf, coap_msg_t *req)
+{
+    static cs_context_file_t f;
+    oscore_params_t base;
+    if (cs_lwm2m_db_provisioned(s->db, &client->oscore, &f) != CS_STORE_OK) {
+        fprintf(stderr, "coreseal %s: %s: no provisioned parameters for B.2: %s\n", s->n.sub,
+                client->endpoint, cs_lwm2m_db_error(s->db));
+        return false;
+    }
+    cs_context_file_params(&f, &base);
+    base.persist = client->oscore.persist;
+    bool ok = node_verify_b2_request(&s->n, &client->oscore, &base, ev, bind, buf, req);
+    cs_wipe(&f, sizeof f);
+    if (ok) {
+        printf("server: %s: new OSCORE context (RFC 8613 B.2)\n", client->endpoint);
+        fflush(stdout);
+    }
+    return ok;
+}
+
 static void on_request(server_t *s, const coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG];
@@ -778,8 +801,12 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
                    false, 0, ev->msg.token, ev->msg.token_len);
         return;
     }
-    if (!node_verify_request(&s->n, client_oscore(client), ev, &bind, buf, &req))
+    if (client && !oscore_ctx_matches(&client->oscore, &opt) && oscore_b2_applies(&client->oscore, &opt)) {
+        if (!verify_b2_request(s, client, ev, &bind, buf, &req))
+            return;
+    } else if (!node_verify_request(&s->n, client_oscore(client), ev, &bind, buf, &req)) {
         return;
+    }
     lwm2m_register_info_t info;
     if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
         on_register(s, ev, client, &bind, &req, &info);
@@ -821,7 +848,7 @@ static int usage(int c)
             "otherwise). --oscore files provision clients into the --db file (SQLite,\n"
             "default lwm2m-server.db; \":memory:\" keeps nothing), which keeps their\n"
             "OSCORE state and registrations across restarts. --max-clients sizes the\n"
-            "registry (about 700 bytes each; default 1000). With --edhoc, clients holding a\n"
+            "registry (about 750 bytes each; default 1000). With --edhoc, clients holding a\n"
             "trusted credential run EDHOC (POST /.well-known/edhoc) and register over the\n"
             "OSCORE context it gives, with their credential's subject as endpoint name.\n"
             "--http serves the JSON REST API (GET /api/clients, Device Management on\n"

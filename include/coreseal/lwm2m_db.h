@@ -5,8 +5,9 @@
  * the server's context, the Sender Sequence Number bound, the replay window
  * of a clean shutdown) and its registration (endpoint name, lifetime,
  * binding, object list, address, expiry in wall-clock time). OSCORE
- * clients are keyed by their context's Recipient ID and ID Context,
- * unprotected ones by endpoint name.
+ * clients are keyed by their context's Recipient ID and ID Context (B.2
+ * contexts by Recipient ID, with the ID Context they negotiated last kept
+ * beside it), unprotected ones by endpoint name.
  *
  * Nonces (RFC 8613 Appendix B.1): loading reserves the next 32 SSNs of
  * every context in one fsync'd write (ssn_start .. ssn_covered), and
@@ -64,6 +65,11 @@ CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_load(cs_lwm2m_db_t *db,
                                               int (*fn)(void *arg, const cs_lwm2m_db_row_t *row),
                                               void *arg);
 
+/* The provisioned parameters of ctx's client, as a context file holds
+ * them: what Appendix B.2 derives new contexts from (the registry keeps
+ * only derived keys). CS_STORE_ERR_MISSING if the client is not stored. */
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_provisioned(cs_lwm2m_db_t *db, const oscore_ctx_t *ctx,
+                                                     cs_context_file_t *out);
 /* oscore_persist_t.save_ssn for contexts of this database (arg: the db). */
 oscore_err_t cs_lwm2m_db_save_ssn(void *db, const oscore_ctx_t *ctx, uint64_t bound);
 

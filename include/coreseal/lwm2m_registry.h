@@ -77,7 +77,12 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_registry_add_oscore(lwm2m_registry_t *reg, const
                                                     lwm2m_client_t **out);
 /* The OSCORE client a request's option (kid, kid context) names, or NULL.
  * Contexts are indexed by Recipient ID and ID Context together, so a
- * client whose context has an ID Context must send it (kid context). */
+ * client whose context has an ID Context must send it (kid context);
+ * Appendix B.2 contexts (ctx->b2) by Recipient ID alone, since B.2 changes
+ * their ID Context: for those the record may come back for a kid context
+ * that is not its context's (oscore_b2_applies), which B.2 then handles.
+ * A B.2 context shares its Recipient ID with no context without an ID
+ * Context (LWM2M_ERR_EXISTS). */
 lwm2m_client_t *lwm2m_registry_find_oscore(const lwm2m_registry_t *reg, const oscore_option_t *opt);
 lwm2m_client_t *lwm2m_registry_find_endpoint(const lwm2m_registry_t *reg, const char *ep, size_t len);
 /* The registered client at location "rd/<location>", or NULL. */

@@ -36,10 +36,12 @@ static uint32_t kid_hash(const lwm2m_registry_t *reg, const uint8_t *kid, size_t
     return hash2(reg->seed, kid, kid_len, kctx, has_kctx ? kctx_len : 0) ^ (has_kctx ? 0x5bd1e995u : 0);
 }
 
+/* A context's index key. Appendix B.2 contexts are keyed by Recipient ID
+ * alone: their ID Context changes with every run of the protocol. */
 static uint32_t ctx_hash(const lwm2m_registry_t *reg, const oscore_ctx_t *o)
 {
     return kid_hash(reg, o->recipient_id, o->recipient_id_len, o->id_context, o->id_context_len,
-                    o->has_id_context);
+                    o->has_id_context && !o->b2);
 }
 
 static uint32_t ep_hash(const lwm2m_registry_t *reg, const char *ep, size_t len)
@@ -152,8 +154,10 @@ static void free_record(lwm2m_registry_t *reg, lwm2m_client_t *c)
     reg->n_used--;
 }
 
+/* The record under key (kid, kid context): one whose context has exactly
+ * that ID Context, or with b2_any a B.2 context whatever its ID Context. */
 static lwm2m_client_t *find_kid(const lwm2m_registry_t *reg, const uint8_t *kid, size_t kid_len,
-                                const uint8_t *kctx, size_t kctx_len, bool has_kctx)
+                                const uint8_t *kctx, size_t kctx_len, bool has_kctx, bool b2_any)
 {
     uint32_t h = kid_hash(reg, kid, kid_len, kctx, kctx_len, has_kctx);
     for (uint32_t b = h & reg->mask; reg->by_kid[b]; b = (b + 1) & reg->mask) {
@@ -161,9 +165,12 @@ static lwm2m_client_t *find_kid(const lwm2m_registry_t *reg, const uint8_t *kid,
             continue;
         lwm2m_client_t *c = &reg->clients[bucket_rec(reg->by_kid[b])];
         const oscore_ctx_t *o = &c->oscore;
-        if (o->recipient_id_len == kid_len && !memcmp(o->recipient_id, kid, kid_len) &&
-            o->has_id_context == has_kctx &&
-            (!has_kctx || (o->id_context_len == kctx_len && !memcmp(o->id_context, kctx, kctx_len))))
+        if (o->recipient_id_len != kid_len || memcmp(o->recipient_id, kid, kid_len) != 0)
+            continue;
+        if (b2_any ? o->b2
+                   : !o->b2 && o->has_id_context == has_kctx &&
+                         (!has_kctx || (o->id_context_len == kctx_len &&
+                                        !memcmp(o->id_context, kctx, kctx_len))))
             return c;
     }
     return NULL;
@@ -173,8 +180,9 @@ lwm2m_client_t *lwm2m_registry_find_oscore(const lwm2m_registry_t *reg, const os
 {
     if (!reg || !opt || !opt->has_kid)
         return NULL;
-    return find_kid(reg, opt->kid, opt->kid_len, opt->kid_context, opt->kid_context_len,
-                    opt->has_kid_context);
+    lwm2m_client_t *c = find_kid(reg, opt->kid, opt->kid_len, opt->kid_context,
+                                 opt->kid_context_len, opt->has_kid_context, false);
+    return c ? c : find_kid(reg, opt->kid, opt->kid_len, NULL, 0, false, true);
 }
 
 lwm2m_client_t *lwm2m_registry_find_endpoint(const lwm2m_registry_t *reg, const char *ep, size_t len)
@@ -216,8 +224,16 @@ lwm2m_err_t lwm2m_registry_add_oscore(lwm2m_registry_t *reg, const oscore_ctx_t 
     }
     if (endpoint_len >= LWM2M_ENDPOINT_MAX)
         return LWM2M_ERR_TOO_LARGE;
-    if (find_kid(reg, ctx->recipient_id, ctx->recipient_id_len, ctx->id_context,
-                 ctx->id_context_len, ctx->has_id_context))
+    /* a request without kid context must name one record: a B.2 context
+     * and one without ID Context cannot share a Recipient ID */
+    const uint8_t *rid = ctx->recipient_id;
+    size_t rid_len = ctx->recipient_id_len;
+    bool keyless = ctx->b2 || !ctx->has_id_context;
+    bool taken = (!ctx->b2 && find_kid(reg, rid, rid_len, ctx->id_context, ctx->id_context_len,
+                                       ctx->has_id_context, false)) ||
+                 (keyless && (find_kid(reg, rid, rid_len, NULL, 0, false, true) ||
+                              find_kid(reg, rid, rid_len, NULL, 0, false, false)));
+    if (taken)
         return LWM2M_ERR_EXISTS;
     lwm2m_client_t *c = take_record(reg);
     if (!c)

@@ -36,7 +36,15 @@ static const char schema[] =
     " used INTEGER NOT NULL DEFAULT 0,"
     " registered INTEGER NOT NULL DEFAULT 0,"
     " lifetime INTEGER, binding TEXT, version TEXT, queue INTEGER, links BLOB, addr BLOB,"
-    " expires INTEGER);";
+    " expires INTEGER,"
+    " b2 INTEGER NOT NULL DEFAULT 0,"  /* Appendix B.2 context: keyed by Recipient ID */
+    " b2_id_context BLOB);";           /* its ID Context now; NULL: none negotiated */
+
+/* Files from before B.2 get its columns (an error means they are there). */
+static const char *const migrations[] = {
+    "ALTER TABLE clients ADD COLUMN b2 INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE clients ADD COLUMN b2_id_context BLOB",
+};
 
 static cs_store_err_t fail(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -70,9 +78,12 @@ static size_t oscore_key(uint8_t *k, const uint8_t *rid, size_t rid_len, const u
     return n;
 }
 
+/* B.2 contexts by Recipient ID alone, as in the registry: their ID
+ * Context changes. */
 static size_t ctx_key(uint8_t *k, const oscore_ctx_t *c)
 {
-    return oscore_key(k, c->recipient_id, c->recipient_id_len, c->id_context, c->id_context_len, c->has_id_context);
+    return oscore_key(k, c->recipient_id, c->recipient_id_len, c->id_context, c->id_context_len,
+                      c->has_id_context && !c->b2);
 }
 
 static size_t client_key(uint8_t *k, const lwm2m_client_t *c)
@@ -137,9 +148,16 @@ cs_store_err_t cs_lwm2m_db_open(cs_lwm2m_db_t **out, const char *path, char *err
         return fail(err, err_len, "%s: out of memory", path);
     char *msg = NULL;
     if (sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
-        sqlite3_exec(db->sql, schema, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_prepare_v2(db->sql, "UPDATE clients SET ssn_bound=?2 WHERE key=?1", -1, &db->save_ssn, NULL) !=
-            SQLITE_OK) {
+        sqlite3_exec(db->sql, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        fail(err, err_len, "%s: %s", path, msg ? msg : sqlite3_errmsg(db->sql));
+        sqlite3_free(msg);
+        cs_lwm2m_db_close(db);
+        return CS_STORE_ERR_IO;
+    }
+    for (size_t i = 0; i < sizeof migrations / sizeof migrations[0]; i++)
+        sqlite3_exec(db->sql, migrations[i], NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(db->sql, "UPDATE clients SET ssn_bound=?2, b2_id_context=?3 WHERE key=?1", -1,
+                           &db->save_ssn, NULL) != SQLITE_OK) {
         fail(err, err_len, "%s: %s", path, msg ? msg : sqlite3_errmsg(db->sql));
         sqlite3_free(msg);
         cs_lwm2m_db_close(db);
@@ -182,6 +200,14 @@ static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
     sqlite3_bind_blob(st, i, n ? p : "", (int)n, SQLITE_TRANSIENT);
 }
 
+/* Never NULL (SQLite gives NULL for empty blobs): callers copy from it. */
+static const void *col_blob(sqlite3_stmt *st, int col, size_t *n)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    *n = (size_t)sqlite3_column_bytes(st, col);
+    return p ? p : "";
+}
+
 /* ---------------------------------------------------------------- security */
 
 static bool same_blob(sqlite3_stmt *st, int col, const uint8_t *p, size_t n)
@@ -196,13 +222,13 @@ cs_store_err_t cs_lwm2m_db_put_security(cs_lwm2m_db_t *db, const oscore_params_t
         return CS_STORE_ERR_BAD_ARG;
     uint8_t key[KEY_MAX];
     size_t kn = oscore_key(key, p->recipient_id, p->recipient_id_len, p->id_context, p->id_context_len,
-                           p->id_context != NULL);
+                           p->id_context != NULL && !p->b2);
     size_t en = endpoint ? strlen(endpoint) : 0;
     if (en >= LWM2M_ENDPOINT_MAX)
         return CS_STORE_ERR_VALUE;
     /* the same keys again: keep the row's SSN bound and registration */
     sqlite3_stmt *st = prepare(db, "SELECT master_secret, master_salt, sender_id, id_context IS NULL, id_context,"
-                                   " aead, hkdf FROM clients WHERE key=?");
+                                   " aead, hkdf, b2 FROM clients WHERE key=?");
     if (!st)
         return CS_STORE_ERR_IO;
     bind_blob(st, 1, key, kn);
@@ -211,7 +237,8 @@ cs_store_err_t cs_lwm2m_db_put_security(cs_lwm2m_db_t *db, const oscore_params_t
                 same_blob(st, 2, p->sender_id, p->sender_id_len) &&
                 sqlite3_column_int(st, 3) == (p->id_context == NULL) &&
                 sqlite3_column_int(st, 5) == (p->aead_alg ? p->aead_alg : 10) &&
-                sqlite3_column_int(st, 6) == (p->hkdf_alg ? p->hkdf_alg : -10);
+                sqlite3_column_int(st, 6) == (p->hkdf_alg ? p->hkdf_alg : -10) &&
+                sqlite3_column_int(st, 7) == p->b2;
     sqlite3_finalize(st);
     if (same && !endpoint)
         return CS_STORE_OK;
@@ -223,8 +250,8 @@ cs_store_err_t cs_lwm2m_db_put_security(cs_lwm2m_db_t *db, const oscore_params_t
         return run(st);
     }
     st = prepare(db, "INSERT OR REPLACE INTO clients (key, endpoint, has_oscore, master_secret, master_salt,"
-                     " sender_id, recipient_id, id_context, aead, hkdf, replay_size, send_kid_context)"
-                     " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                     " sender_id, recipient_id, id_context, aead, hkdf, replay_size, send_kid_context, b2)"
+                     " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     if (!st)
         return CS_STORE_ERR_IO;
     bind_blob(st, 1, key, kn);
@@ -240,7 +267,47 @@ cs_store_err_t cs_lwm2m_db_put_security(cs_lwm2m_db_t *db, const oscore_params_t
     sqlite3_bind_int(st, 9, p->hkdf_alg ? p->hkdf_alg : -10);
     sqlite3_bind_int(st, 10, p->replay_window);
     sqlite3_bind_int(st, 11, p->send_kid_context);
+    sqlite3_bind_int(st, 12, p->b2);
     return run(st);
+}
+
+static void copy_col(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap, size_t *len)
+{
+    size_t n;
+    const void *p = col_blob(st, col, &n);
+    *len = n <= cap ? n : 0;
+    memcpy(dst, p, *len);
+}
+
+cs_store_err_t cs_lwm2m_db_provisioned(cs_lwm2m_db_t *db, const oscore_ctx_t *ctx, cs_context_file_t *out)
+{
+    if (!db || !ctx || !out)
+        return CS_STORE_ERR_BAD_ARG;
+    uint8_t key[KEY_MAX];
+    size_t kn = ctx_key(key, ctx);
+    sqlite3_stmt *st = prepare(db, "SELECT master_secret, master_salt, sender_id, recipient_id, id_context,"
+                                   " aead, hkdf, replay_size, send_kid_context, b2 FROM clients WHERE key=?1");
+    if (!st)
+        return CS_STORE_ERR_IO;
+    bind_blob(st, 1, key, kn);
+    cs_store_err_t e = CS_STORE_ERR_MISSING;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        copy_col(st, 0, out->master_secret, sizeof out->master_secret, &out->master_secret_len);
+        copy_col(st, 1, out->master_salt, sizeof out->master_salt, &out->master_salt_len);
+        copy_col(st, 2, out->sender_id, sizeof out->sender_id, &out->sender_id_len);
+        copy_col(st, 3, out->recipient_id, sizeof out->recipient_id, &out->recipient_id_len);
+        out->has_id_context = sqlite3_column_type(st, 4) != SQLITE_NULL;
+        copy_col(st, 4, out->id_context, sizeof out->id_context, &out->id_context_len);
+        out->aead_alg = sqlite3_column_int(st, 5);
+        out->hkdf_alg = sqlite3_column_int(st, 6);
+        out->replay_window = (uint16_t)sqlite3_column_int(st, 7);
+        out->send_kid_context = sqlite3_column_int(st, 8);
+        out->b2 = sqlite3_column_int(st, 9);
+        e = CS_STORE_OK;
+    }
+    sqlite3_finalize(st);
+    return e;
 }
 
 /* Runs a statement (sql, or the prepared st) with an fsync at its commit. */
@@ -259,6 +326,11 @@ oscore_err_t cs_lwm2m_db_save_ssn(void *arg, const oscore_ctx_t *ctx, uint64_t b
     sqlite3_reset(db->save_ssn);
     bind_blob(db->save_ssn, 1, key, kn);
     sqlite3_bind_int64(db->save_ssn, 2, (sqlite3_int64)bound);
+    /* a B.2 context's bound belongs to its current ID Context */
+    if (ctx->b2 && ctx->has_id_context)
+        bind_blob(db->save_ssn, 3, ctx->id_context, ctx->id_context_len);
+    else
+        sqlite3_bind_null(db->save_ssn, 3);
     bool ok = durable(db, NULL, db->save_ssn) && sqlite3_changes(db->sql) == 1;
     sqlite3_reset(db->save_ssn);
     return ok ? OSCORE_OK : OSCORE_ERR_STORAGE; /* not stored: the context must not send */
@@ -270,7 +342,8 @@ cs_store_err_t cs_lwm2m_db_save_window(cs_lwm2m_db_t *db, const oscore_ctx_t *ct
         return CS_STORE_ERR_BAD_ARG;
     uint8_t key[KEY_MAX], w[WINDOW_BYTES];
     size_t kn = ctx_key(key, ctx);
-    sqlite3_stmt *st = prepare(db, "UPDATE clients SET window=?2, used=(used OR ?3) WHERE key=?1");
+    sqlite3_stmt *st = prepare(db, "UPDATE clients SET window=?2, used=(used OR ?3),"
+                                   " b2_id_context=CASE WHEN b2 THEN ?4 END WHERE key=?1");
     if (!st)
         return CS_STORE_ERR_IO;
     window_encode(&ctx->replay, w);
@@ -278,6 +351,8 @@ cs_store_err_t cs_lwm2m_db_save_window(cs_lwm2m_db_t *db, const oscore_ctx_t *ct
     if (!ctx->replay.lost) /* a window still unknown stays unknown */
         bind_blob(st, 2, w, sizeof w);
     sqlite3_bind_int(st, 3, !ctx->replay.empty);
+    if (ctx->has_id_context)
+        bind_blob(st, 4, ctx->id_context, ctx->id_context_len);
     return run(st);
 }
 
@@ -340,14 +415,6 @@ cs_store_err_t cs_lwm2m_db_forget(cs_lwm2m_db_t *db, const lwm2m_client_t *c)
 
 /* ---------------------------------------------------------------- loading */
 
-/* Never NULL (SQLite gives NULL for empty blobs): callers copy from it. */
-static const void *col_blob(sqlite3_stmt *st, int col, size_t *n)
-{
-    const void *p = sqlite3_column_blob(st, col);
-    *n = (size_t)sqlite3_column_bytes(st, col);
-    return p ? p : "";
-}
-
 static void text_field(sqlite3_stmt *st, int col, const char **s, size_t *n)
 {
     *s = (const char *)sqlite3_column_text(st, col);
@@ -374,6 +441,13 @@ static void fill_row(cs_lwm2m_db_t *db, sqlite3_stmt *st, cs_lwm2m_db_row_t *r)
         p->hkdf_alg = sqlite3_column_int(st, 8);
         p->replay_window = (uint16_t)sqlite3_column_int(st, 9);
         p->send_kid_context = sqlite3_column_int(st, 10);
+        /* a B.2 context restarts with the ID Context it negotiated last:
+         * its SSN bound and window belong to those keys */
+        p->b2 = sqlite3_column_int(st, 22);
+        if (p->b2 && sqlite3_column_type(st, 23) != SQLITE_NULL) {
+            p->id_context = col_blob(st, 23, &p->id_context_len);
+            p->send_kid_context = true;
+        }
         /* load() reserved the next SSN_BLOCK numbers of every context at once */
         uint64_t bound = (uint64_t)sqlite3_column_int64(st, 11);
         p->ssn_start = bound - SSN_BLOCK;
@@ -411,7 +485,7 @@ cs_store_err_t cs_lwm2m_db_load(cs_lwm2m_db_t *db, int (*fn)(void *arg, const cs
     sqlite3_stmt *st = prepare(db, "SELECT endpoint, has_oscore, master_secret, master_salt, sender_id,"
                                    " recipient_id, id_context, aead, hkdf, replay_size, send_kid_context,"
                                    " ssn_bound, window, used, registered, lifetime, binding, version, queue,"
-                                   " links, addr, expires FROM clients");
+                                   " links, addr, expires, b2, b2_id_context FROM clients");
     if (!st)
         return CS_STORE_ERR_IO;
     int rc;

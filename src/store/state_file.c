@@ -183,6 +183,7 @@ cs_store_err_t cs_state_open(cs_state_file_t *sf, const char *path, uint32_t ste
     if (p->b2 && sf->has_id_context) {
         p->id_context = sf->id_context;
         p->id_context_len = sf->id_context_len;
+        p->send_kid_context = true; /* as oscore_b2_* derive them: the peer may have lost it */
     }
     p->persist = (oscore_persist_t){.save_ssn = save_ssn, .arg = sf, .step = step};
     return CS_STORE_OK;

@@ -366,6 +366,54 @@ check "LwM2M Bootstrap-Pack: one answer, the same keys again, their SSN state fo
     -a "$(grep -c 'registered dev1 lt=60 over OSCORE' lbsrv.log)" -ge 2
 kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
 
+# --- LwM2M with RFC 8613 B.2 on first use of each context (Transport TS)
+L7=$((PORT + 35))
+LB7=$((PORT + 36))
+cat > bs-dev7.json <<J
+{"master_secret":"7071727374757677","sender_id":"6273","recipient_id":"64657637","rfc8613_b_2":true}
+J
+cat > dev7-bs.json <<J
+{"master_secret":"7071727374757677","sender_id":"64657637","recipient_id":"6273","rfc8613_b_2":true,
+ "state_file":"dev7-bs.state"}
+J
+cat > srv-dev7.json <<J
+{"master_secret":"a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7","sender_id":"00","recipient_id":"64657637",
+ "rfc8613_b_2":true}
+J
+cat > bs7.json <<J
+{"accounts":[{"endpoint":"dev7","oscore":"bs-dev7.json",
+  "server":{"uri":"coap://127.0.0.1:$L7","ssid":107,"lifetime":60,"oscore":"srv-dev7.json"}}]}
+J
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LB7 --config bs7.json > lb7.log 2>&1 &
+LBS7=$!
+start_lws7() {
+    "$B" lwm2m server --listen 127.0.0.1:$L7 --db :memory: --oscore srv-dev7.json --read /3/0/0 >> ls7.log 2>&1 &
+    LWS7=$!
+    wait_for ls7.log "listening on 127.0.0.1:$L7"
+}
+start_lws7
+wait_for lb7.log listening
+mkdir dev7
+"$B" lwm2m client --ep dev7 --bootstrap coap://127.0.0.1:$LB7 --oscore dev7-bs.json --state dev7 --b2 \
+    --duration 1 > lc7.log 2>&1; rc=$?
+check "LwM2M B.2: new contexts with the Bootstrap-Server and the server on first use, then bootstrap and Register (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'new OSCORE context with the Bootstrap-Server (RFC 8613 B.2)' lc7.log)" \
+    -a -n "$(grep 'new OSCORE context with the server (RFC 8613 B.2)' lc7.log)" \
+    -a -n "$(grep 'dev7: new OSCORE context (RFC 8613 B.2)' ls7.log)" \
+    -a -n "$(grep 'registered dev7 lt=60 over OSCORE' ls7.log)" -a -n "$(grep 'read dev7 /3/0/0 = coreseal' ls7.log)"
+"$B" lwm2m client --ep dev7 --bootstrap coap://127.0.0.1:$LB7 --oscore dev7-bs.json --state dev7 --b2 \
+    --duration 1 > lc7b.log 2>&1; rc=$?
+check "LwM2M B.2: a restart with --state keeps the negotiated context (no new run) (exit $rc)" \
+    test $rc = 0 -a -z "$(grep 'RFC 8613 B.2' lc7b.log)" -a "$(grep -c 'registered dev7 lt=60' ls7.log)" = 2
+kill -9 $LWS7; wait $LWS7 2>/dev/null
+start_lws7
+"$B" lwm2m client --ep dev7 --bootstrap coap://127.0.0.1:$LB7 --oscore dev7-bs.json --state dev7 --b2 \
+    --duration 1 > lc7c.log 2>&1; rc=$?
+check "LwM2M B.2: a server that lost its database is rejoined through B.2 (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'new OSCORE context with the server (RFC 8613 B.2)' lc7c.log)" \
+    -a "$(grep -c 'registered dev7 lt=60' ls7.log)" = 3
+kill -TERM $LBS7 $LWS7; wait $LBS7 $LWS7 2>/dev/null
+
 # --- LwM2M server restarts: registrations and OSCORE state live in its SQLite file
 cat > dev05.json <<J
 {"master_secret":"5566778899aabbccddeeff0011223344","sender_id":"6465763035","recipient_id":"05",

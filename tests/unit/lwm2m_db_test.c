@@ -14,6 +14,8 @@
 
 #include "coreseal/crypto_openssl.h"
 #include "coreseal/lwm2m_db.h"
+
+#include <sqlite3.h>
 #include "testutil.h"
 
 static char path[64];
@@ -157,6 +159,88 @@ static void test_security_and_ssn_bounds(void **state)
     cs_lwm2m_db_close(db);
 }
 
+/* Appendix B.2: the row is found by Recipient ID whatever ID Context B.2
+ * negotiated; the bound is stored with that ID Context, and a reload
+ * derives the context B.2 left, from the provisioned parameters that
+ * cs_lwm2m_db_provisioned gives back. A file from before B.2 is migrated. */
+static void test_b2_contexts(void **state)
+{
+    (void)state;
+    unlink(path);
+    sqlite3 *old;
+    assert_int_equal(sqlite3_open(path, &old), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(old, "CREATE TABLE clients (key BLOB PRIMARY KEY, endpoint BLOB,"
+                                       " has_oscore INTEGER NOT NULL, master_secret BLOB, master_salt BLOB,"
+                                       " sender_id BLOB, recipient_id BLOB, id_context BLOB, aead INTEGER,"
+                                       " hkdf INTEGER, replay_size INTEGER, send_kid_context INTEGER,"
+                                       " ssn_bound INTEGER NOT NULL DEFAULT 0, window BLOB,"
+                                       " used INTEGER NOT NULL DEFAULT 0, registered INTEGER NOT NULL DEFAULT 0,"
+                                       " lifetime INTEGER, binding TEXT, version TEXT, queue INTEGER, links BLOB,"
+                                       " addr BLOB, expires INTEGER)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(old);
+
+    cs_lwm2m_db_t *db = open_db();
+    oscore_params_t p = params(secret);
+    p.b2 = true;
+    assert_int_equal(cs_lwm2m_db_put_security(db, &p, NULL), CS_STORE_OK);
+    seen_t s = load(db);
+    assert_true(s.row.params.b2 && s.row.params.id_context == NULL);
+
+    /* the device runs B.2 with this server context */
+    oscore_params_t dev = p;
+    dev.sender_id = p.recipient_id;
+    dev.sender_id_len = p.recipient_id_len;
+    dev.recipient_id = p.sender_id;
+    dev.recipient_id_len = p.sender_id_len;
+    oscore_ctx_t client;
+    cs_context_file_t base_file;
+    oscore_params_t base;
+    assert_int_equal(cs_lwm2m_db_provisioned(db, &s.ctx, &base_file), CS_STORE_OK);
+    cs_context_file_params(&base_file, &base);
+    base.persist = s.ctx.persist;
+    assert_true(base.b2 && base.master_secret_len == 16 && base.recipient_id_len == 4);
+    assert_int_equal(oscore_b2_start(&client, &crypto, &dev), OSCORE_OK);
+    uint8_t a[256], b[256], c[256];
+    size_t an, bn, cn;
+    coap_msg_t m, req, resp;
+    oscore_binding_t cb, sb;
+    coap_builder_t bld;
+    coap_builder_init(&bld, a, sizeof a, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 1, NULL, 0);
+    assert_int_equal(coap_builder_finish(&bld, &an), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, a, an), COAP_OK);
+    assert_int_equal(oscore_protect_request(&client, &m, b, sizeof b, &bn, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&req, b, bn), COAP_OK);
+    uint8_t u[4] = {0x60, 0x81, 0, 1};
+    coap_msg_t unauth;
+    assert_int_equal(coap_msg_parse(&unauth, u, 4), COAP_OK);
+    assert_int_equal(oscore_b2_answer_request1(&s.ctx, &base, &req, &unauth, c, sizeof c, &cn), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&resp, c, cn), COAP_OK);
+    assert_int_equal(oscore_b2_accept_response1(&client, &dev, &cb, &resp, a, sizeof a, &an), OSCORE_OK);
+    assert_int_equal(oscore_protect_request(&client, &m, b, sizeof b, &bn, &cb), OSCORE_OK);
+    assert_int_equal(coap_msg_parse(&req, b, bn), COAP_OK);
+    assert_int_equal(oscore_b2_accept_request2(&s.ctx, &base, &req, c, sizeof c, &cn, &sb), OSCORE_OK);
+    uint64_t last = send_requests(&s.ctx, 3); /* the server's own SSNs, new keys */
+    uint8_t idc[OSCORE_MAX_ID_CONTEXT_LEN];
+    size_t idc_len = s.ctx.id_context_len;
+    memcpy(idc, s.ctx.id_context, idc_len);
+    cs_lwm2m_db_close(db);
+
+    db = open_db(); /* crash */
+    s = load(db);
+    assert_int_equal(s.rows, 1);
+    assert_int_equal(s.ctx.id_context_len, idc_len); /* derived while the row was there */
+    assert_memory_equal(s.ctx.id_context, idc, idc_len);
+    assert_true(s.row.params.ssn_start > last);
+    assert_memory_equal(s.ctx.recipient_key, client.sender_key, client.key_len);
+    /* re-provisioning the same parameters keeps what B.2 negotiated */
+    assert_int_equal(cs_lwm2m_db_put_security(db, &p, NULL), CS_STORE_OK);
+    s = load(db);
+    assert_memory_equal(s.ctx.id_context, idc, idc_len);
+    cs_lwm2m_db_close(db);
+    unlink(path);
+}
+
 static void test_registrations_and_windows(void **state)
 {
     (void)state;
@@ -241,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_security_and_ssn_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registrations_and_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_b2_contexts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

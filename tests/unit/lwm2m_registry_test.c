@@ -148,6 +148,48 @@ static void test_oscore_lookup(void **state)
     assert_int_equal(f->reg.n_used, 0);
 }
 
+/* Appendix B.2 contexts are found by kid whatever kid context a request
+ * names (B.2 then runs or the context matches), stay found after B.2 gave
+ * them a new ID Context, and own their Recipient ID among contexts without
+ * an ID Context. */
+static void test_b2_lookup(void **state)
+{
+    fixture_t *f = *state;
+    oscore_ctx_t ctx;
+    lwm2m_client_t *c, *dup;
+    derive(f, &ctx, "dev-b2", NULL, true);
+    ctx.b2 = true;
+    assert_int_equal(lwm2m_registry_add_oscore(&f->reg, &ctx, NULL, 0, &c), LWM2M_OK);
+    lwm2m_client_t *other = provision(f, "dev-b2", "x"); /* an exact ID Context wins */
+    oscore_option_t o = option("dev-b2", NULL);
+    assert_ptr_equal(lwm2m_registry_find_oscore(&f->reg, &o), c);
+    o = option("dev-b2", "R1R1R1R1");
+    assert_ptr_equal(lwm2m_registry_find_oscore(&f->reg, &o), c);
+    assert_true(oscore_b2_applies(&c->oscore, &o));
+    o = option("dev-b2", "x");
+    assert_ptr_equal(lwm2m_registry_find_oscore(&f->reg, &o), other);
+    /* B.2 gave the record a new ID Context: same record, same key */
+    memcpy(c->oscore.id_context, "R2R2R2R2R3R3R3R3", 16);
+    c->oscore.id_context_len = 16;
+    c->oscore.has_id_context = true;
+    o = option("dev-b2", "R2R2R2R2R3R3R3R3");
+    assert_ptr_equal(lwm2m_registry_find_oscore(&f->reg, &o), c);
+    assert_true(oscore_ctx_matches(&c->oscore, &o));
+    assert_int_equal(lwm2m_registry_add_oscore(&f->reg, &ctx, NULL, 0, &dup), LWM2M_ERR_EXISTS);
+    oscore_ctx_t plain;
+    derive(f, &plain, "dev-b2", NULL, true);
+    assert_int_equal(lwm2m_registry_add_oscore(&f->reg, &plain, NULL, 0, &dup), LWM2M_ERR_EXISTS);
+    lwm2m_registry_remove(&f->reg, c);
+    o = option("dev-b2", "R2R2R2R2R3R3R3R3");
+    assert_null(lwm2m_registry_find_oscore(&f->reg, &o));
+    assert_int_equal(lwm2m_registry_add_oscore(&f->reg, &plain, NULL, 0, &dup), LWM2M_OK);
+    lwm2m_registry_remove(&f->reg, dup);
+    lwm2m_registry_remove(&f->reg, other);
+    oscore_ctx_wipe(&ctx);
+    oscore_ctx_wipe(&plain);
+    assert_int_equal(f->reg.n_used, 0);
+}
+
 static void test_register_oscore(void **state)
 {
     fixture_t *f = *state;
@@ -361,6 +403,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_len),
         cmocka_unit_test(test_oscore_lookup),
+        cmocka_unit_test(test_b2_lookup),
         cmocka_unit_test(test_register_oscore),
         cmocka_unit_test(test_register_unprotected),
         cmocka_unit_test(test_full_and_expiry),

@@ -327,7 +327,7 @@ static void test_state_file_keeps_b2_id_context(void **state)
     assert_int_equal(cs_state_open(&sf, t.path, 4, &p, err, sizeof err), CS_STORE_OK);
     assert_int_equal(p.id_context_len, sizeof id);
     assert_memory_equal(p.id_context, id, sizeof id);
-    assert_true(p.ssn_start == 8);
+    assert_true(p.ssn_start == 8 && p.send_kid_context);
     oscore_ctx_t again;
     assert_int_equal(oscore_ctx_derive(&again, &c, &p), OSCORE_OK);
     assert_memory_equal(again.sender_key, ctx.sender_key, ctx.key_len);
