@@ -1,5 +1,7 @@
 /* libFuzzer: the CoAP parser for UDP, TCP and WebSocket framing. A UDP
- * message that parses must rebuild to the same bytes through the builder. */
+ * message that parses must rebuild to the same bytes through the builder;
+ * its Block1/Block2 options feed a bounded reassembly that carries over
+ * from input to input, so out-of-order and oversized bodies are reached. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,18 @@
 #include "coreseal/coap.h"
 
 static uint8_t out[70000];
+static uint8_t body_buf[2048];
+static coap_body_t body = {.buf = body_buf, .cap = sizeof body_buf};
+
+static void add_blocks(const coap_msg_t *m)
+{
+    coap_opt_t o;
+    coap_block_t blk;
+    if ((coap_msg_find_option(m, COAP_OPT_BLOCK1, &o) || coap_msg_find_option(m, COAP_OPT_BLOCK2, &o)) &&
+        coap_block_decode(&o, &blk) && coap_body_add(&body, &blk, m->payload, m->payload_len) == COAP_OK &&
+        body.len > body.cap)
+        abort(); /* the body never outgrows its buffer */
+}
 
 static void rebuild_udp(const coap_msg_t *m, const uint8_t *data, size_t size)
 {
@@ -34,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (coap_msg_parse(&m, data, size) == COAP_OK) {
         (void)coap_msg_check_critical(&m, NULL, 0, &bad);
         rebuild_udp(&m, data, size);
+        add_blocks(&m);
     }
     if (coap_tcp_frame_size(data, size, &frame) == COAP_OK && frame <= size &&
         coap_msg_parse_tcp(&m, data, frame) == COAP_OK)

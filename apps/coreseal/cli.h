@@ -95,6 +95,18 @@ cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *
 /* Clean shutdown: saves replay windows; wipes keys. */
 void cli_security_close(cli_security_t *sec);
 
+/* Outer block-wise (RFC 8613 §4.1.3.4.2) for serve and proxy. */
+/* m again with the header and token of hdr, without its Block1, Block2,
+ * Size1, Size2 and (outer) Request-Tag options, plus `extra`, with payload
+ * pl; false if it does not fit cap. */
+bool cli_msg_rebuild(const coap_msg_t *m, const coap_msg_t *hdr, const coap_opt_t *extra,
+                     size_t n_extra, const uint8_t *pl, size_t pl_len, uint8_t *out, size_t cap,
+                     size_t *len);
+/* An option carrying v as a minimal unsigned integer, in buf. */
+coap_opt_t cli_uint_opt(uint16_t option, uint32_t v, uint8_t buf[4]);
+/* A Block1/Block2 option, in buf. */
+coap_opt_t cli_block_opt(uint16_t option, uint32_t num, bool more, uint8_t szx, uint8_t buf[4]);
+
 /* "2.05 Content" style code text into buf (16 bytes). */
 const char *cli_code_str(uint8_t code, char *buf);
 /* Content-Format by number or name ("text/plain", "cbor", "json", ...);

@@ -373,3 +373,43 @@ void cli_print_msg(FILE *out, char dir, const coap_msg_t *m, const char *note, i
         }
     }
 }
+
+/* ---------------------------------------------------------------- outer blocks */
+
+bool cli_msg_rebuild(const coap_msg_t *m, const coap_msg_t *hdr, const coap_opt_t *extra, size_t n_extra,
+                    const uint8_t *pl, size_t pl_len, uint8_t *out, size_t cap, size_t *len)
+{
+    coap_opt_t list[32], o;
+    uint8_t arena[1500];
+    coap_optlist_t l;
+    coap_opt_iter_t it;
+    coap_optlist_init(&l, list, 32, arena, sizeof arena);
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        if (o.num != COAP_OPT_BLOCK1 && o.num != COAP_OPT_BLOCK2 && o.num != COAP_OPT_SIZE1 &&
+            o.num != COAP_OPT_SIZE2 && o.num != COAP_OPT_REQUEST_TAG)
+            coap_optlist_add(&l, o.num, o.val, o.len);
+    for (size_t i = 0; i < n_extra; i++)
+        coap_optlist_add(&l, extra[i].num, extra[i].val, extra[i].len);
+    coap_builder_t b;
+    coap_builder_init(&b, out, cap, COAP_TRANSPORT_UDP, (coap_type_t)hdr->type, hdr->code, hdr->mid,
+                      hdr->token, hdr->token_len);
+    if (coap_optlist_write(&l, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, pl, pl_len);
+    return coap_builder_finish(&b, len) == COAP_OK;
+}
+
+coap_opt_t cli_uint_opt(uint16_t option, uint32_t v, uint8_t buf[4])
+{
+    size_t n = v > 0xffffff ? 4 : v > 0xffff ? 3 : v > 0xff ? 2 : v ? 1 : 0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return (coap_opt_t){.num = option, .val = buf, .len = n};
+}
+
+coap_opt_t cli_block_opt(uint16_t option, uint32_t num, bool more, uint8_t szx, uint8_t buf[4])
+{
+    coap_block_t blk = {.num = num, .more = more, .szx = szx};
+    return cli_uint_opt(option, coap_block_encode(&blk), buf);
+}

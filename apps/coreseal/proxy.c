@@ -4,7 +4,10 @@
  * outside, RFC 8613 §4.1.3) without ever holding OSCORE keys. --log writes
  * what it can see of every message; --attack turns it into the adversary
  * of the white paper (bit flips, drops, replays, option stripping) so tests
- * can show that the endpoints catch every change to protected parts. */
+ * can show that the endpoints catch every change to protected parts.
+ * --block-size makes it the fragmenting proxy of RFC 8613 §4.1.3.4.2: OSCORE
+ * messages cross the upstream hop in Outer Block1/Block2 pieces of that
+ * size, which it gathers again for the client. */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <netdb.h>
@@ -26,6 +29,16 @@ typedef struct {
     coap_ep_event_t down;       /* the client's request: peer, mid, type, token */
     uint8_t up_token[8];
     coap_peer_t up_peer;
+    /* --block-size: an OSCORE exchange in outer blocks upstream */
+    bool outer;
+    uint8_t req[MAX_MSG];       /* the whole upstream request */
+    size_t req_len;
+    bool b1_done;               /* every Block1 piece went, or none was needed */
+    uint32_t num;               /* Block1 piece being sent, then Block2 block asked */
+    uint8_t szx;
+    uint8_t rtag[4];            /* outer Request-Tag of the Block1 pieces */
+    uint8_t resp[MAX_MSG];      /* the response, gathered from Block2 blocks */
+    coap_body_t body;
 } pending_t;
 
 typedef struct {
@@ -55,6 +68,7 @@ typedef struct {
     size_t replay_len;
     coap_peer_t replay_peer;
     unsigned long tried[4], forwarded, dropped;
+    uint8_t block_szx; /* --block-size; 0xff: off */
 } proxy_t;
 
 static uint32_t rand32(proxy_t *p)
@@ -169,6 +183,38 @@ static void reply_down(proxy_t *p, const coap_ep_event_t *req, uint8_t code, con
     coap_builder_set_payload(&b, (const uint8_t *)diag, strlen(diag));
     if (coap_builder_finish(&b, &n) == COAP_OK && coap_ep_respond(&p->down, req, buf, n, now) != COAP_OK)
         fprintf(stderr, "coreseal proxy: cannot answer a client\n");
+}
+
+/* The next upstream message of an outer-block exchange into out: a Block1
+ * piece of the request (with a Request-Tag, so pieces of two requests
+ * never mix, RFC 8613 §4.1.3.4.2), then the request asking for Block2
+ * block `num` of the answer (block 0 goes with the last piece). */
+static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
+{
+    coap_msg_t m;
+    if (coap_msg_parse(&m, pd->req, pd->req_len) != COAP_OK)
+        return false;
+    size_t size = coap_block_size(pd->szx);
+    uint8_t v1[4], v2[4];
+    coap_opt_t extra[3];
+    size_t n_extra = 0;
+    const uint8_t *pl = m.payload;
+    size_t pl_len = m.payload_len;
+    if (!pd->b1_done) {
+        size_t off = (size_t)pd->num * size;
+        pl = m.payload + off;
+        pl_len = m.payload_len - off < size ? m.payload_len - off : size;
+        bool more = off + pl_len < m.payload_len;
+        extra[n_extra++] = cli_block_opt(COAP_OPT_BLOCK1, pd->num, more, pd->szx, v1);
+        extra[n_extra++] = (coap_opt_t){.num = COAP_OPT_REQUEST_TAG, .val = pd->rtag, .len = sizeof pd->rtag};
+        if (!more)
+            extra[n_extra++] = cli_block_opt(COAP_OPT_BLOCK2, 0, false, pd->szx, v2);
+    } else {
+        extra[n_extra++] = cli_block_opt(COAP_OPT_BLOCK2, pd->num, false, pd->szx, v2);
+        if (pd->num > 0)
+            pl_len = 0; /* later blocks of the answer: the server has the request */
+    }
+    return cli_msg_rebuild(&m, &m, extra, n_extra, pl, pl_len, out, MAX_MSG, n);
 }
 
 /* Where a request goes: forward-proxy options, a Uri-Host route, or the
@@ -291,6 +337,21 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
     pd->down.token_len = m->token_len;
     pd->down.msg.token = pd->down.token;
     pd->up_peer = up;
+    coap_opt_t osc;
+    if (p->block_szx != 0xff && coap_msg_find_option(m, COAP_OPT_OSCORE, &osc)) {
+        pd->outer = true;
+        memcpy(pd->req, buf, n);
+        pd->req_len = n;
+        pd->szx = p->block_szx;
+        pd->b1_done = m->payload_len <= coap_block_size(pd->szx);
+        coap_body_init(&pd->body, pd->resp, sizeof pd->resp);
+        if (p->crypto.random(p->crypto.state, pd->rtag, sizeof pd->rtag) != CS_CRYPTO_OK ||
+            !outer_piece(pd, buf, &n)) {
+            pd->active = false;
+            reply_down(p, ev, COAP_BAD_GATEWAY, "cannot fragment the request", now);
+            return;
+        }
+    }
     if (coap_ep_send_request(&p->up, up, buf, n, pd->observe, now) != COAP_OK) {
         pd->active = false;
         reply_down(p, ev, COAP_SERVICE_UNAVAILABLE, "proxy busy", now);
@@ -300,6 +361,54 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
     /* a slow backend: acknowledge now, answer separately (RFC 7252 §5.2.2) */
     if (ev->msg.type == COAP_TYPE_CON && coap_ep_ack_request(&p->down, ev) != COAP_OK)
         fprintf(stderr, "coreseal proxy: cannot acknowledge a request\n");
+}
+
+/* m with hdr's header and token, options and payload as they are. */
+static bool copy_message(const coap_msg_t *m, const coap_msg_t *hdr, uint8_t *out, size_t cap, size_t *n)
+{
+    coap_builder_t b;
+    coap_builder_init(&b, out, cap, COAP_TRANSPORT_UDP, (coap_type_t)hdr->type, hdr->code, 0, hdr->token,
+                      hdr->token_len);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        coap_builder_add_option(&b, o.num, o.val, o.len);
+    coap_builder_set_payload(&b, m->payload, m->payload_len);
+    return coap_builder_finish(&b, n) == COAP_OK;
+}
+
+/* An upstream answer in an outer-block exchange: 0 when the next piece or
+ * block went out, 1 when the answer is whole (in pd->body when it came in
+ * blocks), -1 when the blocks do not fit together. */
+static int outer_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_ms_t now)
+{
+    coap_opt_t o;
+    coap_block_t blk;
+    if (!pd->b1_done && m->code == COAP_CONTINUE) {
+        if (!coap_msg_find_option(m, COAP_OPT_BLOCK1, &o) || !coap_block_decode(&o, &blk))
+            return -1;
+        /* the server may ask for smaller pieces (RFC 7959 §2.5) */
+        size_t next = (size_t)(blk.num + 1) * coap_block_size(blk.szx);
+        if (blk.szx < pd->szx)
+            pd->szx = blk.szx;
+        pd->num = (uint32_t)(next / coap_block_size(pd->szx));
+    } else if (coap_msg_find_option(m, COAP_OPT_BLOCK2, &o)) {
+        pd->b1_done = true;
+        if (!coap_block_decode(&o, &blk) || coap_body_add(&pd->body, &blk, m->payload, m->payload_len) != COAP_OK)
+            return -1;
+        if (!blk.more)
+            return 1;
+        pd->szx = blk.szx;
+        pd->num = blk.num + 1;
+    } else {
+        return 1; /* the answer fitted in one message */
+    }
+    uint8_t buf[MAX_MSG];
+    size_t n;
+    if (!outer_piece(pd, buf, &n) || coap_ep_send_request(&p->up, pd->up_peer, buf, n, false, now) != COAP_OK)
+        return -1;
+    return 0;
 }
 
 static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
@@ -317,18 +426,26 @@ static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t
     if (ev->type != COAP_EV_RESPONSE)
         return;
     const coap_msg_t *m = &ev->msg;
+    const uint8_t *pl = m->payload;
+    size_t pl_len = m->payload_len;
+    if (pd->outer) {
+        switch (outer_answer(p, pd, m, now)) {
+        case 0: return; /* more pieces or blocks under way */
+        case 1: break;
+        default:
+            reply_down(p, &pd->down, COAP_BAD_GATEWAY, "broken outer blocks from the server", now);
+            pd->active = false;
+            return;
+        }
+        pl = pd->body.complete ? pd->body.buf : m->payload;
+        pl_len = pd->body.complete ? pd->body.len : m->payload_len;
+    }
     uint8_t buf[MAX_MSG];
-    coap_builder_t b;
     size_t n;
-    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_NON, m->code, 0,
-                      pd->down.token, pd->down.token_len);
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    coap_opt_iter_init(&it, m);
-    while (coap_opt_next(&it, &o))
-        coap_builder_add_option(&b, o.num, o.val, o.len);
-    coap_builder_set_payload(&b, m->payload, m->payload_len);
-    if (coap_builder_finish(&b, &n) != COAP_OK)
+    coap_msg_t hdr = {.type = COAP_TYPE_NON, .code = m->code, .token = pd->down.token,
+                      .token_len = pd->down.token_len};
+    if (pd->outer ? !cli_msg_rebuild(m, &hdr, NULL, 0, pl, pl_len, buf, sizeof buf, &n)
+                  : !copy_message(m, &hdr, buf, sizeof buf, &n))
         return;
     bool notification = pd->answered;
     pd->answered = true;
@@ -379,6 +496,10 @@ static void usage(FILE *f)
             "                             messages, for tests and demos only\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
             "      --attack-direction D   both (default), to-server or to-client\n"
+            "      --block-size N         OSCORE messages cross the upstream hop in outer\n"
+            "                             Block1/Block2 pieces of N bytes (16..1024), as a\n"
+            "                             proxy in front of a constrained link does\n"
+            "                             (RFC 8613 4.1.3.4.2); the client gets them whole\n"
             "  -v, --verbose\n"
             "\n"
             "Example:\n"
@@ -392,13 +513,15 @@ int cmd_proxy(int argc, char **argv)
     p.listen_host = "::";
     p.listen_port = "5683";
     p.attack_rate = 100;
-    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR };
+    p.block_szx = 0xff;
+    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
         {"log", required_argument, NULL, OPT_LOG}, {"attack", required_argument, NULL, OPT_ATTACK},
         {"attack-rate", required_argument, NULL, OPT_RATE}, {"verbose", no_argument, NULL, 'v'},
         {"attack-direction", required_argument, NULL, OPT_DIR},
+        {"block-size", required_argument, NULL, OPT_BLOCK},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, rc = CLI_EXIT_OK;
     optind = 1;
@@ -444,6 +567,13 @@ int cmd_proxy(int argc, char **argv)
             if (p.attack_dir < 0)
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-direction: both, to-server or to-client");
             break;
+        case OPT_BLOCK: {
+            long size = atol(optarg);
+            if (size < 16 || size > 1024 || (size & (size - 1)))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--block-size expects 16, 32, 64, 128, 256, 512 or 1024");
+            p.block_szx = coap_block_szx((size_t)size);
+            break;
+        }
         case 'v': p.verbose++; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default: usage(stderr); return CLI_EXIT_USAGE;

@@ -50,6 +50,36 @@ typedef struct {
     cs_time_ms_t expires;
 } upload_t;
 
+/* RFC 8613 §4.1.3.4.2: a proxy may fragment an OSCORE message with Outer
+ * Block options, which nothing protects. A request's outer Block1 pieces
+ * are gathered (up to MAX_MSG bytes: this server's MAX_UNFRAGMENTED_SIZE)
+ * before it is verified; a response larger than the outer Block2 size a
+ * request asked for goes out in blocks, the later ones from a copy kept
+ * under the request's OSCORE option (its kid and Partial IV name the
+ * request; running it again would be a replay). */
+#define MAX_OUTER 4
+#define OUTER_KEY_MAX 64 /* OSCORE option value, then the outer Request-Tag */
+
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    uint8_t key[OUTER_KEY_MAX];
+    size_t key_len;
+    uint8_t data[MAX_MSG];
+    coap_body_t body;    /* Block1: the request's payload so far */
+    size_t msg_len;      /* Block2: the whole protected response */
+    cs_time_ms_t expires;
+} outer_t;
+
+/* The outer blocks of the request being answered. */
+typedef struct {
+    bool block1, block2;
+    coap_block_t b1;
+    uint8_t b2_szx;
+    uint8_t key[OUTER_KEY_MAX];
+    size_t key_len;
+} outer_req_t;
+
 typedef struct {
     const char *listen_host, *listen_port, *root;
     bool require_oscore, interop;
@@ -61,6 +91,8 @@ typedef struct {
     uint8_t *ep_mem;
     observer_t obs[MAX_OBSERVERS];
     upload_t up[MAX_UPLOADS];
+    outer_t outer_in[MAX_OUTER], outer_out[MAX_OUTER];
+    outer_req_t outer; /* of the request being handled */
     cli_edhoc_t edhoc;
     cli_edhoc_responder_t resp;
     uint8_t interop_7; /* state of /oscore/hello/7 for If-Match tests */
@@ -509,6 +541,165 @@ static bool finish_reply(server_t *s, reply_t *r, const uint8_t *token, size_t t
     return oe == OSCORE_OK;
 }
 
+/* ---------------------------------------------------------------- outer blocks */
+
+static void reply_plain(server_t *s, const coap_ep_event_t *ev, uint8_t code, const coap_opt_t *opt,
+                        const char *diag, cs_time_ms_t now);
+
+
+static outer_t *outer_slot(outer_t *table, coap_peer_t peer, const uint8_t *key, size_t key_len,
+                           bool create, cs_time_ms_t now)
+{
+    outer_t *free_slot = NULL, *oldest = NULL;
+    for (size_t i = 0; i < MAX_OUTER; i++) {
+        outer_t *o = &table[i];
+        if (o->active && o->expires < now)
+            o->active = false;
+        if (o->active && o->peer == peer && o->key_len == key_len && !memcmp(o->key, key, key_len))
+            return o;
+        if (!o->active && !free_slot)
+            free_slot = o;
+        if (o->active && (!oldest || o->expires < oldest->expires))
+            oldest = o;
+    }
+    outer_t *o = free_slot ? free_slot : oldest; /* a busy table forgets the oldest */
+    if (!create)
+        return NULL;
+    o->active = true;
+    o->peer = peer;
+    memcpy(o->key, key, key_len);
+    o->key_len = key_len;
+    o->expires = now + 60000;
+    coap_body_init(&o->body, o->data, sizeof o->data);
+    o->msg_len = 0;
+    return o;
+}
+
+/* Block num of a whole protected response, answering req. */
+static void send_outer_block(server_t *s, const coap_ep_event_t *ev, const uint8_t *whole, size_t whole_len,
+                             uint32_t num, uint8_t szx, cs_time_ms_t now)
+{
+    coap_msg_t m, hdr = ev->msg;
+    uint8_t out[MAX_MSG], b2[4], s2[4];
+    size_t n, size = coap_block_size(szx), off = (size_t)num * size;
+    if (coap_msg_parse(&m, whole, whole_len) != COAP_OK)
+        return;
+    if (num > 0 && off >= m.payload_len) {
+        reply_plain(s, ev, COAP_BAD_OPTION, NULL, "outer Block2 beyond the end", now);
+        return;
+    }
+    size_t len = m.payload_len - off < size ? m.payload_len - off : size;
+    coap_opt_t extra[2] = {cli_block_opt(COAP_OPT_BLOCK2, num, off + len < m.payload_len, szx, b2),
+                           cli_uint_opt(COAP_OPT_SIZE2, (uint32_t)m.payload_len, s2)};
+    hdr.type = m.type;
+    hdr.code = m.code;
+    hdr.mid = m.mid;
+    if (!cli_msg_rebuild(&m, &hdr, extra, num == 0 ? 2 : 1, m.payload + off, len, out, sizeof out, &n))
+        return;
+    if (coap_ep_respond(&s->ep, ev, out, n, now) != COAP_OK)
+        fprintf(stderr, "coreseal serve: cannot answer\n");
+}
+
+/* Sends an answer (out) to the request being handled, with the outer
+ * blocks that request used. */
+static void send_answer(server_t *s, const coap_ep_event_t *ev, const uint8_t *out, size_t n,
+                        cs_time_ms_t now)
+{
+    outer_req_t *q = &s->outer;
+    coap_msg_t m;
+    uint8_t buf[MAX_MSG], b1[4];
+    const uint8_t *wire = out;
+    if (q->block1 && coap_msg_parse(&m, out, n) == COAP_OK) {
+        coap_opt_t extra = cli_block_opt(COAP_OPT_BLOCK1, q->b1.num, false, q->b1.szx, b1);
+        if (!cli_msg_rebuild(&m, &m, &extra, 1, m.payload, m.payload_len, buf, sizeof buf, &n))
+            return;
+        wire = buf;
+    }
+    if (q->block2 && coap_msg_parse(&m, wire, n) == COAP_OK && m.payload_len > coap_block_size(q->b2_szx)) {
+        outer_t *o = outer_slot(s->outer_out, ev->peer, q->key, q->key_len, true, now);
+        memcpy(o->data, wire, n);
+        o->msg_len = n;
+        if (s->verbose)
+            fprintf(stderr, "* answer of %zu bytes sent in outer Block2 blocks of %zu\n", n,
+                    coap_block_size(q->b2_szx));
+        send_outer_block(s, ev, o->data, o->msg_len, 0, q->b2_szx, now);
+        return;
+    }
+    coap_err_t e = coap_ep_respond(&s->ep, ev, wire, n, now);
+    if (e != COAP_OK)
+        fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
+}
+
+typedef enum { OUTER_NONE, OUTER_ANSWERED, OUTER_WHOLE } outer_result_t;
+
+/* A protected request's outer blocks: answered here (a Block1 piece that
+ * is not the last, a later Block2 block, an error), or gathered into
+ * `whole`, or none. */
+static outer_result_t outer_blocks(server_t *s, const coap_ep_event_t *ev, uint8_t *buf, coap_msg_t *whole,
+                                   cs_time_ms_t now)
+{
+    outer_req_t *q = &s->outer;
+    memset(q, 0, sizeof *q);
+    coap_opt_t osc, b1o, b2o, tag = {.len = 0};
+    coap_block_t b1, b2;
+    bool has1 = coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK1, &b1o);
+    bool has2 = coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK2, &b2o);
+    if (!has1 && !has2)
+        return OUTER_NONE;
+    if ((has1 && !coap_block_decode(&b1o, &b1)) || (has2 && !coap_block_decode(&b2o, &b2)) ||
+        !coap_msg_find_option(&ev->msg, COAP_OPT_OSCORE, &osc)) {
+        reply_plain(s, ev, COAP_BAD_OPTION, NULL, "bad outer block option", now);
+        return OUTER_ANSWERED;
+    }
+    (void)coap_msg_find_option(&ev->msg, COAP_OPT_REQUEST_TAG, &tag);
+    if (osc.len + tag.len > OUTER_KEY_MAX) {
+        reply_plain(s, ev, COAP_BAD_OPTION, NULL, "outer Request-Tag too long", now);
+        return OUTER_ANSWERED;
+    }
+    memcpy(q->key, osc.val, osc.len);
+    q->key_len = osc.len;
+    if (has2 && b2.num > 0) { /* a later block of an answer already made */
+        outer_t *o = outer_slot(s->outer_out, ev->peer, q->key, q->key_len, false, now);
+        if (!o)
+            reply_plain(s, ev, COAP_REQUEST_ENTITY_INCOMPLETE, NULL, "no such answer", now);
+        else
+            send_outer_block(s, ev, o->data, o->msg_len, b2.num, b2.szx, now);
+        return OUTER_ANSWERED;
+    }
+    q->block2 = has2;
+    q->b2_szx = has2 ? b2.szx : 0;
+    if (!has1)
+        return OUTER_NONE;
+    uint8_t key[OUTER_KEY_MAX];
+    memcpy(key, osc.val, osc.len);
+    memcpy(key + osc.len, tag.val, tag.len);
+    outer_t *o = outer_slot(s->outer_in, ev->peer, key, osc.len + tag.len, b1.num == 0, now);
+    coap_err_t e = o ? coap_body_add(&o->body, &b1, ev->msg.payload, ev->msg.payload_len)
+                     : COAP_ERR_BLOCK_SEQUENCE;
+    if (e != COAP_OK) {
+        reply_plain(s, ev, e == COAP_ERR_BLOCK_SEQUENCE ? COAP_REQUEST_ENTITY_INCOMPLETE
+                                                         : COAP_REQUEST_ENTITY_TOO_LARGE,
+                    NULL, coreseal_strerror(e), now);
+        return OUTER_ANSWERED;
+    }
+    if (!o->body.complete) {
+        uint8_t v[4];
+        coap_opt_t cont = cli_block_opt(COAP_OPT_BLOCK1, b1.num, true, b1.szx, v);
+        reply_plain(s, ev, COAP_CONTINUE, &cont, NULL, now);
+        return OUTER_ANSWERED;
+    }
+    size_t n;
+    o->active = false;
+    if (!cli_msg_rebuild(&ev->msg, &ev->msg, NULL, 0, o->body.buf, o->body.len, buf, MAX_MSG, &n) ||
+        coap_msg_parse(whole, buf, n) != COAP_OK)
+        return OUTER_ANSWERED;
+    if (s->verbose)
+        fprintf(stderr, "* OSCORE request of %zu bytes gathered from outer Block1 blocks\n", n);
+    q->block1 = true;
+    q->b1 = b1;
+    return OUTER_WHOLE;
+}
+
 static void respond(server_t *s, const coap_ep_event_t *ev, reply_t *r, cli_context_t *ctx,
                     const oscore_binding_t *bind, cs_time_ms_t now)
 {
@@ -516,9 +707,25 @@ static void respond(server_t *s, const coap_ep_event_t *ev, reply_t *r, cli_cont
     size_t n;
     if (!finish_reply(s, r, ev->msg.token, ev->msg.token_len, ctx, bind, false, out, &n))
         return;
-    coap_err_t e = coap_ep_respond(&s->ep, ev, out, n, now);
-    if (e != COAP_OK)
-        fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
+    send_answer(s, ev, out, n, now);
+}
+
+/* An unprotected answer with at most one option and a diagnostic. */
+static void reply_plain(server_t *s, const coap_ep_event_t *ev, uint8_t code, const coap_opt_t *opt,
+                        const char *diag, cs_time_ms_t now)
+{
+    reply_t r;
+    if (diag)
+        reply_text(&r, code, diag);
+    else
+        reply_init(&r, code);
+    if (opt)
+        coap_optlist_add(&r.opts, opt->num, opt->val, opt->len);
+    uint8_t out[MAX_MSG];
+    size_t n;
+    if (finish_reply(s, &r, ev->msg.token, ev->msg.token_len, NULL, NULL, false, out, &n) &&
+        coap_ep_respond(&s->ep, ev, out, n, now) != COAP_OK)
+        fprintf(stderr, "coreseal serve: cannot answer\n");
 }
 
 /* An unprotected error the RFC prescribes, with its diagnostic payload. */
@@ -539,8 +746,8 @@ static void respond_oscore_error(server_t *s, const coap_ep_event_t *ev, oscore_
 /* RFC 8613 B.2 step 2: a request for a B.2 context under a kid context we
  * do not know. If it verifies with that ID Context, answer 4.01 with a
  * fresh R2 (response #1); the client's next request is then request #2. */
-static void answer_b2_request1(server_t *s, const coap_ep_event_t *ev, cli_context_t *ctx,
-                               cs_time_ms_t now)
+static void answer_b2_request1(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *wire,
+                               cli_context_t *ctx, cs_time_ms_t now)
 {
     reply_t r;
     uint8_t plain[MAX_MSG], out[MAX_MSG];
@@ -551,7 +758,7 @@ static void answer_b2_request1(server_t *s, const coap_ep_event_t *ev, cli_conte
     if (!build_reply(&r, ev->msg.token, ev->msg.token_len, plain, &n, &m))
         return;
     cli_context_base(ctx, &base);
-    oscore_err_t oe = oscore_b2_answer_request1(&ctx->ctx, &base, &ev->msg, &m, out, sizeof out, &n);
+    oscore_err_t oe = oscore_b2_answer_request1(&ctx->ctx, &base, wire, &m, out, sizeof out, &n);
     if (oe != OSCORE_OK) {
         respond_oscore_error(s, ev, oe, now);
         return;
@@ -559,9 +766,7 @@ static void answer_b2_request1(server_t *s, const coap_ep_event_t *ev, cli_conte
     if (s->verbose)
         fprintf(stderr, "* %s: unknown kid context, new security context offered (RFC 8613 B.2)\n",
                 ctx->path);
-    coap_err_t e = coap_ep_respond(&s->ep, ev, out, n, now);
-    if (e != COAP_OK)
-        fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
+    send_answer(s, ev, out, n, now);
 }
 
 /* ---------------------------------------------------------------- EDHOC */
@@ -680,6 +885,7 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
 {
     if (s->verbose)
         cli_print_msg(stderr, '<', &ev->msg, NULL, s->verbose);
+    memset(&s->outer, 0, sizeof s->outer);
     oscore_option_t opt;
     oscore_err_t oe = oscore_msg_option(&ev->msg, &opt);
     if (oe == OSCORE_ERR_NOT_PROTECTED) {
@@ -705,9 +911,14 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
         return;
     }
     const coap_msg_t *wire = &ev->msg;
-    coap_msg_t plain_oscore;
-    uint8_t rebuilt[MAX_MSG];
+    coap_msg_t plain_oscore, whole;
+    uint8_t rebuilt[MAX_MSG], gathered[MAX_MSG];
     size_t rn;
+    switch (outer_blocks(s, ev, gathered, &whole, now)) {
+    case OUTER_ANSWERED: return;
+    case OUTER_WHOLE: wire = &whole; break;
+    case OUTER_NONE: break;
+    }
     coap_opt_t edhoc_opt;
     cli_context_t *ctx;
     bool b2_request2 = false;
@@ -723,7 +934,7 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
             return;
         }
         if (!(b2_request2 = oscore_b2_is_request2(&ctx->ctx, &opt))) {
-            answer_b2_request1(s, ev, ctx, now);
+            answer_b2_request1(s, ev, wire, ctx, now);
             return;
         }
     }

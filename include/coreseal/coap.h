@@ -31,6 +31,9 @@ typedef enum {
     COAP_ERR_BAD_STATE,         /* builder used after finish, payload twice... */
     COAP_ERR_BUSY,              /* endpoint: every exchange slot is in use */
     COAP_ERR_BAD_URI,           /* URI not of the coap:// forms of RFC 7252 §6 */
+    COAP_ERR_BLOCK_SEQUENCE,    /* block-wise: a block out of order (4.08) */
+    COAP_ERR_BODY_TOO_LARGE,    /* block-wise: the body outgrows its limit (4.13) */
+    COAP_ERR_BLOCK_SIZE,        /* block-wise: a block other than the last is not full */
 } coap_err_t;
 
 typedef enum { COAP_TRANSPORT_UDP, COAP_TRANSPORT_TCP, COAP_TRANSPORT_WS } coap_transport_t;
@@ -214,6 +217,25 @@ bool coap_block_decode(const coap_opt_t *opt, coap_block_t *b);
 uint32_t coap_block_encode(const coap_block_t *b);
 /* The szx for a size of 16..1024 bytes, rounded down; 0xff if below 16. */
 uint8_t coap_block_szx(size_t size);
+
+/* A body arriving block-wise (RFC 7959 §2.5), gathered in the caller's
+ * buffer: each block must start where the body ends (block 0 starts it
+ * afresh; a smaller block size may take over, as §2.5 lets the receiver
+ * ask), and every block but the last must be full. cap bounds the body:
+ * for OSCORE's outer blocks it is MAX_UNFRAGMENTED_SIZE (RFC 8613
+ * §4.1.3.4.2), so a proxy cannot make an endpoint gather without end. */
+typedef struct {
+    uint8_t *buf;
+    size_t cap, len;
+    bool complete; /* the last block came */
+} coap_body_t;
+
+void coap_body_init(coap_body_t *body, uint8_t *buf, size_t cap);
+/* COAP_OK, or COAP_ERR_BLOCK_SEQUENCE (answer 4.08 Request Entity
+ * Incomplete), COAP_ERR_BODY_TOO_LARGE (4.13), COAP_ERR_BLOCK_SIZE; the
+ * body is unchanged on error. */
+CS_MUST_CHECK coap_err_t coap_body_add(coap_body_t *body, const coap_block_t *blk,
+                                       const uint8_t *data, size_t len);
 
 /* ---- option lists and URIs (for applications assembling requests) ---- */
 

@@ -526,6 +526,36 @@ uint32_t coap_block_encode(const coap_block_t *b)
     return b->num << 4 | (uint32_t)b->more << 3 | b->szx;
 }
 
+void coap_body_init(coap_body_t *body, uint8_t *buf, size_t cap)
+{
+    body->buf = buf;
+    body->cap = cap;
+    body->len = 0;
+    body->complete = false;
+}
+
+coap_err_t coap_body_add(coap_body_t *body, const coap_block_t *blk, const uint8_t *data, size_t len)
+{
+    if (!body || !blk || (len && !data))
+        return COAP_ERR_BAD_ARG;
+    size_t size = coap_block_size(blk->szx);
+    if ((uint64_t)blk->num * size > body->cap)
+        return COAP_ERR_BODY_TOO_LARGE;
+    size_t offset = (size_t)blk->num * size;
+    bool restart = blk->num == 0; /* block 0 starts the body afresh */
+    if (!restart && (offset != body->len || body->complete))
+        return COAP_ERR_BLOCK_SEQUENCE;
+    if (blk->more && len != size)
+        return COAP_ERR_BLOCK_SIZE;
+    if (len > body->cap - offset)
+        return COAP_ERR_BODY_TOO_LARGE;
+    if (len)
+        memcpy(body->buf + offset, data, len);
+    body->len = offset + len;
+    body->complete = !blk->more;
+    return COAP_OK;
+}
+
 uint8_t coap_block_szx(size_t size)
 {
     if (size < 16)

@@ -79,6 +79,9 @@ static const err_entry_t errors[] = {
     E(COAP_ERR_BAD_STATE, "CoAP: builder used out of order"),
     E(COAP_ERR_BUSY, "CoAP: all exchange slots in use; retry when one completes"),
     E(COAP_ERR_BAD_URI, "CoAP: malformed URI (expected coap://host[:port]/path?query)"),
+    E(COAP_ERR_BLOCK_SEQUENCE, "CoAP: block out of sequence (RFC 7959 §2.5)"),
+    E(COAP_ERR_BODY_TOO_LARGE, "CoAP: block-wise body larger than allowed"),
+    E(COAP_ERR_BLOCK_SIZE, "CoAP: a block before the last one is not of the block size"),
 
     E(OSCORE_ERR_BAD_ARG, "OSCORE: invalid argument"),
     E(OSCORE_ERR_BAD_STATE, "OSCORE: call out of order"),

@@ -196,10 +196,26 @@ sleep 0.3
 check "OSCORE through a forward proxy (-P)" \
     test "$("$B" get --oscore client.json -P coap://127.0.0.1:$((P + 1)) $U/oscore/hello/1)" = "Hello World!"
 
-attack_run() { # mode, count, oscore|plain, direction -> "accepted_right accepted_wrong rejected"
+# a proxy in front of a constrained hop: OSCORE messages cross it in outer blocks
+OP=$((PORT + 37))
+"$B" proxy --listen 127.0.0.1:$OP --default coap://127.0.0.1:$PORT --block-size 64 --log outer.log \
+    > oproxy.log 2>&1 &
+OPX=$!
+sleep 0.3
+"$B" get --oscore client.json -o viaouter.bin coap://127.0.0.1:$OP/big.bin
+check "outer block-wise (RFC 8613 4.1.3.4.2): 64 KiB down through a 64-byte hop, $(grep -c 'server->proxy.*Block2' outer.log) outer Block2 pieces" \
+    cmp -s big.bin viaouter.bin
+"$B" put --oscore client.json -f b1.bin coap://127.0.0.1:$OP/outer-up.bin
+check "outer block-wise: 30 KB up through it, $(grep -c 'proxy->server.*Block1' outer.log) outer Block1 pieces gathered by the server" \
+    cmp -s b1.bin www/outer-up.bin
+check "outer block-wise: the pieces carry only ciphertext (no path, no file bytes in the log)" \
+    test -z "$(grep 'big.bin\|outer-up' outer.log)" -a "$(grep -c 'Request-Tag' outer.log)" -gt 10
+kill -TERM $OPX; wait $OPX 2>/dev/null
+
+attack_run() { # mode, count, oscore|plain, direction, extra proxy flags -> "accepted_right accepted_wrong rejected"
     local mode=$1 count=$2 kind=$3 port=$((P + 2)) right=0 wrong=0 rejected=0 want url args
     "$B" proxy --listen 127.0.0.1:$port --default coap://127.0.0.1:$PORT --attack "$mode" \
-        --attack-direction "${4:-both}" > attack_$mode.log 2>&1 &
+        --attack-direction "${4:-both}" ${5:-} > attack_$mode.log 2>&1 &
     local pid=$!
     sleep 0.2
     if [ "$kind" = oscore ]; then
@@ -218,6 +234,9 @@ attack_run() { # mode, count, oscore|plain, direction -> "accepted_right accepte
 }
 read -r right wrong rejected <<< "$(attack_run flip 12 oscore)"
 check "bit flips on OSCORE: $right intact, $wrong altered accepted, $rejected rejected" \
+    test "$wrong" = 0 -a "$rejected" -ge 8
+read -r right wrong rejected <<< "$(attack_run flip 12 oscore both "--block-size 16")"
+check "bit flips on OSCORE in outer 16-byte blocks: $wrong altered accepted, $rejected rejected" \
     test "$wrong" = 0 -a "$rejected" -ge 8
 read -r right wrong rejected <<< "$(attack_run flip 12 oscore to-client)"
 check "bit flips on OSCORE responses: $wrong altered accepted, $rejected rejected" \
