@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "coreseal/coap_ep.h"
+#include "coreseal/lwm2m_model.h"
 #include "coreseal/net.h"
 
 #define LWM2M_CLI_MSG 1400
@@ -85,6 +86,48 @@ void node_location_text(const node_location_t *loc, char *out, size_t cap);
 /* host and port of a coap:// URI into buffers; false if it is not one. */
 bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap, char *port,
                         size_t port_cap);
+
+/* Firmware Update (object 5) of the simulated device (lwm2m_firmware.c):
+ * a package pushed into /5/0/0 (block-wise) or pulled from the coap:// URI
+ * written into /5/0/1, installed by Execute /5/0/2. */
+#define FW_MAX (1u << 20)
+enum { FW_IDLE, FW_DOWNLOADING, FW_DOWNLOADED, FW_UPDATING };
+enum { /* Update Result, /5/0/5 */
+    FW_RESULT_INITIAL = 0,
+    FW_RESULT_SUCCESS = 1,
+    FW_RESULT_NO_STORAGE = 2,
+    FW_RESULT_CONNECTION_LOST = 4,
+    FW_RESULT_INVALID_URI = 7,
+    FW_RESULT_UPDATE_FAILED = 8,
+    FW_RESULT_UNSUPPORTED_PROTOCOL = 9,
+};
+typedef struct {
+    uint8_t state, result;
+    char uri[256];
+    uint8_t *pkg;         /* FW_MAX bytes, from the first package on */
+    coap_body_t body;
+    uint8_t tag[8];       /* Request-Tag of a push */
+    size_t tag_len;
+    char version[40];     /* /3/0/3 */
+    bool pulling;         /* a download from uri is under way */
+    coap_peer_t peer;
+    uint8_t token[8];
+    uint32_t num;         /* next Block2 */
+} fw_t;
+
+void fw_init(fw_t *fw);
+void fw_free(fw_t *fw);
+lwm2m_err_t fw_read(const fw_t *fw, uint16_t res, lwm2m_value_t *v);
+/* /5/0/0 in one message, or /5/0/1 (starts the pull through n). */
+lwm2m_err_t fw_write(fw_t *fw, node_t *n, uint16_t res, const lwm2m_value_t *v);
+/* A block of a push into /5/0/0; the code to answer it with (2.31 while
+ * more are to come, 2.04 at the end, 4.08 / 4.13 when it does not fit). */
+uint8_t fw_block_write(fw_t *fw, const coap_msg_t *req, const coap_block_t *b1);
+/* An answer or timeout of the pull, if ev is one (true): the next block
+ * goes out, or the package is complete, or the download failed. */
+bool fw_pull_event(fw_t *fw, node_t *n, const coap_ep_event_t *ev);
+/* Execute /5/0/2: installs a downloaded package. */
+lwm2m_err_t fw_execute(fw_t *fw, const cs_crypto_t *crypto);
 
 int lwm2m_client_main(int argc, char **argv);
 int lwm2m_server_main(int argc, char **argv);

@@ -70,6 +70,7 @@ typedef struct {
     bool pack;         /* --bootstrap-pack: GET /bspack instead of POST /bs */
     bool queue;        /* --queue: listens only for awake_ms after it sends */
     cs_time_ms_t awake_ms, awake_until;
+    fw_t fw;           /* Firmware Update, /5/0 */
 } client_t;
 
 /* ---------------------------------------------------------------- the device's store */
@@ -85,7 +86,7 @@ static lwm2m_err_t dev_list(void *arg, uint16_t obj, uint16_t inst, uint16_t res
     client_t *c = arg;
     if (in_memstore(obj))
         return lwm2m_memstore_list(&c->mem, obj, inst, res, ids, cap, n);
-    if (res == LWM2M_ID_NONE && (obj == 3 || obj == 3303)) {
+    if (res == LWM2M_ID_NONE && (obj == 3 || obj == 5 || obj == 3303)) {
         ids[0] = 0;
         *n = 1;
         return LWM2M_OK;
@@ -110,13 +111,15 @@ static lwm2m_err_t dev_read(void *arg, const lwm2m_path_t *p, lwm2m_value_t *v)
     client_t *c = arg;
     if (in_memstore(p->ids[0]))
         return lwm2m_memstore_read(&c->mem, p, v);
+    if (p->ids[0] == 5)
+        return fw_read(&c->fw, p->ids[2], v);
     memset(v, 0, sizeof *v);
     uint32_t key = (uint32_t)p->ids[0] << 16 | p->ids[2];
     switch (key) {
     case 3u << 16 | 0: set_str(v, "coreseal"); break;
     case 3u << 16 | 1: set_str(v, "simulated device"); break;
     case 3u << 16 | 2: set_str(v, c->ep); break;
-    case 3u << 16 | 3: set_str(v, "0.1.0"); break;
+    case 3u << 16 | 3: set_str(v, c->fw.version); break;
     case 3u << 16 | 6: v->type = LWM2M_TYPE_INTEGER; v->v.i = 1; break;
     case 3u << 16 | 11: v->type = LWM2M_TYPE_INTEGER; v->v.i = 0; break;
     case 3u << 16 | 16: set_str(v, "UQ"); break;
@@ -130,14 +133,18 @@ static lwm2m_err_t dev_read(void *arg, const lwm2m_path_t *p, lwm2m_value_t *v)
 static lwm2m_err_t dev_write(void *arg, const lwm2m_path_t *p, const lwm2m_value_t *v)
 {
     client_t *c = arg;
+    if (p->ids[0] == 5)
+        return fw_write(&c->fw, &c->n, p->ids[2], v);
     return in_memstore(p->ids[0]) ? lwm2m_memstore_write(&c->mem, p, v) : LWM2M_OK;
 }
 
 static lwm2m_err_t dev_execute(void *arg, const lwm2m_path_t *p, const uint8_t *a, size_t n)
 {
-    (void)arg;
+    client_t *c = arg;
     (void)a;
     (void)n;
+    if (p->ids[0] == 5 && p->ids[2] == 2)
+        return fw_execute(&c->fw, &c->n.sec.crypto);
     if (p->ids[0] == 3 && p->ids[2] == 4) {
         printf("client: reboot requested\n");
         fflush(stdout);
@@ -287,12 +294,12 @@ static bool send_register(client_t *c)
     coap_opt_t list[16];
     coap_optlist_t l;
     size_t ln;
-    const uint16_t objs[] = {1, 3, 3303}; /* never 0 or 21 */
+    const uint16_t objs[] = {1, 3, 5, 3303}; /* never 0 or 21 */
     lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime, .binding = c->queue ? "UQ" : "U",
                             .queue_mode = c->queue};
     coap_optlist_init(&l, list, 16, arena, sizeof arena);
     if (lwm2m_register_options(&reg, &l) != LWM2M_OK ||
-        lwm2m_register_payload(&c->st, objs, 3, links, sizeof links, &ln) != LWM2M_OK)
+        lwm2m_register_payload(&c->st, objs, sizeof objs / sizeof objs[0], links, sizeof links, &ln) != LWM2M_OK)
         return false;
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_LINK);
     return send_main(c, COAP_POST, &l, links, ln);
@@ -580,6 +587,19 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
     bool bootstrap = c->phase == BOOTSTRAPPING;
     if (!node_verify_request(&c->n, c->oscore, ev, &bind, buf, &req))
         return false;
+    coap_opt_t b1o;
+    coap_block_t b1;
+    if (!bootstrap && (req.code == COAP_PUT || req.code == COAP_POST) && coap_msg_path_is(&req, "5/0/0") &&
+        coap_msg_find_option(&req, COAP_OPT_BLOCK1, &b1o)) { /* a firmware push, block by block */
+        uint8_t code = coap_block_decode(&b1o, &b1) ? fw_block_write(&c->fw, &req, &b1) : COAP_BAD_OPTION;
+        coap_opt_t one[1];
+        coap_optlist_t bl;
+        coap_optlist_init(&bl, one, 1, arena, sizeof arena);
+        if (code == COAP_CONTINUE || code == COAP_CHANGED)
+            coap_optlist_add_uint(&bl, COAP_OPT_BLOCK1, coap_block_encode(&b1));
+        node_reply(&c->n, ev, c->oscore, &bind, code, &bl, NULL, 0, false, 0, req.token, req.token_len);
+        return false;
+    }
     lwm2m_dm_result_t r;
     if ((bootstrap ? lwm2m_bs_handle(&c->st, &req, out, sizeof out, &r)
                    : lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r)) != LWM2M_OK)
@@ -747,6 +767,8 @@ static int run(client_t *c, long duration, long interval_ms)
             int rc = -1;
             if (coap_ep_input(&c->n.ep, c->n.udp.in_peer[i], c->n.udp.in[i], c->n.udp.in_len[i], now, &ev) != COAP_OK)
                 continue;
+            if (fw_pull_event(&c->fw, &c->n, &ev))
+                continue;
             if (ev.type == COAP_EV_REQUEST && ev.peer == c->peer) {
                 if (serve_request(c, &ev)) { /* Bootstrap-Finish */
                     node_flush(&c->n);
@@ -763,7 +785,7 @@ static int run(client_t *c, long duration, long interval_ms)
         }
         coap_ep_event_t ev;
         while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE)
-            if (ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED)
+            if (!fw_pull_event(&c->fw, &c->n, &ev) && ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED)
                 return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
                                 c->phase == BOOTSTRAPPING ? "bootstrap " : "");
     }
@@ -776,7 +798,7 @@ static int usage(int c)
             "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
             "                             [--send PATH]... [--queue[=AWAKE_MS]] [--b2] [-v]\n"
-            "A simulated LwM2M device (objects 1, 3, 3303) that registers, answers\n"
+            "A simulated LwM2M device (objects 1, 3, 5, 3303) that registers, answers\n"
             "Device Management and Observe (by the attributes the server wrote),\n"
             "sends the --send paths with every Register and Update (POST /dp), and\n"
             "de-registers after --duration seconds or on Ctrl-C.\n"
@@ -804,6 +826,7 @@ int lwm2m_client_main(int argc, char **argv)
 {
     static client_t c;
     memset(&c, 0, sizeof c);
+    fw_init(&c.fw);
     c.n.sub = "lwm2m client";
     const char *server = NULL, *bootstrap = NULL, *oscore = NULL, *edhoc_key = NULL, *edhoc_peer = NULL;
     long lifetime = 300, duration = -1, interval_ms = 1000;
@@ -901,6 +924,7 @@ int lwm2m_client_main(int argc, char **argv)
     }
     node_flush(&c.n);
     node_close(&c.n);
+    fw_free(&c.fw);
     cs_wipe(&c.edhoc, sizeof c.edhoc);
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]); /* keys do not linger */
     return rc;

@@ -35,10 +35,17 @@ struct rest {
 /* Per HTTP request. */
 typedef struct {
     rest_cmd_t *cmd;
-    char body[1024];
-    size_t body_len;
+    uint8_t *body; /* grows up to REST_BODY_MAX */
+    size_t body_len, body_cap;
     bool too_large;
 } request_t;
+
+static void free_cmd(rest_cmd_t *cmd)
+{
+    free(cmd->body);
+    free(cmd->payload);
+    free(cmd);
+}
 
 /* Per event stream. */
 typedef struct {
@@ -84,10 +91,8 @@ void rest_done(rest_t *r, rest_cmd_t *cmd, int status, const char *json)
     bool orphan = cmd->abandoned; /* its thread is gone: ours to free */
     pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->lock);
-    if (orphan) {
-        free(cmd->body);
-        free(cmd);
-    }
+    if (orphan)
+        free_cmd(cmd);
 }
 
 void rest_event(rest_t *r, const char *type, const char *json)
@@ -218,7 +223,7 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 
 /* /api/clients[/EP[/PATH][/observe]] into cmd; an HTTP status when it is
  * not one, 0 when it is. */
-static int parse_target(struct MHD_Connection *con, const char *url, const char *method, const request_t *q,
+static int parse_target(struct MHD_Connection *con, const char *url, const char *method, request_t *q,
                         rest_cmd_t *c)
 {
     const char *p = url + strlen("/api/clients");
@@ -269,8 +274,9 @@ static int parse_target(struct MHD_Connection *con, const char *url, const char 
         c->format = format_of(MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type"));
         if (c->format < 0)
             return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-        memcpy(c->payload, q->body, q->body_len);
+        c->payload = q->body; /* the command takes the body over */
         c->payload_len = q->body_len;
+        q->body = NULL;
     }
     return 0;
 }
@@ -325,16 +331,28 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *con, const char
         return MHD_YES;
     }
     if (*upload_size) { /* body, in pieces */
-        if (q->body_len + *upload_size > sizeof q->body)
+        size_t need = q->body_len + *upload_size;
+        if (need > REST_BODY_MAX) {
             q->too_large = true;
-        else
+        } else if (!q->too_large) {
+            if (need > q->body_cap) {
+                size_t cap = q->body_cap ? q->body_cap : 1024;
+                while (cap < need)
+                    cap *= 2;
+                uint8_t *nb = realloc(q->body, cap);
+                if (!nb)
+                    return MHD_NO;
+                q->body = nb;
+                q->body_cap = cap;
+            }
             memcpy(q->body + q->body_len, upload, *upload_size);
-        q->body_len += q->too_large ? 0 : *upload_size;
+            q->body_len = need;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
     if (q->too_large)
-        return send_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "body over 1024 bytes");
+        return send_error(con, MHD_HTTP_CONTENT_TOO_LARGE, "body over 1 MiB");
     if (r->token[0] && !authorized(r, con)) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(
             strlen("{\"error\":\"Authorization: Bearer TOKEN needed\"}"),
@@ -370,10 +388,9 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **ctx, enum
     request_t *q = *ctx;
     if (!q)
         return;
-    if (q->cmd) { /* answered (or never queued): ours */
-        free(q->cmd->body);
-        free(q->cmd);
-    }
+    if (q->cmd) /* answered (or never queued): ours */
+        free_cmd(q->cmd);
+    free(q->body);
     free(q);
     *ctx = NULL;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define REST_TIMEOUT_MS 20000
+#define REST_BODY_MAX (1u << 20) /* e.g. a firmware package for /5/0/0 */
 
 typedef enum {
     REST_LIST,    /* GET /api/clients */
@@ -30,7 +31,7 @@ typedef struct rest_cmd {
     uint8_t method;    /* CoAP code of the DM request */
     long accept;       /* -1: none */
     long format;       /* Content-Format of payload, -1: none */
-    uint8_t payload[1024];
+    uint8_t *payload;  /* malloc'd; freed with the command */
     size_t payload_len;
     /* the answer */
     int status;        /* HTTP status */

@@ -43,7 +43,14 @@ typedef struct {
     uint8_t plain[256]; /* the request, to repeat with Echo when asked */
     size_t plain_len;
     bool echoed;
+    /* a body over QUERY_BLOCK bytes (a firmware package) goes in Block1
+     * blocks, each its own OSCORE request (inner block-wise) */
+    uint32_t b1_num;
+    uint8_t b1_szx;
+    uint8_t request_tag[4];
 } query_t;
+
+#define QUERY_BLOCK 1024
 
 #define MAX_QUERIES 4096 /* e.g. a read for each of 4096 clients registering at once */
 
@@ -422,6 +429,9 @@ static query_t *query_new(server_t *s, lwm2m_client_t *r)
     query_t *qr = &qs->q[i];
     memset(qr, 0, sizeof *qr);
     qr->accept = -1;
+    qr->b1_szx = coap_block_szx(QUERY_BLOCK);
+    if (s->n.sec.crypto.random(s->n.sec.crypto.state, qr->request_tag, sizeof qr->request_tag) != CS_CRYPTO_OK)
+        return NULL;
     qs->client[i] = r;
     qs->wait[(qs->wait_head + qs->wait_len++) % MAX_QUERIES] = (uint16_t)i;
     return qr;
@@ -532,6 +542,17 @@ static void send_queries(server_t *s)
                 coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, rc ? (uint32_t)rc->format : LWM2M_CF_SENML_CBOR);
             if (qr->accept >= 0)
                 coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)qr->accept);
+            if (body_len > QUERY_BLOCK) { /* RFC 7959 §2.5, with a Request-Tag (RFC 9175 §3) */
+                size_t size = coap_block_size(qr->b1_szx), off = (size_t)qr->b1_num * size;
+                size_t len = body_len - off < size ? body_len - off : size;
+                coap_block_t b1 = {.num = qr->b1_num, .more = off + len < body_len, .szx = qr->b1_szx};
+                coap_optlist_add_uint(&l, COAP_OPT_BLOCK1, coap_block_encode(&b1));
+                coap_optlist_add(&l, COAP_OPT_REQUEST_TAG, qr->request_tag, sizeof qr->request_tag);
+                if (b1.num == 0)
+                    coap_optlist_add_uint(&l, COAP_OPT_SIZE1, (uint32_t)body_len);
+                body += off;
+                body_len = len;
+            }
             if (!node_request(&s->n, r->peer, client_oscore(r), qr->method, &l, body, body_len, qr->observe,
                               qr->token, &qr->bind))
                 return; /* no room now: the next turn */
@@ -574,6 +595,23 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
             qs->token[i] = token64(qr->token);
             return;
         }
+    }
+    coap_opt_t o;
+    coap_block_t b1;
+    if (oe == OSCORE_OK && resp.code == COAP_CONTINUE && coap_msg_find_option(&resp, COAP_OPT_BLOCK1, &o) &&
+        coap_block_decode(&o, &b1) && b1.num == qr->b1_num) {
+        /* the next block, in the size the client asked for (§2.5) */
+        size_t next = (size_t)(b1.num + 1) * coap_block_size(qr->b1_szx);
+        if (b1.szx < qr->b1_szx)
+            qr->b1_szx = b1.szx;
+        qr->b1_num = (uint32_t)(next / coap_block_size(qr->b1_szx));
+        coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
+        qs->token[i] = 0;
+        qs->in_flight--;
+        qs->wait[(qs->wait_head + qs->wait_len) % MAX_QUERIES] = (uint16_t)i;
+        qs->wait_len++;
+        send_queries(s);
+        return;
     }
     if (oe != OSCORE_OK) {
         printf("server: %s: response from %s rejected by OSCORE\n", qr->path, c->endpoint);

@@ -582,6 +582,45 @@ check "Observe-Composite: $(grep -c 'notify devC /3303/0/5700' loc.log) notifica
     test "$(grep -c 'notify devC /3303/0/5700' loc.log)" -ge 3 \
     -a "$(grep -c 'notify devC /3/0/2 = devC' loc.log)" = "$(grep -c 'notify devC /3303/0/5700' loc.log)"
 
+# --- Firmware Update (object 5): push block-wise over OSCORE, pull from a URI, Execute
+L=$((PORT + 38))
+H=$((PORT + 39))
+F=$((PORT + 40))
+mkdir fwroot
+head -c 70000 /dev/urandom > fwroot/push.bin
+head -c 5000 /dev/urandom > fwroot/pull.bin
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv05.json --http 127.0.0.1:$H > lfw.log 2>&1 &
+LWS=$!
+"$B" serve --listen 127.0.0.1:$F --root fwroot > fwsrv.log 2>&1 &
+FWS=$!
+wait_for lfw.log 'listening on'
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev05 --oscore dev05.json --duration 15 > lfwc.log 2>&1 &
+LWC=$!
+wait_for lfw.log 'registered dev05'
+fwapi() { curl -s -o fw.out -w '%{http_code}' "$@"; }
+FWU=http://127.0.0.1:$H/api/clients/dev05
+code=$(fwapi -X PUT -H 'Content-Type: application/octet-stream' --data-binary @fwroot/push.bin $FWU/5/0/0)
+state=$(fwapi $FWU/5/0/3 > /dev/null; grep -o '"v":"[0-9]*"' fw.out)
+fwapi -X POST $FWU/5/0/2 > /dev/null
+version=$(fwapi $FWU/3/0/3 > /dev/null; grep -o 'fw-[0-9a-f]*' fw.out)
+result=$(fwapi $FWU/5/0/5 > /dev/null; grep -o '"v":"[0-9]*"' fw.out)
+check "Firmware push: 70 KB written block-wise into /5/0/0 over OSCORE ($code), Downloaded, Execute installs it (result $result)" \
+    test "$code" = 200 -a "$state" = '"v":"2"' -a "$version" = "fw-$(sha256sum fwroot/push.bin | cut -c1-16)" \
+    -a "$result" = '"v":"1"' -a -n "$(grep 'firmware package of 70000 bytes downloaded (pushed block-wise)' lfwc.log)"
+code=$(fwapi -X PUT -H 'Content-Type: text/plain' --data "coap://127.0.0.1:$F/pull.bin" $FWU/5/0/1)
+for _ in $(seq 50); do grep -q 'pulled block-wise' lfwc.log && break; sleep 0.1; done
+fwapi -X POST $FWU/5/0/2 > /dev/null
+version=$(fwapi $FWU/3/0/3 > /dev/null; grep -o 'fw-[0-9a-f]*' fw.out)
+check "Firmware pull: the device downloads the /5/0/1 URI block-wise and Execute installs it ($code)" \
+    test "$code" = 200 -a "$version" = "fw-$(sha256sum fwroot/pull.bin | cut -c1-16)"
+fwapi -X PUT -H 'Content-Type: text/plain' --data "https://127.0.0.1/x.bin" $FWU/5/0/1 > /dev/null
+result=$(fwapi $FWU/5/0/5 > /dev/null; grep -o '"v":"[0-9]*"' fw.out)
+code=$(fwapi -X POST $FWU/5/0/2)
+check "Firmware: an https URI gives Update Result 9 (unsupported protocol); Execute without a package is refused ($code)" \
+    test "$result" = '"v":"9"' -a "$code" != 200
+kill -TERM $LWC; wait $LWC # it de-registers while the server is there
+kill -TERM $LWS $FWS; wait $LWS $FWS 2>/dev/null
+
 # --- queue mode: a request for a sleeping client waits for its next Update
 L=$((PORT + 29))
 H=$((PORT + 30))
