@@ -57,6 +57,7 @@ typedef struct {
     cli_context_t ctx[CLI_MAX_CONTEXTS];
     int n;
     unsigned long serial;
+    struct cs_redis *shared; /* cli_security_share */
 } cli_security_t;
 
 int cli_security_init(cli_security_t *sec, const char *sub);
@@ -92,6 +93,10 @@ cli_context_t *cli_security_slot(cli_security_t *sec, const oscore_ctx_t *ctx);
 /* Server: the B.2 context a request names by kid with an unknown kid
  * context (oscore_b2_applies), or NULL. */
 cli_context_t *cli_security_find_b2(cli_security_t *sec, const oscore_option_t *opt);
+/* Scale-out (several processes, one set of clients): every context keeps
+ * its SSN blocks and replay window in the Redis at url instead of state
+ * files (coreseal/redis_state.h). Returns an exit code. */
+int cli_security_share(cli_security_t *sec, const char *url, const char *sub);
 /* Clean shutdown: saves replay windows; wipes keys. */
 void cli_security_close(cli_security_t *sec);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "coreseal/redis_state.h"
 
 int cli_fail(const char *sub, int code, const char *fmt, ...)
 {
@@ -246,6 +247,21 @@ cli_context_t *cli_security_find(cli_security_t *sec, const oscore_option_t *opt
     return NULL;
 }
 
+int cli_security_share(cli_security_t *sec, const char *url, const char *sub)
+{
+    char err[CS_STORE_ERRMSG_MAX + 128];
+    if (cs_redis_open(&sec->shared, url, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(sub, CLI_EXIT_STORAGE, "%s; is Redis running there?", err);
+    for (int i = 0; i < sec->n; i++) {
+        cli_context_t *c = &sec->ctx[i];
+        c->persistent = false; /* Redis holds the state, not the state file */
+        c->ctx.persist = cs_redis_persist(sec->shared, c->file.ssn_step ? c->file.ssn_step : 32);
+        c->ctx.ssn_bound = c->ctx.ssn; /* the first SSN comes from a reserved block */
+        c->ctx.replay.lost = false;    /* the shared window is never lost with a node */
+    }
+    return CLI_EXIT_OK;
+}
+
 void cli_security_close(cli_security_t *sec)
 {
     for (int i = 0; i < sec->n; i++) {
@@ -256,6 +272,8 @@ void cli_security_close(cli_security_t *sec)
         cs_wipe(&c->file, sizeof c->file);
     }
     sec->n = 0;
+    cs_redis_close(sec->shared);
+    sec->shared = NULL;
     if (sec->crypto_ready)
         cs_crypto_openssl_free(&sec->crypto);
     sec->crypto_ready = false;

@@ -764,7 +764,7 @@ static bool edhoc_client(server_t *s, const cli_edhoc_result_t *x)
     }
     oscore_params_t p = x->params;
     oscore_ctx_t ctx;
-    p.persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, s->db, 32};
+    p.persist = (oscore_persist_t){.save_ssn = cs_lwm2m_db_save_ssn, .arg = s->db, .step = 32};
     bool ok = cs_lwm2m_db_put_security(s->db, &p, ep) == CS_STORE_OK &&
               oscore_ctx_derive(&ctx, &s->n.sec.crypto, &p) == OSCORE_OK &&
               lwm2m_registry_add_oscore(&s->reg, &ctx, ep, n, &c) == LWM2M_OK;

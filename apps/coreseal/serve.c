@@ -1041,6 +1041,11 @@ static void usage(FILE *f)
             "                          block-wise both ways, Observe on files that change\n"
             "      --oscore FILE       accept requests protected with this context (repeatable)\n"
             "      --require-oscore    answer unprotected requests with 4.01 Unauthorized\n"
+            "      --shared-state redis://HOST[:PORT][/DB]\n"
+            "                          several servers, one set of clients: every --oscore\n"
+            "                          context keeps its sequence numbers and replay window\n"
+            "                          in Redis, so no two nodes send under one nonce and a\n"
+            "                          request one node accepted is a replay at the others\n"
             "      --interop           serve the OSCORE interop test resources (docs/interop.md)\n"
             "      --observe-interval MS  period of the interop observe notifications (1000)\n"
             "  -v, --verbose           print every message (-vv: payloads too)\n"
@@ -1064,7 +1069,8 @@ int cmd_serve(int argc, char **argv)
     const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_trust = 0;
     enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
-           OPT_EDHOC_METHOD };
+           OPT_EDHOC_METHOD, OPT_SHARED };
+    const char *shared = NULL;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
         {"oscore", required_argument, NULL, OPT_OSCORE},
@@ -1074,6 +1080,7 @@ int cmd_serve(int argc, char **argv)
         {"edhoc", required_argument, NULL, OPT_EDHOC},
         {"edhoc-trust", required_argument, NULL, OPT_TRUST},
         {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
+        {"shared-state", required_argument, NULL, OPT_SHARED},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -1090,6 +1097,7 @@ int cmd_serve(int argc, char **argv)
             oscore_files[n_oscore++] = optarg;
             break;
         case OPT_REQUIRE: s.require_oscore = true; break;
+        case OPT_SHARED: shared = optarg; break;
         case OPT_INTEROP: s.interop = true; break;
         case OPT_EDHOC: edhoc_key = optarg; break;
         case OPT_TRUST:
@@ -1122,6 +1130,8 @@ int cmd_serve(int argc, char **argv)
     int rc = cli_security_init(&s.sec, "serve");
     for (int i = 0; rc == CLI_EXIT_OK && i < n_oscore; i++)
         rc = cli_security_add(&s.sec, oscore_files[i], "serve");
+    if (rc == CLI_EXIT_OK && shared)
+        rc = cli_security_share(&s.sec, shared, "serve");
     if (rc == CLI_EXIT_OK && edhoc_key) {
         rc = cli_edhoc_load_own(&s.edhoc, edhoc_key, "serve");
         for (int i = 0; rc == CLI_EXIT_OK && i < n_trust; i++)

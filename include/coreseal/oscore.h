@@ -65,11 +65,23 @@ struct oscore_ctx;
 
 /* Host persistence (Appendix B.1.1). save_ssn must durably record that no
  * SSN below `bound` may be used again before returning OSCORE_OK; any
- * other return stops the context from sending. */
+ * other return stops the context from sending.
+ *
+ * Several processes serving one context (a server cluster sharing the
+ * context's state, e.g. in Redis) use the two shared hooks instead:
+ * reserve_ssn hands this process `count` SSNs no process has had or will
+ * get, starting at *first (never below what it had before); accept_piv
+ * records an accepted request's Partial IV for every process at once and
+ * answers OSCORE_ERR_REPLAY if any of them accepted it before or it is
+ * older than the shared window allows. Both are called before the SSN is
+ * used or the request is acted on; any other error fails the message. */
 typedef struct {
     oscore_err_t (*save_ssn)(void *arg, const struct oscore_ctx *ctx, uint64_t bound);
     void *arg;
-    uint32_t step; /* K: SSNs covered by one write; 0 means 1 */
+    uint32_t step; /* K: SSNs covered by one write (or reserved at once); 0 means 1 */
+    oscore_err_t (*reserve_ssn)(void *arg, const struct oscore_ctx *ctx, uint64_t count,
+                                uint64_t *first);
+    oscore_err_t (*accept_piv)(void *arg, const struct oscore_ctx *ctx, uint64_t piv);
 } oscore_persist_t;
 
 /* Everything needed to derive a context (§3.2). Byte fields are copied. */

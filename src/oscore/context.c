@@ -106,7 +106,8 @@ oscore_err_t oscore_ctx_derive(oscore_ctx_t *ctx, const cs_crypto_t *crypto,
     ctx->persist = p->persist;
     /* Without a store every SSN is "covered": the context is volatile and
      * the host accepts that a reboot means new keys. */
-    ctx->ssn_bound = !p->persist.save_ssn ? UINT64_MAX : p->ssn_covered > p->ssn_start ? p->ssn_covered : p->ssn_start;
+    bool stored = p->persist.save_ssn || p->persist.reserve_ssn;
+    ctx->ssn_bound = !stored ? UINT64_MAX : p->ssn_covered > p->ssn_start ? p->ssn_covered : p->ssn_start;
     ctx->replay.size = p->replay_window ? p->replay_window : OSCORE_DEFAULT_REPLAY_WINDOW;
     ctx->replay.empty = true;
     ctx->replay.lost = p->replay_window_lost;
@@ -157,16 +158,26 @@ oscore_err_t oscore_next_ssn(oscore_ctx_t *ctx, uint64_t *ssn)
     if (ctx->ssn > OSCORE_SSN_MAX)
         return OSCORE_ERR_SSN_EXHAUSTED;
     if (ctx->ssn >= ctx->ssn_bound) {
+        uint64_t step = ctx->persist.step ? ctx->persist.step : 1;
+        if (ctx->persist.reserve_ssn) {
+            /* shared context: a block of its own, wherever it starts */
+            uint64_t first;
+            if (ctx->persist.reserve_ssn(ctx->persist.arg, ctx, step, &first) != OSCORE_OK ||
+                first < ctx->ssn)
+                return OSCORE_ERR_STORAGE;
+            ctx->ssn = first;
+        }
         /* Persist the new bound before the first use of any SSN under it:
          * whatever instant the device dies at, it restarts above every SSN
          * it may have sent (Appendix B.1.1). */
-        uint64_t step = ctx->persist.step ? ctx->persist.step : 1;
         uint64_t bound = ctx->ssn + step;
         if (bound > OSCORE_SSN_MAX + 1)
             bound = OSCORE_SSN_MAX + 1;
-        if (ctx->persist.save_ssn(ctx->persist.arg, ctx, bound) != OSCORE_OK)
+        if (!ctx->persist.reserve_ssn && ctx->persist.save_ssn(ctx->persist.arg, ctx, bound) != OSCORE_OK)
             return OSCORE_ERR_STORAGE;
         ctx->ssn_bound = bound;
+        if (ctx->ssn > OSCORE_SSN_MAX)
+            return OSCORE_ERR_SSN_EXHAUSTED;
     }
     *ssn = ctx->ssn++;
     return OSCORE_OK;

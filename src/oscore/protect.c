@@ -310,6 +310,14 @@ oscore_err_t oscore_unprotect_request(oscore_ctx_t *ctx, const coap_msg_t *req, 
         return err;
     bd.observe = has_observe_registration(&inner);
 
+    /* a shared context: the cluster's window decides, atomically */
+    if (ctx->persist.accept_piv) {
+        err = ctx->persist.accept_piv(ctx->persist.arg, ctx, piv);
+        if (err != OSCORE_OK) {
+            cs_wipe(out, *out_len);
+            return err == OSCORE_ERR_REPLAY ? OSCORE_ERR_REPLAY : OSCORE_ERR_STORAGE;
+        }
+    }
     if (ctx->replay.lost) {
         /* B.1.2: after a reboot only a request echoing our challenge proves
          * freshness; the window restarts at its Partial IV with every lower

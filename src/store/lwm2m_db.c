@@ -456,7 +456,7 @@ static void fill_row(cs_lwm2m_db_t *db, sqlite3_stmt *st, cs_lwm2m_db_row_t *r)
         const void *w = col_blob(st, 12, &wn);
         r->window_valid = window_decode(w, wn, &r->window);
         p->replay_window_lost = r->used && !r->window_valid;
-        p->persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, db, SSN_BLOCK};
+        p->persist = (oscore_persist_t){.save_ssn = cs_lwm2m_db_save_ssn, .arg = db, .step = SSN_BLOCK};
     }
     r->registered = sqlite3_column_int(st, 14);
     if (r->registered) {

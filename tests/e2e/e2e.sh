@@ -152,6 +152,54 @@ check "B.2: a request #1 under another Master Secret is refused (4.00), no conte
     -a "$(grep -c 'new security context offered' b2.log)" = "$offered"
 kill -TERM $B2S; wait $B2S 2>/dev/null
 
+# --- scale-out: two server nodes, one client context, state shared in Redis (issue #11)
+RP=$((PORT + 41))
+NA=$((PORT + 42))
+NB=$((PORT + 43))
+REL=$((PORT + 44))
+redis-server --port $RP --bind 127.0.0.1 --save '' --appendonly no > redis.log 2>&1 &
+REDIS=$!
+for _ in $(seq 50); do grep -q 'Ready to accept' redis.log && break; sleep 0.1; done
+sed 's/"state_file":"server.state"/"ssn_step":4/' server.json > node.json
+sed 's/"state_file":"client.state"/"state_file":"cluster-client.state"/' client.json > cluster-client.json
+start_nodes() { # extra flags for both nodes
+    "$B" serve --listen 127.0.0.1:$NA --root www --oscore node.json --interop -v "$@" > nodeA.log 2>&1 &
+    NAP=$!
+    "$B" serve --listen 127.0.0.1:$NB --root www --oscore node.json --interop -v "$@" > nodeB.log 2>&1 &
+    NBP=$!
+    wait_for nodeA.log listening && wait_for nodeB.log listening
+}
+replays_through_relay() { # requests through a relay that replays each answered one at node B
+    "$RELAY" $REL $NA 0 30 $NB 2> relay2.log &
+    local relay=$!
+    sleep 0.2
+    local ok=0
+    for _ in 1 2 3; do
+        [ "$("$B" get --oscore cluster-client.json coap://127.0.0.1:$REL/oscore/hello/1)" = "Hello World!" ] && ok=$((ok + 1))
+    done
+    sleep 0.3
+    kill $relay 2>/dev/null; wait $relay 2>/dev/null
+    echo $ok
+}
+start_nodes
+ok=$(replays_through_relay)
+accepted=$(grep -c '(inner, verified)' nodeB.log)
+kill -TERM $NAP $NBP; wait $NAP $NBP 2>/dev/null
+check "without shared state: each request node A answered is accepted again when replayed at node B ($accepted of 3)" \
+    test "$ok" = 3 -a "$accepted" = 3
+rm -f nodeA.log nodeB.log
+start_nodes --shared-state redis://127.0.0.1:$RP
+ok=$(replays_through_relay)
+check "with --shared-state redis://: node A answers ($ok of 3), node B refuses every replay of them" \
+    test "$ok" = 3 -a "$(grep -c 'replayed or old message' nodeB.log)" = 3 -a "$(grep -c '(inner, verified)' nodeB.log)" = 0
+ok=0
+for n in $NA $NB $NA $NB; do
+    [ "$("$B" get --oscore cluster-client.json coap://127.0.0.1:$n/oscore/hello/1)" = "Hello World!" ] && ok=$((ok + 1))
+done
+check "with shared state any node serves the client: 4 of 4 requests alternating between nodes ($ok)" test $ok = 4
+kill -TERM $NAP $NBP; wait $NAP $NBP 2>/dev/null
+kill $REDIS; wait $REDIS 2>/dev/null
+
 # --- EDHOC (RFC 9528 over CoAP, Appendix A.2), then OSCORE with its keys
 "$B" edhoc keygen --curve P-256 --kid 2b --out dev > /dev/null
 "$B" edhoc keygen --curve P-256 --kid 32 --out srv > /dev/null

@@ -1,8 +1,11 @@
 /* UDP relay for end-to-end tests: listens on one loopback port, forwards
  * every datagram to a server port and the answers back to the last client,
  * dropping a given percentage of datagrams in each direction at random.
- *   lossy_relay LISTEN_PORT SERVER_PORT LOSS_PERCENT SECONDS
- * Loopback only, and it stops by itself after SECONDS. */
+ *   lossy_relay LISTEN_PORT SERVER_PORT LOSS_PERCENT SECONDS [MIRROR_PORT]
+ * With MIRROR_PORT it is also the replaying attacker of a server cluster:
+ * once the server answered a request, the same request goes to the mirror
+ * (another node), whose answers are dropped. Loopback only, and it stops by
+ * itself after SECONDS. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,10 +20,14 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: lossy_relay LISTEN_PORT SERVER_PORT LOSS_PERCENT SECONDS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: lossy_relay LISTEN_PORT SERVER_PORT LOSS_PERCENT SECONDS [MIRROR_PORT]\n");
         return 1;
     }
+    struct sockaddr_in mirror = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(argc == 6 ? atoi(argv[5]) : 0))};
+    inet_pton(AF_INET, "127.0.0.1", &mirror.sin_addr);
+    unsigned char last[2048];
+    ssize_t last_len = 0;
     int listen_port = atoi(argv[1]), server_port = atoi(argv[2]), loss = atoi(argv[3]);
     time_t end = time(NULL) + atoi(argv[4]);
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -46,8 +53,16 @@ int main(int argc, char **argv)
         if (n < 0)
             continue;
         bool from_server = from.sin_port == server.sin_port;
-        if (!from_server)
+        if (mirror.sin_port && from.sin_port == mirror.sin_port)
+            continue; /* the other node's answers go nowhere */
+        if (!from_server) {
             client = from;
+            memcpy(last, buf, (size_t)n);
+            last_len = n;
+        } else if (mirror.sin_port && last_len > 0) { /* answered: now replay it */
+            sendto(fd, last, (size_t)last_len, 0, (const struct sockaddr *)&mirror, sizeof mirror);
+            last_len = 0;
+        }
         if (rand() % 100 < loss) {
             dropped++;
             continue;

@@ -153,7 +153,7 @@ static void test_security_and_ssn_bounds(void **state)
     oscore_ctx_t stranger;
     oscore_params_t r = params(secret);
     r.recipient_id = (const uint8_t *)"dev9";
-    r.persist = (oscore_persist_t){cs_lwm2m_db_save_ssn, db, 32};
+    r.persist = (oscore_persist_t){.save_ssn = cs_lwm2m_db_save_ssn, .arg = db, .step = 32};
     assert_int_equal(oscore_ctx_derive(&stranger, &crypto, &r), OSCORE_OK);
     assert_int_equal(cs_lwm2m_db_save_ssn(db, &stranger, 32), OSCORE_ERR_STORAGE);
     cs_lwm2m_db_close(db);

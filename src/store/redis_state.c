@@ -1,0 +1,197 @@
+/* OSCORE state shared through Redis (see the header). Both operations are
+ * Lua scripts, which Redis runs atomically: no other node's command falls
+ * between the check and the update. */
+#define _POSIX_C_SOURCE 200809L
+#include "coreseal/redis_state.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cs_redis {
+    redisContext *c;
+    char host[128];
+    int port, db;
+    char reserve_sha[41], accept_sha[41];
+    char error[512];
+};
+
+/* KEYS[1] counter; ARGV[1] count, ARGV[2] the node's next SSN. Returns
+ * the end of the block reserved. */
+static const char reserve_lua[] =
+    "local floor = tonumber(ARGV[2]) "
+    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if cur < floor then cur = floor end "
+    "cur = cur + tonumber(ARGV[1]) "
+    "redis.call('SET', KEYS[1], string.format('%.0f', cur)) "
+    "return string.format('%.0f', cur)";
+
+/* KEYS[1] the window: a sorted set of Partial IVs; ARGV[1] the Partial
+ * IV, ARGV[2] the window size. 1: accepted; 0: a replay or too old. */
+static const char accept_lua[] =
+    "local piv, size = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+    "local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES') "
+    "local hi = top[2] and tonumber(top[2]) or -1 "
+    "if hi >= 0 and piv <= hi - size then return 0 end "
+    "if redis.call('ZADD', KEYS[1], 'NX', piv, ARGV[1]) == 0 then return 0 end "
+    "if piv > hi then "
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', piv - size + 1)) "
+    "end "
+    "return 1";
+
+static void set_error(cs_redis_t *r, const char *what)
+{
+    snprintf(r->error, sizeof r->error, "redis %s:%d: %s", r->host, r->port,
+             r->c && r->c->err ? r->c->errstr : what);
+}
+
+/* Loads a script, keeping its SHA1 for EVALSHA. */
+static bool load_script(cs_redis_t *r, const char *lua, char sha[41])
+{
+    redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", lua);
+    bool ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
+    if (ok)
+        memcpy(sha, rep->str, 41);
+    else
+        set_error(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "SCRIPT LOAD failed");
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* (Re)connects, selects the database and loads the scripts. */
+static bool connect_redis(cs_redis_t *r)
+{
+    struct timeval tv = {.tv_sec = 2};
+    if (r->c)
+        redisFree(r->c);
+    r->c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!r->c || r->c->err) {
+        set_error(r, "cannot connect");
+        return false;
+    }
+    redisSetTimeout(r->c, tv);
+    redisReply *rep = r->db ? redisCommand(r->c, "SELECT %d", r->db) : NULL;
+    bool ok = !r->db || (rep && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    if (!ok) {
+        set_error(r, "SELECT failed");
+        return false;
+    }
+    return load_script(r, reserve_lua, r->reserve_sha) && load_script(r, accept_lua, r->accept_sha);
+}
+
+cs_store_err_t cs_redis_open(cs_redis_t **out, const char *url, char *err, size_t err_len)
+{
+    if (!out || !url)
+        return CS_STORE_ERR_BAD_ARG;
+    *out = NULL;
+    cs_redis_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return CS_STORE_ERR_IO;
+    r->port = 6379;
+    const char *h = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+    size_t hn = h ? strcspn(h, ":/") : 0;
+    char *end = NULL;
+    if (h && h[hn] == ':')
+        r->port = (int)strtol(h + hn + 1, &end, 10);
+    const char *rest = end ? end : h ? h + hn : NULL;
+    if (rest && *rest == '/')
+        r->db = (int)strtol(rest + 1, &end, 10);
+    if (!h || hn == 0 || hn >= sizeof r->host || r->port <= 0 || r->port > 65535 || r->db < 0 ||
+        (rest && *rest && (*rest != '/' || !end || *end))) {
+        snprintf(err, err_len, "%s: expected redis://HOST[:PORT][/DB]", url);
+        free(r);
+        return CS_STORE_ERR_VALUE;
+    }
+    memcpy(r->host, h, hn);
+    if (!connect_redis(r)) {
+        snprintf(err, err_len, "%s", r->error);
+        cs_redis_close(r);
+        return CS_STORE_ERR_IO;
+    }
+    *out = r;
+    return CS_STORE_OK;
+}
+
+void cs_redis_close(cs_redis_t *r)
+{
+    if (!r)
+        return;
+    if (r->c)
+        redisFree(r->c);
+    free(r);
+}
+
+const char *cs_redis_error(const cs_redis_t *r) { return r ? r->error : "no redis"; }
+
+oscore_persist_t cs_redis_persist(cs_redis_t *r, uint32_t step)
+{
+    return (oscore_persist_t){.arg = r, .step = step, .reserve_ssn = cs_redis_reserve_ssn,
+                              .accept_piv = cs_redis_accept_piv};
+}
+
+/* "coreseal:oscore:RID:IDCTX:" + suffix. */
+static void context_key(const oscore_ctx_t *ctx, const char *suffix, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "coreseal:oscore:");
+    for (size_t i = 0; i < ctx->recipient_id_len && n + 2 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", ctx->recipient_id[i]);
+    n += (size_t)snprintf(out + n, cap - n, ":");
+    if (!ctx->has_id_context)
+        n += (size_t)snprintf(out + n, cap - n, "-");
+    for (size_t i = 0; ctx->has_id_context && i < ctx->id_context_len && n + 2 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", ctx->id_context[i]);
+    snprintf(out + n, cap - n, ":%s", suffix);
+}
+
+/* EVALSHA with one key and two arguments; reconnects once (a restarted
+ * Redis has lost the scripts too). */
+static redisReply *eval(cs_redis_t *r, const char *sha, const char *key, uint64_t a, uint64_t b)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt && !connect_redis(r))
+            return NULL;
+        if (!r->c || r->c->err)
+            continue;
+        redisReply *rep = redisCommand(r->c, "EVALSHA %s 1 %s %" PRIu64 " %" PRIu64, sha, key, a, b);
+        if (rep && !(rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)))
+            return rep;
+        freeReplyObject(rep);
+    }
+    set_error(r, "EVALSHA failed");
+    return NULL;
+}
+
+oscore_err_t cs_redis_reserve_ssn(void *arg, const oscore_ctx_t *ctx, uint64_t count, uint64_t *first)
+{
+    cs_redis_t *r = arg;
+    char key[200];
+    context_key(ctx, "ssn", key, sizeof key);
+    redisReply *rep = eval(r, r->reserve_sha, key, count, ctx->ssn);
+    bool ok = rep && rep->type == REDIS_REPLY_STRING;
+    uint64_t end = ok ? strtoull(rep->str, NULL, 10) : 0;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        set_error(r, rep->str);
+    freeReplyObject(rep);
+    if (!ok || end < count)
+        return OSCORE_ERR_STORAGE;
+    *first = end - count;
+    return OSCORE_OK;
+}
+
+oscore_err_t cs_redis_accept_piv(void *arg, const oscore_ctx_t *ctx, uint64_t piv)
+{
+    cs_redis_t *r = arg;
+    char key[200];
+    context_key(ctx, "win", key, sizeof key);
+    redisReply *rep = eval(r, r->accept_sha, key, piv, ctx->replay.size);
+    oscore_err_t e = !rep || rep->type != REDIS_REPLY_INTEGER ? OSCORE_ERR_STORAGE
+                     : rep->integer == 1                      ? OSCORE_OK
+                                                              : OSCORE_ERR_REPLAY;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        set_error(r, rep->str);
+    freeReplyObject(rep);
+    return e;
+}

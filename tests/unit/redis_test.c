@@ -1,0 +1,233 @@
+/* OSCORE state shared through Redis by two "nodes" (two connections, two
+ * contexts derived from the same parameters), against a redis-server this
+ * test starts on a port of its own: SSN blocks never overlap, also after a
+ * node restarts; a request one node accepted is a replay at the other; the
+ * shared window drops what is too old; a Redis that is gone stops sending
+ * and accepting instead of risking a nonce. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "coreseal/crypto_openssl.h"
+#include "coreseal/redis_state.h"
+
+static cs_crypto_t crypto;
+static pid_t redis_pid;
+static char url[64];
+
+static const uint8_t secret[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static void start_redis(int port)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (cs_crypto_openssl_new(&crypto) != CS_CRYPTO_OK)
+        return -1;
+    int port = 20000 + (int)(getpid() % 30000);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    start_redis(port);
+    for (int i = 0; i < 100; i++) { /* until it answers */
+        cs_redis_t *r;
+        char err[200];
+        if (cs_redis_open(&r, url, err, sizeof err) == CS_STORE_OK) {
+            cs_redis_close(r);
+            return 0;
+        }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "redis-server did not start on %s\n", url);
+    return -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGTERM);
+        waitpid(redis_pid, NULL, 0);
+    }
+    cs_crypto_openssl_free(&crypto);
+    return 0;
+}
+
+static cs_redis_t *node(void)
+{
+    cs_redis_t *r;
+    char err[200];
+    if (cs_redis_open(&r, url, err, sizeof err) != CS_STORE_OK)
+        fail_msg("%s", err);
+    return r;
+}
+
+/* The server's side of a device's context, kept in Redis. */
+static void server_ctx(oscore_ctx_t *ctx, cs_redis_t *r, const char *dev, uint64_t ssn_start)
+{
+    oscore_params_t p = {.master_secret = secret, .master_secret_len = sizeof secret,
+                         .sender_id = (const uint8_t *)"S", .sender_id_len = 1,
+                         .recipient_id = (const uint8_t *)dev, .recipient_id_len = strlen(dev),
+                         .ssn_start = ssn_start};
+    p.persist = cs_redis_persist(r, 8);
+    assert_int_equal(oscore_ctx_derive(ctx, &crypto, &p), OSCORE_OK);
+}
+
+static void device_ctx(oscore_ctx_t *ctx, const char *dev)
+{
+    oscore_params_t p = {.master_secret = secret, .master_secret_len = sizeof secret,
+                         .sender_id = (const uint8_t *)dev, .sender_id_len = strlen(dev),
+                         .recipient_id = (const uint8_t *)"S", .recipient_id_len = 1};
+    assert_int_equal(oscore_ctx_derive(ctx, &crypto, &p), OSCORE_OK);
+}
+
+typedef struct {
+    uint8_t buf[128];
+    size_t len;
+    coap_msg_t msg;
+} wire_t;
+
+static oscore_err_t send_one(oscore_ctx_t *ctx, wire_t *w, uint64_t *ssn)
+{
+    uint8_t plain[16] = {0x40, 0x01, 0x00, 0x01};
+    coap_msg_t m;
+    oscore_binding_t b;
+    assert_int_equal(coap_msg_parse(&m, plain, 4), COAP_OK);
+    oscore_err_t e = oscore_protect_request(ctx, &m, w->buf, sizeof w->buf, &w->len, &b);
+    if (e == OSCORE_OK) {
+        assert_int_equal(coap_msg_parse(&w->msg, w->buf, w->len), COAP_OK);
+        if (ssn)
+            *ssn = ctx->ssn - 1;
+    }
+    return e;
+}
+
+static oscore_err_t deliver(oscore_ctx_t *server, const wire_t *w)
+{
+    uint8_t out[128];
+    size_t n;
+    oscore_binding_t b;
+    return oscore_unprotect_request(server, &w->msg, out, sizeof out, &n, &b);
+}
+
+static void test_ssn_blocks_across_nodes(void **state)
+{
+    (void)state;
+    cs_redis_t *ra = node(), *rb = node();
+    oscore_ctx_t a, b;
+    server_ctx(&a, ra, "dev-ssn", 0);
+    server_ctx(&b, rb, "dev-ssn", 0);
+    static bool used[1000];
+    memset(used, 0, sizeof used);
+    wire_t w;
+    uint64_t ssn;
+    for (int i = 0; i < 300; i++) { /* both nodes send, interleaved unevenly */
+        oscore_ctx_t *x = i % 3 ? &a : &b;
+        assert_int_equal(send_one(x, &w, &ssn), OSCORE_OK);
+        assert_true(ssn < 1000);
+        assert_false(used[ssn]); /* never one SSN (nonce) twice */
+        used[ssn] = true;
+    }
+    /* node A restarts with nothing kept: it gets a new block, above all */
+    server_ctx(&a, ra, "dev-ssn", 0);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(send_one(&a, &w, &ssn), OSCORE_OK);
+        assert_true(ssn < 1000);
+        assert_false(used[ssn]);
+        used[ssn] = true;
+    }
+    /* a context that was served alone up to SSN 5000 continues above it */
+    oscore_ctx_t c;
+    server_ctx(&c, ra, "dev-ssn", 5000);
+    assert_int_equal(send_one(&c, &w, &ssn), OSCORE_OK);
+    assert_true(ssn >= 5000);
+    for (int i = 0; i < 8; i++) /* B finishes the block it holds, then goes above too */
+        assert_int_equal(send_one(&b, &w, &ssn), OSCORE_OK);
+    assert_true(ssn > 5000);
+    cs_redis_close(ra);
+    cs_redis_close(rb);
+}
+
+static void test_replay_across_nodes(void **state)
+{
+    (void)state;
+    cs_redis_t *ra = node(), *rb = node();
+    oscore_ctx_t a, b, dev;
+    server_ctx(&a, ra, "dev-rp", 0);
+    server_ctx(&b, rb, "dev-rp", 0);
+    device_ctx(&dev, "dev-rp");
+    static wire_t req[40];
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(send_one(&dev, &req[i], NULL), OSCORE_OK);
+    assert_int_equal(deliver(&a, &req[0]), OSCORE_OK);
+    assert_int_equal(deliver(&b, &req[0]), OSCORE_ERR_REPLAY); /* B never saw it itself */
+    assert_int_equal(deliver(&b, &req[2]), OSCORE_OK);
+    assert_int_equal(deliver(&a, &req[1]), OSCORE_OK); /* reordered, inside the window */
+    assert_int_equal(deliver(&a, &req[2]), OSCORE_ERR_REPLAY);
+    assert_int_equal(deliver(&b, &req[39]), OSCORE_OK);
+    /* 39 - 32 = 7: Partial IVs up to 7 are older than the shared window */
+    assert_int_equal(deliver(&a, &req[5]), OSCORE_ERR_REPLAY);
+    assert_int_equal(deliver(&a, &req[8]), OSCORE_OK);
+    assert_int_equal(deliver(&b, &req[8]), OSCORE_ERR_REPLAY);
+    cs_redis_close(ra);
+    cs_redis_close(rb);
+}
+
+static void test_bad_urls_and_redis_gone(void **state)
+{
+    (void)state;
+    cs_redis_t *r;
+    char err[200];
+    assert_int_equal(cs_redis_open(&r, "redis://", err, sizeof err), CS_STORE_ERR_VALUE);
+    assert_non_null(strstr(err, "redis://HOST[:PORT][/DB]"));
+    assert_int_equal(cs_redis_open(&r, "http://127.0.0.1:6379", err, sizeof err), CS_STORE_ERR_VALUE);
+    assert_int_equal(cs_redis_open(&r, "redis://127.0.0.1:99999", err, sizeof err), CS_STORE_ERR_VALUE);
+    assert_int_equal(cs_redis_open(&r, "redis://127.0.0.1:1", err, sizeof err), CS_STORE_ERR_IO);
+    assert_non_null(strstr(err, "127.0.0.1:1"));
+
+    cs_redis_t *ra = node();
+    oscore_ctx_t a, dev;
+    server_ctx(&a, ra, "dev-off", 0);
+    device_ctx(&dev, "dev-off");
+    wire_t w, req;
+    assert_int_equal(send_one(&a, &w, NULL), OSCORE_OK); /* a block of 8 reserved */
+    assert_int_equal(send_one(&dev, &req, NULL), OSCORE_OK);
+    kill(redis_pid, SIGTERM);
+    waitpid(redis_pid, NULL, 0);
+    redis_pid = 0;
+    for (int i = 0; i < 7; i++) /* the block in hand is still safe to use */
+        assert_int_equal(send_one(&a, &w, NULL), OSCORE_OK);
+    assert_int_equal(send_one(&a, &w, NULL), OSCORE_ERR_STORAGE);
+    assert_int_equal(deliver(&a, &req), OSCORE_ERR_STORAGE); /* not accepted unseen */
+    assert_non_null(strstr(cs_redis_error(ra), "redis 127.0.0.1"));
+    cs_redis_close(ra);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ssn_blocks_across_nodes),
+        cmocka_unit_test(test_replay_across_nodes),
+        cmocka_unit_test(test_bad_urls_and_redis_gone), /* last: it stops Redis */
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
