@@ -112,6 +112,13 @@ coap_opt_t cli_uint_opt(uint16_t option, uint32_t v, uint8_t buf[4]);
 /* A Block1/Block2 option, in buf. */
 coap_opt_t cli_block_opt(uint16_t option, uint32_t num, bool more, uint8_t szx, uint8_t buf[4]);
 
+/* A pcap capture file of datagrams (LINKTYPE_RAW, IPv4/IPv6 + UDP) that
+ * Wireshark and tshark read; OSCORE in it decrypts there given the keys. */
+FILE *cli_pcap_open(const char *path);
+struct sockaddr_storage;
+void cli_pcap_write(FILE *f, const struct sockaddr_storage *src, const struct sockaddr_storage *dst,
+                    const uint8_t *d, size_t n);
+
 /* "2.05 Content" style code text into buf (16 bytes). */
 const char *cli_code_str(uint8_t code, char *buf);
 /* Content-Format by number or name ("text/plain", "cbor", "json", ...);

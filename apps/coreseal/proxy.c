@@ -55,6 +55,7 @@ typedef struct {
     int n_routes;
     const char *default_target;
     FILE *log;
+    FILE *pcap; /* --pcap: every datagram as it crossed the proxy */
     int verbose;
     unsigned attacks;
     int attack_rate; /* percent of messages */
@@ -76,6 +77,23 @@ static uint32_t rand32(proxy_t *p)
     uint32_t v = 0;
     (void)cli_random(&p->crypto, (uint8_t *)&v, sizeof v);
     return v;
+}
+
+/* --pcap: a datagram received from (or sent to) peer on udp. */
+static void capture(proxy_t *p, cs_udp_t *udp, coap_peer_t peer, bool sent, const uint8_t *d, size_t n)
+{
+    const cs_net_addr_t *remote = cs_udp_peer_addr(udp, peer);
+    struct sockaddr_storage local;
+    socklen_t len = sizeof local;
+    if (!p->pcap || !remote || getsockname(udp->fd, (struct sockaddr *)&local, &len) != 0)
+        return;
+    if (local.ss_family == AF_INET6 && remote->ss.ss_family == AF_INET) { /* dual-stack socket */
+        const struct sockaddr_in *r = (const void *)&remote->ss;
+        struct sockaddr_in6 *l = (void *)&local;
+        struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = l->sin6_port, .sin_addr = r->sin_addr};
+        memcpy(&local, &v4, sizeof v4); /* answered from the address it was sent to, on loopback */
+    }
+    cli_pcap_write(p->pcap, sent ? &local : &remote->ss, sent ? &remote->ss : &local, d, n);
 }
 
 static void log_msg(proxy_t *p, const char *dir, const uint8_t *d, size_t n)
@@ -470,7 +488,10 @@ static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, boo
         memcpy(copy, d, len);
         coap_ep_send_ack(ep);
         log_msg(p, dir, copy, len);
-        if (attack(p, copy, &len, to, toward_server) && cs_udp_queue(udp, to, copy, len) != CS_NET_OK)
+        if (!attack(p, copy, &len, to, toward_server))
+            continue;
+        capture(p, udp, to, true, copy, len);
+        if (cs_udp_queue(udp, to, copy, len) != CS_NET_OK)
             fprintf(stderr, "coreseal proxy: cannot queue a datagram\n");
     }
     if (cs_udp_flush(udp) != CS_NET_OK)
@@ -492,6 +513,7 @@ static void usage(FILE *f)
             "                             (coap://backend:port); repeatable\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
             "      --log FILE             one line per message with what the proxy can see\n"
+            "      --pcap FILE            every datagram as a capture file for Wireshark\n"
             "      --attack MODES         flip,drop,replay,strip (comma-separated): tamper with\n"
             "                             messages, for tests and demos only\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
@@ -514,7 +536,7 @@ int cmd_proxy(int argc, char **argv)
     p.listen_port = "5683";
     p.attack_rate = 100;
     p.block_szx = 0xff;
-    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK };
+    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -522,6 +544,7 @@ int cmd_proxy(int argc, char **argv)
         {"attack-rate", required_argument, NULL, OPT_RATE}, {"verbose", no_argument, NULL, 'v'},
         {"attack-direction", required_argument, NULL, OPT_DIR},
         {"block-size", required_argument, NULL, OPT_BLOCK},
+        {"pcap", required_argument, NULL, OPT_PCAP},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, rc = CLI_EXIT_OK;
     optind = 1;
@@ -566,6 +589,10 @@ int cmd_proxy(int argc, char **argv)
                            : !strcmp(optarg, "to-client") ? 2 : -1;
             if (p.attack_dir < 0)
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-direction: both, to-server or to-client");
+            break;
+        case OPT_PCAP:
+            if (!(p.pcap = cli_pcap_open(optarg)))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "cannot write %s", optarg);
             break;
         case OPT_BLOCK: {
             long size = atol(optarg);
@@ -616,6 +643,7 @@ int cmd_proxy(int argc, char **argv)
         for (size_t i = 0; i < p.down_udp.n_in; i++) {
             coap_ep_event_t ev;
             log_msg(&p, "client->proxy", p.down_udp.in[i], p.down_udp.in_len[i]);
+            capture(&p, &p.down_udp, p.down_udp.in_peer[i], false, p.down_udp.in[i], p.down_udp.in_len[i]);
             if (coap_ep_input(&p.down, p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i],
                               now, &ev) != COAP_OK)
                 continue;
@@ -635,6 +663,7 @@ int cmd_proxy(int argc, char **argv)
         for (size_t i = 0; i < p.up_udp.n_in; i++) {
             coap_ep_event_t ev;
             log_msg(&p, "server->proxy", p.up_udp.in[i], p.up_udp.in_len[i]);
+            capture(&p, &p.up_udp, p.up_udp.in_peer[i], false, p.up_udp.in[i], p.up_udp.in_len[i]);
             if (coap_ep_input(&p.up, p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i], now,
                               &ev) == COAP_OK && ev.type != COAP_EV_NONE)
                 on_backend_event(&p, &ev, now);
@@ -660,6 +689,8 @@ int cmd_proxy(int argc, char **argv)
 out:
     if (p.log)
         fclose(p.log);
+    if (p.pcap)
+        fclose(p.pcap);
     cs_udp_close(&p.down_udp);
     cs_udp_close(&p.up_udp);
     free(p.down_mem);

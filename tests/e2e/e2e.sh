@@ -244,6 +244,28 @@ sleep 0.3
 check "OSCORE through a forward proxy (-P)" \
     test "$("$B" get --oscore client.json -P coap://127.0.0.1:$((P + 1)) $U/oscore/hello/1)" = "Hello World!"
 
+# an independent OSCORE implementation (Wireshark's dissector) decrypts and
+# authenticates what our client and server protect, from the proxy's capture
+"$B" proxy --listen 127.0.0.1:$((P + 3)) --default coap://127.0.0.1:$PORT --pcap seen.pcap > pcproxy.log 2>&1 &
+PCP=$!
+sleep 0.3
+PX=coap://127.0.0.1:$((P + 3))
+"$B" get --oscore client.json $PX/oscore/hello/1 > /dev/null
+"$B" put --oscore client.json -b 256 -f b1.bin $PX/pcap-up.bin
+"$B" get --oscore client.json --observe=2 $PX/oscore/observe1 > /dev/null
+kill -TERM $PCP; wait $PCP 2>/dev/null
+ws() { # tshark with the client's context (Sender ID "", Recipient ID 01)
+    tshark -r seen.pcap -d udp.port==$((P + 3)),coap -d udp.port==$PORT,coap \
+        -o "uat:oscore_contexts:\"\",\"01\",\"$1\",\"9e7ca92223786340\",\"\",\"AES-CCM-16-64-128 (CCM*)\"" \
+        -Y "$2" 2>/dev/null | wc -l
+}
+MS=0102030405060708090a0b0c0d0e0f10
+total=$(ws $MS oscore)
+good=$(ws $MS 'oscore.code && !oscore.tag_check_failed && !oscore.decrypt_error')
+bad=$(ws ff02030405060708090a0b0c0d0e0f10 'oscore.code && !oscore.tag_check_failed && !oscore.decrypt_error')
+check "Wireshark's OSCORE decrypts and authenticates all $total protected messages seen on both hops (a GET, a 30 KB PUT in 256-byte blocks, Observe), and none under a wrong key ($bad)" \
+    test "$total" -ge 200 -a "$good" = "$total" -a "$bad" = 0 -a -n "$(ws $MS 'oscore.opt.uri_path == "pcap-up.bin"')"
+
 # a proxy in front of a constrained hop: OSCORE messages cross it in outer blocks
 OP=$((PORT + 37))
 "$B" proxy --listen 127.0.0.1:$OP --default coap://127.0.0.1:$PORT --block-size 64 --log outer.log \
