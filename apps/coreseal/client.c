@@ -363,15 +363,15 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
     const uint8_t *pl = o->payload;
     size_t pl_len = o->payload_len;
     if (b1) {
-        size_t size = coap_block_size(b1->szx), off = (size_t)b1->num * size;
+        size_t off;
+        (void)coap_block_slice(b1, o->payload_len, &off, &pl_len);
+        pl = o->payload + off;
         coap_optlist_add_uint(&l, COAP_OPT_BLOCK1, coap_block_encode(b1));
         if (b1->num == 0)
             coap_optlist_add_uint(&l, COAP_OPT_SIZE1, (uint32_t)o->payload_len);
         /* RFC 9175 §3.4: one Request-Tag per body, so a server never mixes
          * the blocks of two uploads to the same resource */
         coap_optlist_add(&l, COAP_OPT_REQUEST_TAG, cl->request_tag, sizeof cl->request_tag);
-        pl = o->payload + off;
-        pl_len = o->payload_len - off < size ? o->payload_len - off : size;
     }
     if (b2)
         coap_optlist_add_uint(&l, COAP_OPT_BLOCK2, coap_block_encode(b2));
@@ -545,8 +545,9 @@ static int exchange(client_t *cl)
     int b2_runs = 0;
     for (;;) {
         oscore_binding_t bind;
+        size_t off, len;
         if (use_b1)
-            b1.more = (size_t)(b1.num + 1) * coap_block_size(b1.szx) < o->payload_len;
+            b1.more = coap_block_slice(&b1, o->payload_len, &off, &len);
         if (coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
             return cli_fail(o->sub, CLI_EXIT_CONFIG, "no randomness for a token");
         int rc = send_request(cl, token, 0, false, use_b1 ? &b1 : NULL, b2_next ? &b2 : NULL, &bind);
@@ -584,17 +585,13 @@ static int exchange(client_t *cl)
         if (use_b1 && coap_msg_find_option(&r, COAP_OPT_BLOCK1, &opt) && coap_block_decode(&opt, &rb) &&
             b1.more) {
             /* the server may ask for smaller blocks (late negotiation) */
-            size_t sent = (size_t)(b1.num + 1) * coap_block_size(b1.szx);
-            if (rb.szx < b1.szx)
-                b1.szx = rb.szx;
-            b1.num = (uint32_t)(sent / coap_block_size(b1.szx));
+            b1 = coap_block_after(&b1, rb.szx);
             continue;
         }
         use_b1 = false;
         emit(cl, &r);
         if (coap_msg_find_option(&r, COAP_OPT_BLOCK2, &opt) && coap_block_decode(&opt, &rb) && rb.more) {
-            b2.szx = rb.szx < szx ? rb.szx : szx;
-            b2.num = (uint32_t)((size_t)(rb.num + 1) * coap_block_size(rb.szx) / coap_block_size(b2.szx));
+            b2 = coap_block_after(&rb, szx);
             b2_next = true;
             o->payload_len = 0; /* later blocks are plain GETs of the rest */
             continue;

@@ -543,9 +543,9 @@ static void send_queries(server_t *s)
             if (qr->accept >= 0)
                 coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)qr->accept);
             if (body_len > QUERY_BLOCK) { /* RFC 7959 §2.5, with a Request-Tag (RFC 9175 §3) */
-                size_t size = coap_block_size(qr->b1_szx), off = (size_t)qr->b1_num * size;
-                size_t len = body_len - off < size ? body_len - off : size;
-                coap_block_t b1 = {.num = qr->b1_num, .more = off + len < body_len, .szx = qr->b1_szx};
+                coap_block_t b1 = {.num = qr->b1_num, .szx = qr->b1_szx};
+                size_t off, len;
+                b1.more = coap_block_slice(&b1, body_len, &off, &len);
                 coap_optlist_add_uint(&l, COAP_OPT_BLOCK1, coap_block_encode(&b1));
                 coap_optlist_add(&l, COAP_OPT_REQUEST_TAG, qr->request_tag, sizeof qr->request_tag);
                 if (b1.num == 0)
@@ -601,10 +601,9 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
     if (oe == OSCORE_OK && resp.code == COAP_CONTINUE && coap_msg_find_option(&resp, COAP_OPT_BLOCK1, &o) &&
         coap_block_decode(&o, &b1) && b1.num == qr->b1_num) {
         /* the next block, in the size the client asked for (§2.5) */
-        size_t next = (size_t)(b1.num + 1) * coap_block_size(qr->b1_szx);
-        if (b1.szx < qr->b1_szx)
-            qr->b1_szx = b1.szx;
-        qr->b1_num = (uint32_t)(next / coap_block_size(qr->b1_szx));
+        coap_block_t sent = {.num = qr->b1_num, .szx = qr->b1_szx}, next = coap_block_after(&sent, b1.szx);
+        qr->b1_num = next.num;
+        qr->b1_szx = next.szx;
         coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
         qs->token[i] = 0;
         qs->in_flight--;

@@ -212,17 +212,16 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
     coap_msg_t m;
     if (coap_msg_parse(&m, pd->req, pd->req_len) != COAP_OK)
         return false;
-    size_t size = coap_block_size(pd->szx);
     uint8_t v1[4], v2[4];
     coap_opt_t extra[3];
     size_t n_extra = 0;
     const uint8_t *pl = m.payload;
     size_t pl_len = m.payload_len;
     if (!pd->b1_done) {
-        size_t off = (size_t)pd->num * size;
+        coap_block_t piece = {.num = pd->num, .szx = pd->szx};
+        size_t off;
+        bool more = coap_block_slice(&piece, m.payload_len, &off, &pl_len);
         pl = m.payload + off;
-        pl_len = m.payload_len - off < size ? m.payload_len - off : size;
-        bool more = off + pl_len < m.payload_len;
         extra[n_extra++] = cli_block_opt(COAP_OPT_BLOCK1, pd->num, more, pd->szx, v1);
         extra[n_extra++] = (coap_opt_t){.num = COAP_OPT_REQUEST_TAG, .val = pd->rtag, .len = sizeof pd->rtag};
         if (!more)
@@ -407,10 +406,9 @@ static int outer_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_
         if (!coap_msg_find_option(m, COAP_OPT_BLOCK1, &o) || !coap_block_decode(&o, &blk))
             return -1;
         /* the server may ask for smaller pieces (RFC 7959 §2.5) */
-        size_t next = (size_t)(blk.num + 1) * coap_block_size(blk.szx);
-        if (blk.szx < pd->szx)
-            pd->szx = blk.szx;
-        pd->num = (uint32_t)(next / coap_block_size(pd->szx));
+        coap_block_t sent = {.num = pd->num, .szx = pd->szx}, next = coap_block_after(&sent, blk.szx);
+        pd->num = next.num;
+        pd->szx = next.szx;
     } else if (coap_msg_find_option(m, COAP_OPT_BLOCK2, &o)) {
         pd->b1_done = true;
         if (!coap_block_decode(&o, &blk) || coap_body_add(&pd->body, &blk, m->payload, m->payload_len) != COAP_OK)

@@ -581,15 +581,16 @@ static void send_outer_block(server_t *s, const coap_ep_event_t *ev, const uint8
 {
     coap_msg_t m, hdr = ev->msg;
     uint8_t out[MAX_MSG], b2[4], s2[4];
-    size_t n, size = coap_block_size(szx), off = (size_t)num * size;
+    coap_block_t blk = {.num = num, .szx = szx};
+    size_t n, off, len;
     if (coap_msg_parse(&m, whole, whole_len) != COAP_OK)
         return;
-    if (num > 0 && off >= m.payload_len) {
+    bool more = coap_block_slice(&blk, m.payload_len, &off, &len);
+    if (num > 0 && len == 0) {
         reply_plain(s, ev, COAP_BAD_OPTION, NULL, "outer Block2 beyond the end", now);
         return;
     }
-    size_t len = m.payload_len - off < size ? m.payload_len - off : size;
-    coap_opt_t extra[2] = {cli_block_opt(COAP_OPT_BLOCK2, num, off + len < m.payload_len, szx, b2),
+    coap_opt_t extra[2] = {cli_block_opt(COAP_OPT_BLOCK2, num, more, szx, b2),
                            cli_uint_opt(COAP_OPT_SIZE2, (uint32_t)m.payload_len, s2)};
     hdr.type = m.type;
     hdr.code = m.code;

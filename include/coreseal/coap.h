@@ -217,6 +217,12 @@ bool coap_block_decode(const coap_opt_t *opt, coap_block_t *b);
 uint32_t coap_block_encode(const coap_block_t *b);
 /* The szx for a size of 16..1024 bytes, rounded down; 0xff if below 16. */
 uint8_t coap_block_szx(size_t size);
+/* The bytes block b covers of a body of `total`: *off, *len (0 past the
+ * end); returns whether more blocks follow (b's M bit when sending). */
+bool coap_block_slice(const coap_block_t *b, size_t total, size_t *off, size_t *len);
+/* The block after `done` in blocks of at most 2^(szx + 4) bytes: the same
+ * offset, renumbered when the peer asked for smaller blocks (§2.5). */
+coap_block_t coap_block_after(const coap_block_t *done, uint8_t szx);
 
 /* A body arriving block-wise (RFC 7959 §2.5), gathered in the caller's
  * buffer: each block must start where the body ends (block 0 starts it

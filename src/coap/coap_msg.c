@@ -526,6 +526,22 @@ uint32_t coap_block_encode(const coap_block_t *b)
     return b->num << 4 | (uint32_t)b->more << 3 | b->szx;
 }
 
+bool coap_block_slice(const coap_block_t *b, size_t total, size_t *off, size_t *len)
+{
+    size_t size = coap_block_size(b->szx), start = (size_t)b->num * size;
+    *off = start < total ? start : total;
+    *len = total - *off < size ? total - *off : size;
+    return *off + *len < total;
+}
+
+coap_block_t coap_block_after(const coap_block_t *done, uint8_t szx)
+{
+    coap_block_t next = {.szx = szx < done->szx ? szx : done->szx};
+    size_t offset = (size_t)(done->num + 1) * coap_block_size(done->szx);
+    next.num = (uint32_t)(offset / coap_block_size(next.szx));
+    return next;
+}
+
 void coap_body_init(coap_body_t *body, uint8_t *buf, size_t cap)
 {
     body->buf = buf;

@@ -422,6 +422,25 @@ static void test_uri_to_options(void **state)
 
 /* Block-wise reassembly: in order, full blocks, bounded, a smaller size
  * taking over mid-way, block 0 restarting; errors leave the body as it was. */
+static void test_block_slice_and_after(void **state)
+{
+    (void)state;
+    size_t off, len;
+    coap_block_t b = {.num = 2, .szx = 2}; /* 64-byte blocks */
+    assert_true(coap_block_slice(&b, 200, &off, &len) && off == 128 && len == 64);
+    b.num = 3;
+    assert_false(coap_block_slice(&b, 200, &off, &len));
+    assert_true(off == 192 && len == 8);
+    b.num = 9; /* past the end */
+    assert_false(coap_block_slice(&b, 200, &off, &len));
+    assert_true(off == 200 && len == 0);
+    b = (coap_block_t){.num = 1, .szx = 6}; /* 1024: done with bytes 1024..2047 */
+    coap_block_t n = coap_block_after(&b, 4); /* the peer wants 256 */
+    assert_true(n.szx == 4 && n.num == 8);    /* byte 2048 */
+    n = coap_block_after(&n, 6);              /* never larger again */
+    assert_true(n.szx == 4 && n.num == 9);
+}
+
 static void test_body_reassembly(void **state)
 {
     (void)state;
@@ -476,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_uri_to_options),
         cmocka_unit_test(test_path_is),
         cmocka_unit_test(test_body_reassembly),
+        cmocka_unit_test(test_block_slice_and_after),
     };
     return cmocka_run_group_tests_name("coap", tests, NULL, NULL);
 }
