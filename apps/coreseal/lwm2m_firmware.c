@@ -141,7 +141,7 @@ lwm2m_err_t fw_write(fw_t *fw, node_t *n, uint16_t res, const lwm2m_value_t *v)
 
 uint8_t fw_block_write(fw_t *fw, const coap_msg_t *req, const coap_block_t *b1)
 {
-    coap_opt_t tag = {.len = 0};
+    coap_opt_t tag = {.val = (const uint8_t *)"", .len = 0}; /* none: an empty tag */
     (void)coap_msg_find_option(req, COAP_OPT_REQUEST_TAG, &tag);
     if (tag.len > sizeof fw->tag)
         return COAP_BAD_OPTION;

@@ -283,7 +283,7 @@ static void file_put(server_t *s, coap_peer_t peer, const char *path, const coap
     size_t len = req->payload_len;
     upload_t *u = NULL;
     if (block) {
-        coap_opt_t tag = {.num = COAP_OPT_REQUEST_TAG, .len = 0, .val = NULL};
+        coap_opt_t tag = {.num = COAP_OPT_REQUEST_TAG, .len = 0, .val = (const uint8_t *)""};
         if (coap_msg_find_option(req, COAP_OPT_REQUEST_TAG, &tag) && tag.len > sizeof u->tag) {
             reply_text(r, COAP_BAD_OPTION, "Request-Tag longer than 8 bytes");
             return;
@@ -641,7 +641,7 @@ static outer_result_t outer_blocks(server_t *s, const coap_ep_event_t *ev, uint8
 {
     outer_req_t *q = &s->outer;
     memset(q, 0, sizeof *q);
-    coap_opt_t osc, b1o, b2o, tag = {.len = 0};
+    coap_opt_t osc, b1o, b2o, tag = {.val = (const uint8_t *)"", .len = 0};
     coap_block_t b1, b2;
     bool has1 = coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK1, &b1o);
     bool has2 = coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK2, &b2o);

@@ -53,6 +53,8 @@ typedef struct {
                         size_t cap, size_t *n);
     lwm2m_err_t (*read)(void *arg, const lwm2m_path_t *path, lwm2m_value_t *v);
     lwm2m_err_t (*write)(void *arg, const lwm2m_path_t *path, const lwm2m_value_t *v);
+    /* LWM2M_ERR_BAD_ARG: not with these arguments, or not in this state
+     * (4.00, e.g. a firmware update with no package); other errors 5.00 */
     lwm2m_err_t (*execute)(void *arg, const lwm2m_path_t *path, const uint8_t *args, size_t n);
     lwm2m_err_t (*create)(void *arg, uint16_t obj, uint16_t inst);
     lwm2m_err_t (*delete_instance)(void *arg, uint16_t obj, uint16_t inst);

@@ -825,10 +825,13 @@ lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *st, const coap_msg_t *req, uint
     case COAP_POST:
         if (p.len == 3) { /* Execute */
             const lwm2m_res_def_t *rd = lwm2m_res_def(od, p.ids[2]);
-            r->code = !(rd->ops & LWM2M_OP_EXECUTE) ? COAP_METHOD_NOT_ALLOWED
-                      : st->execute(st->arg, &p, req->payload, req->payload_len) == LWM2M_OK
-                          ? COAP_CHANGED
-                          : COAP_INTERNAL_SERVER_ERROR;
+            lwm2m_err_t e = !(rd->ops & LWM2M_OP_EXECUTE)
+                                ? LWM2M_ERR_UNSUPPORTED
+                                : st->execute(st->arg, &p, req->payload, req->payload_len);
+            r->code = e == LWM2M_OK                ? COAP_CHANGED
+                      : e == LWM2M_ERR_UNSUPPORTED ? COAP_METHOD_NOT_ALLOWED
+                      : e == LWM2M_ERR_BAD_ARG     ? COAP_BAD_REQUEST
+                                                   : COAP_INTERNAL_SERVER_ERROR;
         } else if (p.len == 2) {
             dm_write(st, od, &p, req, false, r); /* partial update */
         } else {

@@ -125,6 +125,8 @@ static lwm2m_err_t dev_execute(void *arg, const lwm2m_path_t *p, const uint8_t *
     device_t *d = arg;
     if (p->ids[0] == 3 && p->ids[2] == 4)
         d->reboots++;
+    if (p->ids[0] == 3 && p->ids[2] == 5 && n == 0)
+        return LWM2M_ERR_BAD_ARG; /* "factory reset" wants an argument here */
     return LWM2M_OK;
 }
 
@@ -392,6 +394,8 @@ static void test_write_and_execute(void **state)
 
     assert_int_equal(run(COAP_POST, "/3/0/4", -1, -1, NULL, 0, out, sizeof out).code, COAP_CHANGED);
     assert_int_equal(dev.reboots, 1);
+    /* the store refuses these arguments (or this state): 4.00, not 5.00 */
+    assert_int_equal(run(COAP_POST, "/3/0/5", -1, -1, NULL, 0, out, sizeof out).code, COAP_BAD_REQUEST);
     assert_int_equal(run(COAP_POST, "/3/0/0", -1, -1, NULL, 0, out, sizeof out).code,
                      COAP_METHOD_NOT_ALLOWED);
 }
