@@ -107,6 +107,11 @@ void cli_security_close(cli_security_t *sec);
 bool cli_msg_rebuild(const coap_msg_t *m, const coap_msg_t *hdr, const coap_opt_t *extra,
                      size_t n_extra, const uint8_t *pl, size_t pl_len, uint8_t *out, size_t cap,
                      size_t *len);
+/* Block num (2^(szx + 4) bytes) of a whole message kept for outer Block2:
+ * its code and options plus Block2 (and Size2 on block 0), the slice of its
+ * payload, with the type, MID and token of hdr. false past the end. */
+bool cli_outer_block(const uint8_t *whole, size_t whole_len, const coap_msg_t *hdr, uint32_t num,
+                     uint8_t szx, uint8_t *out, size_t cap, size_t *n);
 /* An option carrying v as a minimal unsigned integer, in buf. */
 coap_opt_t cli_uint_opt(uint16_t option, uint32_t v, uint8_t buf[4]);
 /* A Block1/Block2 option, in buf. */

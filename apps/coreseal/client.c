@@ -63,6 +63,8 @@ typedef struct {
     uint8_t request_tag[2];
     size_t batch_next; /* next unread datagram of the udp batch */
     FILE *out;
+    uint8_t last_wire[MAX_MSG]; /* the last protected request, for outer Block2 */
+    size_t last_wire_len;
 } client_t;
 
 static void usage(FILE *f, const char *sub)
@@ -424,6 +426,8 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
         snprintf(note + k, sizeof note - (size_t)k, ")");
         cli_print_msg(stderr, '*', &m, note, o->verbose);
     }
+    memcpy(cl->last_wire, wire, n);
+    cl->last_wire_len = n;
     coap_err_t se = coap_ep_send_request(&cl->ep, 0, wire, n, with_observe && observe == 0, cs_net_now());
     if (se != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot send: %s", coreseal_strerror(se));
@@ -498,6 +502,60 @@ static int fail_response(client_t *cl, const coap_msg_t *m)
     return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "%s", code);
 }
 
+static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up);
+
+/* RFC 8613 §4.1.3.4.2: a proxy sent the protected answer in outer Block2
+ * blocks. The rest is asked for with the same protected request (a new
+ * token, Block2 outside) and the whole answer replaces ev's message before
+ * it is verified. At most MAX_MSG bytes (this client's MAX_UNFRAGMENTED_SIZE). */
+static int gather_outer_blocks(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up)
+{
+    static uint8_t first[MAX_MSG], body_buf[MAX_MSG], whole[MAX_MSG];
+    coap_opt_t o;
+    coap_block_t b;
+    if (!cl->oscore || !coap_msg_find_option(&ev->msg, COAP_OPT_OSCORE, &o) ||
+        !coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK2, &o) || !coap_block_decode(&o, &b) || !b.more)
+        return CLI_EXIT_OK;
+    size_t first_len, n;
+    coap_body_t body;
+    coap_body_init(&body, body_buf, sizeof body_buf);
+    if (!cli_msg_rebuild(&ev->msg, &ev->msg, NULL, 0, NULL, 0, first, sizeof first, &first_len))
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "an outer block does not fit");
+    for (;;) {
+        if (coap_body_add(&body, &b, ev->msg.payload, ev->msg.payload_len) != COAP_OK)
+            return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "outer Block2 blocks do not fit together");
+        if (body.complete)
+            break;
+        coap_msg_t req, hdr;
+        uint8_t token[8], v[4], buf[MAX_MSG];
+        coap_block_t next = coap_block_after(&b, b.szx);
+        coap_opt_t ask = cli_block_opt(COAP_OPT_BLOCK2, next.num, false, next.szx, v);
+        if (coap_msg_parse(&req, cl->last_wire, cl->last_wire_len) != COAP_OK ||
+            coap_ep_new_token(&cl->ep, token, sizeof token) != COAP_OK)
+            return cli_fail(cl->o.sub, CLI_EXIT_CONFIG, "cannot ask for the next outer block");
+        hdr = req;
+        hdr.token = token;
+        hdr.token_len = sizeof token;
+        if (!cli_msg_rebuild(&req, &hdr, &ask, 1, req.payload, req.payload_len, buf, sizeof buf, &n) ||
+            coap_ep_send_request(&cl->ep, 0, buf, n, false, cs_net_now()) != COAP_OK)
+            return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot ask for the next outer block");
+        int rc = wait_response(cl, ev, give_up);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        if (!coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK2, &o) || !coap_block_decode(&o, &b) ||
+            b.num != next.num)
+            return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "the outer block asked for did not come");
+    }
+    coap_msg_t f;
+    if (coap_msg_parse(&f, first, first_len) != COAP_OK ||
+        !cli_msg_rebuild(&f, &f, NULL, 0, body.buf, body.len, whole, sizeof whole, &n) ||
+        coap_msg_parse(&ev->msg, whole, n) != COAP_OK)
+        return cli_fail(cl->o.sub, CLI_EXIT_SECURITY, "the gathered answer does not fit");
+    if (cl->o.verbose)
+        fprintf(stderr, "* answer of %zu bytes gathered from outer Block2 blocks\n", n);
+    return CLI_EXIT_OK;
+}
+
 static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up)
 {
     for (;;) {
@@ -554,7 +612,8 @@ static int exchange(client_t *cl)
         if (rc != CLI_EXIT_OK)
             return rc;
         coap_ep_event_t ev;
-        if ((rc = wait_response(cl, &ev, give_up)) != CLI_EXIT_OK)
+        if ((rc = wait_response(cl, &ev, give_up)) != CLI_EXIT_OK ||
+            (rc = gather_outer_blocks(cl, &ev, give_up)) != CLI_EXIT_OK)
             return rc;
         if ((rc = accept_b2_response(cl, &ev, &bind, &b2_runs)) >= 0) {
             if (rc != CLI_EXIT_OK)

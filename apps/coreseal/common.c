@@ -431,3 +431,21 @@ coap_opt_t cli_block_opt(uint16_t option, uint32_t num, bool more, uint8_t szx, 
     coap_block_t blk = {.num = num, .more = more, .szx = szx};
     return cli_uint_opt(option, coap_block_encode(&blk), buf);
 }
+
+bool cli_outer_block(const uint8_t *whole, size_t whole_len, const coap_msg_t *hdr, uint32_t num,
+                     uint8_t szx, uint8_t *out, size_t cap, size_t *n)
+{
+    coap_msg_t m, h = *hdr;
+    uint8_t b2[4], s2[4];
+    coap_block_t blk = {.num = num, .szx = szx};
+    size_t off, len;
+    if (coap_msg_parse(&m, whole, whole_len) != COAP_OK)
+        return false;
+    bool more = coap_block_slice(&blk, m.payload_len, &off, &len);
+    if (num > 0 && len == 0)
+        return false;
+    coap_opt_t extra[2] = {cli_block_opt(COAP_OPT_BLOCK2, num, more, szx, b2),
+                           cli_uint_opt(COAP_OPT_SIZE2, (uint32_t)m.payload_len, s2)};
+    h.code = m.code;
+    return cli_msg_rebuild(&m, &h, extra, num == 0 ? 2 : 1, m.payload + off, len, out, cap, n);
+}

@@ -7,7 +7,9 @@
  * can show that the endpoints catch every change to protected parts.
  * --block-size makes it the fragmenting proxy of RFC 8613 §4.1.3.4.2: OSCORE
  * messages cross the upstream hop in Outer Block1/Block2 pieces of that
- * size, which it gathers again for the client. */
+ * size, which it gathers again for the client; --client-block-size does the
+ * same toward the client for answers (the client asks for the later
+ * blocks, served from a copy kept here). */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <netdb.h>
@@ -39,7 +41,21 @@ typedef struct {
     uint8_t rtag[4];            /* outer Request-Tag of the Block1 pieces */
     uint8_t resp[MAX_MSG];      /* the response, gathered from Block2 blocks */
     coap_body_t body;
+    uint8_t osc[48];            /* the client's OSCORE option: names the request */
+    size_t osc_len;
 } pending_t;
+
+/* An answer a client fetches in outer Block2 blocks (--client-block-size). */
+#define MAX_KEPT 8
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    uint8_t osc[48];
+    size_t osc_len;
+    uint8_t msg[MAX_MSG];
+    size_t len;
+    cs_time_ms_t expires;
+} kept_t;
 
 typedef struct {
     char host[128];
@@ -70,6 +86,8 @@ typedef struct {
     coap_peer_t replay_peer;
     unsigned long tried[4], forwarded, dropped;
     uint8_t block_szx; /* --block-size; 0xff: off */
+    uint8_t client_szx; /* --client-block-size; 0xff: off */
+    kept_t kept[MAX_KEPT];
 } proxy_t;
 
 static uint32_t rand32(proxy_t *p)
@@ -289,11 +307,65 @@ static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
     return ok;
 }
 
+/* A later outer Block2 block of an answer kept for this client: true when
+ * ev asked for one (and was answered). */
+static bool serve_kept_block(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
+{
+    coap_opt_t osc, o;
+    coap_block_t b2;
+    if (p->client_szx == 0xff || !coap_msg_find_option(&ev->msg, COAP_OPT_OSCORE, &osc) ||
+        !coap_msg_find_option(&ev->msg, COAP_OPT_BLOCK2, &o) || !coap_block_decode(&o, &b2) || b2.num == 0)
+        return false;
+    for (size_t i = 0; i < MAX_KEPT; i++) {
+        kept_t *k = &p->kept[i];
+        if (!k->active || k->expires < now || k->peer != ev->peer || k->osc_len != osc.len ||
+            memcmp(k->osc, osc.val, osc.len) != 0)
+            continue;
+        coap_msg_t hdr = {.type = COAP_TYPE_ACK, .token = ev->msg.token, .token_len = ev->msg.token_len};
+        uint8_t out[MAX_MSG];
+        size_t n;
+        if (!cli_outer_block(k->msg, k->len, &hdr, b2.num, b2.szx, out, sizeof out, &n))
+            reply_down(p, ev, COAP_BAD_OPTION, "outer Block2 beyond the end", now);
+        else if (coap_ep_respond(&p->down, ev, out, n, now) != COAP_OK && p->verbose)
+            fprintf(stderr, "* cannot answer a client\n");
+        return true;
+    }
+    reply_down(p, ev, COAP_REQUEST_ENTITY_INCOMPLETE, "no such answer kept", now);
+    return true;
+}
+
+/* An answer to relay in outer Block2 blocks: keeps it, sends block 0. */
+static bool relay_in_blocks(proxy_t *p, pending_t *pd, const uint8_t *msg, size_t len, cs_time_ms_t now)
+{
+    coap_msg_t m;
+    if (p->client_szx == 0xff || !pd->osc_len || pd->answered || coap_msg_parse(&m, msg, len) != COAP_OK ||
+        m.payload_len <= coap_block_size(p->client_szx))
+        return false;
+    kept_t *k = &p->kept[0];
+    for (size_t i = 0; i < MAX_KEPT; i++) /* a free or expired slot, else the oldest */
+        if (!p->kept[i].active || p->kept[i].expires < k->expires)
+            k = &p->kept[i];
+    *k = (kept_t){.active = true, .peer = pd->down.peer, .osc_len = pd->osc_len, .len = len,
+                  .expires = now + 60000};
+    memcpy(k->osc, pd->osc, pd->osc_len);
+    memcpy(k->msg, msg, len);
+    coap_msg_t hdr = {.type = COAP_TYPE_NON, .token = pd->down.token, .token_len = pd->down.token_len};
+    uint8_t out[MAX_MSG];
+    size_t n;
+    if (!cli_outer_block(k->msg, k->len, &hdr, 0, p->client_szx, out, sizeof out, &n))
+        return false;
+    if (coap_ep_respond(&p->down, &pd->down, out, n, now) != COAP_OK && p->verbose)
+        fprintf(stderr, "* cannot relay a response\n");
+    return true;
+}
+
 static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
 {
     const coap_msg_t *m = &ev->msg;
     char target[300];
     bool forward;
+    if (serve_kept_block(p, ev, now))
+        return;
     if (!choose_target(p, m, target, sizeof target, &forward)) {
         reply_down(p, ev, COAP_PROXYING_NOT_SUPPORTED, "no route for this request", now);
         return;
@@ -355,7 +427,11 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
     pd->down.msg.token = pd->down.token;
     pd->up_peer = up;
     coap_opt_t osc;
-    if (p->block_szx != 0xff && coap_msg_find_option(m, COAP_OPT_OSCORE, &osc)) {
+    if (coap_msg_find_option(m, COAP_OPT_OSCORE, &osc) && osc.len <= sizeof pd->osc) {
+        memcpy(pd->osc, osc.val, osc.len);
+        pd->osc_len = osc.len;
+    }
+    if (p->block_szx != 0xff && pd->osc_len) {
         pd->outer = true;
         memcpy(pd->req, buf, n);
         pd->req_len = n;
@@ -463,6 +539,10 @@ static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t
     if (pd->outer ? !cli_msg_rebuild(m, &hdr, NULL, 0, pl, pl_len, buf, sizeof buf, &n)
                   : !copy_message(m, &hdr, buf, sizeof buf, &n))
         return;
+    if (relay_in_blocks(p, pd, buf, n, now)) {
+        pd->active = false; /* the client fetches the rest from the copy */
+        return;
+    }
     bool notification = pd->answered;
     pd->answered = true;
     /* the first answer goes as the response, later ones are notifications */
@@ -520,6 +600,8 @@ static void usage(FILE *f)
             "                             Block1/Block2 pieces of N bytes (16..1024), as a\n"
             "                             proxy in front of a constrained link does\n"
             "                             (RFC 8613 4.1.3.4.2); the client gets them whole\n"
+            "      --client-block-size N  OSCORE answers over N bytes go to the client in outer\n"
+            "                             Block2 blocks; it asks for the rest\n"
             "  -v, --verbose\n"
             "\n"
             "Example:\n"
@@ -534,7 +616,9 @@ int cmd_proxy(int argc, char **argv)
     p.listen_port = "5683";
     p.attack_rate = 100;
     p.block_szx = 0xff;
-    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP };
+    p.client_szx = 0xff;
+    enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
+           OPT_CLIENT_BLOCK };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -542,6 +626,7 @@ int cmd_proxy(int argc, char **argv)
         {"attack-rate", required_argument, NULL, OPT_RATE}, {"verbose", no_argument, NULL, 'v'},
         {"attack-direction", required_argument, NULL, OPT_DIR},
         {"block-size", required_argument, NULL, OPT_BLOCK},
+        {"client-block-size", required_argument, NULL, OPT_CLIENT_BLOCK},
         {"pcap", required_argument, NULL, OPT_PCAP},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, rc = CLI_EXIT_OK;
@@ -592,11 +677,13 @@ int cmd_proxy(int argc, char **argv)
             if (!(p.pcap = cli_pcap_open(optarg)))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "cannot write %s", optarg);
             break;
-        case OPT_BLOCK: {
+        case OPT_BLOCK:
+        case OPT_CLIENT_BLOCK: {
             long size = atol(optarg);
             if (size < 16 || size > 1024 || (size & (size - 1)))
-                return cli_fail("proxy", CLI_EXIT_USAGE, "--block-size expects 16, 32, 64, 128, 256, 512 or 1024");
-            p.block_szx = coap_block_szx((size_t)size);
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--%s expects 16, 32, 64, 128, 256, 512 or 1024",
+                                c == OPT_BLOCK ? "block-size" : "client-block-size");
+            *(c == OPT_BLOCK ? &p.block_szx : &p.client_szx) = coap_block_szx((size_t)size);
             break;
         }
         case 'v': p.verbose++; break;

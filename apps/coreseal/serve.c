@@ -579,24 +579,13 @@ static outer_t *outer_slot(outer_t *table, coap_peer_t peer, const uint8_t *key,
 static void send_outer_block(server_t *s, const coap_ep_event_t *ev, const uint8_t *whole, size_t whole_len,
                              uint32_t num, uint8_t szx, cs_time_ms_t now)
 {
-    coap_msg_t m, hdr = ev->msg;
-    uint8_t out[MAX_MSG], b2[4], s2[4];
-    coap_block_t blk = {.num = num, .szx = szx};
-    size_t n, off, len;
-    if (coap_msg_parse(&m, whole, whole_len) != COAP_OK)
-        return;
-    bool more = coap_block_slice(&blk, m.payload_len, &off, &len);
-    if (num > 0 && len == 0) {
+    coap_msg_t hdr = {.type = COAP_TYPE_ACK, .token = ev->msg.token, .token_len = ev->msg.token_len};
+    uint8_t out[MAX_MSG];
+    size_t n;
+    if (!cli_outer_block(whole, whole_len, &hdr, num, szx, out, sizeof out, &n)) {
         reply_plain(s, ev, COAP_BAD_OPTION, NULL, "outer Block2 beyond the end", now);
         return;
     }
-    coap_opt_t extra[2] = {cli_block_opt(COAP_OPT_BLOCK2, num, more, szx, b2),
-                           cli_uint_opt(COAP_OPT_SIZE2, (uint32_t)m.payload_len, s2)};
-    hdr.type = m.type;
-    hdr.code = m.code;
-    hdr.mid = m.mid;
-    if (!cli_msg_rebuild(&m, &hdr, extra, num == 0 ? 2 : 1, m.payload + off, len, out, sizeof out, &n))
-        return;
     if (coap_ep_respond(&s->ep, ev, out, n, now) != COAP_OK)
         fprintf(stderr, "coreseal serve: cannot answer\n");
 }

@@ -281,6 +281,15 @@ check "outer block-wise: 30 KB up through it, $(grep -c 'proxy->server.*Block1' 
 check "outer block-wise: the pieces carry only ciphertext (no path, no file bytes in the log)" \
     test -z "$(grep 'big.bin\|outer-up' outer.log)" -a "$(grep -c 'Request-Tag' outer.log)" -gt 10
 kill -TERM $OPX; wait $OPX 2>/dev/null
+CP=$((PORT + 45))
+"$B" proxy --listen 127.0.0.1:$CP --default coap://127.0.0.1:$PORT --client-block-size 64 --log outer2.log \
+    > oproxy2.log 2>&1 &
+OPX=$!
+sleep 0.3
+"$B" get --oscore client.json -v -o viaouter2.bin coap://127.0.0.1:$CP/big.bin 2> outer2.err
+check "outer block-wise toward the client: 64 KiB in $(grep -c 'proxy->client.*Block2' outer2.log) outer Block2 blocks of 64 bytes, gathered by get before verifying" \
+    cmp -s big.bin viaouter2.bin
+kill -TERM $OPX; wait $OPX 2>/dev/null
 
 attack_run() { # mode, count, oscore|plain, direction, extra proxy flags -> "accepted_right accepted_wrong rejected"
     local mode=$1 count=$2 kind=$3 port=$((P + 2)) right=0 wrong=0 rejected=0 want url args
