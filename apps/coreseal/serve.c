@@ -108,6 +108,7 @@ typedef struct {
     size_t payload_len;
     uint8_t payload_buf[1024];
     bool observe_added;
+    bool plain; /* unprotected even to a protected request (an OSCORE-level refusal) */
 } reply_t;
 
 static void reply_init(reply_t *r, uint8_t code)
@@ -381,10 +382,14 @@ static bool interop_resource(server_t *s, const char *path, const coap_msg_t *re
         return false;
     bool get = req->code == COAP_GET;
     if (strcmp(path, "/oscore/hello/coap") == 0) {
-        if (!get)
+        if (oscore) { /* test 16: a resource that does not do OSCORE refuses it */
+            reply_text(r, COAP_BAD_OPTION, "");
+            r->plain = true;
+        } else if (!get) {
             reply_text(r, COAP_METHOD_NOT_ALLOWED, "");
-        else
+        } else {
             reply_text(r, COAP_CONTENT, "Hello World!");
+        }
         return true;
     }
     if (!oscore) {
@@ -695,7 +700,7 @@ static void respond(server_t *s, const coap_ep_event_t *ev, reply_t *r, cli_cont
 {
     uint8_t out[MAX_MSG];
     size_t n;
-    if (!finish_reply(s, r, ev->msg.token, ev->msg.token_len, ctx, bind, false, out, &n))
+    if (!finish_reply(s, r, ev->msg.token, ev->msg.token_len, r->plain ? NULL : ctx, bind, false, out, &n))
         return;
     send_answer(s, ev, out, n, now);
 }
@@ -980,7 +985,7 @@ static void notify_observers(server_t *s, cs_time_ms_t now)
                 continue;
             o->next = now + (cs_time_ms_t)s->observe_interval_ms;
             o->step++;
-            if (o->path[15] == '1' && o->step >= 3) {
+            if (o->path[15] == '1' && o->step >= 2) { /* "one", "two", then the end */
                 /* observe1 ends with an error notification (RFC 7641 §3.2) */
                 reply_text(&r, COAP_INTERNAL_SERVER_ERROR, "Terminate Observe");
                 last = true;
