@@ -218,9 +218,10 @@ bool node_verify_b2_request(node_t *n, oscore_ctx_t *ctx, const oscore_params_t 
     return false;
 }
 
-void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
-                uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
-                coap_peer_t peer, const uint8_t *token, size_t tkl)
+/* An answer to ev, or (notification) a message sent separately to peer. */
+static void send_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
+                       uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
+                       bool con, coap_peer_t peer, const uint8_t *token, size_t tkl)
 {
     uint8_t plain[LWM2M_CLI_MSG], prot[LWM2M_CLI_MSG];
     size_t len;
@@ -233,10 +234,24 @@ void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const o
             return;
         wire = prot;
     }
-    coap_err_t e = notification ? coap_ep_send_separate(&n->ep, peer, wire, len, false, cs_net_now())
+    coap_err_t e = notification ? coap_ep_send_separate(&n->ep, peer, wire, len, con, cs_net_now())
                                 : coap_ep_respond(&n->ep, ev, wire, len, cs_net_now());
     if (e != COAP_OK && n->verbose)
         fprintf(stderr, "* cannot answer: %s\n", coreseal_strerror(e));
+}
+
+void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const oscore_binding_t *bind,
+                uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
+                coap_peer_t peer, const uint8_t *token, size_t tkl)
+{
+    send_reply(n, ev, ctx, bind, code, l, pl, pl_len, notification, false, peer, token, tkl);
+}
+
+void node_notify(node_t *n, oscore_ctx_t *ctx, const oscore_binding_t *bind, coap_optlist_t *l,
+                 const uint8_t *pl, size_t pl_len, bool con, coap_peer_t peer, const uint8_t *token,
+                 size_t tkl)
+{
+    send_reply(n, NULL, ctx, bind, COAP_CONTENT, l, pl, pl_len, true, con, peer, token, tkl);
 }
 
 bool node_location_keep(node_location_t *loc, const coap_msg_t *resp)

@@ -69,6 +69,10 @@ void node_reply(node_t *n, const coap_ep_event_t *ev, oscore_ctx_t *ctx, const o
                 uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t pl_len, bool notification,
                 coap_peer_t peer, const uint8_t *token, size_t tkl);
 
+/* A 2.05 notification to peer, confirmable if con (coap_observe_con_due). */
+void node_notify(node_t *n, oscore_ctx_t *ctx, const oscore_binding_t *bind, coap_optlist_t *l,
+                 const uint8_t *pl, size_t pl_len, bool con, coap_peer_t peer, const uint8_t *token,
+                 size_t tkl);
 /* A registration's location: the Location-Path segments of the Register
  * answer, '\0'-separated, sent back as Uri-Path one for one (even a
  * server's single "rd/5"). */

@@ -35,6 +35,7 @@ typedef struct {
     size_t last_len;
     uint8_t req[256];         /* the observing request, asked again for each look */
     size_t req_len;
+    cs_time_ms_t last_con;    /* the last confirmable notification (RFC 7641 §4.5) */
 } observer_t;
 
 typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING } phase_t;
@@ -509,6 +510,7 @@ static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *re
         o->tkl = (uint8_t)req->token_len;
         o->bind = *bind;
         o->seq = 1;
+        o->last_con = cs_net_now(); /* the first answer itself was confirmed */
         memcpy(o->token, req->token, req->token_len);
         o->active = lwm2m_path_from_msg(&o->path, req) == LWM2M_OK && /* the handler took it */
                     keep_request(req, o->req, sizeof o->req, &o->req_len);
@@ -544,8 +546,8 @@ static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
     coap_optlist_init(&l, list, 4, arena, sizeof arena);
     coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, ++o->seq);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
-    node_reply(&c->n, NULL, c->oscore, &o->bind, COAP_CONTENT, &l, out, r.payload_len, true, o->peer, o->token,
-               o->tkl);
+    node_notify(&c->n, c->oscore, &o->bind, &l, out, r.payload_len, coap_observe_con_due(&o->last_con, now, false),
+                o->peer, o->token, o->tkl);
     observer_sent(o, &a, &v, out, r.payload_len, now);
 }
 

@@ -37,6 +37,7 @@ typedef struct {
     off_t size;
     unsigned step; /* interop observe resources: notifications sent */
     cs_time_ms_t next;
+    cs_time_ms_t last_con; /* the last confirmable notification (RFC 7641 §4.5) */
 } observer_t;
 
 typedef struct {
@@ -492,6 +493,7 @@ static void observe_request(server_t *s, const coap_ep_event_t *ev, const coap_m
     if (bind)
         o->bind = *bind;
     o->seq = 1;
+    o->last_con = now;
     o->next = now + (cs_time_ms_t)s->observe_interval_ms;
     char fp[PATH_LEN * 2];
     struct stat st;
@@ -1014,8 +1016,9 @@ static void notify_observers(server_t *s, cs_time_ms_t now)
         uint8_t out[MAX_MSG];
         size_t n;
         if (finish_reply(s, &r, o->token, o->token_len, o->oscore, &o->bind, true, out, &n)) {
-            /* every 8th notification confirmable, to notice gone clients */
-            bool con = last || o->seq % 8 == 0;
+            /* every 8th notification confirmable (and one a day at least,
+             * RFC 7641 §4.5), to notice gone clients */
+            bool con = coap_observe_con_due(&o->last_con, now, last || o->seq % 8 == 0);
             if (coap_ep_send_separate(&s->ep, o->peer, out, n, con, now) == COAP_OK && s->verbose)
                 fprintf(stderr, "* notification %u of %s\n", o->seq, o->path);
         }

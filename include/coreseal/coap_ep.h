@@ -127,6 +127,13 @@ void coap_ep_cancel(coap_ep_t *ep, coap_peer_t peer, const uint8_t *token, size_
  * as NON for a NON request. The engine sets type and message ID. */
 CS_MUST_CHECK coap_err_t coap_ep_respond(coap_ep_t *ep, const coap_ep_event_t *req,
                                          const uint8_t *msg, size_t len, cs_time_ms_t now);
+/* RFC 7641 §4.5: whether the next notification of an observation goes
+ * confirmable: when `also` (the application's own reason), and at least
+ * once every COAP_OBSERVE_CON_INTERVAL_MS, so a server notices an observer
+ * that is gone. *last_con is the observation's time of its last CON one
+ * (set it when the observation starts); it moves when this says true. */
+#define COAP_OBSERVE_CON_INTERVAL_MS (24LL * 3600 * 1000)
+bool coap_observe_con_due(cs_time_ms_t *last_con, cs_time_ms_t now, bool also);
 /* Sends a message outside any request: a notification or a separate
  * response; CON ones are retransmitted until ACKed. */
 CS_MUST_CHECK coap_err_t coap_ep_send_separate(coap_ep_t *ep, coap_peer_t peer,

@@ -502,3 +502,11 @@ void coap_ep_send_ack(coap_ep_t *ep)
         ep->slots[ep->sending].send_pending = false;
     ep->sending = -2;
 }
+
+bool coap_observe_con_due(cs_time_ms_t *last_con, cs_time_ms_t now, bool also)
+{
+    if (!also && now - *last_con < COAP_OBSERVE_CON_INTERVAL_MS)
+        return false;
+    *last_con = now;
+    return true;
+}

@@ -410,6 +410,20 @@ static void test_lossy_link(void **state)
     assert_true(ok >= 190);
 }
 
+/* RFC 7641 §4.5: a confirmable notification at least every 24 hours. */
+static void test_observe_con_at_least_daily(void **state)
+{
+    (void)state;
+    cs_time_ms_t last = 1000, day = COAP_OBSERVE_CON_INTERVAL_MS;
+    assert_false(coap_observe_con_due(&last, 1000 + day - 1, false));
+    assert_true(last == 1000);
+    assert_true(coap_observe_con_due(&last, 1000 + day, false)); /* a day since the last */
+    assert_true(last == 1000 + day);
+    assert_false(coap_observe_con_due(&last, 1000 + day + 5, false));
+    assert_true(coap_observe_con_due(&last, 1000 + day + 6, true)); /* the application's reason */
+    assert_true(last == 1000 + day + 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_observe_keeps_exchange_open),
         cmocka_unit_test(test_observations_kept_by_the_application),
         cmocka_unit_test(test_lossy_link),
+        cmocka_unit_test(test_observe_con_at_least_daily),
     };
     return cmocka_run_group_tests_name("coap_ep", tests, NULL, NULL);
 }
