@@ -420,10 +420,7 @@ bool cli_msg_rebuild(const coap_msg_t *m, const coap_msg_t *hdr, const coap_opt_
 
 coap_opt_t cli_uint_opt(uint16_t option, uint32_t v, uint8_t buf[4])
 {
-    size_t n = v > 0xffffff ? 4 : v > 0xffff ? 3 : v > 0xff ? 2 : v ? 1 : 0;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    return (coap_opt_t){.num = option, .val = buf, .len = n};
+    return (coap_opt_t){.num = option, .val = buf, .len = coap_encode_uint(v, buf)};
 }
 
 coap_opt_t cli_block_opt(uint16_t option, uint32_t num, bool more, uint8_t szx, uint8_t buf[4])
