@@ -53,6 +53,7 @@ typedef struct {
     opts_t o;
     coap_uri_t uri;
     cs_udp_t udp;
+    coap_peer_t server; /* the server's (or proxy's) handle: UDP peer 0 or a TCP connection */
     coap_ep_t ep;
     uint8_t *ep_mem;
     cli_security_t sec;
@@ -72,7 +73,8 @@ static void usage(FILE *f, const char *sub)
     fprintf(f,
             "usage: coreseal %s [options] URI\n"
             "\n"
-            "Sends one CoAP request and prints the response payload on stdout.\n"
+            "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP) and prints the\n"
+            "response payload on stdout.\n"
             "\n"
             "  -e, --data TEXT           request payload\n"
             "  -f, --file FILE           request payload from FILE (- for stdin)\n"
@@ -428,7 +430,7 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
     }
     memcpy(cl->last_wire, wire, n);
     cl->last_wire_len = n;
-    coap_err_t se = coap_ep_send_request(&cl->ep, 0, wire, n, with_observe && observe == 0, cs_net_now());
+    coap_err_t se = coap_ep_send_request(&cl->ep, cl->server, wire, n, with_observe && observe == 0, cs_net_now());
     if (se != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot send: %s", coreseal_strerror(se));
     return CLI_EXIT_OK;
@@ -537,7 +539,7 @@ static int gather_outer_blocks(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t g
         hdr.token = token;
         hdr.token_len = sizeof token;
         if (!cli_msg_rebuild(&req, &hdr, &ask, 1, req.payload, req.payload_len, buf, sizeof buf, &n) ||
-            coap_ep_send_request(&cl->ep, 0, buf, n, false, cs_net_now()) != COAP_OK)
+            coap_ep_send_request(&cl->ep, cl->server, buf, n, false, cs_net_now()) != COAP_OK)
             return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot ask for the next outer block");
         int rc = wait_response(cl, ev, give_up);
         if (rc != CLI_EXIT_OK)
@@ -684,7 +686,7 @@ static int observe(client_t *cl)
         rc = open_response(cl, &ev, &bind, buf, sizeof buf, &r);
         if (rc == CLI_EXIT_OK) {
             if (COAP_CODE_CLASS(r.code) != 2) {
-                coap_ep_cancel(&cl->ep, 0, token, sizeof token);
+                coap_ep_cancel(&cl->ep, cl->server, token, sizeof token);
                 return fail_response(cl, &r);
             }
             coap_opt_t obs;
@@ -708,7 +710,7 @@ static int observe(client_t *cl)
                 break;
             if (ev.type == COAP_EV_NONE) {
                 /* deregister with GET + Observe 1 on the same token (§3.6) */
-                coap_ep_cancel(&cl->ep, 0, token, sizeof token);
+                coap_ep_cancel(&cl->ep, cl->server, token, sizeof token);
                 if (send_request(cl, token, 1, true, NULL, NULL, &bind) == CLI_EXIT_OK) {
                     coap_ep_event_t last;
                     (void)next_event(cl, &last, cs_net_now() + 5000);
@@ -747,7 +749,7 @@ static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t 
         return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot build the EDHOC request");
     coap_builder_set_payload(&b, payload, len);
     if (coap_builder_finish(&b, &n) != COAP_OK ||
-        coap_ep_send_request(&cl->ep, 0, msg, n, false, cs_net_now()) != COAP_OK)
+        coap_ep_send_request(&cl->ep, cl->server, msg, n, false, cs_net_now()) != COAP_OK)
         return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot send the EDHOC request");
     static coap_ep_event_t ev; /* resp points into it */
     int rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)cl->o.timeout_seconds * 1000);
@@ -780,11 +782,14 @@ int cmd_request(int argc, char **argv)
     coap_uri_t target;
     if (coap_uri_parse(&cl.uri, o->uri, strlen(o->uri)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", o->uri);
-    if (cl.uri.scheme_len != 4)
-        return cli_fail(o->sub, CLI_EXIT_USAGE, "only coap:// (UDP) is supported by this command so far");
     target = cl.uri;
     if (o->proxy && coap_uri_parse(&target, o->proxy, strlen(o->proxy)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
+    /* the hop we speak to decides the transport; a proxy may translate */
+    bool tcp = target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
+    if (target.scheme_len != 4 && !tcp)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%.*s' is not supported: use coap:// (UDP) or coap+tcp:// (TCP)",
+                        (int)target.scheme_len, target.scheme);
 
     if ((rc = cli_security_init(&cl.sec, o->sub)) != CLI_EXIT_OK)
         return rc;
@@ -807,7 +812,13 @@ int cmd_request(int argc, char **argv)
     char host[256], port[8], err[256] = "";
     snprintf(host, sizeof host, "%.*s", (int)target.host_len, target.host);
     snprintf(port, sizeof port, "%u", target.port);
-    if (cs_udp_open(&cl.udp, host, port, false, err, sizeof err) != CS_NET_OK) {
+    /* over TCP the UDP socket only carries the event loop */
+    if (cs_udp_open(&cl.udp, tcp ? NULL : host, tcp ? "0" : port, tcp, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
+        goto out;
+    }
+    cl.udp.log = o->verbose ? stderr : NULL;
+    if (tcp && cs_tcp_connect(&cl.udp, host, port, &cl.server, err, sizeof err) != CS_NET_OK) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }

@@ -1,4 +1,5 @@
-/* coreseal proxy: a CoAP proxy over UDP that is untrusted by design. It
+/* coreseal proxy: a CoAP proxy over UDP and TCP (RFC 8323) that is
+ * untrusted by design, translating between the two per hop. It
  * forwards (Proxy-Scheme/Uri-Host/Uri-Port, Proxy-Uri; RFC 7252 §5.7) or
  * reverse-proxies (by Uri-Host, the only routing information OSCORE leaves
  * outside, RFC 8613 §4.1.3) without ever holding OSCORE keys. --log writes
@@ -66,6 +67,7 @@ typedef enum { ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STR
 
 typedef struct {
     const char *listen_host, *listen_port;
+    const char *tcp_host, *tcp_port; /* --listen-tcp */
     bool forward;
     route_t routes[MAX_ROUTES];
     int n_routes;
@@ -103,7 +105,7 @@ static void capture(proxy_t *p, cs_udp_t *udp, coap_peer_t peer, bool sent, cons
     const cs_net_addr_t *remote = cs_udp_peer_addr(udp, peer);
     struct sockaddr_storage local;
     socklen_t len = sizeof local;
-    if (!p->pcap || !remote || getsockname(udp->fd, (struct sockaddr *)&local, &len) != 0)
+    if (!p->pcap || !remote || cs_net_peer_is_tcp(peer) || getsockname(udp->fd, (struct sockaddr *)&local, &len) != 0)
         return;
     if (local.ss_family == AF_INET6 && remote->ss.ss_family == AF_INET) { /* dual-stack socket */
         const struct sockaddr_in *r = (const void *)&remote->ss;
@@ -114,12 +116,15 @@ static void capture(proxy_t *p, cs_udp_t *udp, coap_peer_t peer, bool sent, cons
     cli_pcap_write(p->pcap, sent ? &local : &remote->ss, sent ? &remote->ss : &local, d, n);
 }
 
-static void log_msg(proxy_t *p, const char *dir, const uint8_t *d, size_t n)
+/* A TCP hop carries no type, message ID or empty ACK: the line says which
+ * hop it was, and what never crossed the wire is left out. */
+static void log_msg(proxy_t *p, const char *dir, coap_peer_t peer, const uint8_t *d, size_t n)
 {
     coap_msg_t m;
-    if (!p->log || coap_msg_parse(&m, d, n) != COAP_OK)
+    bool tcp = cs_net_peer_is_tcp(peer);
+    if (!p->log || coap_msg_parse(&m, d, n) != COAP_OK || (tcp && m.code == COAP_CODE_EMPTY))
         return;
-    fprintf(p->log, "%s ", dir);
+    fprintf(p->log, "%s%s ", dir, tcp ? " (tcp)" : "");
     cli_print_msg(p->log, ' ', &m, NULL, 1);
     fflush(p->log);
 }
@@ -252,6 +257,12 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
     return cli_msg_rebuild(&m, &m, extra, n_extra, pl, pl_len, out, MAX_MSG, n);
 }
 
+/* The schemes this proxy reaches: CoAP over UDP and over TCP. */
+static bool scheme_supported(const char *scheme, size_t len)
+{
+    return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8));
+}
+
 /* Where a request goes: forward-proxy options, a Uri-Host route, or the
  * default backend. Fills the target URI into out. */
 static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap, bool *forward)
@@ -260,20 +271,25 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     *forward = false;
     if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_URI, &puri)) {
         coap_uri_t u;
-        if (coap_uri_parse(&u, (const char *)puri.val, puri.len) != COAP_OK || u.scheme_len != 4)
+        if (coap_uri_parse(&u, (const char *)puri.val, puri.len) != COAP_OK ||
+            !scheme_supported(u.scheme, u.scheme_len))
             return false;
-        snprintf(out, cap, "coap://%s%.*s%s:%u", u.host_is_literal && memchr(u.host, ':', u.host_len) ? "[" : "",
-                 (int)u.host_len, u.host, u.host_is_literal && memchr(u.host, ':', u.host_len) ? "]" : "",
-                 u.port);
+        bool v6 = u.host_is_literal && memchr(u.host, ':', u.host_len);
+        snprintf(out, cap, "%.*s://%s%.*s%s:%u", (int)u.scheme_len, u.scheme, v6 ? "[" : "", (int)u.host_len,
+                 u.host, v6 ? "]" : "", u.port);
         *forward = true;
         return true;
     }
     bool has_host = coap_msg_find_option(m, COAP_OPT_URI_HOST, &host);
     if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_SCHEME, &scheme) && has_host) {
+        if (!scheme_supported((const char *)scheme.val, scheme.len))
+            return false;
         uint32_t pv = 5683;
         if (coap_msg_find_option(m, COAP_OPT_URI_PORT, &port))
             (void)coap_opt_uint(&port, &pv);
-        snprintf(out, cap, "coap://%.*s:%u", (int)host.len, (const char *)host.val, pv);
+        bool v6 = memchr(host.val, ':', host.len) != NULL;
+        snprintf(out, cap, "%.*s://%s%.*s%s:%u", (int)scheme.len, (const char *)scheme.val, v6 ? "[" : "",
+                 (int)host.len, (const char *)host.val, v6 ? "]" : "", pv);
         *forward = true;
         return true;
     }
@@ -289,14 +305,18 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     return false;
 }
 
+/* The upstream peer of a target URI: a UDP address, or a TCP connection
+ * (opened on first use, shared by every request to that server). */
 static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
 {
     coap_uri_t u;
-    if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK)
+    if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK || !scheme_supported(u.scheme, u.scheme_len))
         return false;
     char host[128], port[8];
     snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
     snprintf(port, sizeof port, "%u", u.port);
+    if (u.scheme_len == 8)
+        return cs_tcp_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
     /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
     struct addrinfo hints = {.ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_V4MAPPED | AI_ALL}, *res;
@@ -393,11 +413,23 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         return;
     coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_CON, m->code, 0,
                       pd->up_token, 8);
+    coap_opt_t list[64];
+    uint8_t arena[MAX_MSG];
+    coap_optlist_t l;
+    coap_optlist_init(&l, list, 64, arena, sizeof arena);
     coap_opt_iter_t it;
     coap_opt_t o;
     coap_opt_iter_init(&it, m);
     while (coap_opt_next(&it, &o)) {
-        if (forward && (o.num == COAP_OPT_PROXY_URI || o.num == COAP_OPT_PROXY_SCHEME))
+        if (forward && o.num == COAP_OPT_PROXY_URI) {
+            /* §5.7.2: the request made is the one the URI names (an OSCORE
+             * client never sends this form: its path is protected) */
+            coap_uri_t u;
+            if (coap_uri_parse(&u, (const char *)o.val, o.len) == COAP_OK)
+                coap_optlist_add_uri(&l, &u, false);
+            continue;
+        }
+        if (forward && o.num == COAP_OPT_PROXY_SCHEME)
             continue;
         if (o.num == COAP_OPT_HOP_LIMIT) {
             uint32_t hl = 16;
@@ -406,14 +438,15 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
                 reply_down(p, ev, COAP_HOP_LIMIT_REACHED, "hop limit reached", now);
                 return;
             }
-            coap_builder_add_option_uint(&b, o.num, hl - 1);
+            coap_optlist_add_uint(&l, o.num, hl - 1);
             continue;
         }
         if (o.num == COAP_OPT_OBSERVE)
             pd->observe = true;
-        coap_builder_add_option(&b, o.num, o.val, o.len);
+        coap_optlist_add(&l, o.num, o.val, o.len);
     }
-    coap_builder_set_payload(&b, m->payload, m->payload_len);
+    if (coap_optlist_write(&l, &b) == COAP_OK)
+        coap_builder_set_payload(&b, m->payload, m->payload_len);
     if (coap_builder_finish(&b, &n) != COAP_OK) {
         reply_down(p, ev, COAP_BAD_GATEWAY, "request too large to forward", now);
         return;
@@ -565,7 +598,7 @@ static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, boo
         uint8_t copy[MAX_MSG];
         memcpy(copy, d, len);
         coap_ep_send_ack(ep);
-        log_msg(p, dir, copy, len);
+        log_msg(p, dir, to, copy, len);
         if (!attack(p, copy, &len, to, toward_server))
             continue;
         capture(p, udp, to, true, copy, len);
@@ -585,13 +618,15 @@ static void usage(FILE *f)
             "unchanged (OSCORE option, ciphertext) with a new token.\n"
             "\n"
             "  -l, --listen HOST:PORT     where clients reach the proxy\n"
+            "      --listen-tcp HOST:PORT clients may also come over TCP (RFC 8323); each hop\n"
+            "                             uses its own transport, OSCORE runs end to end\n"
             "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
-            "                             Uri-Host + Uri-Port)\n"
+            "                             Uri-Host + Uri-Port); coap:// and coap+tcp:// targets\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
-            "                             (coap://backend:port); repeatable\n"
+            "                             (coap://backend:port or coap+tcp://...); repeatable\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
             "      --log FILE             one line per message with what the proxy can see\n"
-            "      --pcap FILE            every datagram as a capture file for Wireshark\n"
+            "      --pcap FILE            every UDP datagram as a capture file for Wireshark\n"
             "      --attack MODES         flip,drop,replay,strip (comma-separated): tamper with\n"
             "                             messages, for tests and demos only\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
@@ -618,7 +653,7 @@ int cmd_proxy(int argc, char **argv)
     p.block_szx = 0xff;
     p.client_szx = 0xff;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
-           OPT_CLIENT_BLOCK };
+           OPT_CLIENT_BLOCK, OPT_LISTEN_TCP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -628,6 +663,7 @@ int cmd_proxy(int argc, char **argv)
         {"block-size", required_argument, NULL, OPT_BLOCK},
         {"client-block-size", required_argument, NULL, OPT_CLIENT_BLOCK},
         {"pcap", required_argument, NULL, OPT_PCAP},
+        {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, rc = CLI_EXIT_OK;
     optind = 1;
@@ -636,6 +672,10 @@ int cmd_proxy(int argc, char **argv)
         case 'l':
             if (cli_parse_listen(optarg, &p.listen_host, &p.listen_port))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--listen expects HOST:PORT");
+            break;
+        case OPT_LISTEN_TCP:
+            if (cli_parse_listen(optarg, &p.tcp_host, &p.tcp_port))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT");
             break;
         case OPT_FORWARD: p.forward = true; break;
         case OPT_ROUTE: {
@@ -710,6 +750,11 @@ int cmd_proxy(int argc, char **argv)
         rc = cli_fail("proxy", CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }
+    p.down_udp.log = p.up_udp.log = p.verbose ? stderr : NULL;
+    if (p.tcp_port && cs_tcp_listen(&p.down_udp, p.tcp_host, p.tcp_port, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot listen on TCP: %s", err);
+        goto out;
+    }
     if (!p.down_mem || !p.up_mem ||
         coap_ep_init(&p.down, p.down_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK ||
         coap_ep_init(&p.up, p.up_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK) {
@@ -717,8 +762,11 @@ int cmd_proxy(int argc, char **argv)
         goto out;
     }
     cli_catch_signals();
-    fprintf(stderr, "coreseal proxy: listening on %s:%s%s\n", p.listen_host, p.listen_port,
-            p.attacks ? " (ATTACKING)" : "");
+    fprintf(stderr, "coreseal proxy: listening on %s:%s%s%s%s%s\n", p.listen_host, p.listen_port,
+            p.tcp_port ? " and TCP " : "", p.tcp_port ? (p.tcp_host ? p.tcp_host : "*") : "",
+            p.tcp_port ? ":" : "", p.tcp_port ? p.tcp_port : "");
+    if (p.attacks)
+        fprintf(stderr, "coreseal proxy: ATTACKING\n");
     while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         /* both sockets: the downstream one waits briefly, the upstream one not */
@@ -727,7 +775,7 @@ int cmd_proxy(int argc, char **argv)
         now = cs_net_now();
         for (size_t i = 0; i < p.down_udp.n_in; i++) {
             coap_ep_event_t ev;
-            log_msg(&p, "client->proxy", p.down_udp.in[i], p.down_udp.in_len[i]);
+            log_msg(&p, "client->proxy", p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i]);
             capture(&p, &p.down_udp, p.down_udp.in_peer[i], false, p.down_udp.in[i], p.down_udp.in_len[i]);
             if (coap_ep_input(&p.down, p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i],
                               now, &ev) != COAP_OK)
@@ -747,7 +795,7 @@ int cmd_proxy(int argc, char **argv)
             break;
         for (size_t i = 0; i < p.up_udp.n_in; i++) {
             coap_ep_event_t ev;
-            log_msg(&p, "server->proxy", p.up_udp.in[i], p.up_udp.in_len[i]);
+            log_msg(&p, "server->proxy", p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i]);
             capture(&p, &p.up_udp, p.up_udp.in_peer[i], false, p.up_udp.in[i], p.up_udp.in_len[i]);
             if (coap_ep_input(&p.up, p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i], now,
                               &ev) == COAP_OK && ev.type != COAP_EV_NONE)

@@ -1032,9 +1032,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: coreseal serve [options]\n"
             "\n"
-            "Serves CoAP over UDP, with OSCORE.\n"
+            "Serves CoAP over UDP (and TCP), with OSCORE.\n"
             "\n"
             "  -l, --listen HOST:PORT  address to listen on (default [::]:5683)\n"
+            "      --listen-tcp HOST:PORT  also serve CoAP over TCP (RFC 8323) there\n"
             "  -r, --root DIR          serve the files in DIR: GET, PUT, POST (append), DELETE,\n"
             "                          block-wise both ways, Observe on files that change\n"
             "      --oscore FILE       accept requests protected with this context (repeatable)\n"
@@ -1067,8 +1068,8 @@ int cmd_serve(int argc, char **argv)
     const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_trust = 0;
     enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
-           OPT_EDHOC_METHOD, OPT_SHARED };
-    const char *shared = NULL;
+           OPT_EDHOC_METHOD, OPT_SHARED, OPT_LISTEN_TCP };
+    const char *shared = NULL, *tcp_host = NULL, *tcp_port = NULL;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
         {"oscore", required_argument, NULL, OPT_OSCORE},
@@ -1079,6 +1080,7 @@ int cmd_serve(int argc, char **argv)
         {"edhoc-trust", required_argument, NULL, OPT_TRUST},
         {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
         {"shared-state", required_argument, NULL, OPT_SHARED},
+        {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -1087,6 +1089,10 @@ int cmd_serve(int argc, char **argv)
         case 'l':
             if (cli_parse_listen(optarg, &s.listen_host, &s.listen_port) != 0)
                 return cli_fail("serve", CLI_EXIT_USAGE, "--listen expects HOST:PORT, e.g. [::1]:5683");
+            break;
+        case OPT_LISTEN_TCP:
+            if (cli_parse_listen(optarg, &tcp_host, &tcp_port) != 0)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT, e.g. [::1]:5683");
             break;
         case 'r': s.root = optarg; break;
         case OPT_OSCORE:
@@ -1147,6 +1153,12 @@ int cmd_serve(int argc, char **argv)
                       s.listen_host ? s.listen_host : "*", s.listen_port, err);
         goto out;
     }
+    s.udp.log = s.verbose ? stderr : NULL;
+    if (tcp_port && cs_tcp_listen(&s.udp, tcp_host, tcp_port, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("serve", CLI_EXIT_NETWORK, "cannot listen on TCP %s:%s: %s", tcp_host ? tcp_host : "*",
+                      tcp_port, err);
+        goto out;
+    }
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
     cfg.random = cli_random;
@@ -1163,6 +1175,8 @@ int cmd_serve(int argc, char **argv)
             s.listen_host ? s.listen_host : "*",
             s.listen_host && strchr(s.listen_host, ':') ? "]" : "", s.listen_port, s.sec.n,
             s.sec.n == 1 ? "" : "s");
+    if (tcp_port)
+        fprintf(stderr, "coreseal serve: CoAP over TCP on %s:%s\n", tcp_host ? tcp_host : "*", tcp_port);
     while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         cs_time_ms_t next = coap_ep_next_deadline(&s.ep);

@@ -1,8 +1,9 @@
 /* POSIX UDP for the CoAP endpoint: getaddrinfo, one socket for IPv4 and
  * IPv6 (a "::" server also takes v4-mapped peers), epoll, and batches of
- * up to CS_NET_BATCH datagrams through recvmmsg/sendmmsg. */
+ * up to CS_NET_BATCH datagrams through recvmmsg/sendmmsg. CoAP over TCP
+ * connections (tcp.c) share the epoll set and the batches. */
 #define _GNU_SOURCE
-#include "coreseal/net.h"
+#include "net_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -101,7 +102,7 @@ cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool s
         return e;
     }
     u->epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = u->fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CS_NET_TAG_UDP};
     if (u->epfd < 0 || epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->fd, &ev) != 0) {
         cs_udp_close(u);
         return fail(err, err_len, CS_NET_ERR_SOCKET, "epoll", strerror(errno));
@@ -113,6 +114,7 @@ void cs_udp_close(cs_udp_t *u)
 {
     if (!u)
         return;
+    cs_tcp_free(u);
     if (u->fd >= 0)
         close(u->fd);
     if (u->epfd >= 0)
@@ -157,6 +159,8 @@ cs_net_err_t cs_udp_peer(cs_udp_t *u, const struct sockaddr *sa, socklen_t len, 
 
 const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer)
 {
+    if (cs_net_peer_is_tcp(peer))
+        return cs_tcp_peer_addr(u, peer);
     return peer < u->n_peers ? &u->peers[peer] : NULL;
 }
 
@@ -210,6 +214,8 @@ cs_net_err_t cs_udp_flush(cs_udp_t *u)
 
 cs_net_err_t cs_udp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_t n)
 {
+    if (cs_net_peer_is_tcp(peer))
+        return cs_tcp_queue(u, peer, d, n);
     if (n > CS_NET_MAX_DGRAM || peer >= u->n_peers)
         return CS_NET_ERR_BAD_ARG;
     if (u->n_out == CS_NET_BATCH) {
@@ -237,29 +243,25 @@ cs_net_err_t cs_udp_collect(cs_udp_t *u, coap_ep_t *ep)
     return CS_NET_OK;
 }
 
-cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
+/* Appends what the UDP socket has to the batch. */
+static cs_net_err_t read_datagrams(cs_udp_t *u)
 {
-    u->n_in = 0;
-    struct epoll_event ev;
-    int n = epoll_wait(u->epfd, &ev, 1, timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? CS_NET_OK : CS_NET_ERR_IO;
-    if (n == 0)
-        return CS_NET_OK;
     struct mmsghdr msgs[CS_NET_BATCH];
     struct iovec iov[CS_NET_BATCH];
     struct sockaddr_storage from[CS_NET_BATCH];
-    for (size_t i = 0; i < CS_NET_BATCH; i++) {
-        iov[i] = (struct iovec){.iov_base = u->in[i], .iov_len = CS_NET_MAX_DGRAM};
+    size_t room = CS_NET_BATCH - u->n_in;
+    for (size_t i = 0; i < room; i++) {
+        iov[i] = (struct iovec){.iov_base = u->in[u->n_in + i], .iov_len = CS_NET_MAX_DGRAM};
         msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &from[i],
                                                .msg_namelen = sizeof from[i],
                                                .msg_iov = &iov[i],
                                                .msg_iovlen = 1}};
     }
-    int r = recvmmsg(u->fd, msgs, CS_NET_BATCH, MSG_DONTWAIT, NULL);
+    int r = room ? recvmmsg(u->fd, msgs, (unsigned)room, MSG_DONTWAIT, NULL) : 0;
     if (r < 0)
         return errno == EAGAIN || errno == EINTR || errno == ECONNREFUSED ? CS_NET_OK
                                                                           : CS_NET_ERR_IO;
+    size_t first = u->n_in;
     for (int i = 0; i < r; i++) {
         coap_peer_t p;
         if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -269,9 +271,29 @@ cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
             return CS_NET_ERR_NO_MEMORY;
         u->in_len[u->n_in] = msgs[i].msg_len;
         u->in_peer[u->n_in] = p;
-        if ((size_t)i != u->n_in)
-            memcpy(u->in[u->n_in], u->in[i], msgs[i].msg_len);
+        if (first + (size_t)i != u->n_in)
+            memcpy(u->in[u->n_in], u->in[first + (size_t)i], msgs[i].msg_len);
         u->n_in++;
+    }
+    return CS_NET_OK;
+}
+
+cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
+{
+    u->n_in = 0;
+    cs_tcp_drain(u); /* what TCP connections have waiting goes first */
+    struct epoll_event ev[16];
+    int n = epoll_wait(u->epfd, ev, 16, u->n_in ? 0 : timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? CS_NET_OK : CS_NET_ERR_IO;
+    for (int i = 0; i < n && u->n_in < CS_NET_BATCH; i++) {
+        if (ev[i].data.u64 != CS_NET_TAG_UDP) {
+            cs_tcp_on_ready(u, ev[i].data.u64, ev[i].events);
+            continue;
+        }
+        cs_net_err_t e = read_datagrams(u);
+        if (e != CS_NET_OK)
+            return e;
     }
     return CS_NET_OK;
 }
