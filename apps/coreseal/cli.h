@@ -9,6 +9,7 @@
 #include "coreseal/coap.h"
 #include "coreseal/crypto_openssl.h"
 #include "coreseal/edhoc.h"
+#include "coreseal/net.h"
 #include "coreseal/oscore.h"
 #include "coreseal/store.h"
 
@@ -35,6 +36,15 @@ bool cli_random(void *arg, uint8_t *buf, size_t len);
 /* "HOST:PORT", "[v6]:PORT" or ":PORT" split in place; -1 if malformed. A
  * missing host stays NULL (any address). */
 int cli_parse_listen(char *arg, const char **host, const char **port);
+
+/* --psk ID:KEY (repeatable where a server accepts several): adds one to
+ * cfg; CLI_EXIT_OK or a usage error already printed. */
+int cli_dtls_add_psk(cs_dtls_config_t *cfg, const char *arg, const char *sub);
+#define CLI_DTLS_HELP                                                                          \
+    "      --psk ID:KEY          DTLS PSK identity and key (text, or 0x-prefixed hex)\n"        \
+    "      --cert FILE           DTLS Certificate mode: own certificate (PEM)\n"               \
+    "      --key FILE            its private key (PEM; default: in the certificate file)\n"    \
+    "      --ca FILE             CA certificates (PEM) that verify the peer\n"
 
 #define CLI_MAX_CONTEXTS 16
 

@@ -43,6 +43,7 @@ typedef struct {
     int n_edhoc_peers;
     int edhoc_method, edhoc_suite;
     bool combined;
+    cs_dtls_config_t dtls; /* coaps:// */
     const char *output;
     int verbose;
     extra_opt_t extra[16];
@@ -73,8 +74,8 @@ static void usage(FILE *f, const char *sub)
     fprintf(f,
             "usage: coreseal %s [options] URI\n"
             "\n"
-            "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP) and prints the\n"
-            "response payload on stdout.\n"
+            "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP, coaps:// over\n"
+            "DTLS 1.2) and prints the response payload on stdout.\n"
             "\n"
             "  -e, --data TEXT           request payload\n"
             "  -f, --file FILE           request payload from FILE (- for stdin)\n"
@@ -92,6 +93,7 @@ static void usage(FILE *f, const char *sub)
             "      --edhoc-peer CRED     the server's credential (from 'coreseal edhoc keygen')\n"
             "      --edhoc-method N      0..3 (default: from the key types); --edhoc-suite N\n"
             "      --combined            send EDHOC message_3 with the first OSCORE request (RFC 9668)\n"
+            CLI_DTLS_HELP
             "  -T, --timeout SECONDS     give up after SECONDS (default 120)\n"
             "      --ack-timeout MS      first retransmission after MS x [1, 1.5) (RFC 7252: 2000)\n"
             "  -o, --output FILE         write the payload to FILE instead of stdout\n"
@@ -195,7 +197,7 @@ static int parse_args(opts_t *o, int argc, char **argv)
     o->ack_timeout_ms = 2000;
     o->edhoc_method = o->edhoc_suite = -1;
     enum { OPT_NON = 256, OPT_OBSERVE, OPT_OSCORE, OPT_ACK_TIMEOUT, OPT_EDHOC, OPT_EDHOC_PEER,
-           OPT_EDHOC_METHOD, OPT_EDHOC_SUITE, OPT_COMBINED };
+           OPT_EDHOC_METHOD, OPT_EDHOC_SUITE, OPT_COMBINED, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA };
     static const struct option longopts[] = {
         {"data", required_argument, NULL, 'e'},       {"file", required_argument, NULL, 'f'},
         {"option", required_argument, NULL, 'O'},     {"accept", required_argument, NULL, 'A'},
@@ -211,6 +213,8 @@ static int parse_args(opts_t *o, int argc, char **argv)
         {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
         {"edhoc-suite", required_argument, NULL, OPT_EDHOC_SUITE},
         {"combined", no_argument, NULL, OPT_COMBINED},
+        {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {NULL, 0, NULL, 0}};
     int c, rc;
     optind = 1;
@@ -268,6 +272,15 @@ static int parse_args(opts_t *o, int argc, char **argv)
             break;
         case OPT_EDHOC_SUITE: o->edhoc_suite = (int)strtol(optarg, NULL, 10); break;
         case OPT_COMBINED: o->combined = true; break;
+        case OPT_PSK:
+            if (o->dtls.n_psks == 1)
+                return cli_fail(o->sub, CLI_EXIT_USAGE, "one --psk: the identity this client uses");
+            if (cli_dtls_add_psk(&o->dtls, optarg, o->sub) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_CERT: o->dtls.cert_file = optarg; break;
+        case OPT_KEY: o->dtls.key_file = optarg; break;
+        case OPT_CA: o->dtls.ca_file = optarg; break;
         case OPT_ACK_TIMEOUT:
             o->ack_timeout_ms = strtol(optarg, NULL, 10);
             if (o->ack_timeout_ms < 10 || o->ack_timeout_ms > 600000)
@@ -563,7 +576,8 @@ static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up
     for (;;) {
         cs_net_err_t ne = next_event(cl, ev, give_up);
         if (ne != CS_NET_OK)
-            return cli_fail(cl->o.sub, CLI_EXIT_NETWORK, "%s", coreseal_strerror(ne));
+            return cli_fail(cl->o.sub, CLI_EXIT_NETWORK, "%s%s%s", coreseal_strerror(ne), cl->udp.why[0] ? ": " : "",
+                            cl->udp.why);
         switch (ev->type) {
         case COAP_EV_RESPONSE: return CLI_EXIT_OK;
         case COAP_EV_TIMEOUT:
@@ -571,10 +585,12 @@ static int wait_response(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up
                             "no response from %s after %u retransmissions; is the server running?",
                             cl->o.uri, cl->ep.cfg.max_retransmit);
         case COAP_EV_RESET:
+            if (cl->udp.why[0]) /* a TCP connection ended before the answer */
+                return cli_fail(cl->o.sub, CLI_EXIT_NETWORK, "no answer: the connection ended (%s)", cl->udp.why);
             return cli_fail(cl->o.sub, CLI_EXIT_PEER_REJECTED, "the server answered with RST");
         case COAP_EV_REQUEST: continue; /* clients serve nothing */
         case COAP_EV_NONE:
-            return cli_stopping ? cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT, "cli_stopping")
+            return cli_stopping ? cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT, "interrupted before an answer came")
                                : cli_fail(cl->o.sub, CLI_EXIT_TIMEOUT,
                                           "no response within %ld s", cl->o.timeout_seconds);
         }
@@ -705,7 +721,8 @@ static int observe(client_t *cl)
         for (;;) {
             cs_net_err_t ne = next_event(cl, &ev, end);
             if (ne != CS_NET_OK)
-                return cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", coreseal_strerror(ne));
+                return cli_fail(o->sub, CLI_EXIT_NETWORK, "%s%s%s", coreseal_strerror(ne),
+                                cl->udp.why[0] ? ": " : "", cl->udp.why);
             if (ev.type == COAP_EV_RESPONSE)
                 break;
             if (ev.type == COAP_EV_NONE) {
@@ -787,9 +804,13 @@ int cmd_request(int argc, char **argv)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
     /* the hop we speak to decides the transport; a proxy may translate */
     bool tcp = target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
-    if (target.scheme_len != 4 && !tcp)
-        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%.*s' is not supported: use coap:// (UDP) or coap+tcp:// (TCP)",
+    bool dtls = target.scheme_len == 5 && !memcmp(target.scheme, "coaps", 5);
+    if (target.scheme_len != 4 && !tcp && !dtls)
+        return cli_fail(o->sub, CLI_EXIT_USAGE,
+                        "'%.*s' is not supported: use coap:// (UDP), coap+tcp:// (TCP) or coaps:// (DTLS)",
                         (int)target.scheme_len, target.scheme);
+    if (dtls && !o->dtls.n_psks && !o->dtls.ca_file)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "coaps:// needs --psk ID:KEY, or --ca FILE (and --cert/--key)");
 
     if ((rc = cli_security_init(&cl.sec, o->sub)) != CLI_EXIT_OK)
         return rc;
@@ -812,13 +833,15 @@ int cmd_request(int argc, char **argv)
     char host[256], port[8], err[256] = "";
     snprintf(host, sizeof host, "%.*s", (int)target.host_len, target.host);
     snprintf(port, sizeof port, "%u", target.port);
-    /* over TCP the UDP socket only carries the event loop */
-    if (cs_udp_open(&cl.udp, tcp ? NULL : host, tcp ? "0" : port, tcp, err, sizeof err) != CS_NET_OK) {
+    /* over TCP or DTLS the plain UDP socket only carries the event loop */
+    bool plain = !tcp && !dtls;
+    if (cs_udp_open(&cl.udp, plain ? host : NULL, plain ? port : "0", !plain, err, sizeof err) != CS_NET_OK) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }
     cl.udp.log = o->verbose ? stderr : NULL;
-    if (tcp && cs_tcp_connect(&cl.udp, host, port, &cl.server, err, sizeof err) != CS_NET_OK) {
+    if ((tcp && cs_tcp_connect(&cl.udp, host, port, &cl.server, err, sizeof err) != CS_NET_OK) ||
+        (dtls && cs_dtls_connect(&cl.udp, host, port, &o->dtls, &cl.server, err, sizeof err) != CS_NET_OK)) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }
@@ -850,5 +873,6 @@ out:
     free(cl.ep_mem);
     free(o->payload);
     cs_wipe(&cl.edhoc, sizeof cl.edhoc);
+    cs_wipe(&o->dtls, sizeof o->dtls);
     return rc;
 }

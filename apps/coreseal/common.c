@@ -63,6 +63,16 @@ int cli_parse_listen(char *arg, const char **host, const char **port)
     return 0;
 }
 
+int cli_dtls_add_psk(cs_dtls_config_t *cfg, const char *arg, const char *sub)
+{
+    if (cfg->n_psks == CS_DTLS_MAX_PSKS)
+        return cli_fail(sub, CLI_EXIT_USAGE, "at most %d --psk", CS_DTLS_MAX_PSKS);
+    if (!cs_dtls_parse_psk(arg, &cfg->psks[cfg->n_psks]))
+        return cli_fail(sub, CLI_EXIT_USAGE, "--psk expects IDENTITY:KEY (KEY as text or 0x-hex, up to 64 bytes)");
+    cfg->n_psks++;
+    return CLI_EXIT_OK;
+}
+
 int cli_security_init(cli_security_t *sec, const char *sub)
 {
     memset(sec, 0, sizeof *sec);

@@ -63,11 +63,14 @@ typedef struct {
     char target[256]; /* coap://host:port */
 } route_t;
 
-typedef enum { ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8 } attack_t;
+typedef enum { ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16 } attack_t;
+#define N_ATTACKS 5
 
 typedef struct {
     const char *listen_host, *listen_port;
     const char *tcp_host, *tcp_port; /* --listen-tcp */
+    const char *dtls_host, *dtls_port; /* --listen-dtls */
+    cs_dtls_config_t down_dtls, up_dtls; /* toward clients, toward coaps:// servers */
     bool forward;
     route_t routes[MAX_ROUTES];
     int n_routes;
@@ -86,7 +89,7 @@ typedef struct {
     uint8_t replay_buf[MAX_MSG];
     size_t replay_len;
     coap_peer_t replay_peer;
-    unsigned long tried[4], forwarded, dropped;
+    unsigned long tried[N_ATTACKS], forwarded, dropped;
     uint8_t block_szx; /* --block-size; 0xff: off */
     uint8_t client_szx; /* --client-block-size; 0xff: off */
     kept_t kept[MAX_KEPT];
@@ -105,7 +108,7 @@ static void capture(proxy_t *p, cs_udp_t *udp, coap_peer_t peer, bool sent, cons
     const cs_net_addr_t *remote = cs_udp_peer_addr(udp, peer);
     struct sockaddr_storage local;
     socklen_t len = sizeof local;
-    if (!p->pcap || !remote || cs_net_peer_is_tcp(peer) || getsockname(udp->fd, (struct sockaddr *)&local, &len) != 0)
+    if (!p->pcap || !remote || cs_net_peer_is_tcp(peer) || cs_net_peer_is_dtls(peer) || getsockname(udp->fd, (struct sockaddr *)&local, &len) != 0)
         return;
     if (local.ss_family == AF_INET6 && remote->ss.ss_family == AF_INET) { /* dual-stack socket */
         const struct sockaddr_in *r = (const void *)&remote->ss;
@@ -124,8 +127,8 @@ static void log_msg(proxy_t *p, const char *dir, coap_peer_t peer, const uint8_t
     bool tcp = cs_net_peer_is_tcp(peer);
     if (!p->log || coap_msg_parse(&m, d, n) != COAP_OK || (tcp && m.code == COAP_CODE_EMPTY))
         return;
-    fprintf(p->log, "%s%s ", dir, tcp ? " (tcp)" : "");
-    cli_print_msg(p->log, ' ', &m, NULL, 1);
+    fprintf(p->log, "%s%s ", dir, tcp ? " (tcp)" : cs_net_peer_is_dtls(peer) ? " (dtls)" : "");
+    cli_print_msg(p->log, ' ', &m, NULL, p->verbose ? 2 : 1); /* -v: payloads too */
     fflush(p->log);
 }
 
@@ -139,13 +142,26 @@ static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool towar
     if (!p->attacks || (int)(rand32(p) % 100) >= p->attack_rate ||
         (p->attack_dir == 1 && !toward_server) || (p->attack_dir == 2 && toward_server))
         return true;
-    unsigned modes[4] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP}, chosen[4], k = 0;
-    for (int i = 0; i < 4; i++)
+    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST}, chosen[N_ATTACKS], k = 0;
+    for (int i = 0; i < N_ATTACKS; i++)
         if (p->attacks & modes[i])
             chosen[k++] = (unsigned)i;
     unsigned which = chosen[rand32(p) % k];
-    p->tried[which]++;
     coap_msg_t m;
+    if (modes[which] == ATK_SUBST) {
+        /* payload substitution that keeps the length: every digit 0-8
+         * becomes 9, so "21.5" reads "99.9" (counted only if it changed) */
+        bool changed = false;
+        if (coap_msg_parse(&m, d, *n) == COAP_OK)
+            for (size_t i = 0; i < m.payload_len; i++)
+                if (m.payload[i] >= '0' && m.payload[i] < '9') {
+                    ((uint8_t *)m.payload)[i] = '9';
+                    changed = true;
+                }
+        p->tried[which] += changed;
+        return true;
+    }
+    p->tried[which]++;
     switch (modes[which]) {
     case ATK_FLIP: {
         /* a bit of the payload, or of the options, never the header: a
@@ -257,10 +273,12 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
     return cli_msg_rebuild(&m, &m, extra, n_extra, pl, pl_len, out, MAX_MSG, n);
 }
 
-/* The schemes this proxy reaches: CoAP over UDP and over TCP. */
-static bool scheme_supported(const char *scheme, size_t len)
+/* The schemes this proxy reaches: CoAP over UDP, over TCP, and over DTLS
+ * when it has upstream credentials. */
+static bool scheme_supported(const proxy_t *p, const char *scheme, size_t len)
 {
-    return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8));
+    return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8)) ||
+           (len == 5 && !memcmp(scheme, "coaps", 5) && (p->up_dtls.n_psks || p->up_dtls.ca_file));
 }
 
 /* Where a request goes: forward-proxy options, a Uri-Host route, or the
@@ -272,7 +290,7 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_URI, &puri)) {
         coap_uri_t u;
         if (coap_uri_parse(&u, (const char *)puri.val, puri.len) != COAP_OK ||
-            !scheme_supported(u.scheme, u.scheme_len))
+            !scheme_supported(p, u.scheme, u.scheme_len))
             return false;
         bool v6 = u.host_is_literal && memchr(u.host, ':', u.host_len);
         snprintf(out, cap, "%.*s://%s%.*s%s:%u", (int)u.scheme_len, u.scheme, v6 ? "[" : "", (int)u.host_len,
@@ -282,7 +300,7 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     }
     bool has_host = coap_msg_find_option(m, COAP_OPT_URI_HOST, &host);
     if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_SCHEME, &scheme) && has_host) {
-        if (!scheme_supported((const char *)scheme.val, scheme.len))
+        if (!scheme_supported(p, (const char *)scheme.val, scheme.len))
             return false;
         uint32_t pv = 5683;
         if (coap_msg_find_option(m, COAP_OPT_URI_PORT, &port))
@@ -305,18 +323,21 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     return false;
 }
 
-/* The upstream peer of a target URI: a UDP address, or a TCP connection
- * (opened on first use, shared by every request to that server). */
+/* The upstream peer of a target URI: a UDP address, or a TCP connection or
+ * DTLS session (opened on first use, shared by every request to that
+ * server). */
 static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
 {
     coap_uri_t u;
-    if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK || !scheme_supported(u.scheme, u.scheme_len))
+    if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK || !scheme_supported(p, u.scheme, u.scheme_len))
         return false;
     char host[128], port[8];
     snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
     snprintf(port, sizeof port, "%u", u.port);
     if (u.scheme_len == 8)
         return cs_tcp_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
+    if (u.scheme_len == 5)
+        return cs_dtls_connect(&p->up_udp, host, port, &p->up_dtls, peer, NULL, 0) == CS_NET_OK;
     /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
     struct addrinfo hints = {.ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_V4MAPPED | AI_ALL}, *res;
@@ -620,15 +641,21 @@ static void usage(FILE *f)
             "  -l, --listen HOST:PORT     where clients reach the proxy\n"
             "      --listen-tcp HOST:PORT clients may also come over TCP (RFC 8323); each hop\n"
             "                             uses its own transport, OSCORE runs end to end\n"
+            "      --listen-dtls HOST:PORT clients may also come over DTLS (coaps://), which\n"
+            "                             ends here: the proxy reads what is not OSCORE. With:\n"
+            "      --psk ID:KEY  --cert FILE  --key FILE  --ca FILE   (as for 'coreseal serve')\n"
+            "      --upstream-psk ID:KEY  --upstream-cert FILE  --upstream-key FILE\n"
+            "      --upstream-ca FILE     credentials toward coaps:// servers\n"
             "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
             "                             Uri-Host + Uri-Port); coap:// and coap+tcp:// targets\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
             "                             (coap://backend:port or coap+tcp://...); repeatable\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
             "      --log FILE             one line per message with what the proxy can see\n"
-            "      --pcap FILE            every UDP datagram as a capture file for Wireshark\n"
-            "      --attack MODES         flip,drop,replay,strip (comma-separated): tamper with\n"
-            "                             messages, for tests and demos only\n"
+            "      --pcap FILE            every plain UDP datagram as a capture file for Wireshark\n"
+            "      --attack MODES         flip,drop,replay,strip,subst (comma-separated): tamper\n"
+            "                             with messages, for tests and demos only (subst: every\n"
+            "                             digit 0-8 of a payload becomes 9)\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
             "      --attack-direction D   both (default), to-server or to-client\n"
             "      --block-size N         OSCORE messages cross the upstream hop in outer\n"
@@ -653,7 +680,8 @@ int cmd_proxy(int argc, char **argv)
     p.block_szx = 0xff;
     p.client_szx = 0xff;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
-           OPT_CLIENT_BLOCK, OPT_LISTEN_TCP };
+           OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -664,6 +692,12 @@ int cmd_proxy(int argc, char **argv)
         {"client-block-size", required_argument, NULL, OPT_CLIENT_BLOCK},
         {"pcap", required_argument, NULL, OPT_PCAP},
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
+        {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
+        {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
+        {"upstream-psk", required_argument, NULL, OPT_UP_PSK},
+        {"upstream-cert", required_argument, NULL, OPT_UP_CERT},
+        {"upstream-key", required_argument, NULL, OPT_UP_KEY}, {"upstream-ca", required_argument, NULL, OPT_UP_CA},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c, rc = CLI_EXIT_OK;
     optind = 1;
@@ -677,6 +711,21 @@ int cmd_proxy(int argc, char **argv)
             if (cli_parse_listen(optarg, &p.tcp_host, &p.tcp_port))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT");
             break;
+        case OPT_LISTEN_DTLS:
+            if (cli_parse_listen(optarg, &p.dtls_host, &p.dtls_port))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-dtls expects HOST:PORT");
+            break;
+        case OPT_PSK:
+        case OPT_UP_PSK:
+            if (cli_dtls_add_psk(c == OPT_PSK ? &p.down_dtls : &p.up_dtls, optarg, "proxy") != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_CERT: p.down_dtls.cert_file = optarg; break;
+        case OPT_KEY: p.down_dtls.key_file = optarg; break;
+        case OPT_CA: p.down_dtls.ca_file = optarg; break;
+        case OPT_UP_CERT: p.up_dtls.cert_file = optarg; break;
+        case OPT_UP_KEY: p.up_dtls.key_file = optarg; break;
+        case OPT_UP_CA: p.up_dtls.ca_file = optarg; break;
         case OPT_FORWARD: p.forward = true; break;
         case OPT_ROUTE: {
             char *eq = strchr(optarg, '=');
@@ -696,10 +745,12 @@ int cmd_proxy(int argc, char **argv)
             char *save, *tok, *list = strdup(optarg);
             for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 unsigned m = !strcmp(tok, "flip") ? ATK_FLIP : !strcmp(tok, "drop") ? ATK_DROP
-                             : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP : 0;
+                             : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP
+                             : !strcmp(tok, "subst") ? ATK_SUBST : 0;
                 if (!m) {
                     free(list);
-                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip)", tok);
+                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst)",
+                                    tok);
                 }
                 p.attacks |= m;
             }
@@ -755,6 +806,11 @@ int cmd_proxy(int argc, char **argv)
         rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot listen on TCP: %s", err);
         goto out;
     }
+    if (p.dtls_port && cs_dtls_listen(&p.down_udp, p.dtls_host, p.dtls_port, &p.down_dtls, err, sizeof err) !=
+                           CS_NET_OK) {
+        rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
+        goto out;
+    }
     if (!p.down_mem || !p.up_mem ||
         coap_ep_init(&p.down, p.down_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK ||
         coap_ep_init(&p.up, p.up_mem, mem, MAX_MSG, &cfg, cs_net_now()) != COAP_OK) {
@@ -765,6 +821,8 @@ int cmd_proxy(int argc, char **argv)
     fprintf(stderr, "coreseal proxy: listening on %s:%s%s%s%s%s\n", p.listen_host, p.listen_port,
             p.tcp_port ? " and TCP " : "", p.tcp_port ? (p.tcp_host ? p.tcp_host : "*") : "",
             p.tcp_port ? ":" : "", p.tcp_port ? p.tcp_port : "");
+    if (p.dtls_port)
+        fprintf(stderr, "coreseal proxy: DTLS on %s:%s\n", p.dtls_host ? p.dtls_host : "*", p.dtls_port);
     if (p.attacks)
         fprintf(stderr, "coreseal proxy: ATTACKING\n");
     while (!cli_stopping) {
@@ -817,8 +875,8 @@ int cmd_proxy(int argc, char **argv)
     }
     fprintf(stderr,
             "coreseal proxy: forwarded %lu requests; attacks tried: flip %lu, drop %lu, replay %lu, "
-            "strip %lu\n",
-            p.forwarded, p.tried[0], p.tried[1], p.tried[2], p.tried[3]);
+            "strip %lu, subst %lu\n",
+            p.forwarded, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4]);
 out:
     if (p.log)
         fclose(p.log);
@@ -826,6 +884,8 @@ out:
         fclose(p.pcap);
     cs_udp_close(&p.down_udp);
     cs_udp_close(&p.up_udp);
+    cs_wipe(&p.down_dtls, sizeof p.down_dtls);
+    cs_wipe(&p.up_dtls, sizeof p.up_dtls);
     free(p.down_mem);
     free(p.up_mem);
     cs_crypto_openssl_free(&p.crypto);

@@ -1036,6 +1036,8 @@ static void usage(FILE *f)
             "\n"
             "  -l, --listen HOST:PORT  address to listen on (default [::]:5683)\n"
             "      --listen-tcp HOST:PORT  also serve CoAP over TCP (RFC 8323) there\n"
+            "      --listen-dtls HOST:PORT also serve coaps:// (DTLS 1.2) there, with:\n"
+            CLI_DTLS_HELP
             "  -r, --root DIR          serve the files in DIR: GET, PUT, POST (append), DELETE,\n"
             "                          block-wise both ways, Observe on files that change\n"
             "      --oscore FILE       accept requests protected with this context (repeatable)\n"
@@ -1068,8 +1070,11 @@ int cmd_serve(int argc, char **argv)
     const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_trust = 0;
     enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
-           OPT_EDHOC_METHOD, OPT_SHARED, OPT_LISTEN_TCP };
-    const char *shared = NULL, *tcp_host = NULL, *tcp_port = NULL;
+           OPT_EDHOC_METHOD, OPT_SHARED, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY,
+           OPT_CA };
+    const char *shared = NULL, *tcp_host = NULL, *tcp_port = NULL, *dtls_host = NULL, *dtls_port = NULL;
+    static cs_dtls_config_t dtls;
+    memset(&dtls, 0, sizeof dtls);
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
         {"oscore", required_argument, NULL, OPT_OSCORE},
@@ -1081,6 +1086,9 @@ int cmd_serve(int argc, char **argv)
         {"edhoc-method", required_argument, NULL, OPT_EDHOC_METHOD},
         {"shared-state", required_argument, NULL, OPT_SHARED},
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
+        {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
+        {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
+        {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -1094,6 +1102,17 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_listen(optarg, &tcp_host, &tcp_port) != 0)
                 return cli_fail("serve", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT, e.g. [::1]:5683");
             break;
+        case OPT_LISTEN_DTLS:
+            if (cli_parse_listen(optarg, &dtls_host, &dtls_port) != 0)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--listen-dtls expects HOST:PORT, e.g. [::1]:5684");
+            break;
+        case OPT_PSK:
+            if (cli_dtls_add_psk(&dtls, optarg, "serve") != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_CERT: dtls.cert_file = optarg; break;
+        case OPT_KEY: dtls.key_file = optarg; break;
+        case OPT_CA: dtls.ca_file = optarg; break;
         case 'r': s.root = optarg; break;
         case OPT_OSCORE:
             if (n_oscore == CLI_MAX_CONTEXTS)
@@ -1159,6 +1178,11 @@ int cmd_serve(int argc, char **argv)
                       tcp_port, err);
         goto out;
     }
+    if (dtls_port && cs_dtls_listen(&s.udp, dtls_host, dtls_port, &dtls, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("serve", CLI_EXIT_NETWORK, "cannot serve DTLS on %s:%s: %s", dtls_host ? dtls_host : "*",
+                      dtls_port, err);
+        goto out;
+    }
     coap_ep_config_t cfg;
     coap_ep_config_default(&cfg);
     cfg.random = cli_random;
@@ -1177,6 +1201,9 @@ int cmd_serve(int argc, char **argv)
             s.sec.n == 1 ? "" : "s");
     if (tcp_port)
         fprintf(stderr, "coreseal serve: CoAP over TCP on %s:%s\n", tcp_host ? tcp_host : "*", tcp_port);
+    if (dtls_port)
+        fprintf(stderr, "coreseal serve: CoAP over DTLS on %s:%s (%s)\n", dtls_host ? dtls_host : "*", dtls_port,
+                dtls.n_psks ? "PSK" : "Certificate");
     while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         cs_time_ms_t next = coap_ep_next_deadline(&s.ep);
@@ -1216,6 +1243,7 @@ int cmd_serve(int argc, char **argv)
 out:
     cli_security_close(&s.sec);
     cs_udp_close(&s.udp);
+    cs_wipe(&dtls, sizeof dtls);
     free(s.ep_mem);
     for (size_t i = 0; i < MAX_UPLOADS; i++)
         free(s.up[i].data);

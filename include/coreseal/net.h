@@ -23,11 +23,14 @@ typedef struct {
 } cs_net_addr_t;
 
 struct cs_tcp;
+struct cs_dtls;
 
 typedef struct {
     int fd, epfd;
     struct cs_tcp *tcp; /* CoAP over TCP, once cs_tcp_listen/cs_tcp_connect ran */
-    FILE *log;          /* where TCP connection events are told; NULL: nowhere */
+    struct cs_dtls *dtls; /* CoAP over DTLS, once cs_dtls_listen/cs_dtls_connect ran */
+    FILE *log;          /* where TCP and DTLS events are told; NULL: nowhere */
+    char why[160];      /* why the last TCP connection or DTLS session ended */
     cs_net_addr_t *peers;
     size_t n_peers, cap_peers;
     /* outgoing batch */
@@ -83,6 +86,7 @@ CS_MUST_CHECK cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms);
  * Ping is answered with Pong; Release and Abort close. Malformed input or a
  * missing CSM aborts the connection with a diagnostic (7.05). */
 #define CS_TCP_PEER 0x80000000u
+#define CS_DTLS_PEER 0x40000000u
 /* The Max-Message-Size we announce: the default of §5.3.1, since a larger
  * one together with Block-Wise-Transfer would offer BERT (§6), which one
  * 1024-byte block per message cannot use. Fits a datagram once converted. */
@@ -98,6 +102,51 @@ CS_MUST_CHECK cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const c
 static inline bool cs_net_peer_is_tcp(coap_peer_t peer)
 {
     return (peer & CS_TCP_PEER) != 0;
+}
+
+/* ---- CoAP over DTLS 1.2 (coaps://, RFC 7252 §9; RFC 6347) ----
+ * A socket of its own beside the plain UDP one, on the same loop: every
+ * peer on it has a DTLS session (OpenSSL), and the endpoint sees only the
+ * plaintext CoAP messages, under handles with CS_DTLS_PEER set. Messages
+ * to a peer whose handshake is still running wait for it (at most a few;
+ * CoAP retransmits the rest). A server answers a ClientHello with a
+ * HelloVerifyRequest cookie (RFC 6347 §4.2.1) and keeps at most
+ * CS_DTLS_MAX_HANDSHAKES unfinished handshakes, so spoofed ClientHellos
+ * cannot exhaust it. PSK mode: TLS_PSK_WITH_AES_128_CCM_8 (RFC 7252
+ * §9.1.3.1) first; Certificate mode: TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8
+ * (§9.1.3.3) first, peers verified against a CA file. */
+#define CS_DTLS_MAX_HANDSHAKES 64
+#define CS_DTLS_MAX_PSKS 16
+
+typedef struct {
+    char identity[128];
+    uint8_t key[64];
+    size_t key_len;
+} cs_dtls_psk_t;
+
+typedef struct {
+    /* PSK: a server accepts any of these identities; a client uses psks[0] */
+    cs_dtls_psk_t psks[CS_DTLS_MAX_PSKS];
+    size_t n_psks;
+    /* Certificate: PEM files; ca_file verifies the peer (a server then
+     * requires a client certificate) */
+    const char *cert_file, *key_file, *ca_file;
+} cs_dtls_config_t;
+
+/* "identity:key", the key as text or 0x-prefixed hex; false if malformed. */
+bool cs_dtls_parse_psk(const char *arg, cs_dtls_psk_t *psk);
+/* Accepts DTLS clients on host:port with this configuration. */
+CS_MUST_CHECK cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const char *port,
+                                          const cs_dtls_config_t *cfg, char *err, size_t err_len);
+/* Handle of a DTLS session with host:port: the established one, or a new
+ * handshake (from the DTLS socket, bound to an ephemeral port unless
+ * cs_dtls_listen made one). The configuration of the first call stays. */
+CS_MUST_CHECK cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port,
+                                           const cs_dtls_config_t *cfg, coap_peer_t *peer, char *err,
+                                           size_t err_len);
+static inline bool cs_net_peer_is_dtls(coap_peer_t peer)
+{
+    return (peer & (CS_TCP_PEER | CS_DTLS_PEER)) == CS_DTLS_PEER;
 }
 
 /* Milliseconds on CLOCK_MONOTONIC, for the endpoint's `now`. */

@@ -12,7 +12,7 @@ typedef enum {
     CS_NET_ERR_SOCKET,  /* socket, bind or epoll failed */
     CS_NET_ERR_IO,      /* sendmmsg/recvmmsg failed */
     CS_NET_ERR_NO_MEMORY,
-    CS_NET_ERR_CLOSED,    /* the TCP connection of this peer is gone */
+    CS_NET_ERR_CLOSED,    /* the TCP connection or DTLS session of this peer is gone */
     CS_NET_ERR_TOO_LARGE, /* over the peer's Max-Message-Size (RFC 8323 §5.3.1) */
 } cs_net_err_t;
 

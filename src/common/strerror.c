@@ -145,7 +145,7 @@ static const err_entry_t errors[] = {
     E(CS_NET_ERR_SOCKET, "network: socket could not be opened or bound"),
     E(CS_NET_ERR_IO, "network: send or receive failed"),
     E(CS_NET_ERR_NO_MEMORY, "network: out of memory for the peer table"),
-    E(CS_NET_ERR_CLOSED, "network: the TCP connection to this peer is closed"),
+    E(CS_NET_ERR_CLOSED, "network: the TCP connection or DTLS session with this peer is closed"),
     E(CS_NET_ERR_TOO_LARGE, "network: message larger than the peer accepts (Max-Message-Size)"),
 #endif
 

@@ -75,7 +75,7 @@ static struct cs_tcp *tcp_of(cs_udp_t *u)
 
 static coap_peer_t handle_of(size_t i, const conn_t *c)
 {
-    return CS_TCP_PEER | (coap_peer_t)(c->gen & 0x7fff) << 16 | (coap_peer_t)i;
+    return CS_TCP_PEER | (coap_peer_t)(c->gen & 0x3fff) << 16 | (coap_peer_t)i;
 }
 
 static conn_t *conn_of(const cs_udp_t *u, coap_peer_t peer, size_t *index)
@@ -84,7 +84,7 @@ static conn_t *conn_of(const cs_udp_t *u, coap_peer_t peer, size_t *index)
     if (!u->tcp || !cs_net_peer_is_tcp(peer) || i >= u->tcp->n_conns)
         return NULL;
     conn_t *c = &u->tcp->conns[i];
-    if (c->fd < 0 || (c->gen & 0x7fff) != ((peer >> 16) & 0x7fff))
+    if (c->fd < 0 || (c->gen & 0x3fff) != ((peer >> 16) & 0x3fff))
         return NULL;
     if (index)
         *index = i;
@@ -126,6 +126,7 @@ static void conn_close(cs_udp_t *u, size_t i, const char *why)
 {
     conn_t *c = &u->tcp->conns[i];
     note(u, c, "closed (%s)", why);
+    snprintf(u->why, sizeof u->why, "%s", why);
     for (size_t k = 0; k < c->n_sent; k++)
         if (c->sent[k].request)
             synth(u->tcp, handle_of(i, c), COAP_TYPE_RST, c->sent[k].mid);

@@ -115,6 +115,7 @@ void cs_udp_close(cs_udp_t *u)
     if (!u)
         return;
     cs_tcp_free(u);
+    cs_dtls_free(u);
     if (u->fd >= 0)
         close(u->fd);
     if (u->epfd >= 0)
@@ -161,6 +162,8 @@ const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer)
 {
     if (cs_net_peer_is_tcp(peer))
         return cs_tcp_peer_addr(u, peer);
+    if (cs_net_peer_is_dtls(peer))
+        return cs_dtls_peer_addr(u, peer);
     return peer < u->n_peers ? &u->peers[peer] : NULL;
 }
 
@@ -216,6 +219,8 @@ cs_net_err_t cs_udp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_
 {
     if (cs_net_peer_is_tcp(peer))
         return cs_tcp_queue(u, peer, d, n);
+    if (cs_net_peer_is_dtls(peer))
+        return cs_dtls_queue(u, peer, d, n);
     if (n > CS_NET_MAX_DGRAM || peer >= u->n_peers)
         return CS_NET_ERR_BAD_ARG;
     if (u->n_out == CS_NET_BATCH) {
@@ -282,11 +287,20 @@ cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
 {
     u->n_in = 0;
     cs_tcp_drain(u); /* what TCP connections have waiting goes first */
+    int dtls_due = cs_dtls_tick(u); /* DTLS handshake retransmissions */
+    if (u->n_in)
+        timeout_ms = 0;
+    else if (dtls_due >= 0 && (timeout_ms < 0 || dtls_due < timeout_ms))
+        timeout_ms = dtls_due;
     struct epoll_event ev[16];
-    int n = epoll_wait(u->epfd, ev, 16, u->n_in ? 0 : timeout_ms);
+    int n = epoll_wait(u->epfd, ev, 16, timeout_ms);
     if (n < 0)
         return errno == EINTR ? CS_NET_OK : CS_NET_ERR_IO;
     for (int i = 0; i < n && u->n_in < CS_NET_BATCH; i++) {
+        if (ev[i].data.u64 == CS_NET_TAG_DTLS) {
+            cs_dtls_on_ready(u);
+            continue;
+        }
         if (ev[i].data.u64 != CS_NET_TAG_UDP) {
             cs_tcp_on_ready(u, ev[i].data.u64, ev[i].events);
             continue;
