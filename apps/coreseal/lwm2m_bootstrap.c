@@ -76,6 +76,12 @@ static lwm2m_account_t server_account(const account_t *a)
 {
     lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
                            .binding = a->cfg->binding};
+    if (a->cfg->psk_key_len) { /* a coaps:// server: DTLS PSK */
+        srv.psk_identity = (const uint8_t *)a->cfg->psk_identity;
+        srv.psk_identity_len = strlen(a->cfg->psk_identity);
+        srv.psk_key = a->cfg->psk_key;
+        srv.psk_key_len = a->cfg->psk_key_len;
+    }
     return srv;
 }
 
@@ -424,5 +430,6 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     node_close(&b.n);
     for (size_t i = 0; i < b.cfg.n; i++)
         cs_wipe(&b.acc[i].server, sizeof b.acc[i].server);
+    cs_wipe(&b.cfg, sizeof b.cfg); /* DTLS keys */
     return CLI_EXIT_OK;
 }

@@ -56,6 +56,8 @@ typedef struct {
     /* the exchange that drives the phases */
     phase_t phase;
     coap_peer_t peer;       /* bootstrap server, then server */
+    cs_dtls_config_t dtls;  /* a coaps:// server: the account's PSK, */
+    char dtls_host[128], dtls_port[8]; /* and where, for a new handshake */
     oscore_ctx_t *oscore;   /* toward that peer */
     uint8_t token[8];
     oscore_binding_t bind;
@@ -190,11 +192,15 @@ static lwm2m_value_t bytes(const uint8_t *p, size_t n)
 
 /* Factory configuration: a server account (/0/0 + /1/0) whose OSCORE
  * context comes from a file, or a bootstrap account (/0/0 + /21/0). */
-static void factory_server(client_t *c, const char *uri, uint32_t lifetime)
+static void factory_server(client_t *c, const char *uri, uint32_t lifetime, const cs_dtls_psk_t *psk)
 {
     put(c, 0, 0, 0, text(uri));
     put(c, 0, 0, 1, BOOL(false));
-    put(c, 0, 0, 2, INT(3));
+    put(c, 0, 0, 2, INT(psk ? LWM2M_SEC_PSK : LWM2M_SEC_NOSEC));
+    if (psk) { /* DTLS PSK: identity (/0/0/3) and key (/0/0/5) */
+        put(c, 0, 0, 3, bytes((const uint8_t *)psk->identity, strlen(psk->identity)));
+        put(c, 0, 0, 5, bytes(psk->key, psk->key_len));
+    }
     put(c, 0, 0, 10, INT(1));
     put(c, 1, 0, 0, INT(1));
     put(c, 1, 0, 1, INT(lifetime));
@@ -413,8 +419,25 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
     if (!acc.uri || !node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
         return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap://HOST[:PORT]",
                         acc.security_inst);
-    if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
+    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's PSK */
+        cs_dtls_config_t *dtls = &c->dtls;
+        memset(dtls, 0, sizeof *dtls);
+        dtls->n_psks = 1;
+        if (acc.security_mode != LWM2M_SEC_PSK || acc.psk_identity_len >= sizeof dtls->psks[0].identity ||
+            acc.psk_key_len > sizeof dtls->psks[0].key)
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG,
+                            "server account /0/%u: a coaps:// server needs PSK mode (/0/x/2 = 0) with an identity "
+                            "(/0/x/3) and a key (/0/x/5) of at most 64 bytes", acc.security_inst);
+        memcpy(dtls->psks[0].identity, acc.psk_identity, acc.psk_identity_len);
+        memcpy(dtls->psks[0].key, acc.psk_key, acc.psk_key_len);
+        dtls->psks[0].key_len = acc.psk_key_len;
+        snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
+        snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
+        if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+            return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    } else if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK) {
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    }
     c->oscore = factory_ctx;
     if (c->edhoc.enabled && !c->bootstrapping) { /* --server with --edhoc */
         int rc = edhoc_context(c);
@@ -727,9 +750,37 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     case REGISTERED:
         if (c->n.verbose)
             fprintf(stderr, "* update: %s\n", cli_code_str(resp.code, code));
+        if (resp.code == COAP_NOT_FOUND) { /* LwM2M Core 6.2.2: the server forgot us */
+            printf("client: the server no longer knows this registration: registering again\n");
+            fflush(stdout);
+            c->phase = REGISTERING;
+            if (!send_register(c))
+                return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
+        }
         return -1;
     }
     return -1;
+}
+
+/* No answer: before registration the end; an Update over DTLS may have
+ * met a server that restarted and forgot the session (DTLS cannot say
+ * so), so a new handshake and a Register follow (LwM2M Core 6.2.2: a
+ * failed Update is followed by Register). -1 to go on. */
+static int on_timeout(client_t *c, const coap_ep_event_t *ev)
+{
+    if (c->phase != REGISTERED)
+        return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
+                        c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+    if (!cs_net_peer_is_dtls(c->peer) || ev->token_len != 8 || memcmp(ev->token, c->token, 8))
+        return -1;
+    printf("client: no answer to the Update: new DTLS handshake, registering again\n");
+    fflush(stdout);
+    char err[256] = "";
+    cs_dtls_close(&c->n.udp, c->peer);
+    if (cs_dtls_connect(&c->n.udp, c->dtls_host, c->dtls_port, &c->dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+        return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "cannot start a new DTLS handshake: %s", err);
+    c->phase = REGISTERING;
+    return send_register(c) ? -1 : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
 }
 
 static int run(client_t *c, long duration, long interval_ms)
@@ -780,16 +831,16 @@ static int run(client_t *c, long duration, long interval_ms)
             } else if (ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, c->token, 8)) {
                 if ((rc = main_response(c, &ev, now, &next_update)) >= 0)
                     return rc;
-            } else if (ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED) {
-                return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
-                                c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+            } else if (ev.type == COAP_EV_TIMEOUT && (rc = on_timeout(c, &ev)) >= 0) {
+                return rc;
             }
         }
         coap_ep_event_t ev;
-        while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE)
-            if (!fw_pull_event(&c->fw, &c->n, &ev) && ev.type == COAP_EV_TIMEOUT && c->phase != REGISTERED)
-                return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
-                                c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+        while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE) {
+            int rc;
+            if (!fw_pull_event(&c->fw, &c->n, &ev) && ev.type == COAP_EV_TIMEOUT && (rc = on_timeout(c, &ev)) >= 0)
+                return rc;
+        }
     }
 }
 
@@ -800,11 +851,14 @@ static int usage(int c)
             "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
             "                             [--send PATH]... [--queue[=AWAKE_MS]] [--b2] [-v]\n"
+            "                             [--psk ID:KEY] [--ack-timeout MS]\n"
             "A simulated LwM2M device (objects 1, 3, 5, 3303) that registers, answers\n"
             "Device Management and Observe (by the attributes the server wrote),\n"
             "sends the --send paths with every Register and Update (POST /dp), and\n"
             "de-registers after --duration seconds or on Ctrl-C.\n"
-            "--server: register there, over OSCORE with the --oscore context if given.\n"
+            "--server: register there, over OSCORE with the --oscore context if given;\n"
+            "a coaps:// server over DTLS with --psk IDENTITY:KEY (Security mode PSK, the\n"
+            "identity being the endpoint name), with OSCORE inside it if --oscore is given too.\n"
             "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
             "server account and its OSCORE context (/0, /1, /21), then register;\n"
             "--bootstrap-pack: ask for it all in one answer (GET /bspack, LwM2M 1.2).\n"
@@ -831,7 +885,9 @@ int lwm2m_client_main(int argc, char **argv)
     fw_init(&c.fw);
     c.n.sub = "lwm2m client";
     const char *server = NULL, *bootstrap = NULL, *oscore = NULL, *edhoc_key = NULL, *edhoc_peer = NULL;
-    long lifetime = 300, duration = -1, interval_ms = 1000;
+    long lifetime = 300, duration = -1, interval_ms = 1000, ack_timeout_ms = 0;
+    cs_dtls_psk_t psk;
+    bool has_psk = false;
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},    {"bootstrap", required_argument, NULL, 'b'},
         {"ep", required_argument, NULL, 'e'},        {"send", required_argument, NULL, 'S'},
@@ -841,6 +897,7 @@ int lwm2m_client_main(int argc, char **argv)
         {"edhoc", required_argument, NULL, 'E'},     {"edhoc-peer", required_argument, NULL, 'P'},
         {"queue", optional_argument, NULL, 'q'},     {"bootstrap-pack", no_argument, NULL, 'K'},
         {"b2", no_argument, NULL, 'B'},              {"help", no_argument, NULL, 'h'},
+        {"psk", required_argument, NULL, 'k'},       {"ack-timeout", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -856,6 +913,16 @@ int lwm2m_client_main(int argc, char **argv)
         case 'D': c.state_dir = optarg; break;
         case 'E': edhoc_key = optarg; break;
         case 'P': edhoc_peer = optarg; break;
+        case 'A':
+            ack_timeout_ms = atol(optarg);
+            if (ack_timeout_ms < 10 || ack_timeout_ms > 60000)
+                return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--ack-timeout expects 10..60000 ms");
+            break;
+        case 'k':
+            if (!cs_dtls_parse_psk(optarg, &psk))
+                return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--psk expects IDENTITY:KEY (KEY as text or 0x-hex)");
+            has_psk = true;
+            break;
         case 'K': c.pack = true; break;
         case 'B': c.b2 = true; break;
         case 'q':
@@ -881,6 +948,8 @@ int lwm2m_client_main(int argc, char **argv)
         !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");
+    if (has_psk != (server && !strncmp(server, "coaps://", 8)))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--psk IDENTITY:KEY goes with --server coaps://HOST:PORT (DTLS)");
     if (bootstrap && !oscore && !edhoc_key)
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--bootstrap needs the --oscore context shared with the Bootstrap-Server, or --edhoc");
@@ -900,11 +969,14 @@ int lwm2m_client_main(int argc, char **argv)
     if (rc == CLI_EXIT_OK && !c.ep)
         rc = cli_fail(c.n.sub, CLI_EXIT_USAGE, "--ep NAME is required");
     if (rc == CLI_EXIT_OK && (rc = node_open(&c.n, host, port, false)) == CLI_EXIT_OK) {
+        if (ack_timeout_ms)
+            c.n.ep.cfg.ack_timeout_ms = (uint32_t)ack_timeout_ms;
+        c.n.udp.log = c.n.verbose ? stderr : NULL;
         c.bootstrapping = bootstrap != NULL;
         if (bootstrap)
             factory_bootstrap(&c, bootstrap, oscore ? &c.n.sec.ctx[0].file : NULL);
         else
-            factory_server(&c, server, (uint32_t)lifetime);
+            factory_server(&c, server, (uint32_t)lifetime, has_psk ? &psk : NULL);
         cli_catch_signals();
         lwm2m_account_view_t acc;
         if (bootstrap && load_objects(&c) && lwm2m_server_account(&c.st, 0, &acc) == LWM2M_OK) {
@@ -928,6 +1000,8 @@ int lwm2m_client_main(int argc, char **argv)
     node_close(&c.n);
     fw_free(&c.fw);
     cs_wipe(&c.edhoc, sizeof c.edhoc);
+    cs_wipe(&psk, sizeof psk);
+    cs_wipe(&c.dtls, sizeof c.dtls);
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]); /* keys do not linger */
     return rc;
 }

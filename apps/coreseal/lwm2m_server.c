@@ -306,6 +306,12 @@ static int restore(void *arg, const cs_lwm2m_db_row_t *row)
 
 static void save_registration(server_t *s, const lwm2m_client_t *r)
 {
+    if (cs_net_peer_is_dtls(r->peer)) { /* no DTLS session survives a restart: */
+        if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK) /* the next Update gets 4.04 */
+            fprintf(stderr, "coreseal %s: warning: %s not saved: %s\n", s->n.sub, r->endpoint,
+                    cs_lwm2m_db_error(s->db));
+        return;
+    }
     const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, r->peer);
     if (!a || cs_lwm2m_db_save_registration(s->db, r, &a->ss, a->len, wall_ms() + (int64_t)r->lifetime * 1000) !=
                   CS_STORE_OK)
@@ -686,8 +692,8 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
     answer(s, ev, ctx, bind, req, COAP_CREATED, &l);
-    printf("server: registered %s lt=%u%s objects %.*s\n", r->endpoint, r->lifetime, ctx ? " over OSCORE" : "",
-           (int)r->links_len, r->links);
+    printf("server: registered %s lt=%u%s%s objects %.*s\n", r->endpoint, r->lifetime, ctx ? " over OSCORE" : "",
+           cs_net_peer_is_dtls(ev->peer) ? " over DTLS" : "", (int)r->links_len, r->links);
     fflush(stdout);
     publish(s, "registered", r);
     start_queries(s, r);
@@ -706,7 +712,12 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
         return;
     }
     lwm2m_client_t *r = pe == LWM2M_OK ? lwm2m_registry_at(&s->reg, location) : NULL;
-    if (!r || (client ? r != client : r->has_oscore)) {
+    char dtls_name[128];
+    /* a registration made over DTLS changes only over DTLS, by the same identity */
+    bool dtls_ok = r && (!cs_net_peer_is_dtls(r->peer) ||
+                         (cs_dtls_peer_name(&s->n.udp, ev->peer, dtls_name, sizeof dtls_name) &&
+                          !strcmp(dtls_name, r->endpoint)));
+    if (!r || (client ? r != client : r->has_oscore) || !dtls_ok) {
         answer(s, ev, ctx, bind, req, COAP_NOT_FOUND, NULL);
         return;
     }
@@ -845,7 +856,17 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
         return;
     }
     lwm2m_register_info_t info;
+    char dtls_name[128];
+    bool dtls = cs_dtls_peer_name(&s->n.udp, ev->peer, dtls_name, sizeof dtls_name);
     if (req.code == COAP_POST && lwm2m_register_parse(&req, &info) == LWM2M_OK) {
+        /* over DTLS the endpoint name is the identity the handshake proved */
+        if (dtls && (strlen(dtls_name) != info.endpoint_len || memcmp(dtls_name, info.endpoint, info.endpoint_len))) {
+            printf("server: refused %.*s: the DTLS identity is %s\n", (int)info.endpoint_len, info.endpoint,
+                   dtls_name);
+            fflush(stdout);
+            answer(s, ev, client_oscore(client), &bind, &req, COAP_FORBIDDEN, NULL);
+            return;
+        }
         on_register(s, ev, client, &bind, &req, &info);
     } else if (req.code == COAP_POST && coap_msg_path_is(&req, "dp")) { /* Send: from registered clients */
         if (client && client->state != LWM2M_CLIENT_REGISTERED) {
@@ -877,12 +898,13 @@ static int usage(int c)
             "                             [--queue-awake S] [--http-token TOKEN]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--observe-composite PATH,PATH...]...\n"
-            "                             [--max-clients N]\n"
+            "                             [--max-clients N] [--listen-dtls HOST:PORT --psk ID:KEY...]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
             "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
             "paths and prints the values, and those clients Send (POST /dp). A client\n"
             "using OSCORE must register with its Sender ID as endpoint name (4.00\n"
-            "otherwise). --oscore files provision clients into the --db file (SQLite,\n"
+            "otherwise); one over DTLS (--listen-dtls, PSK mode: one --psk per client)\n"
+            "with its PSK identity (4.03 otherwise). --oscore files provision clients into the --db file (SQLite,\n"
             "default lwm2m-server.db; \":memory:\" keeps nothing), which keeps their\n"
             "OSCORE state and registrations across restarts. --max-clients sizes the\n"
             "registry (about 750 bytes each; default 1000). With --edhoc, clients holding a\n"
@@ -952,7 +974,11 @@ int lwm2m_server_main(int argc, char **argv)
         {"http", required_argument, NULL, 'H'},        {"queue-awake", required_argument, NULL, 'Q'},
         {"observe-composite", required_argument, NULL, 'C'},
         {"http-token", required_argument, NULL, 'K'},
+        {"listen-dtls", required_argument, NULL, 'S'}, {"psk", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    const char *dtls_host = NULL, *dtls_port = NULL;
+    static cs_dtls_config_t dtls;
+    memset(&dtls, 0, sizeof dtls);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:r:o:vh", longopts, NULL)) != -1) {
@@ -986,6 +1012,14 @@ int lwm2m_server_main(int argc, char **argv)
             max_clients = strtol(optarg, NULL, 10);
             if (max_clients < 1 || max_clients > 50000000)
                 return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--max-clients expects 1..50000000");
+            break;
+        case 'S':
+            if (cli_parse_listen(optarg, &dtls_host, &dtls_port) != 0)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen-dtls expects HOST:PORT, e.g. [::]:5684");
+            break;
+        case 'P':
+            if (cli_dtls_add_psk(&dtls, optarg, s.n.sub) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             break;
         case 'D': db_path = optarg; break;
         case 'E': edhoc_key = optarg; break;
@@ -1037,6 +1071,13 @@ int lwm2m_server_main(int argc, char **argv)
     /* the socket first: restored registrations need their address handles */
     if (rc == CLI_EXIT_OK && (rc = node_open(&s.n, listen_host, listen_port, true)) == CLI_EXIT_OK)
         s.n.ep.cfg.deliver_unmatched = true; /* observations live in the query table, not in endpoint slots */
+    s.n.udp.log = s.n.verbose ? stderr : NULL;
+    if (rc == CLI_EXIT_OK && dtls_port && !dtls.n_psks)
+        rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen-dtls needs the clients' keys: --psk IDENTITY:KEY...");
+    if (rc == CLI_EXIT_OK && dtls_port && cs_dtls_listen(&s.n.udp, dtls_host, dtls_port, &dtls, err, sizeof err) !=
+                                              CS_NET_OK)
+        rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
+    cs_wipe(&dtls, sizeof dtls); /* the DTLS layer keeps its own copy */
     if (rc == CLI_EXIT_OK && cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK)
         rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
@@ -1050,6 +1091,8 @@ int lwm2m_server_main(int argc, char **argv)
         cli_catch_signals();
         fprintf(stderr, "coreseal lwm2m server: listening on %s:%s, %u clients in %s\n", listen_host, listen_port,
                 s.reg.n_used, db_path);
+        if (dtls_port)
+            fprintf(stderr, "coreseal lwm2m server: DTLS on %s:%s\n", dtls_host ? dtls_host : "*", dtls_port);
         serve(&s);
     }
     for (size_t i = 0; i < MAX_QUERIES; i++) /* REST requests still waiting */

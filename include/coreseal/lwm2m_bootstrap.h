@@ -56,9 +56,12 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_bs_handle(const lwm2m_store_t *store, const coap
                                           uint8_t *payload, size_t cap,
                                           lwm2m_dm_result_t *result);
 
+/* Security Mode, /0/x/2 (LwM2M Core, Security object). */
+enum { LWM2M_SEC_PSK = 0, LWM2M_SEC_RPK = 1, LWM2M_SEC_CERT = 2, LWM2M_SEC_NOSEC = 3, LWM2M_SEC_EST = 4 };
+
 /* A server account as bootstrap left it: /0 instance (not the
  * Bootstrap-Server), its /1 by Short Server ID, its /21 if resource 17 links
- * one. uri points into the store's value. */
+ * one, its DTLS credentials. uri and the keys point into the store's values. */
 typedef struct {
     uint16_t security_inst, server_inst, oscore_inst;
     bool has_oscore;
@@ -66,6 +69,11 @@ typedef struct {
     const char *uri;
     size_t uri_len;
     uint32_t lifetime;
+    uint8_t security_mode;       /* /0/x/2; NoSec when absent */
+    const uint8_t *psk_identity; /* /0/x/3 "Public Key or Identity" (PSK mode) */
+    size_t psk_identity_len;
+    const uint8_t *psk_key;      /* /0/x/5 "Secret Key" */
+    size_t psk_key_len;
 } lwm2m_account_view_t;
 
 /* The index-th server account (0, 1, ...), LWM2M_ERR_END past the last,
@@ -108,10 +116,14 @@ typedef struct {
     uint32_t lifetime;
     const char *binding; /* NULL: "U" */
     bool bootstrap;      /* a Bootstrap-Server account (/0 resource 1) */
+    /* DTLS PSK (Security Mode 0): identity and key; NULL: NoSec (mode 3) */
+    const uint8_t *psk_identity, *psk_key;
+    size_t psk_identity_len, psk_key_len;
 } lwm2m_account_t;
 
 /* Bootstrap-Write payloads (TLV, the resources of one instance):
- * /0/inst with Security Mode 3 (NoSec: OSCORE protects, not DTLS) and,
+ * /0/inst with Security Mode 3 (NoSec: OSCORE protects, not DTLS), or 0
+ * (PSK) with the identity in resource 3 and the key in 5, and,
  * when oscore_inst is not LWM2M_ID_NONE, resource 17 = 21:oscore_inst;
  * /1/inst with the SSID, lifetime and binding; /21/inst from params as
  * the client uses them (its Sender ID is params->sender_id). */

@@ -144,6 +144,13 @@ CS_MUST_CHECK cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const c
 CS_MUST_CHECK cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port,
                                            const cs_dtls_config_t *cfg, coap_peer_t *peer, char *err,
                                            size_t err_len);
+/* Ends the session (close_notify), if it is still there: before a new
+ * cs_dtls_connect to a server that went silent (it restarted and forgot
+ * the session, which DTLS has no way to say). */
+void cs_dtls_close(cs_udp_t *u, coap_peer_t peer);
+/* Who the peer authenticated as: its PSK identity, or the CN of its
+ * certificate; false for a peer without a DTLS session. */
+bool cs_dtls_peer_name(const cs_udp_t *u, coap_peer_t peer, char *out, size_t cap);
 static inline bool cs_net_peer_is_dtls(coap_peer_t peer)
 {
     return (peer & (CS_TCP_PEER | CS_DTLS_PEER)) == CS_DTLS_PEER;

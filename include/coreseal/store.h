@@ -81,6 +81,10 @@ typedef struct {
     uint32_t lifetime;
     char binding[8];
     char server_oscore[CS_STORE_PATH_MAX]; /* "": the server account is NoSec */
+    /* DTLS PSK toward a coaps:// server: identity and key, "" / 0 without */
+    char psk_identity[CS_BS_NAME_MAX];
+    uint8_t psk_key[64];
+    size_t psk_key_len;
 } cs_bs_account_t;
 
 typedef struct {

@@ -83,6 +83,14 @@ static lwm2m_err_t fill_account(const lwm2m_store_t *st, uint16_t inst, bool boo
     acc->has_oscore = oscore_link(st, inst, &acc->oscore_inst, &valid);
     if (!valid)
         return LWM2M_ERR_MALFORMED;
+    int64_t mode;
+    acc->security_mode = read_int(st, 0, inst, 2, &mode) && mode >= 0 && mode <= LWM2M_SEC_EST ? (uint8_t)mode
+                                                                                             : LWM2M_SEC_NOSEC;
+    if (acc->security_mode == LWM2M_SEC_PSK &&
+        (!read_bytes(st, 0, inst, 3, &acc->psk_identity, &acc->psk_identity_len) ||
+         !read_bytes(st, 0, inst, 5, &acc->psk_key, &acc->psk_key_len) || !acc->psk_identity_len ||
+         !acc->psk_key_len))
+        return LWM2M_ERR_MALFORMED; /* PSK mode without its identity and key */
     if (bootstrap)
         return LWM2M_OK;
     int64_t ssid, lifetime;
@@ -509,9 +517,11 @@ static void security_values(out_t *o, const lwm2m_account_t *a, uint16_t oscore_
 {
     put_bytes(o, 0, LWM2M_TYPE_STRING, a->uri, strlen(a->uri));
     put_bool(o, 1, a->bootstrap);
-    put_int(o, 2, 3); /* NoSec: no DTLS; resource 17 says OSCORE */
-    for (uint16_t id = 3; id <= 5; id++)
-        put_bytes(o, id, LWM2M_TYPE_OPAQUE, "", 0);
+    bool psk = a->psk_identity && a->psk_key;
+    put_int(o, 2, psk ? LWM2M_SEC_PSK : LWM2M_SEC_NOSEC); /* NoSec: resource 17 may say OSCORE */
+    put_bytes(o, 3, LWM2M_TYPE_OPAQUE, psk ? a->psk_identity : (const uint8_t *)"", psk ? a->psk_identity_len : 0);
+    put_bytes(o, 4, LWM2M_TYPE_OPAQUE, "", 0);
+    put_bytes(o, 5, LWM2M_TYPE_OPAQUE, psk ? a->psk_key : (const uint8_t *)"", psk ? a->psk_key_len : 0);
     if (!a->bootstrap)
         put_int(o, 10, a->ssid);
     if (oscore_inst != LWM2M_ID_NONE) {

@@ -334,6 +334,20 @@ const cs_net_addr_t *cs_dtls_peer_addr(const cs_udp_t *u, coap_peer_t peer)
     return s ? &s->addr : NULL;
 }
 
+bool cs_dtls_peer_name(const cs_udp_t *u, coap_peer_t peer, char *out, size_t cap)
+{
+    const session_t *s = session_of(u, peer, NULL);
+    if (!s || !s->established || !cap)
+        return false;
+    const char *id = SSL_get_psk_identity(s->ssl);
+    X509 *cert = SSL_get0_peer_certificate(s->ssl);
+    if (id)
+        snprintf(out, cap, "%s", id);
+    else if (!cert || X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap) < 0)
+        return false;
+    return true;
+}
+
 static void session_free(cs_udp_t *u, size_t i, const char *why)
 {
     struct cs_dtls *d = u->dtls;
@@ -587,6 +601,26 @@ cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const char *port, con
     return dtls_open(u, host, port, true, cfg, err, err_len);
 }
 
+/* A client session with host at sa, its ClientHello sent; its index or -1. */
+static long client_session(cs_udp_t *u, const char *host, const struct sockaddr *sa, socklen_t len)
+{
+    struct cs_dtls *d = u->dtls;
+    long i = session_new(u, sa, len, false, cs_net_now());
+    if (i < 0)
+        return -1;
+    session_t *s = &d->sessions[i];
+    unsigned char ip[16];
+    bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    /* Certificate mode: the server's certificate must name host */
+    if (d->cfg.ca_file &&
+        !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host) : SSL_set1_host(s->ssl, host))) {
+        session_free(u, (size_t)i, NULL);
+        return -1;
+    }
+    (void)handshake(u, (size_t)i); /* ClientHello */
+    return s->ssl ? i : -1;
+}
+
 cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port, const cs_dtls_config_t *cfg,
                              coap_peer_t *peer, char *err, size_t err_len)
 {
@@ -608,22 +642,20 @@ cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port, co
     if (rc != 0)
         return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     long i = session_find(d, res->ai_addr, res->ai_addrlen);
-    if (i < 0 && (i = session_new(u, res->ai_addr, res->ai_addrlen, false, cs_net_now())) >= 0) {
-        SSL *ssl = d->sessions[i].ssl;
-        unsigned char ip[16];
-        bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-        /* Certificate mode: the server's certificate must name host */
-        if (d->cfg.ca_file && !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
-                                        : SSL_set1_host(ssl, host)))
-            i = -1;
-        else
-            (void)handshake(u, (size_t)i); /* ClientHello */
-    }
+    if (i < 0)
+        i = client_session(u, host, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
-    if (i < 0 || !d->sessions[i].ssl)
+    if (i < 0)
         return fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "cannot start a DTLS session");
     *peer = handle_of((size_t)i, &d->sessions[i]);
     return CS_NET_OK;
+}
+
+void cs_dtls_close(cs_udp_t *u, coap_peer_t peer)
+{
+    size_t i;
+    if (session_of(u, peer, &i))
+        session_free(u, i, "closed here");
 }
 
 void cs_dtls_free(cs_udp_t *u)

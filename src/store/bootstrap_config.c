@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "coreseal/store.h"
+#include "store_internal.h"
 
 static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const char *fmt, ...)
 {
@@ -73,12 +74,25 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
         (e = get_str(srv, "oscore", false, true, base_dir, acc->server_oscore, sizeof acc->server_oscore, i, err,
                      err_len)) ||
         (e = get_uint(srv, "ssid", 1, 65534, 0, &ssid, i, err, err_len)) ||
-        (e = get_uint(srv, "lifetime", 1, 0xffffffff, 86400, &lifetime, i, err, err_len)))
+        (e = get_uint(srv, "lifetime", 1, 0xffffffff, 86400, &lifetime, i, err, err_len)) ||
+        (e = get_str(srv, "psk_identity", false, false, NULL, acc->psk_identity, sizeof acc->psk_identity, i, err,
+                     err_len)))
         return e;
     if (ssid == 0)
         return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: server.ssid is required", i);
-    if (strncmp(acc->server_uri, "coap://", 7) != 0)
-        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.uri must be coap://HOST[:PORT]", i);
+    json_t *key = json_object_get(srv, "psk_key");
+    if (key && (!json_is_string(key) || !cs_hex_decode(json_string_value(key), json_string_length(key), acc->psk_key,
+                                                         sizeof acc->psk_key, &acc->psk_key_len) ||
+                !acc->psk_key_len))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.psk_key must be 1..64 bytes in hex", i);
+    bool dtls = strncmp(acc->server_uri, "coaps://", 8) == 0;
+    if (!dtls && strncmp(acc->server_uri, "coap://", 7) != 0)
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: server.uri must be coap://HOST[:PORT] or coaps://HOST[:PORT]", i);
+    if (dtls != (acc->psk_identity[0] && acc->psk_key_len))
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: a coaps:// server.uri goes with server.psk_identity and server.psk_key (DTLS "
+                    "PSK), a coap:// one without them", i);
     acc->ssid = (uint16_t)ssid;
     acc->lifetime = (uint32_t)lifetime;
     if (!acc->binding[0])

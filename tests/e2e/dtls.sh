@@ -145,6 +145,74 @@ check "OSCORE through the same proxy: $((subst - 1)) changes made, $rejected rej
     test "$rejected" -eq $((subst - 1)) -a "$other" -eq 0 -a $((ok + rejected)) -eq 30 -a "$rejected" -gt 0
 check "OSCORE through the same proxy: its log holds no plaintext" bash -c "! grep -q 'Hello World' proxy.log"
 
+# --- LwM2M over DTLS (Security mode PSK), alone and with OSCORE inside
+cat > lwc.json <<J
+{"master_secret":"00112233445566778899aabbccddeeff","sender_id":"6465763031","recipient_id":"00"}
+J
+cat > lws.json <<J
+{"master_secret":"00112233445566778899aabbccddeeff","sender_id":"00","recipient_id":"6465763031"}
+J
+L=$((PORT + 20)) LD=$((PORT + 21))
+lwm2m_server() {
+    "$B" lwm2m server --listen 127.0.0.1:$L --listen-dtls 127.0.0.1:$LD --psk dev01:key-one --psk dev02:key-two \
+        --db lw.db --oscore lws.json --read /3/0/0 --observe /3303/0/5700 >> lwm2m.log 2>&1 &
+    LWS=$!
+    wait_for lwm2m.log "DTLS on"
+}
+lwm2m_server
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --psk dev02:key-two --ep dev02 --duration 3 --interval 300 \
+    > lw2.log 2>&1
+rc=$?
+check "LwM2M over DTLS PSK: registered, read, observed, de-registered (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'registered dev02 lt=300 over DTLS objects' lwm2m.log && grep -q 'read dev02 /3/0/0 = coreseal' lwm2m.log && [ \$(grep -c 'notify dev02 /3303/0/5700' lwm2m.log) -ge 5 ] && grep -q 'de-registered dev02' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --psk dev01:key-one --ep dev01 --oscore lwc.json --duration 2 \
+    > lw1.log 2>&1
+rc=$?
+check "LwM2M over OSCORE inside DTLS (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'registered dev01 lt=300 over OSCORE over DTLS' lwm2m.log && grep -q 'read dev01 /3/0/0 = coreseal' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --psk dev01:key-one --ep dev02 --duration 1 > lw3.log 2>&1
+rc=$?
+check "LwM2M over DTLS: an endpoint name other than the PSK identity is refused with 4.03 (exit $rc)" \
+    bash -c "[ $rc -eq 5 ] && grep -q '4.03' lw3.log && grep -q 'refused dev02: the DTLS identity is dev01' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --psk dev02:key-two --ep dev02 --lifetime 10 --duration 16 \
+    --interval 500 --ack-timeout 100 > lw4.log 2>&1 &
+LWC=$!
+wait_for lw4.log "registered as dev02"
+loc=$(sed -n 's/.*registered as dev02 (\/rd\/\([0-9]*\)).*/\1/p' lw4.log)
+"$B" post "coap://127.0.0.1:$L/rd/$loc" > lwp.log 2>&1
+check "LwM2M: an unprotected Update of a DTLS registration is refused (rd/$loc)" grep -q '4.04' lwp.log
+kill -TERM $LWS; wait $LWS 2>/dev/null
+lwm2m_server
+for _ in $(seq 120); do grep -q 'registering again' lw4.log && break; sleep 0.1; done; sleep 1
+check "LwM2M over DTLS: after a server restart the client renews the session and registers again" \
+    bash -c "grep -q 'registering again' lw4.log && [ \$(grep -c 'registered dev02 lt=10' lwm2m.log) -ge 2 ]"
+wait $LWC
+check "LwM2M over DTLS: ... and de-registers at the end" bash -c "[ \$? -eq 0 ] && grep -q 'de-registered (2.02' lw4.log"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
+# --- a Bootstrap-Server hands out a DTLS PSK account (over OSCORE); the client registers over DTLS
+cat > bs-dev02.json <<J
+{"master_secret":"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf","sender_id":"6273","recipient_id":"6465763032"}
+J
+cat > dev02-bs.json <<J
+{"master_secret":"c0c1c2c3c4c5c6c7c8c9cacbcccdcecf","sender_id":"6465763032","recipient_id":"6273"}
+J
+LB=$((PORT + 22))
+cat > bs.json <<J
+{"accounts":[{"endpoint":"dev02","oscore":"bs-dev02.json",
+  "server":{"uri":"coaps://127.0.0.1:$LD","ssid":102,"lifetime":60,
+            "psk_identity":"dev02","psk_key":"$(printf key-two | od -An -tx1 | tr -d ' \n')"}}]}
+J
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LB --config bs.json > lbs.log 2>&1 &
+LBS=$!
+lwm2m_server
+"$B" lwm2m client --ep dev02 --bootstrap coap://127.0.0.1:$LB --oscore dev02-bs.json --duration 2 --interval 300 \
+    > lbc.log 2>&1
+rc=$?
+check "LwM2M: bootstrapped with a DTLS PSK account, the client registers over DTLS (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'registered dev02 lt=60 over DTLS objects' lwm2m.log"
+kill -TERM $LWS $LBS; wait $LWS $LBS 2>/dev/null
+
 # --- libcoap's DTLS client and server (independent implementations)
 CO=$(command -v coap-client-openssl || true)
 CG=$(command -v coap-client-gnutls || true)

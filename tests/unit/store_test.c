@@ -192,10 +192,16 @@ static void test_bootstrap_config(void **state)
                      "\"oscore\":\"/etc/srv-dev1.json\"}},"
                      "{\"endpoint\":\"dev3\",\"oscore\":\"bs-dev3.json\","
                      "\"server\":{\"uri\":\"coap://[::1]\",\"ssid\":103,\"binding\":\"UQ\"}},"
-                     "{\"endpoint\":\"dev6\",\"server\":{\"uri\":\"coap://h\",\"ssid\":106}}]}";
+                     "{\"endpoint\":\"dev6\",\"server\":{\"uri\":\"coap://h\",\"ssid\":106}},"
+                     "{\"endpoint\":\"dev7\",\"server\":{\"uri\":\"coaps://h:5684\",\"ssid\":107,"
+                     "\"psk_identity\":\"dev7\",\"psk_key\":\"00112233\"}}]}";
     assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
-    assert_int_equal(cfg.n, 3);
+    assert_int_equal(cfg.n, 4);
     assert_string_equal(cfg.acc[2].oscore, ""); /* keyed by EDHOC */
+    assert_int_equal(cfg.acc[2].psk_key_len, 0);
+    assert_string_equal(cfg.acc[3].psk_identity, "dev7"); /* DTLS PSK */
+    assert_int_equal(cfg.acc[3].psk_key_len, 4);
+    assert_memory_equal(cfg.acc[3].psk_key, "\x00\x11\x22\x33", 4);
     assert_string_equal(cfg.acc[0].endpoint, "dev1");
     assert_string_equal(cfg.acc[0].oscore, "/cfg/bs-dev1.json");
     assert_string_equal(cfg.acc[0].server_oscore, "/etc/srv-dev1.json");
@@ -221,6 +227,14 @@ static void test_bootstrap_config(void **state)
          CS_STORE_ERR_VALUE, "server.ssid must be an integer 1..65534"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"http://h\",\"ssid\":1}}]}",
          CS_STORE_ERR_VALUE, "server.uri must be coap://"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1}}]}",
+         CS_STORE_ERR_VALUE, "a coaps:// server.uri goes with server.psk_identity and server.psk_key"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1,"
+         "\"psk_identity\":\"d\",\"psk_key\":\"00\"}}]}",
+         CS_STORE_ERR_VALUE, "a coaps:// server.uri goes with"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1,"
+         "\"psk_identity\":\"d\",\"psk_key\":\"0g\"}}]}",
+         CS_STORE_ERR_VALUE, "server.psk_key must be 1..64 bytes in hex"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\"}]}", CS_STORE_ERR_MISSING,
          "accounts[0]: server must be an object"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1}},"
