@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 30
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS ?=
 
-DEPS := build-essential cmake pkg-config libssl-dev libcmocka-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libhiredis-dev redis-server curl libcoap3-bin tshark openssl python3
+DEPS := build-essential cmake pkg-config libssl-dev libcmocka-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libhiredis-dev redis-server curl libcoap3-bin tshark openssl python3 libcurl4-openssl-dev
 CLANG_DEPS := clang-14 libclang-rt-14-dev
 ARM_DEPS := gcc-arm-none-eabi libnewlib-arm-none-eabi
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "coreseal/coap_ep.h"
 #include "coreseal/net.h"
+#include "http_client.h"
 
 #define MAX_MSG 1400
 #define MAX_OPTS 48
@@ -67,7 +68,22 @@ typedef struct {
     FILE *out;
     uint8_t last_wire[MAX_MSG]; /* the last protected request, for outer Block2 */
     size_t last_wire_len;
+    /* an http:// URI: every request goes as HTTP through a cross-proxy */
+    bool is_http, http_answered;
+    hc_client_t http;
+    char target[1024]; /* the Target CoAP URI (uri's views point here) */
 } client_t;
+
+/* Sends a request (built, protected): over CoAP, or as HTTP, whose answer
+ * then waits for next_event. */
+static coap_err_t client_send(client_t *cl, const uint8_t *msg, size_t n, bool keep)
+{
+    if (!cl->is_http)
+        return coap_ep_send_request(&cl->ep, cl->server, msg, n, keep, cs_net_now());
+    cl->http_answered = hc_client_exchange(&cl->http, msg, n, cl->o.verbose);
+    snprintf(cl->udp.why, sizeof cl->udp.why, "HTTP: %s", cl->http.why);
+    return COAP_OK;
+}
 
 static void usage(FILE *f, const char *sub)
 {
@@ -75,7 +91,8 @@ static void usage(FILE *f, const char *sub)
             "usage: coreseal %s [options] URI\n"
             "\n"
             "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP, coaps:// over\n"
-            "DTLS 1.2) and prints the response payload on stdout.\n"
+            "DTLS 1.2, or http://PROXY/hc/coap://HOST/PATH as HTTP through an HTTP-to-CoAP\n"
+            "proxy, OSCORE end to end) and prints the response payload on stdout.\n"
             "\n"
             "  -e, --data TEXT           request payload\n"
             "  -f, --file FILE           request payload from FILE (- for stdin)\n"
@@ -329,6 +346,18 @@ static cs_net_err_t flush_out(client_t *cl)
 /* Next endpoint event, reading the network as needed; NONE at give_up. */
 static cs_net_err_t next_event(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t give_up)
 {
+    if (cl->is_http) { /* the answer came with the exchange */
+        ev->type = COAP_EV_NONE;
+        if (!cl->http_answered || coap_msg_parse(&ev->msg, cl->http.resp, cl->http.resp_len) != COAP_OK)
+            return CS_NET_ERR_IO;
+        cl->http_answered = false;
+        ev->type = COAP_EV_RESPONSE;
+        ev->peer = cl->server;
+        ev->unmatched = false;
+        memcpy(ev->token, ev->msg.token, ev->msg.token_len);
+        ev->token_len = ev->msg.token_len;
+        return CS_NET_OK;
+    }
     for (;;) {
         cs_time_ms_t now = cs_net_now();
         while (cl->batch_next < cl->udp.n_in) {
@@ -443,7 +472,7 @@ static int send_request(client_t *cl, const uint8_t *token, uint8_t observe, boo
     }
     memcpy(cl->last_wire, wire, n);
     cl->last_wire_len = n;
-    coap_err_t se = coap_ep_send_request(&cl->ep, cl->server, wire, n, with_observe && observe == 0, cs_net_now());
+    coap_err_t se = client_send(cl, wire, n, with_observe && observe == 0);
     if (se != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "cannot send: %s", coreseal_strerror(se));
     return CLI_EXIT_OK;
@@ -552,7 +581,7 @@ static int gather_outer_blocks(client_t *cl, coap_ep_event_t *ev, cs_time_ms_t g
         hdr.token = token;
         hdr.token_len = sizeof token;
         if (!cli_msg_rebuild(&req, &hdr, &ask, 1, req.payload, req.payload_len, buf, sizeof buf, &n) ||
-            coap_ep_send_request(&cl->ep, cl->server, buf, n, false, cs_net_now()) != COAP_OK)
+            client_send(cl, buf, n, false) != COAP_OK)
             return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot ask for the next outer block");
         int rc = wait_response(cl, ev, give_up);
         if (rc != CLI_EXIT_OK)
@@ -766,7 +795,7 @@ static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t 
         return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot build the EDHOC request");
     coap_builder_set_payload(&b, payload, len);
     if (coap_builder_finish(&b, &n) != COAP_OK ||
-        coap_ep_send_request(&cl->ep, cl->server, msg, n, false, cs_net_now()) != COAP_OK)
+        client_send(cl, msg, n, false) != COAP_OK)
         return cli_fail(cl->o.sub, CLI_EXIT_USAGE, "cannot send the EDHOC request");
     static coap_ep_event_t ev; /* resp points into it */
     int rc = wait_response(cl, &ev, cs_net_now() + (cs_time_ms_t)cl->o.timeout_seconds * 1000);
@@ -797,15 +826,24 @@ int cmd_request(int argc, char **argv)
         return rc < 0 ? CLI_EXIT_OK : rc;
     opts_t *o = &cl.o;
     coap_uri_t target;
-    if (coap_uri_parse(&cl.uri, o->uri, strlen(o->uri)) != COAP_OK)
-        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", o->uri);
+    const char *uri = o->uri;
+    if ((cl.is_http = hc_client_is_http(uri))) { /* RFC 8075: the target rides in the HTTP URI */
+        if (o->proxy || o->observe || o->edhoc_key)
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "an http:// URI goes without -P, --observe and --edhoc");
+        if (!hc_client_init(&cl.http, uri, cl.target, sizeof cl.target))
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' does not embed a coap:// target: use "
+                            "http://PROXY/hc/coap://HOST[:PORT]/PATH (RFC 8075)", uri);
+        uri = cl.target;
+    }
+    if (coap_uri_parse(&cl.uri, uri, strlen(uri)) != COAP_OK)
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", uri);
     target = cl.uri;
     if (o->proxy && coap_uri_parse(&target, o->proxy, strlen(o->proxy)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
     /* the hop we speak to decides the transport; a proxy may translate */
-    bool tcp = target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
-    bool dtls = target.scheme_len == 5 && !memcmp(target.scheme, "coaps", 5);
-    if (target.scheme_len != 4 && !tcp && !dtls)
+    bool tcp = !cl.is_http && target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
+    bool dtls = !cl.is_http && target.scheme_len == 5 && !memcmp(target.scheme, "coaps", 5);
+    if (!cl.is_http && target.scheme_len != 4 && !tcp && !dtls)
         return cli_fail(o->sub, CLI_EXIT_USAGE,
                         "'%.*s' is not supported: use coap:// (UDP), coap+tcp:// (TCP) or coaps:// (DTLS)",
                         (int)target.scheme_len, target.scheme);
@@ -833,8 +871,9 @@ int cmd_request(int argc, char **argv)
     char host[256], port[8], err[256] = "";
     snprintf(host, sizeof host, "%.*s", (int)target.host_len, target.host);
     snprintf(port, sizeof port, "%u", target.port);
-    /* over TCP or DTLS the plain UDP socket only carries the event loop */
-    bool plain = !tcp && !dtls;
+    /* over TCP or DTLS the plain UDP socket only carries the event loop;
+     * over HTTP there is no loop, but the endpoint makes the tokens */
+    bool plain = !tcp && !dtls && !cl.is_http;
     if (cs_udp_open(&cl.udp, plain ? host : NULL, plain ? port : "0", !plain, err, sizeof err) != CS_NET_OK) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;
@@ -874,5 +913,6 @@ out:
     free(o->payload);
     cs_wipe(&cl.edhoc, sizeof cl.edhoc);
     cs_wipe(&o->dtls, sizeof o->dtls);
+    hc_client_free(&cl.http);
     return rc;
 }

@@ -20,7 +20,9 @@
 
 #include "cli.h"
 #include "coreseal/coap_ep.h"
+#include "coreseal/http_map.h"
 #include "coreseal/net.h"
+#include "http_gateway.h"
 
 #define MAX_MSG 1400
 #define MAX_PENDING 256
@@ -44,6 +46,12 @@ typedef struct {
     coap_body_t body;
     uint8_t osc[48];            /* the client's OSCORE option: names the request */
     size_t osc_len;
+    /* --listen-http: an HTTP request mapped to CoAP (RFC 8075) */
+    hc_cmd_t *http;
+    uint8_t *gathered;          /* Block2 blocks of a plain answer, put together */
+    size_t gathered_len;
+    uint32_t b2_num;            /* the Block2 block asked for next */
+    uint8_t b2_szx;
 } pending_t;
 
 /* An answer a client fetches in outer Block2 blocks (--client-block-size). */
@@ -70,6 +78,8 @@ typedef struct {
     const char *listen_host, *listen_port;
     const char *tcp_host, *tcp_port; /* --listen-tcp */
     const char *dtls_host, *dtls_port; /* --listen-dtls */
+    const char *http_host, *http_port; /* --listen-http */
+    hc_gateway_t *gw;
     cs_dtls_config_t down_dtls, up_dtls; /* toward clients, toward coaps:// servers */
     bool forward;
     route_t routes[MAX_ROUTES];
@@ -552,9 +562,150 @@ static int outer_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_
     }
     uint8_t buf[MAX_MSG];
     size_t n;
-    if (!outer_piece(pd, buf, &n) || coap_ep_send_request(&p->up, pd->up_peer, buf, n, false, now) != COAP_OK)
+    if (!outer_piece(pd, buf, &n) ||
+        coap_ep_send_request(&p->up, pd->up_peer, buf, n, false, now) != COAP_OK)
         return -1;
     return 0;
+}
+
+/* ---------------------------------------------------------------- HTTP (RFC 8075) */
+
+/* The CoAP request an HTTP request maps to (asking for block b2_num of the
+ * answer after the first). */
+static bool build_http_request(proxy_t *p, pending_t *pd, uint8_t *buf, size_t cap, size_t *n)
+{
+    const hc_cmd_t *c = pd->http;
+    coap_uri_t u;
+    if (coap_uri_parse(&u, c->target, strlen(c->target)) != COAP_OK ||
+        coap_ep_new_token(&p->up, pd->up_token, 8) != COAP_OK)
+        return false;
+    coap_opt_t list[32];
+    uint8_t arena[600];
+    coap_optlist_t l;
+    coap_builder_t b;
+    coap_optlist_init(&l, list, 32, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, false);
+    if (c->has_oscore)
+        coap_optlist_add(&l, COAP_OPT_OSCORE, c->oscore, c->oscore_len);
+    if (c->format >= 0)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)c->format);
+    if (c->accept >= 0)
+        coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)c->accept);
+    if (pd->b2_num)
+        coap_optlist_add_uint(
+            &l, COAP_OPT_BLOCK2,
+            coap_block_encode(&(coap_block_t){.num = pd->b2_num, .szx = pd->b2_szx}));
+    coap_builder_init(&b, buf, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, c->code, 0, pd->up_token, 8);
+    if (coap_optlist_write(&l, &b) == COAP_OK && !pd->b2_num)
+        coap_builder_set_payload(&b, c->body, c->body_len);
+    return coap_builder_finish(&b, n) == COAP_OK;
+}
+
+static void http_finish(proxy_t *p, pending_t *pd, int status, const uint8_t *body, size_t len)
+{
+    hc_done(p->gw, pd->http, status, body, len);
+    free(pd->gathered);
+    pd->gathered = NULL;
+    pd->http = NULL;
+    pd->active = false;
+}
+
+static void http_fail(proxy_t *p, pending_t *pd, int status, const char *why)
+{
+    snprintf(pd->http->content_type, sizeof pd->http->content_type, "text/plain;charset=utf-8");
+    http_finish(p, pd, status, (const uint8_t *)why, strlen(why));
+}
+
+/* A request from the HTTP side: sent on as CoAP. */
+static void on_http_request(proxy_t *p, hc_cmd_t *c, cs_time_ms_t now)
+{
+    pending_t *pd = NULL;
+    for (size_t i = 0; i < MAX_PENDING && !pd; i++)
+        if (!p->pend[i].active)
+            pd = &p->pend[i];
+    if (!pd) {
+        snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
+        hc_done(p->gw, c, 503, (const uint8_t *)"proxy busy", 10);
+        return;
+    }
+    memset(pd, 0, sizeof *pd);
+    pd->active = true;
+    pd->http = c;
+    uint8_t buf[MAX_MSG];
+    size_t n;
+    /* one CoAP message: an OSCORE client splits its own bodies (inner Block1) */
+    if (c->body_len > MAX_MSG - 200) {
+        http_fail(p, pd, 413, "a body this proxy sends in one CoAP message: at most 1200 bytes");
+        return;
+    }
+    if (!resolve(p, c->target, &pd->up_peer)) {
+        http_fail(p, pd, 502, "cannot resolve the target");
+        return;
+    }
+    if (!build_http_request(p, pd, buf, sizeof buf, &n)) {
+        http_fail(p, pd, 400, "the request does not map to CoAP");
+        return;
+    }
+    log_msg(p, "http->proxy", pd->up_peer, buf, n);
+    if (coap_ep_send_request(&p->up, pd->up_peer, buf, n, false, now) != COAP_OK) {
+        http_fail(p, pd, 503, "proxy busy");
+        return;
+    }
+    p->forwarded++;
+}
+
+/* The CoAP answer to an HTTP request: plain Block2 answers are gathered
+ * whole; then RFC 8075 §7 status, media type, and RFC 8613 §11.2's OSCORE
+ * header field. */
+static void http_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_ms_t now)
+{
+    hc_cmd_t *c = pd->http;
+    coap_opt_t o, b2o;
+    coap_block_t b2;
+    bool osc = coap_msg_find_option(m, COAP_OPT_OSCORE, &o);
+    if (!osc && coap_msg_find_option(m, COAP_OPT_BLOCK2, &b2o) && coap_block_decode(&b2o, &b2) &&
+        COAP_CODE_CLASS(m->code) == 2) {
+        size_t need = pd->gathered_len + m->payload_len;
+        uint8_t *g = b2.num == pd->b2_num && need <= HC_BODY_MAX
+                         ? realloc(pd->gathered, need ? need : 1)
+                         : NULL;
+        if (!g) {
+            http_fail(p, pd, 502, "the server's Block2 answer is out of order or over 1 MiB");
+            return;
+        }
+        memcpy(g + pd->gathered_len, m->payload, m->payload_len);
+        pd->gathered = g;
+        pd->gathered_len = need;
+        if (b2.more) {
+            uint8_t buf[MAX_MSG];
+            size_t n;
+            pd->b2_num = b2.num + 1;
+            pd->b2_szx = b2.szx;
+            if (!build_http_request(p, pd, buf, sizeof buf, &n) ||
+                coap_ep_send_request(&p->up, pd->up_peer, buf, n, false, now) != COAP_OK) {
+                http_fail(p, pd, 502, "cannot ask for the next block");
+                return;
+            }
+            return;
+        }
+    }
+    const uint8_t *body = pd->gathered ? pd->gathered : m->payload;
+    size_t len = pd->gathered ? pd->gathered_len : m->payload_len;
+    coap_opt_t cf;
+    uint32_t format;
+    if (osc) {
+        if (!cs_http_oscore_encode(o.val, o.len, c->oscore_header, sizeof c->oscore_header)) {
+            http_fail(p, pd, 502, "OSCORE option too long to map");
+            return;
+        }
+        snprintf(c->content_type, sizeof c->content_type, "%s", CS_HTTP_OSCORE_TYPE);
+    } else if (coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &cf) &&
+               coap_opt_uint(&cf, &format)) {
+        cs_http_media_type(format, c->content_type, sizeof c->content_type);
+    } else if (len && COAP_CODE_CLASS(m->code) >= 4) { /* §6.6: a diagnostic payload */
+        snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
+    }
+    http_finish(p, pd, cs_http_status_of(m->code, len > 0), body, len);
 }
 
 static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
@@ -562,10 +713,20 @@ static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t
     pending_t *pd = pending_by_up_token(p, ev->token, ev->token_len);
     if (!pd)
         return;
+    if (pd->http) {
+        if (ev->type == COAP_EV_RESPONSE)
+            http_answer(p, pd, &ev->msg, now);
+        else if (ev->type == COAP_EV_TIMEOUT || ev->type == COAP_EV_RESET)
+            http_fail(p, pd, ev->type == COAP_EV_TIMEOUT ? 504 : 502,
+                      ev->type == COAP_EV_TIMEOUT ? "the CoAP server did not answer"
+                                                  : "the CoAP server reset");
+        return;
+    }
     if (ev->type == COAP_EV_TIMEOUT || ev->type == COAP_EV_RESET) {
         if (!pd->answered)
-            reply_down(p, &pd->down, ev->type == COAP_EV_TIMEOUT ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY,
-                       ev->type == COAP_EV_TIMEOUT ? "backend did not answer" : "backend reset", now);
+            reply_down(
+                p, &pd->down, ev->type == COAP_EV_TIMEOUT ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY,
+                ev->type == COAP_EV_TIMEOUT ? "backend did not answer" : "backend reset", now);
         pd->active = false;
         return;
     }
@@ -646,6 +807,10 @@ static void usage(FILE *f)
             "      --psk ID:KEY  --cert FILE  --key FILE  --ca FILE   (as for 'coreseal serve')\n"
             "      --upstream-psk ID:KEY  --upstream-cert FILE  --upstream-key FILE\n"
             "      --upstream-ca FILE     credentials toward coaps:// servers\n"
+            "      --listen-http HOST:PORT  HTTP-to-CoAP cross-proxy (RFC 8075): GET\n"
+            "                             http://HOST:PORT/hc/coap://device/path; OSCORE\n"
+            "                             requests travel in the OSCORE header field and an\n"
+            "                             application/oscore body (RFC 8613 11)\n"
             "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
             "                             Uri-Host + Uri-Port); coap:// and coap+tcp:// targets\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
@@ -681,7 +846,7 @@ int cmd_proxy(int argc, char **argv)
     p.client_szx = 0xff;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
            OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
-           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA };
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -693,6 +858,7 @@ int cmd_proxy(int argc, char **argv)
         {"pcap", required_argument, NULL, OPT_PCAP},
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
+        {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"upstream-psk", required_argument, NULL, OPT_UP_PSK},
@@ -710,6 +876,10 @@ int cmd_proxy(int argc, char **argv)
         case OPT_LISTEN_TCP:
             if (cli_parse_listen(optarg, &p.tcp_host, &p.tcp_port))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT");
+            break;
+        case OPT_LISTEN_HTTP:
+            if (cli_parse_listen(optarg, &p.http_host, &p.http_port))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-http expects HOST:PORT");
             break;
         case OPT_LISTEN_DTLS:
             if (cli_parse_listen(optarg, &p.dtls_host, &p.dtls_port))
@@ -782,9 +952,9 @@ int cmd_proxy(int argc, char **argv)
         default: usage(stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (!p.forward && !p.n_routes && !p.default_target) {
+    if (!p.forward && !p.n_routes && !p.default_target && !p.http_port) {
         usage(stderr);
-        return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route or --default");
+        return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route, --default or --listen-http");
     }
     if (cs_crypto_openssl_new(&p.crypto) != CS_CRYPTO_OK)
         return cli_fail("proxy", CLI_EXIT_CONFIG, "cannot initialise OpenSSL");
@@ -823,6 +993,13 @@ int cmd_proxy(int argc, char **argv)
             p.tcp_port ? ":" : "", p.tcp_port ? p.tcp_port : "");
     if (p.dtls_port)
         fprintf(stderr, "coreseal proxy: DTLS on %s:%s\n", p.dtls_host ? p.dtls_host : "*", p.dtls_port);
+    if (p.http_port && !(p.gw = hc_start(p.http_host, p.http_port, err, sizeof err))) {
+        rc = cli_fail("proxy", CLI_EXIT_NETWORK, "%s", err);
+        goto out;
+    }
+    if (p.http_port)
+        fprintf(stderr, "coreseal proxy: HTTP on %s:%s, targets as %scoap://HOST:PORT/PATH\n",
+                p.http_host ? p.http_host : "*", p.http_port, HC_PREFIX);
     if (p.attacks)
         fprintf(stderr, "coreseal proxy: ATTACKING\n");
     while (!cli_stopping) {
@@ -849,6 +1026,8 @@ int cmd_proxy(int argc, char **argv)
                         p.pend[k].active = false;
                     }
         }
+        for (hc_cmd_t *hc; p.gw && (hc = hc_next(p.gw));)
+            on_http_request(&p, hc, now);
         if (cs_udp_receive(&p.up_udp, 0) != CS_NET_OK)
             break;
         for (size_t i = 0; i < p.up_udp.n_in; i++) {
@@ -878,6 +1057,10 @@ int cmd_proxy(int argc, char **argv)
             "strip %lu, subst %lu\n",
             p.forwarded, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4]);
 out:
+    for (size_t i = 0; i < MAX_PENDING; i++) /* HTTP requests still waiting */
+        if (p.pend[i].active && p.pend[i].http)
+            http_fail(&p, &p.pend[i], 503, "the proxy is stopping");
+    hc_stop(p.gw);
     if (p.log)
         fclose(p.log);
     if (p.pcap)
