@@ -90,9 +90,10 @@ static void usage(FILE *f, const char *sub)
     fprintf(f,
             "usage: coreseal %s [options] URI\n"
             "\n"
-            "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP, coaps:// over\n"
-            "DTLS 1.2, or http://PROXY/hc/coap://HOST/PATH as HTTP through an HTTP-to-CoAP\n"
-            "proxy, OSCORE end to end) and prints the response payload on stdout.\n"
+            "Sends one CoAP request (coap:// over UDP, coap+tcp:// over TCP, coap+ws:// over\n"
+            "WebSockets, coaps:// over DTLS 1.2, or http://PROXY/hc/coap://HOST/PATH as HTTP\n"
+            "through an HTTP-to-CoAP proxy, OSCORE end to end) and prints the response\n"
+            "payload on stdout.\n"
             "\n"
             "  -e, --data TEXT           request payload\n"
             "  -f, --file FILE           request payload from FILE (- for stdin)\n"
@@ -842,10 +843,12 @@ int cmd_request(int argc, char **argv)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
     /* the hop we speak to decides the transport; a proxy may translate */
     bool tcp = !cl.is_http && target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
+    bool ws = !cl.is_http && target.scheme_len == 7 && !memcmp(target.scheme, "coap+ws", 7);
     bool dtls = !cl.is_http && target.scheme_len == 5 && !memcmp(target.scheme, "coaps", 5);
-    if (!cl.is_http && target.scheme_len != 4 && !tcp && !dtls)
+    if (!cl.is_http && target.scheme_len != 4 && !tcp && !dtls && !ws)
         return cli_fail(o->sub, CLI_EXIT_USAGE,
-                        "'%.*s' is not supported: use coap:// (UDP), coap+tcp:// (TCP) or coaps:// (DTLS)",
+                        "'%.*s' is not supported: use coap:// (UDP), coap+tcp:// (TCP), coap+ws:// (WebSockets) or "
+                        "coaps:// (DTLS)",
                         (int)target.scheme_len, target.scheme);
     if (dtls && !o->dtls.n_psks && !o->dtls.ca_file)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "coaps:// needs --psk ID:KEY, or --ca FILE (and --cert/--key)");
@@ -873,13 +876,14 @@ int cmd_request(int argc, char **argv)
     snprintf(port, sizeof port, "%u", target.port);
     /* over TCP or DTLS the plain UDP socket only carries the event loop;
      * over HTTP there is no loop, but the endpoint makes the tokens */
-    bool plain = !tcp && !dtls && !cl.is_http;
+    bool plain = !tcp && !ws && !dtls && !cl.is_http;
     if (cs_udp_open(&cl.udp, plain ? host : NULL, plain ? port : "0", !plain, err, sizeof err) != CS_NET_OK) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }
     cl.udp.log = o->verbose ? stderr : NULL;
     if ((tcp && cs_tcp_connect(&cl.udp, host, port, &cl.server, err, sizeof err) != CS_NET_OK) ||
+        (ws && cs_ws_connect(&cl.udp, host, port, &cl.server, err, sizeof err) != CS_NET_OK) ||
         (dtls && cs_dtls_connect(&cl.udp, host, port, &o->dtls, &cl.server, err, sizeof err) != CS_NET_OK)) {
         rc = cli_fail(o->sub, CLI_EXIT_NETWORK, "%s", err);
         goto out;

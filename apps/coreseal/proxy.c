@@ -27,10 +27,15 @@
 #define MAX_MSG 1400
 #define MAX_PENDING 256
 #define MAX_ROUTES 16
+#define MAX_CACHE 64
+#define CACHE_KEY_MAX 600
 #define COAP_HOP_LIMIT_REACHED 0xa8 /* 5.08, RFC 8768 */
 
 typedef struct {
     bool active, answered, observe;
+    bool cacheable;             /* --cache: a plain GET whose answer may be kept */
+    uint8_t key[CACHE_KEY_MAX];
+    size_t key_len, target_len;
     coap_ep_event_t down;       /* the client's request: peer, mid, type, token */
     uint8_t up_token[8];
     coap_peer_t up_peer;
@@ -71,12 +76,25 @@ typedef struct {
     char target[256]; /* coap://host:port */
 } route_t;
 
-typedef enum { ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16 } attack_t;
-#define N_ATTACKS 5
+/* --cache: plain CoAP answers kept for their Max-Age (RFC 7252 §5.6, 5.7.1). */
+typedef struct {
+    bool used;
+    uint8_t key[CACHE_KEY_MAX]; /* target URI, NUL, then the request's cache-key options */
+    size_t key_len, target_len;
+    uint8_t msg[MAX_MSG];       /* the answer as the server sent it */
+    size_t len;
+    cs_time_ms_t stored, expires;
+} cached_t;
+
+typedef enum {
+    ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16, ATK_INJECT = 32
+} attack_t;
+#define N_ATTACKS 6
 
 typedef struct {
     const char *listen_host, *listen_port;
     const char *tcp_host, *tcp_port; /* --listen-tcp */
+    const char *ws_host, *ws_port;   /* --listen-ws */
     const char *dtls_host, *dtls_port; /* --listen-dtls */
     const char *http_host, *http_port; /* --listen-http */
     hc_gateway_t *gw;
@@ -103,6 +121,9 @@ typedef struct {
     uint8_t block_szx; /* --block-size; 0xff: off */
     uint8_t client_szx; /* --client-block-size; 0xff: off */
     kept_t kept[MAX_KEPT];
+    bool cache_on;
+    cached_t cache[MAX_CACHE];
+    unsigned long cache_hits;
 } proxy_t;
 
 static uint32_t rand32(proxy_t *p)
@@ -144,6 +165,41 @@ static void log_msg(proxy_t *p, const char *dir, coap_peer_t peer, const uint8_t
 
 /* ---------------------------------------------------------------- attacks */
 
+/* Option injection: a request gains Uri-Query "first=1" (which makes the
+ * interop resource /oscore/hello/2 answer with an ETag), a response an
+ * ETag. Over OSCORE both are outer Class E options the endpoint discards
+ * (RFC 8613 §8.2, §8.4): the injection has no effect. */
+static bool inject(uint8_t *d, size_t *n, bool request)
+{
+    coap_msg_t m;
+    uint8_t out[MAX_MSG], arena[MAX_MSG];
+    coap_opt_t list[48], o;
+    coap_optlist_t l;
+    coap_builder_t b;
+    size_t len;
+    if (coap_msg_parse(&m, d, *n) != COAP_OK || m.code == COAP_CODE_EMPTY)
+        return false;
+    coap_optlist_init(&l, list, 48, arena, sizeof arena);
+    coap_opt_iter_t it;
+    coap_opt_iter_init(&it, &m);
+    while (coap_opt_next(&it, &o))
+        coap_optlist_add(&l, o.num, o.val, o.len);
+    if (request)
+        coap_optlist_add(&l, COAP_OPT_URI_QUERY, "first=1", 7);
+    else
+        coap_optlist_add(&l, COAP_OPT_ETAG, "\x66", 1);
+    coap_builder_init(&b, out, sizeof out, COAP_TRANSPORT_UDP, (coap_type_t)m.type, m.code, m.mid, m.token,
+                      m.token_len);
+    if (coap_optlist_write(&l, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, m.payload, m.payload_len);
+    if (coap_builder_finish(&b, &len) != COAP_OK)
+        return false;
+    memcpy(d, out, len);
+    *n = len;
+    return true;
+}
+
 /* Applies the configured attacks to a datagram about to leave; returns
  * false when it is dropped. The message stays parseable CoAP only by luck:
  * that is the point. */
@@ -152,7 +208,8 @@ static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool towar
     if (!p->attacks || (int)(rand32(p) % 100) >= p->attack_rate ||
         (p->attack_dir == 1 && !toward_server) || (p->attack_dir == 2 && toward_server))
         return true;
-    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST}, chosen[N_ATTACKS], k = 0;
+    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST, ATK_INJECT},
+             chosen[N_ATTACKS], k = 0;
     for (int i = 0; i < N_ATTACKS; i++)
         if (p->attacks & modes[i])
             chosen[k++] = (unsigned)i;
@@ -169,6 +226,10 @@ static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool towar
                     changed = true;
                 }
         p->tried[which] += changed;
+        return true;
+    }
+    if (modes[which] == ATK_INJECT) {
+        p->tried[which] += inject(d, n, toward_server);
         return true;
     }
     p->tried[which]++;
@@ -283,11 +344,12 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
     return cli_msg_rebuild(&m, &m, extra, n_extra, pl, pl_len, out, MAX_MSG, n);
 }
 
-/* The schemes this proxy reaches: CoAP over UDP, over TCP, and over DTLS
- * when it has upstream credentials. */
+/* The schemes this proxy reaches: CoAP over UDP, TCP, WebSockets, and over
+ * DTLS when it has upstream credentials. */
 static bool scheme_supported(const proxy_t *p, const char *scheme, size_t len)
 {
     return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8)) ||
+           (len == 7 && !memcmp(scheme, "coap+ws", 7)) ||
            (len == 5 && !memcmp(scheme, "coaps", 5) && (p->up_dtls.n_psks || p->up_dtls.ca_file));
 }
 
@@ -346,6 +408,8 @@ static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
     snprintf(port, sizeof port, "%u", u.port);
     if (u.scheme_len == 8)
         return cs_tcp_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
+    if (u.scheme_len == 7)
+        return cs_ws_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
     if (u.scheme_len == 5)
         return cs_dtls_connect(&p->up_udp, host, port, &p->up_dtls, peer, NULL, 0) == CS_NET_OK;
     /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
@@ -410,6 +474,125 @@ static bool relay_in_blocks(proxy_t *p, pending_t *pd, const uint8_t *msg, size_
     return true;
 }
 
+/* ---------------------------------------------------------------- cache */
+
+/* The cache key of a request to target: every option except those this hop
+ * consumes and the NoCacheKey ones (RFC 7252 §5.4.6). False when the
+ * request is not one whose answer a proxy may reuse: only plain GETs; an
+ * OSCORE answer is bound to its request (RFC 8613 §4.1.3.1 has proxies not
+ * cache it). */
+static bool cache_key(const coap_msg_t *m, const char *target, uint8_t *key, size_t *len, size_t *target_len)
+{
+    coap_opt_t o;
+    if (m->code != COAP_GET || coap_msg_find_option(m, COAP_OPT_OSCORE, &o) ||
+        coap_msg_find_option(m, COAP_OPT_OBSERVE, &o))
+        return false;
+    size_t n = strlen(target) + 1;
+    if (n > CACHE_KEY_MAX)
+        return false;
+    memcpy(key, target, n);
+    *target_len = n;
+    coap_opt_iter_t it;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num == COAP_OPT_PROXY_URI || o.num == COAP_OPT_PROXY_SCHEME || o.num == COAP_OPT_HOP_LIMIT ||
+            (o.num & 0x1e) == 0x1c)
+            continue;
+        if (n + 4 + o.len > CACHE_KEY_MAX)
+            return false;
+        key[n++] = (uint8_t)(o.num >> 8), key[n++] = (uint8_t)o.num;
+        key[n++] = (uint8_t)(o.len >> 8), key[n++] = (uint8_t)o.len;
+        memcpy(key + n, o.val, o.len);
+        n += o.len;
+    }
+    *len = n;
+    return true;
+}
+
+static cached_t *cache_find(proxy_t *p, const uint8_t *key, size_t len, cs_time_ms_t now)
+{
+    for (size_t i = 0; i < MAX_CACHE; i++) {
+        cached_t *c = &p->cache[i];
+        if (c->used && c->expires <= now)
+            c->used = false;
+        if (c->used && c->key_len == len && !memcmp(c->key, key, len))
+            return c;
+    }
+    return NULL;
+}
+
+/* A 2.05 of a cacheable request, fresh for its Max-Age (60 s without). */
+static void cache_store(proxy_t *p, const pending_t *pd, const coap_msg_t *m, const uint8_t *raw, size_t len,
+                        cs_time_ms_t now)
+{
+    coap_opt_t o;
+    uint32_t max_age = 60;
+    if (m->code != COAP_CONTENT || coap_msg_find_option(m, COAP_OPT_OSCORE, &o) ||
+        (coap_msg_find_option(m, COAP_OPT_MAX_AGE, &o) && !coap_opt_uint(&o, &max_age)) || max_age == 0 ||
+        len > MAX_MSG)
+        return;
+    cached_t *slot = cache_find(p, pd->key, pd->key_len, now);
+    for (size_t i = 0; i < MAX_CACHE && !slot; i++)
+        if (!p->cache[i].used)
+            slot = &p->cache[i];
+    for (size_t i = 0; i < MAX_CACHE && !slot; i++) /* full: the one closest to expiry goes */
+        if (!slot || p->cache[i].expires < slot->expires)
+            slot = &p->cache[i];
+    memcpy(slot->key, pd->key, pd->key_len);
+    slot->key_len = pd->key_len;
+    slot->target_len = pd->target_len;
+    memcpy(slot->msg, raw, len);
+    slot->len = len;
+    slot->stored = now;
+    slot->expires = now + (cs_time_ms_t)max_age * 1000;
+    slot->used = true;
+}
+
+/* An unsafe request changes what the target holds: its entries go
+ * (RFC 7252 §5.9.1.x: 2.01/2.02/2.04 invalidate). */
+static void cache_forget_target(proxy_t *p, const char *target)
+{
+    size_t n = strlen(target) + 1;
+    for (size_t i = 0; i < MAX_CACHE; i++)
+        if (p->cache[i].used && p->cache[i].target_len == n && !memcmp(p->cache[i].key, target, n))
+            p->cache[i].used = false;
+}
+
+/* Answers ev from the cache, Max-Age set to what freshness is left
+ * (RFC 7252 §5.6.1). */
+static bool cache_answer(proxy_t *p, const coap_ep_event_t *ev, const cached_t *c, cs_time_ms_t now)
+{
+    coap_msg_t m;
+    uint8_t out[MAX_MSG], arena[MAX_MSG];
+    coap_opt_t list[48], o;
+    coap_optlist_t l;
+    coap_builder_t b;
+    size_t n;
+    if (coap_msg_parse(&m, c->msg, c->len) != COAP_OK)
+        return false;
+    coap_optlist_init(&l, list, 48, arena, sizeof arena);
+    coap_opt_iter_t it;
+    coap_opt_iter_init(&it, &m);
+    while (coap_opt_next(&it, &o))
+        if (o.num != COAP_OPT_MAX_AGE)
+            coap_optlist_add(&l, o.num, o.val, o.len);
+    coap_optlist_add_uint(&l, COAP_OPT_MAX_AGE, (uint32_t)((c->expires - now + 999) / 1000));
+    coap_builder_init(&b, out, sizeof out, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, m.code, 0, ev->msg.token,
+                      ev->msg.token_len);
+    if (coap_optlist_write(&l, &b) != COAP_OK)
+        return false;
+    coap_builder_set_payload(&b, m.payload, m.payload_len);
+    if (coap_builder_finish(&b, &n) != COAP_OK || coap_ep_respond(&p->down, ev, out, n, now) != COAP_OK)
+        return false;
+    p->cache_hits++;
+    if (p->log) {
+        fprintf(p->log, "cache hit (%lld s old) ", (long long)((now - c->stored) / 1000));
+        cli_print_msg(p->log, ' ', &m, NULL, 1);
+        fflush(p->log);
+    }
+    return true;
+}
+
 static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
 {
     const coap_msg_t *m = &ev->msg;
@@ -421,6 +604,14 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         reply_down(p, ev, COAP_PROXYING_NOT_SUPPORTED, "no route for this request", now);
         return;
     }
+    uint8_t key[CACHE_KEY_MAX];
+    size_t key_len = 0, target_len = 0;
+    bool cacheable = p->cache_on && cache_key(m, target, key, &key_len, &target_len);
+    const cached_t *hit = cacheable ? cache_find(p, key, key_len, now) : NULL;
+    if (hit && cache_answer(p, ev, hit, now))
+        return;
+    if (p->cache_on && m->code != COAP_GET && m->code != COAP_FETCH)
+        cache_forget_target(p, target);
     coap_peer_t up;
     if (!resolve(p, target, &up)) {
         reply_down(p, ev, COAP_BAD_GATEWAY, "cannot resolve the target", now);
@@ -483,6 +674,10 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         return;
     }
     pd->active = true;
+    pd->cacheable = cacheable;
+    memcpy(pd->key, key, key_len);
+    pd->key_len = key_len;
+    pd->target_len = target_len;
     pd->down = *ev;
     pd->down.msg.opts = NULL; /* the views die with the datagram */
     pd->down.msg.payload = NULL;
@@ -747,6 +942,13 @@ static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t
         pl = pd->body.complete ? pd->body.buf : m->payload;
         pl_len = pd->body.complete ? pd->body.len : m->payload_len;
     }
+    if (pd->cacheable && !pd->outer && ev->msg.payload_len <= MAX_MSG) {
+        uint8_t raw[MAX_MSG];
+        size_t rn;
+        coap_msg_t plain_hdr = {.type = COAP_TYPE_ACK, .code = m->code};
+        if (copy_message(m, &plain_hdr, raw, sizeof raw, &rn))
+            cache_store(p, pd, m, raw, rn, now);
+    }
     uint8_t buf[MAX_MSG];
     size_t n;
     coap_msg_t hdr = {.type = COAP_TYPE_NON, .code = m->code, .token = pd->down.token,
@@ -802,6 +1004,7 @@ static void usage(FILE *f)
             "  -l, --listen HOST:PORT     where clients reach the proxy\n"
             "      --listen-tcp HOST:PORT clients may also come over TCP (RFC 8323); each hop\n"
             "                             uses its own transport, OSCORE runs end to end\n"
+            "      --listen-ws HOST:PORT  ... or over WebSockets (RFC 8323 4, /.well-known/coap)\n"
             "      --listen-dtls HOST:PORT clients may also come over DTLS (coaps://), which\n"
             "                             ends here: the proxy reads what is not OSCORE. With:\n"
             "      --psk ID:KEY  --cert FILE  --key FILE  --ca FILE   (as for 'coreseal serve')\n"
@@ -812,15 +1015,19 @@ static void usage(FILE *f)
             "                             requests travel in the OSCORE header field and an\n"
             "                             application/oscore body (RFC 8613 11)\n"
             "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
-            "                             Uri-Host + Uri-Port); coap:// and coap+tcp:// targets\n"
+            "                             Uri-Host + Uri-Port); coap://, coap+tcp://, coap+ws://\n"
+            "                             and (with --upstream-...) coaps:// targets\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
             "                             (coap://backend:port or coap+tcp://...); repeatable\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
+            "      --cache                keep plain CoAP answers to GET for their Max-Age and\n"
+            "                             answer repeats from them (never OSCORE answers)\n"
             "      --log FILE             one line per message with what the proxy can see\n"
             "      --pcap FILE            every plain UDP datagram as a capture file for Wireshark\n"
-            "      --attack MODES         flip,drop,replay,strip,subst (comma-separated): tamper\n"
-            "                             with messages, for tests and demos only (subst: every\n"
-            "                             digit 0-8 of a payload becomes 9)\n"
+            "      --attack MODES         flip,drop,replay,strip,subst,inject (comma-separated):\n"
+            "                             tamper with messages, for tests and demos only (subst:\n"
+            "                             every digit 0-8 of a payload becomes 9; inject: requests\n"
+            "                             gain Uri-Query first=1, responses an ETag)\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
             "      --attack-direction D   both (default), to-server or to-client\n"
             "      --block-size N         OSCORE messages cross the upstream hop in outer\n"
@@ -846,7 +1053,7 @@ int cmd_proxy(int argc, char **argv)
     p.client_szx = 0xff;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
            OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
-           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP };
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -859,6 +1066,8 @@ int cmd_proxy(int argc, char **argv)
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
         {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
+        {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
+        {"cache", no_argument, NULL, OPT_CACHE},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"upstream-psk", required_argument, NULL, OPT_UP_PSK},
@@ -876,6 +1085,10 @@ int cmd_proxy(int argc, char **argv)
         case OPT_LISTEN_TCP:
             if (cli_parse_listen(optarg, &p.tcp_host, &p.tcp_port))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT");
+            break;
+        case OPT_LISTEN_WS:
+            if (cli_parse_listen(optarg, &p.ws_host, &p.ws_port))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--listen-ws expects HOST:PORT");
             break;
         case OPT_LISTEN_HTTP:
             if (cli_parse_listen(optarg, &p.http_host, &p.http_port))
@@ -897,6 +1110,7 @@ int cmd_proxy(int argc, char **argv)
         case OPT_UP_KEY: p.up_dtls.key_file = optarg; break;
         case OPT_UP_CA: p.up_dtls.ca_file = optarg; break;
         case OPT_FORWARD: p.forward = true; break;
+        case OPT_CACHE: p.cache_on = true; break;
         case OPT_ROUTE: {
             char *eq = strchr(optarg, '=');
             if (!eq || p.n_routes == MAX_ROUTES || (size_t)(eq - optarg) >= sizeof p.routes[0].host)
@@ -916,10 +1130,10 @@ int cmd_proxy(int argc, char **argv)
             for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 unsigned m = !strcmp(tok, "flip") ? ATK_FLIP : !strcmp(tok, "drop") ? ATK_DROP
                              : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP
-                             : !strcmp(tok, "subst") ? ATK_SUBST : 0;
+                             : !strcmp(tok, "subst") ? ATK_SUBST : !strcmp(tok, "inject") ? ATK_INJECT : 0;
                 if (!m) {
                     free(list);
-                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst)",
+                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst, inject)",
                                     tok);
                 }
                 p.attacks |= m;
@@ -976,6 +1190,10 @@ int cmd_proxy(int argc, char **argv)
         rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot listen on TCP: %s", err);
         goto out;
     }
+    if (p.ws_port && cs_ws_listen(&p.down_udp, p.ws_host, p.ws_port, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot listen on WebSockets: %s", err);
+        goto out;
+    }
     if (p.dtls_port && cs_dtls_listen(&p.down_udp, p.dtls_host, p.dtls_port, &p.down_dtls, err, sizeof err) !=
                            CS_NET_OK) {
         rc = cli_fail("proxy", CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
@@ -991,6 +1209,8 @@ int cmd_proxy(int argc, char **argv)
     fprintf(stderr, "coreseal proxy: listening on %s:%s%s%s%s%s\n", p.listen_host, p.listen_port,
             p.tcp_port ? " and TCP " : "", p.tcp_port ? (p.tcp_host ? p.tcp_host : "*") : "",
             p.tcp_port ? ":" : "", p.tcp_port ? p.tcp_port : "");
+    if (p.ws_port)
+        fprintf(stderr, "coreseal proxy: WebSockets on %s:%s\n", p.ws_host ? p.ws_host : "*", p.ws_port);
     if (p.dtls_port)
         fprintf(stderr, "coreseal proxy: DTLS on %s:%s\n", p.dtls_host ? p.dtls_host : "*", p.dtls_port);
     if (p.http_port && !(p.gw = hc_start(p.http_host, p.http_port, err, sizeof err))) {
@@ -1053,9 +1273,9 @@ int cmd_proxy(int argc, char **argv)
         flush(&p, &p.down, &p.down_udp, "proxy->client", false);
     }
     fprintf(stderr,
-            "coreseal proxy: forwarded %lu requests; attacks tried: flip %lu, drop %lu, replay %lu, "
-            "strip %lu, subst %lu\n",
-            p.forwarded, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4]);
+            "coreseal proxy: forwarded %lu requests, %lu answered from the cache; attacks tried: flip %lu, drop %lu, replay %lu, "
+            "strip %lu, subst %lu, inject %lu\n",
+            p.forwarded, p.cache_hits, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4], p.tried[5]);
 out:
     for (size_t i = 0; i < MAX_PENDING; i++) /* HTTP requests still waiting */
         if (p.pend[i].active && p.pend[i].http)

@@ -1036,6 +1036,7 @@ static void usage(FILE *f)
             "\n"
             "  -l, --listen HOST:PORT  address to listen on (default [::]:5683)\n"
             "      --listen-tcp HOST:PORT  also serve CoAP over TCP (RFC 8323) there\n"
+            "      --listen-ws HOST:PORT   also serve CoAP over WebSockets (RFC 8323 4) there\n"
             "      --listen-dtls HOST:PORT also serve coaps:// (DTLS 1.2) there, with:\n"
             CLI_DTLS_HELP
             "  -r, --root DIR          serve the files in DIR: GET, PUT, POST (append), DELETE,\n"
@@ -1071,8 +1072,9 @@ int cmd_serve(int argc, char **argv)
     int n_trust = 0;
     enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
            OPT_EDHOC_METHOD, OPT_SHARED, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY,
-           OPT_CA };
+           OPT_CA, OPT_LISTEN_WS };
     const char *shared = NULL, *tcp_host = NULL, *tcp_port = NULL, *dtls_host = NULL, *dtls_port = NULL;
+    const char *ws_host = NULL, *ws_port = NULL;
     static cs_dtls_config_t dtls;
     memset(&dtls, 0, sizeof dtls);
     static const struct option longopts[] = {
@@ -1087,6 +1089,7 @@ int cmd_serve(int argc, char **argv)
         {"shared-state", required_argument, NULL, OPT_SHARED},
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
+        {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -1101,6 +1104,10 @@ int cmd_serve(int argc, char **argv)
         case OPT_LISTEN_TCP:
             if (cli_parse_listen(optarg, &tcp_host, &tcp_port) != 0)
                 return cli_fail("serve", CLI_EXIT_USAGE, "--listen-tcp expects HOST:PORT, e.g. [::1]:5683");
+            break;
+        case OPT_LISTEN_WS:
+            if (cli_parse_listen(optarg, &ws_host, &ws_port) != 0)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--listen-ws expects HOST:PORT, e.g. [::1]:8080");
             break;
         case OPT_LISTEN_DTLS:
             if (cli_parse_listen(optarg, &dtls_host, &dtls_port) != 0)
@@ -1178,6 +1185,11 @@ int cmd_serve(int argc, char **argv)
                       tcp_port, err);
         goto out;
     }
+    if (ws_port && cs_ws_listen(&s.udp, ws_host, ws_port, err, sizeof err) != CS_NET_OK) {
+        rc = cli_fail("serve", CLI_EXIT_NETWORK, "cannot listen on WebSockets %s:%s: %s", ws_host ? ws_host : "*",
+                      ws_port, err);
+        goto out;
+    }
     if (dtls_port && cs_dtls_listen(&s.udp, dtls_host, dtls_port, &dtls, err, sizeof err) != CS_NET_OK) {
         rc = cli_fail("serve", CLI_EXIT_NETWORK, "cannot serve DTLS on %s:%s: %s", dtls_host ? dtls_host : "*",
                       dtls_port, err);
@@ -1201,6 +1213,9 @@ int cmd_serve(int argc, char **argv)
             s.sec.n == 1 ? "" : "s");
     if (tcp_port)
         fprintf(stderr, "coreseal serve: CoAP over TCP on %s:%s\n", tcp_host ? tcp_host : "*", tcp_port);
+    if (ws_port)
+        fprintf(stderr, "coreseal serve: CoAP over WebSockets on %s:%s/.well-known/coap\n", ws_host ? ws_host : "*",
+                ws_port);
     if (dtls_port)
         fprintf(stderr, "coreseal serve: CoAP over DTLS on %s:%s (%s)\n", dtls_host ? dtls_host : "*", dtls_port,
                 dtls.n_psks ? "PSK" : "Certificate");

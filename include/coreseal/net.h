@@ -99,6 +99,13 @@ CS_MUST_CHECK cs_net_err_t cs_tcp_listen(cs_udp_t *u, const char *host, const ch
  * connect completes in the background; messages wait for it). */
 CS_MUST_CHECK cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port,
                                           coap_peer_t *peer, char *err, size_t err_len);
+/* The same over WebSockets (RFC 8323 §4): a listener taking the opening
+ * handshake at /.well-known/coap with subprotocol "coap", and connections
+ * to one; handles share the TCP ones' kind. */
+CS_MUST_CHECK cs_net_err_t cs_ws_listen(cs_udp_t *u, const char *host, const char *port, char *err,
+                                        size_t err_len);
+CS_MUST_CHECK cs_net_err_t cs_ws_connect(cs_udp_t *u, const char *host, const char *port,
+                                         coap_peer_t *peer, char *err, size_t err_len);
 static inline bool cs_net_peer_is_tcp(coap_peer_t peer)
 {
     return (peer & CS_TCP_PEER) != 0;

@@ -1,12 +1,17 @@
-/* CoAP over TCP (RFC 8323 §3 framing, §5 signaling) as one more transport
- * of the CoAP endpoint: frames become the datagrams coap_ep_t speaks and
- * back, each side opens with a CSM, Ping gets Pong, Release and Abort close.
- * net.h says how messaging (CON, ACK, message IDs) maps onto a stream. */
+/* CoAP over TCP and over WebSockets (RFC 8323 §3 and §4 framing, §5
+ * signaling) as one more transport of the CoAP endpoint: frames become the
+ * datagrams coap_ep_t speaks and back, each side opens with a CSM, Ping gets
+ * Pong, Release and Abort close. A WebSocket connection first runs the
+ * opening handshake and then carries one CoAP message per binary message
+ * (ws.c). net.h says how messaging (CON, ACK, message IDs) maps onto a
+ * stream. */
 #define _GNU_SOURCE
 #include "net_internal.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -19,6 +24,7 @@
 #define SYNTH_MAX 64       /* acknowledgements made for the endpoint, waiting */
 #define TX_LIMIT (1u << 20) /* a peer that reads nothing loses its connection */
 #define DEFAULT_PEER_MAX_MSG 1152 /* §5.3.1, until the peer's CSM says more */
+#define RX_CAP 4096        /* a frame, or a WebSocket opening handshake */
 
 typedef struct {
     uint16_t mid;
@@ -32,12 +38,19 @@ typedef struct {
     cs_net_addr_t addr;
     uint32_t peer_max_msg;
     uint16_t next_mid;
-    uint8_t rx[CS_TCP_MAX_MSG];
+    uint8_t rx[RX_CAP];
     size_t rx_len;
     uint8_t *tx;
     size_t tx_len, tx_cap;
     sent_t sent[SENT_RING];
     uint8_t n_sent, sent_next;
+    /* CoAP over WebSockets */
+    bool ws, ws_client, ws_open;
+    char ws_key[CS_WS_KEY_MAX];  /* a client's Sec-WebSocket-Key */
+    uint8_t *hold;               /* a client's messages before the 101 */
+    size_t hold_len;
+    uint8_t msg[CS_TCP_MAX_MSG]; /* a message arriving in several frames */
+    size_t msg_len;
 } conn_t;
 
 typedef struct {
@@ -46,7 +59,7 @@ typedef struct {
 } synth_t;
 
 struct cs_tcp {
-    int listen_fd;
+    int listen_fd, ws_listen_fd;
     conn_t *conns;
     size_t n_conns;
     synth_t synth[SYNTH_MAX];
@@ -63,13 +76,13 @@ static void note(const cs_udp_t *u, const conn_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(u->log, "coap+tcp %s: %s\n", addr, msg);
+    fprintf(u->log, "%s %s: %s\n", c->ws ? "coap+ws" : "coap+tcp", addr, msg);
 }
 
 static struct cs_tcp *tcp_of(cs_udp_t *u)
 {
     if (!u->tcp && (u->tcp = calloc(1, sizeof *u->tcp)) != NULL)
-        u->tcp->listen_fd = -1;
+        u->tcp->listen_fd = u->tcp->ws_listen_fd = -1;
     return u->tcp;
 }
 
@@ -133,6 +146,7 @@ static void conn_close(cs_udp_t *u, size_t i, const char *why)
     epoll_ctl(u->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->tx);
+    free(c->hold);
     uint16_t gen = (uint16_t)(c->gen + 1);
     memset(c, 0, sizeof *c);
     c->fd = -1;
@@ -155,8 +169,10 @@ static bool conn_flush(cs_udp_t *u, size_t i)
         }
         off += (size_t)w;
     }
-    memmove(c->tx, c->tx + off, c->tx_len - off);
-    c->tx_len -= off;
+    if (off) {
+        memmove(c->tx, c->tx + off, c->tx_len - off);
+        c->tx_len -= off;
+    }
     set_events(u, i, c->connecting || c->tx_len > 0);
     return true;
 }
@@ -185,6 +201,46 @@ static bool conn_write(cs_udp_t *u, size_t i, const uint8_t *d, size_t n)
     return conn_flush(u, i);
 }
 
+/* One CoAP message in the connection's framing: as it is over TCP; in a
+ * binary WebSocket frame (masked by a client, RFC 6455 §5.3), held back
+ * until a client's handshake is through. */
+static bool conn_send_msg(cs_udp_t *u, size_t i, const uint8_t *m, size_t n)
+{
+    conn_t *c = &u->tcp->conns[i];
+    if (!c->ws)
+        return conn_write(u, i, m, n);
+    uint8_t frame[CS_WS_HEADER_MAX + CS_NET_MAX_DGRAM + 8], mask[4];
+    if (n > CS_NET_MAX_DGRAM + 8 || (c->ws_client && RAND_bytes(mask, 4) != 1))
+        return false;
+    size_t h = cs_ws_frame_header(frame, CS_WS_BINARY, n, c->ws_client ? mask : NULL);
+    memcpy(frame + h, m, n);
+    if (c->ws_client)
+        cs_ws_unmask(frame + h, n, mask); /* masking is the same XOR */
+    if (c->ws_open)
+        return conn_write(u, i, frame, h + n);
+    uint8_t *hold = realloc(c->hold, c->hold_len + h + n);
+    if (!hold || c->hold_len + h + n > TX_LIMIT)
+        return false;
+    memcpy(hold + c->hold_len, frame, h + n);
+    c->hold = hold;
+    c->hold_len += h + n;
+    return true;
+}
+
+/* A WebSocket control frame (close, pong): never masked by a server. */
+static bool ws_control(cs_udp_t *u, size_t i, uint8_t opcode, const uint8_t *p, size_t n)
+{
+    conn_t *c = &u->tcp->conns[i];
+    uint8_t frame[CS_WS_HEADER_MAX + 125], mask[4];
+    if (n > 125 || (c->ws_client && RAND_bytes(mask, 4) != 1))
+        return false;
+    size_t h = cs_ws_frame_header(frame, opcode, n, c->ws_client ? mask : NULL);
+    memcpy(frame + h, p, n);
+    if (c->ws_client)
+        cs_ws_unmask(frame + h, n, mask);
+    return conn_write(u, i, frame, h + n);
+}
+
 /* A signaling message (§5) with empty token. */
 static bool send_signal(cs_udp_t *u, size_t i, uint8_t code, const uint8_t *token, size_t token_len,
                         uint16_t opt, const void *val, size_t val_len, const char *diag)
@@ -192,7 +248,8 @@ static bool send_signal(cs_udp_t *u, size_t i, uint8_t code, const uint8_t *toke
     uint8_t buf[256];
     coap_builder_t b;
     size_t n;
-    coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_TCP, COAP_TYPE_CON, code, 0, token, token_len);
+    coap_builder_init(&b, buf, sizeof buf, u->tcp->conns[i].ws ? COAP_TRANSPORT_WS : COAP_TRANSPORT_TCP,
+                      COAP_TYPE_CON, code, 0, token, token_len);
     if (code == COAP_CSM) {
         coap_builder_add_option_uint(&b, 2, CS_TCP_MAX_MSG); /* Max-Message-Size */
         coap_builder_add_option(&b, 4, NULL, 0);             /* Block-Wise-Transfer */
@@ -201,7 +258,7 @@ static bool send_signal(cs_udp_t *u, size_t i, uint8_t code, const uint8_t *toke
     }
     if (diag)
         coap_builder_set_payload(&b, (const uint8_t *)diag, strlen(diag));
-    return coap_builder_finish(&b, &n) == COAP_OK && conn_write(u, i, buf, n);
+    return coap_builder_finish(&b, &n) == COAP_OK && conn_send_msg(u, i, buf, n);
 }
 
 static void conn_abort(cs_udp_t *u, size_t i, const char *diag)
@@ -210,8 +267,26 @@ static void conn_abort(cs_udp_t *u, size_t i, const char *diag)
         conn_close(u, i, diag);
 }
 
-/* Takes fd over: the index of its connection, or -1 (fd closed). */
-static long conn_new(cs_udp_t *u, int fd, const struct sockaddr *sa, socklen_t len, bool connecting)
+/* A client's opening handshake (RFC 6455 §4.1; RFC 8323 §4.1). */
+static bool ws_send_request(cs_udp_t *u, size_t i, const char *host_port)
+{
+    conn_t *c = &u->tcp->conns[i];
+    uint8_t nonce[16];
+    char req[512];
+    if (RAND_bytes(nonce, sizeof nonce) != 1 || EVP_EncodeBlock((unsigned char *)c->ws_key, nonce, 16) != 24)
+        return false;
+    int n = snprintf(req, sizeof req,
+                     "GET /.well-known/coap HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: coap\r\n\r\n",
+                     host_port, c->ws_key);
+    return n > 0 && (size_t)n < sizeof req && conn_write(u, i, (const uint8_t *)req, (size_t)n);
+}
+
+/* Takes fd over: the index of its connection, or -1 (fd closed). A
+ * WebSocket client (ws_host: "host:port" for the Host header) starts with
+ * its handshake, a WebSocket server waits for one; TCP starts with the CSM. */
+static long conn_new(cs_udp_t *u, int fd, const struct sockaddr *sa, socklen_t len, bool connecting, bool ws,
+                     const char *ws_host)
 {
     struct cs_tcp *t = u->tcp;
     size_t i = 0;
@@ -242,7 +317,11 @@ static long conn_new(cs_udp_t *u, int fd, const struct sockaddr *sa, socklen_t l
         return -1;
     }
     c->fd = fd;
-    note(u, c, connecting ? "connecting" : "accepted");
+    c->ws = ws;
+    c->ws_client = ws && connecting;
+    note(u, c, connecting ? (ws ? "connecting (WebSocket)" : "connecting") : ws ? "accepted (WebSocket)" : "accepted");
+    if (ws)
+        return !c->ws_client || ws_send_request(u, i, ws_host) ? (long)i : -1;
     /* §5.3.1: the CSM is each side's first message; neither waits for the
      * other's before sending its own */
     return send_signal(u, i, COAP_CSM, NULL, 0, 0, NULL, 0, NULL) ? (long)i : -1;
@@ -303,7 +382,7 @@ static bool on_frame(cs_udp_t *u, size_t i, const uint8_t *f, size_t len)
 {
     conn_t *c = &u->tcp->conns[i];
     coap_msg_t m;
-    coap_err_t err = coap_msg_parse_tcp(&m, f, len);
+    coap_err_t err = c->ws ? coap_msg_parse_ws(&m, f, len) : coap_msg_parse_tcp(&m, f, len);
     if (err != COAP_OK) {
         char diag[96];
         snprintf(diag, sizeof diag, "malformed message: %s", coreseal_strerror((int)err));
@@ -322,7 +401,7 @@ static bool on_frame(cs_udp_t *u, size_t i, const uint8_t *f, size_t len)
     /* the datagram: a request arrives as CON (the endpoint answers it in
      * an ACK, which goes back as a frame), a response as NON */
     static const uint8_t ext_len[16] = {[13] = 1, [14] = 2, [15] = 4};
-    size_t hdr = 2 + ext_len[f[0] >> 4];
+    size_t hdr = 2 + ext_len[f[0] >> 4]; /* over WebSockets Len is 0 */
     uint8_t *d = u->in[u->n_in];
     bool request = COAP_CODE_CLASS(m.code) == 0;
     uint16_t mid = c->next_mid++;
@@ -336,19 +415,133 @@ static bool on_frame(cs_udp_t *u, size_t i, const uint8_t *f, size_t len)
     return true;
 }
 
+/* The opening handshake, when rx holds all of its head: a server answers
+ * 101 (or an error and closes), a client checks the 101. Then the CSM
+ * goes, and what a client held back. False: not through (yet, or ever). */
+static bool ws_handshake(cs_udp_t *u, size_t i)
+{
+    conn_t *c = &u->tcp->conns[i];
+    char head[RX_CAP + 1];
+    memcpy(head, c->rx, c->rx_len);
+    head[c->rx_len] = '\0';
+    char *end = strstr(head, "\r\n\r\n");
+    if (!end) {
+        if (c->rx_len == sizeof c->rx)
+            conn_close(u, i, "WebSocket handshake too long");
+        return false;
+    }
+    end[4] = '\0';
+    size_t used = (size_t)(end + 4 - head);
+    if (c->ws_client) {
+        if (!cs_ws_check_response(head, c->ws_key)) {
+            conn_close(u, i, "the server refused the WebSocket upgrade (no 101 with our key and coap)");
+            return false;
+        }
+    } else {
+        char key[CS_WS_KEY_MAX], accept[CS_WS_ACCEPT_LEN + 1], resp[512];
+        const char *why;
+        int status = cs_ws_parse_request(head, key, &why);
+        int n = status ? snprintf(resp, sizeof resp,
+                                  "HTTP/1.1 %d Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                                  "Connection: close\r\n%s\r\n%s",
+                                  status, strlen(why), status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", why)
+                       : cs_ws_accept_key(key, accept)
+                           ? snprintf(resp, sizeof resp,
+                                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                                      "Sec-WebSocket-Protocol: coap\r\n\r\n",
+                                      accept)
+                           : -1;
+        if (n < 0 || (size_t)n >= sizeof resp || !conn_write(u, i, (const uint8_t *)resp, (size_t)n))
+            return false;
+        if (status) {
+            conn_close(u, i, why);
+            return false;
+        }
+    }
+    memmove(c->rx, c->rx + used, c->rx_len - used);
+    c->rx_len -= used;
+    c->ws_open = true;
+    note(u, c, "WebSocket open");
+    bool ok = send_signal(u, i, COAP_CSM, NULL, 0, 0, NULL, 0, NULL) && c->fd >= 0;
+    if (ok && c->hold_len) {
+        ok = conn_write(u, i, c->hold, c->hold_len);
+        if (c->fd >= 0) {
+            free(c->hold);
+            c->hold = NULL;
+            c->hold_len = 0;
+        }
+    }
+    return ok;
+}
+
+/* One WebSocket frame at rx[off]: CoAP messages to on_frame, control
+ * frames answered. Its size, 0 if incomplete, -1 if the connection closed. */
+static long ws_frame(cs_udp_t *u, size_t i, size_t off)
+{
+    conn_t *c = &u->tcp->conns[i];
+    cs_ws_frame_t f;
+    int size = cs_ws_frame_parse(c->rx + off, c->rx_len - off, CS_TCP_MAX_MSG, &f);
+    if (size == 0)
+        return 0;
+    /* RFC 6455 §5.1: a client masks every frame, a server none */
+    if (size < 0 || f.masked == c->ws_client || f.opcode == CS_WS_TEXT || (f.opcode > 2 && f.opcode < 8) ||
+        f.opcode > 10) {
+        uint8_t code[2] = {0x03, size == -2 ? 0xf1 : f.opcode == CS_WS_TEXT ? 0xeb : 0xea}; /* 1009, 1003, 1002 */
+        (void)ws_control(u, i, CS_WS_CLOSE, code, 2);
+        conn_close(u, i, size == -2 ? "WebSocket message over our Max-Message-Size" : "WebSocket protocol error");
+        return -1;
+    }
+    uint8_t *p = c->rx + off + f.header_len;
+    if (f.masked)
+        cs_ws_unmask(p, f.payload_len, f.mask);
+    switch (f.opcode) {
+    case CS_WS_CLOSE:
+        (void)ws_control(u, i, CS_WS_CLOSE, p, f.payload_len < 2 ? 0 : 2);
+        conn_close(u, i, "WebSocket closed by the peer");
+        return -1;
+    case CS_WS_PING:
+        return ws_control(u, i, CS_WS_PONG, p, f.payload_len) ? size : -1;
+    case CS_WS_PONG:
+        return size;
+    default: /* binary, or its continuation: one CoAP message per WebSocket message */
+        if ((f.opcode == CS_WS_CONT) != (c->msg_len > 0) || c->msg_len + f.payload_len > sizeof c->msg) {
+            conn_close(u, i, "WebSocket message out of sequence or too large");
+            return -1;
+        }
+        memcpy(c->msg + c->msg_len, p, f.payload_len);
+        c->msg_len += f.payload_len;
+        if (!f.fin)
+            return size;
+        size_t n = c->msg_len;
+        c->msg_len = 0;
+        return on_frame(u, i, c->msg, n) ? size : -1;
+    }
+}
+
 /* Hands complete frames to the batch while it has room; false when the
  * connection closed. */
 static bool deliver(cs_udp_t *u, size_t i)
 {
     conn_t *c = &u->tcp->conns[i];
+    if (c->ws && !c->ws_open && !ws_handshake(u, i))
+        return c->fd >= 0;
     size_t off = 0;
     bool open = true;
     while (open && u->n_in < CS_NET_BATCH) {
+        if (c->ws) {
+            long size = ws_frame(u, i, off);
+            if (size == 0)
+                break;
+            open = size > 0;
+            off += size > 0 ? (size_t)size : 0;
+            continue;
+        }
         size_t flen;
         coap_err_t err = coap_tcp_frame_size(c->rx + off, c->rx_len - off, &flen);
         if (err == COAP_ERR_TRUNCATED)
             break;
-        if (err != COAP_OK || flen > sizeof c->rx) {
+        if (err != COAP_OK || flen > CS_TCP_MAX_MSG) {
             char diag[96];
             snprintf(diag, sizeof diag, "message over our Max-Message-Size of %u bytes",
                      (unsigned)CS_TCP_MAX_MSG);
@@ -370,7 +563,12 @@ static bool deliver(cs_udp_t *u, size_t i)
 static bool has_frame(const conn_t *c)
 {
     size_t flen;
-    return c->fd >= 0 && coap_tcp_frame_size(c->rx, c->rx_len, &flen) == COAP_OK && flen <= c->rx_len;
+    cs_ws_frame_t f;
+    if (c->fd < 0)
+        return false;
+    if (c->ws)
+        return c->ws_open && cs_ws_frame_parse(c->rx, c->rx_len, CS_TCP_MAX_MSG, &f) > 0;
+    return coap_tcp_frame_size(c->rx, c->rx_len, &flen) == COAP_OK && flen <= c->rx_len;
 }
 
 static void conn_read(cs_udp_t *u, size_t i)
@@ -390,15 +588,16 @@ static void conn_read(cs_udp_t *u, size_t i)
     }
 }
 
-static void on_accept(cs_udp_t *u)
+static void on_accept(cs_udp_t *u, bool ws)
 {
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = accept4(u->tcp->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(ws ? u->tcp->ws_listen_fd : u->tcp->listen_fd, (struct sockaddr *)&ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        (void)conn_new(u, fd, (struct sockaddr *)&ss, len, false);
+        (void)conn_new(u, fd, (struct sockaddr *)&ss, len, false, ws, NULL);
     }
 }
 
@@ -406,8 +605,8 @@ void cs_tcp_on_ready(cs_udp_t *u, uint64_t tag, uint32_t events)
 {
     if (!u->tcp)
         return;
-    if (tag == CS_NET_TAG_LISTEN) {
-        on_accept(u);
+    if (tag == CS_NET_TAG_LISTEN || tag == CS_NET_TAG_WS_LISTEN) {
+        on_accept(u, tag == CS_NET_TAG_WS_LISTEN);
         return;
     }
     size_t i = (size_t)(tag - CS_NET_TAG_CONN);
@@ -479,11 +678,14 @@ cs_net_err_t cs_tcp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_
             synth(u->tcp, peer, COAP_TYPE_ACK, mid);
         return CS_NET_OK;
     }
-    /* §3.2 header: Len nibble (+ extended length), TKL, Code, Token */
+    /* §3.2 header: Len nibble (+ extended length), TKL, Code, Token;
+     * §4.2 over WebSockets: Len is 0, the WebSocket frame has the length */
     size_t body = n - 4 - tkl;
     uint8_t frame[CS_NET_MAX_DGRAM + 8];
     size_t h = 0;
-    if (body < 13) {
+    if (c->ws) {
+        frame[h++] = (uint8_t)tkl;
+    } else if (body < 13) {
         frame[h++] = (uint8_t)(body << 4 | tkl);
     } else if (body < 269) {
         frame[h++] = (uint8_t)(13 << 4 | tkl);
@@ -508,7 +710,7 @@ cs_net_err_t cs_tcp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_
         if (!request) /* a notification or separate response: TCP delivers it */
             synth(u->tcp, peer, COAP_TYPE_ACK, mid);
     }
-    return conn_write(u, i, frame, h + n - 4) ? CS_NET_OK : CS_NET_ERR_CLOSED;
+    return conn_send_msg(u, i, frame, h + n - 4) ? CS_NET_OK : CS_NET_ERR_CLOSED;
 }
 
 static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const char *what, const char *detail)
@@ -518,14 +720,16 @@ static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const cha
     return code;
 }
 
-cs_net_err_t cs_tcp_listen(cs_udp_t *u, const char *host, const char *port, char *err, size_t err_len)
+static cs_net_err_t listen_on(cs_udp_t *u, const char *host, const char *port, bool ws, char *err,
+                              size_t err_len)
 {
     if (!u || !port || u->epfd < 0)
         return CS_NET_ERR_BAD_ARG;
     struct cs_tcp *t = tcp_of(u);
     if (!t)
         return CS_NET_ERR_NO_MEMORY;
-    if (t->listen_fd >= 0)
+    int *lfd = ws ? &t->ws_listen_fd : &t->listen_fd;
+    if (*lfd >= 0)
         return CS_NET_ERR_BAD_ARG;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
@@ -533,7 +737,7 @@ cs_net_err_t cs_tcp_listen(cs_udp_t *u, const char *host, const char *port, char
     if (rc != 0)
         return fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
     cs_net_err_t e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp", "no usable address");
-    for (struct addrinfo *ai = res; ai && t->listen_fd < 0; ai = ai->ai_next) {
+    for (struct addrinfo *ai = res; ai && *lfd < 0; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
             continue;
@@ -541,22 +745,32 @@ cs_net_err_t cs_tcp_listen(cs_udp_t *u, const char *host, const char *port, char
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (ai->ai_family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CS_NET_TAG_LISTEN};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ws ? CS_NET_TAG_WS_LISTEN : CS_NET_TAG_LISTEN};
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
             epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp bind", strerror(errno));
             close(fd);
             continue;
         }
-        t->listen_fd = fd;
+        *lfd = fd;
         e = CS_NET_OK;
     }
     freeaddrinfo(res);
     return e;
 }
 
-cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port, coap_peer_t *peer,
-                            char *err, size_t err_len)
+cs_net_err_t cs_tcp_listen(cs_udp_t *u, const char *host, const char *port, char *err, size_t err_len)
+{
+    return listen_on(u, host, port, false, err, err_len);
+}
+
+cs_net_err_t cs_ws_listen(cs_udp_t *u, const char *host, const char *port, char *err, size_t err_len)
+{
+    return listen_on(u, host, port, true, err, err_len);
+}
+
+static cs_net_err_t connect_to(cs_udp_t *u, const char *host, const char *port, bool ws, coap_peer_t *peer,
+                               char *err, size_t err_len)
 {
     if (!u || !host || !port || !peer || u->epfd < 0)
         return CS_NET_ERR_BAD_ARG;
@@ -570,7 +784,8 @@ cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port, coa
         return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     for (size_t i = 0; i < t->n_conns; i++) {
         const conn_t *c = &t->conns[i];
-        if (c->fd >= 0 && c->addr.len == res->ai_addrlen && !memcmp(&c->addr.ss, res->ai_addr, c->addr.len)) {
+        if (c->fd >= 0 && c->ws == ws && c->addr.len == res->ai_addrlen &&
+            !memcmp(&c->addr.ss, res->ai_addr, c->addr.len)) {
             freeaddrinfo(res);
             *peer = handle_of(i, c);
             return CS_NET_OK;
@@ -578,12 +793,15 @@ cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port, coa
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     cs_net_err_t e = CS_NET_OK;
+    char host_port[300];
+    snprintf(host_port, sizeof host_port, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host,
+             strchr(host, ':') ? "]" : "", port);
     if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)) {
         e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp connect", strerror(errno));
         if (fd >= 0)
             close(fd);
     } else {
-        long i = conn_new(u, fd, res->ai_addr, res->ai_addrlen, true);
+        long i = conn_new(u, fd, res->ai_addr, res->ai_addrlen, true, ws, host_port);
         if (i < 0)
             e = fail(err, err_len, CS_NET_ERR_NO_MEMORY, "tcp", "no room for another connection");
         else
@@ -591,6 +809,18 @@ cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port, coa
     }
     freeaddrinfo(res);
     return e;
+}
+
+cs_net_err_t cs_tcp_connect(cs_udp_t *u, const char *host, const char *port, coap_peer_t *peer, char *err,
+                            size_t err_len)
+{
+    return connect_to(u, host, port, false, peer, err, err_len);
+}
+
+cs_net_err_t cs_ws_connect(cs_udp_t *u, const char *host, const char *port, coap_peer_t *peer, char *err,
+                           size_t err_len)
+{
+    return connect_to(u, host, port, true, peer, err, err_len);
 }
 
 void cs_tcp_free(cs_udp_t *u)
@@ -602,9 +832,12 @@ void cs_tcp_free(cs_udp_t *u)
         if (t->conns[i].fd >= 0) {
             close(t->conns[i].fd);
             free(t->conns[i].tx);
+            free(t->conns[i].hold);
         }
     if (t->listen_fd >= 0)
         close(t->listen_fd);
+    if (t->ws_listen_fd >= 0)
+        close(t->ws_listen_fd);
     free(t->conns);
     free(t);
     u->tcp = NULL;

@@ -53,7 +53,8 @@ S=$PORT X=$((PORT + 1)) P=$((PORT + 2)) SD=$((PORT + 5)) XD=$((PORT + 6)) PD=$((
     --root www --oscore server.json --interop --observe-interval 50 -v > server.log 2>&1 &
 "$B" serve --listen 127.0.0.1:$X --listen-dtls 127.0.0.1:$XD --cert server.pem --key server.key --ca ca.pem \
     --root www -v > xserver.log 2>&1 &
-wait_for server.log "CoAP over DTLS" && wait_for xserver.log "CoAP over DTLS"
+wait_for server.log "CoAP over DTLS" && wait_for xserver.log "CoAP over DTLS" ||
+    { echo "FAIL the servers did not start"; cat ./*.log ./*.err 2>/dev/null | head -40; exit 1; }
 D=coaps://127.0.0.1:$SD
 
 # --- PSK mode

@@ -329,6 +329,18 @@ read -r right wrong rejected <<< "$(attack_run replay 8 oscore)"
 check "replays by the proxy: requests still served ($right of 8), none altered" \
     test "$wrong" = 0 -a "$right" -ge 7
 check "replays by the proxy: the server refused them" grep -q "replayed" server.log
+# option injection: responses gain an ETag, requests Uri-Query first=1 (which would make /oscore/hello/2
+# answer with ETag 2b): plain CoAP takes them, OSCORE endpoints discard both (outer Class E)
+"$B" proxy --listen 127.0.0.1:$((P + 3)) --default coap://127.0.0.1:$PORT --attack inject > attack_inject.log 2>&1 &
+IPX=$!
+sleep 0.2
+"$B" get -v coap://127.0.0.1:$((P + 3))/a.txt > inj_plain.txt 2>&1
+"$B" get -v --oscore client.json coap://127.0.0.1:$((P + 3))/oscore/hello/2 > inj_oscore.txt 2>&1; rc=$?
+kill -TERM $IPX; wait $IPX 2>/dev/null
+check "option injection on plain CoAP: the injected ETag is accepted undetected" \
+    bash -c "grep -q '^< .*2.05.*ETag=66' inj_plain.txt && grep -q '^hello file' inj_plain.txt"
+check "option injection on OSCORE: no effect (verified answer without ETags, exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'inner, verified' inj_oscore.txt && ! grep -q '^\* .*ETag' inj_oscore.txt && grep -q 'inject [1-9]' attack_inject.log"
 kill -TERM $SERVER; wait $SERVER 2>/dev/null
 
 # --- LwM2M over OSCORE: register, read, observe, de-register (servers that

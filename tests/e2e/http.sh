@@ -39,7 +39,8 @@ S=$PORT H=$((PORT + 1)) A=$((PORT + 2)) P=$((PORT + 3))
 "$B" serve --listen 127.0.0.1:$S --listen-tcp 127.0.0.1:$S --root www --oscore server.json --interop \
     > server.log 2>&1 &
 "$B" proxy -v --listen 127.0.0.1:$P --listen-http 127.0.0.1:$H --log proxy.log > proxy.err 2>&1 &
-wait_for server.log "CoAP over TCP" && wait_for proxy.err "HTTP on"
+wait_for server.log "CoAP over TCP" && wait_for proxy.err "HTTP on" ||
+    { echo "FAIL the servers did not start"; cat ./*.log ./*.err 2>/dev/null | head -40; exit 1; }
 HC=http://127.0.0.1:$H/hc
 T=coap://127.0.0.1:$S
 

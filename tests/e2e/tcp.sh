@@ -43,7 +43,8 @@ S=$PORT P=$((PORT + 1)) R=$((PORT + 2)) L=$((PORT + 3))
     --observe-interval 50 > server.log 2>&1 &
 "$B" proxy --listen 127.0.0.1:$P --listen-tcp 127.0.0.1:$P --forward --log proxy.log > proxy.err 2>&1 &
 "$B" proxy --listen 127.0.0.1:$R --default coap+tcp://127.0.0.1:$S > reverse.err 2>&1 &
-wait_for server.log "CoAP over TCP" && wait_for proxy.err listening && wait_for reverse.err listening
+wait_for server.log "CoAP over TCP" && wait_for proxy.err listening && wait_for reverse.err listening ||
+    { echo "FAIL the servers did not start"; cat ./*.log ./*.err 2>/dev/null | head -40; exit 1; }
 T=coap+tcp://127.0.0.1:$S U=coap://127.0.0.1:$S
 
 # --- direct, over TCP
