@@ -25,6 +25,11 @@ static void usage(FILE *f)
                "  -n COUNT        requests to prepare (default 200000)\n"
                "  -w WINDOW       requests in flight (default 64)\n"
                "  -d SECONDS      stop after SECONDS (default 10)\n"
+               "  --expect TEXT   check every answer: intact (a 2.05 with payload TEXT, verified\n"
+               "                  with --oscore), rejected (failed verification, or an error\n"
+               "                  the server sent), or accepted altered; prints the counts and\n"
+               "                  exits 6 if any altered answer was accepted. Meant for runs\n"
+               "                  through 'coreseal proxy --attack' (docs/proxies.md)\n"
                "\n"
                "Example:\n"
                "  coreseal bench load --oscore client.json -n 500000 coap://127.0.0.1/oscore/hello/1\n");
@@ -37,6 +42,35 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --expect: 0 intact, 1 rejected, 2 accepted altered, -1 not counted (a
+ * token we never sent, or a second answer to one request). A plain client
+ * can only compare; an OSCORE one verifies first, and an answer that fails
+ * verification (or is the server's unprotected error) is a rejection. */
+static int judge(cli_security_t *sec, oscore_binding_t *binds, uint8_t *answered, long count, const coap_msg_t *m,
+                 const char *expect)
+{
+    long idx = 0;
+    memcpy(&idx, m->token, sizeof idx < 8 ? sizeof idx : 8);
+    if (idx < 0 || idx >= count || answered[idx])
+        return -1;
+    answered[idx] = 1;
+    coap_msg_t inner = *m;
+    uint8_t plain[1500];
+    size_t n;
+    if (binds) {
+        coap_opt_t o;
+        if (!coap_msg_find_option(m, COAP_OPT_OSCORE, &o) ||
+            oscore_unprotect_response(&sec->ctx[0].ctx, &binds[idx], m, plain, sizeof plain, &n) != OSCORE_OK ||
+            coap_msg_parse(&inner, plain, n) != COAP_OK)
+            return 1;
+    }
+    if (COAP_CODE_CLASS(inner.code) != 2 && !binds)
+        return 1; /* an error a plain server sent */
+    bool same = inner.code == COAP_CONTENT && inner.payload_len == strlen(expect) &&
+                !memcmp(inner.payload, expect, inner.payload_len);
+    return same ? 0 : 2;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "load") != 0) {
@@ -45,9 +79,10 @@ int cmd_bench(int argc, char **argv)
     }
     argc--;
     argv++;
-    const char *oscore_file = NULL;
+    const char *oscore_file = NULL, *expect = NULL;
     long count = 200000, window = 64, duration = 10;
     static const struct option longopts[] = {{"oscore", required_argument, NULL, 'O'},
+                                             {"expect", required_argument, NULL, 'E'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
@@ -55,6 +90,7 @@ int cmd_bench(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "n:w:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'O': oscore_file = optarg; break;
+        case 'E': expect = optarg; break;
         case 'n': count = atol(optarg); break;
         case 'w': window = atol(optarg); break;
         case 'd': duration = atol(optarg); break;
@@ -80,7 +116,10 @@ int cmd_bench(int argc, char **argv)
     enum { SLOT = 96 };
     uint8_t *reqs = malloc((size_t)count * SLOT);
     uint8_t *lens = malloc((size_t)count);
-    if (!reqs || !lens)
+    /* --expect with OSCORE: each request's binding, and whether it was answered */
+    oscore_binding_t *binds = expect && oscore_file ? calloc((size_t)count, sizeof *binds) : NULL;
+    uint8_t *answered = expect ? calloc((size_t)count, 1) : NULL;
+    if (!reqs || !lens || (expect && (!answered || (oscore_file && !binds))))
         return cli_fail("bench", CLI_EXIT_CONFIG, "out of memory for %ld requests", count);
     for (long i = 0; i < count; i++) {
         uint8_t plain[SLOT], arena[128], tok[8];
@@ -102,6 +141,8 @@ int cmd_bench(int argc, char **argv)
                 oscore_protect_request(&sec.ctx[0].ctx, &m, reqs + (size_t)i * SLOT, SLOT, &n,
                                        &bind) != OSCORE_OK)
                 return cli_fail("bench", CLI_EXIT_SECURITY, "cannot protect request %ld", i);
+            if (binds)
+                binds[i] = bind;
         } else {
             memcpy(reqs + (size_t)i * SLOT, plain, n);
         }
@@ -114,7 +155,7 @@ int cmd_bench(int argc, char **argv)
     snprintf(port, sizeof port, "%u", uri.port);
     if (cs_udp_open(&udp, host, port, false, err, sizeof err) != CS_NET_OK)
         return cli_fail("bench", CLI_EXIT_NETWORK, "%s", err);
-    long sent = 0, done = 0, lost = 0;
+    long sent = 0, done = 0, lost = 0, intact = 0, rejected = 0, altered = 0;
     long in_flight = 0;
     double start = seconds(), last_progress = start, end = start + (double)duration;
     while (done < count && seconds() < end) {
@@ -131,6 +172,13 @@ int cmd_bench(int argc, char **argv)
             if (coap_msg_parse(&m, udp.in[i], udp.in_len[i]) == COAP_OK && m.token_len == 8) {
                 done++;
                 in_flight--;
+                if (expect)
+                    switch (judge(&sec, binds, answered, count, &m, expect)) {
+                    case 0: intact++; break;
+                    case 1: rejected++; break;
+                    case 2: altered++; break;
+                    default: break; /* a duplicate, or not one of ours */
+                    }
             }
         }
         double t = seconds();
@@ -147,9 +195,14 @@ int cmd_bench(int argc, char **argv)
     double elapsed = seconds() - start;
     printf("%ld responses in %.2f s: %.0f requests/s (window %ld, %s, %ld presumed lost)\n", done,
            elapsed, (double)done / elapsed, window, sec.n ? "OSCORE" : "plain CoAP", lost);
+    if (expect)
+        printf("answers: %ld intact, %ld rejected, %ld accepted altered (of %ld requests sent)\n", intact, rejected,
+               altered, sent);
+    free(binds);
+    free(answered);
     cs_udp_close(&udp);
     free(reqs);
     free(lens);
     cli_security_close(&sec);
-    return done > 0 ? CLI_EXIT_OK : CLI_EXIT_TIMEOUT;
+    return altered ? CLI_EXIT_SECURITY : done > 0 ? CLI_EXIT_OK : CLI_EXIT_TIMEOUT;
 }

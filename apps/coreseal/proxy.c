@@ -87,9 +87,20 @@ typedef struct {
 } cached_t;
 
 typedef enum {
-    ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16, ATK_INJECT = 32
+    ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16, ATK_INJECT = 32,
+    ATK_DELAY = 64, ATK_REORDER = 128
 } attack_t;
-#define N_ATTACKS 6
+#define N_ATTACKS 8
+
+/* --attack delay,reorder: datagrams held back, sent when due. */
+#define MAX_HELD 64
+typedef struct {
+    bool used, toward_server;
+    coap_peer_t peer;
+    uint8_t msg[MAX_MSG];
+    size_t len;
+    cs_time_ms_t due;
+} held_t;
 
 typedef struct {
     const char *listen_host, *listen_port;
@@ -121,6 +132,8 @@ typedef struct {
     uint8_t block_szx; /* --block-size; 0xff: off */
     uint8_t client_szx; /* --client-block-size; 0xff: off */
     kept_t kept[MAX_KEPT];
+    held_t held[MAX_HELD];
+    int attack_delay_ms; /* --attack-delay */
     bool cache_on;
     cached_t cache[MAX_CACHE];
     unsigned long cache_hits;
@@ -203,12 +216,43 @@ static bool inject(uint8_t *d, size_t *n, bool request)
 /* Applies the configured attacks to a datagram about to leave; returns
  * false when it is dropped. The message stays parseable CoAP only by luck:
  * that is the point. */
-static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool toward_server)
+/* Holds a datagram back until due; false when there is no room (it goes now). */
+static bool hold(proxy_t *p, const uint8_t *d, size_t n, coap_peer_t to, bool toward_server, cs_time_ms_t due)
+{
+    for (size_t i = 0; i < MAX_HELD; i++)
+        if (!p->held[i].used) {
+            held_t *h = &p->held[i];
+            h->used = true;
+            h->toward_server = toward_server;
+            h->peer = to;
+            memcpy(h->msg, d, n);
+            h->len = n;
+            h->due = due;
+            return true;
+        }
+    return false;
+}
+
+/* Sends what was held back and is due. */
+static void release_held(proxy_t *p, cs_time_ms_t now)
+{
+    for (size_t i = 0; i < MAX_HELD; i++) {
+        held_t *h = &p->held[i];
+        if (!h->used || h->due > now)
+            continue;
+        h->used = false;
+        if (cs_udp_queue(h->toward_server ? &p->up_udp : &p->down_udp, h->peer, h->msg, h->len) != CS_NET_OK)
+            fprintf(stderr, "coreseal proxy: cannot send a held datagram\n");
+    }
+}
+
+static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool toward_server, cs_time_ms_t now)
 {
     if (!p->attacks || (int)(rand32(p) % 100) >= p->attack_rate ||
         (p->attack_dir == 1 && !toward_server) || (p->attack_dir == 2 && toward_server))
         return true;
-    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST, ATK_INJECT},
+    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST, ATK_INJECT, ATK_DELAY,
+                                 ATK_REORDER},
              chosen[N_ATTACKS], k = 0;
     for (int i = 0; i < N_ATTACKS; i++)
         if (p->attacks & modes[i])
@@ -231,6 +275,13 @@ static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool towar
     if (modes[which] == ATK_INJECT) {
         p->tried[which] += inject(d, n, toward_server);
         return true;
+    }
+    if (modes[which] == ATK_DELAY || modes[which] == ATK_REORDER) {
+        /* reorder: held for one turn of the loop, so what follows overtakes it */
+        cs_time_ms_t due = now + (modes[which] == ATK_DELAY ? p->attack_delay_ms : 1);
+        bool held = hold(p, d, *n, to, toward_server, due);
+        p->tried[which] += held;
+        return !held;
     }
     p->tried[which]++;
     switch (modes[which]) {
@@ -983,7 +1034,7 @@ static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, boo
         memcpy(copy, d, len);
         coap_ep_send_ack(ep);
         log_msg(p, dir, to, copy, len);
-        if (!attack(p, copy, &len, to, toward_server))
+        if (!attack(p, copy, &len, to, toward_server, cs_net_now()))
             continue;
         capture(p, udp, to, true, copy, len);
         if (cs_udp_queue(udp, to, copy, len) != CS_NET_OK)
@@ -1024,10 +1075,12 @@ static void usage(FILE *f)
             "                             answer repeats from them (never OSCORE answers)\n"
             "      --log FILE             one line per message with what the proxy can see\n"
             "      --pcap FILE            every plain UDP datagram as a capture file for Wireshark\n"
-            "      --attack MODES         flip,drop,replay,strip,subst,inject (comma-separated):\n"
-            "                             tamper with messages, for tests and demos only (subst:\n"
-            "                             every digit 0-8 of a payload becomes 9; inject: requests\n"
-            "                             gain Uri-Query first=1, responses an ETag)\n"
+            "      --attack MODES         flip,drop,replay,strip,subst,inject,delay,reorder\n"
+            "                             (comma-separated): tamper with messages, for tests and\n"
+            "                             demos only (subst: every digit 0-8 of a payload becomes\n"
+            "                             9; inject: requests gain Uri-Query first=1, responses an\n"
+            "                             ETag; delay: held --attack-delay MS, default 300;\n"
+            "                             reorder: overtaken by what follows)\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
             "      --attack-direction D   both (default), to-server or to-client\n"
             "      --block-size N         OSCORE messages cross the upstream hop in outer\n"
@@ -1051,9 +1104,10 @@ int cmd_proxy(int argc, char **argv)
     p.attack_rate = 100;
     p.block_szx = 0xff;
     p.client_szx = 0xff;
+    p.attack_delay_ms = 300;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
            OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
-           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS };
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS, OPT_DELAY };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -1068,6 +1122,7 @@ int cmd_proxy(int argc, char **argv)
         {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
         {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
         {"cache", no_argument, NULL, OPT_CACHE},
+        {"attack-delay", required_argument, NULL, OPT_DELAY},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"upstream-psk", required_argument, NULL, OPT_UP_PSK},
@@ -1111,6 +1166,11 @@ int cmd_proxy(int argc, char **argv)
         case OPT_UP_CA: p.up_dtls.ca_file = optarg; break;
         case OPT_FORWARD: p.forward = true; break;
         case OPT_CACHE: p.cache_on = true; break;
+        case OPT_DELAY:
+            p.attack_delay_ms = atoi(optarg);
+            if (p.attack_delay_ms < 1 || p.attack_delay_ms > 600000)
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-delay expects 1..600000 ms");
+            break;
         case OPT_ROUTE: {
             char *eq = strchr(optarg, '=');
             if (!eq || p.n_routes == MAX_ROUTES || (size_t)(eq - optarg) >= sizeof p.routes[0].host)
@@ -1130,10 +1190,11 @@ int cmd_proxy(int argc, char **argv)
             for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 unsigned m = !strcmp(tok, "flip") ? ATK_FLIP : !strcmp(tok, "drop") ? ATK_DROP
                              : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP
-                             : !strcmp(tok, "subst") ? ATK_SUBST : !strcmp(tok, "inject") ? ATK_INJECT : 0;
+                             : !strcmp(tok, "subst") ? ATK_SUBST : !strcmp(tok, "inject") ? ATK_INJECT
+                             : !strcmp(tok, "delay") ? ATK_DELAY : !strcmp(tok, "reorder") ? ATK_REORDER : 0;
                 if (!m) {
                     free(list);
-                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst, inject)",
+                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst, inject, delay, reorder)",
                                     tok);
                 }
                 p.attacks |= m;
@@ -1269,13 +1330,15 @@ int cmd_proxy(int argc, char **argv)
             if (coap_ep_tick(&p.down, now, &ev) != COAP_OK)
                 break;
         } while (ev.type != COAP_EV_NONE);
+        release_held(&p, now);
         flush(&p, &p.up, &p.up_udp, "proxy->server", true);
         flush(&p, &p.down, &p.down_udp, "proxy->client", false);
     }
     fprintf(stderr,
             "coreseal proxy: forwarded %lu requests, %lu answered from the cache; attacks tried: flip %lu, drop %lu, replay %lu, "
-            "strip %lu, subst %lu, inject %lu\n",
-            p.forwarded, p.cache_hits, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4], p.tried[5]);
+            "strip %lu, subst %lu, inject %lu, delay %lu, reorder %lu\n",
+            p.forwarded, p.cache_hits, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4], p.tried[5],
+            p.tried[6], p.tried[7]);
 out:
     for (size_t i = 0; i < MAX_PENDING; i++) /* HTTP requests still waiting */
         if (p.pend[i].active && p.pend[i].http)
