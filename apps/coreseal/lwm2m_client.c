@@ -762,6 +762,13 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
     return -1;
 }
 
+/* An RST for the request in flight (also what the transport makes of a
+ * DTLS session or TCP connection that is gone): as good as no answer. */
+static bool is_main_reset(const client_t *c, const coap_ep_event_t *ev)
+{
+    return ev->type == COAP_EV_RESET && ev->token_len == 8 && !memcmp(ev->token, c->token, 8);
+}
+
 /* No answer: before registration the end; an Update over DTLS may have
  * met a server that restarted and forgot the session (DTLS cannot say
  * so), so a new handshake and a Register follow (LwM2M Core 6.2.2: a
@@ -769,11 +776,13 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
 static int on_timeout(client_t *c, const coap_ep_event_t *ev)
 {
     if (c->phase != REGISTERED)
-        return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver does not answer",
-                        c->phase == BOOTSTRAPPING ? "bootstrap " : "");
+        return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver %s",
+                        c->phase == BOOTSTRAPPING ? "bootstrap " : "",
+                        ev->type == COAP_EV_RESET ? "reset the request (or its connection is gone)" : "does not answer");
     if (!cs_net_peer_is_dtls(c->peer) || ev->token_len != 8 || memcmp(ev->token, c->token, 8))
         return -1;
-    printf("client: no answer to the Update: new DTLS handshake, registering again\n");
+    printf("client: no answer to the Update%s: new DTLS handshake, registering again\n",
+           ev->type == COAP_EV_RESET ? " (session gone)" : "");
     fflush(stdout);
     char err[256] = "";
     cs_dtls_close(&c->n.udp, c->peer);
@@ -831,14 +840,15 @@ static int run(client_t *c, long duration, long interval_ms)
             } else if (ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, c->token, 8)) {
                 if ((rc = main_response(c, &ev, now, &next_update)) >= 0)
                     return rc;
-            } else if (ev.type == COAP_EV_TIMEOUT && (rc = on_timeout(c, &ev)) >= 0) {
+            } else if ((ev.type == COAP_EV_TIMEOUT || is_main_reset(c, &ev)) && (rc = on_timeout(c, &ev)) >= 0) {
                 return rc;
             }
         }
         coap_ep_event_t ev;
         while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE) {
             int rc;
-            if (!fw_pull_event(&c->fw, &c->n, &ev) && ev.type == COAP_EV_TIMEOUT && (rc = on_timeout(c, &ev)) >= 0)
+            if (!fw_pull_event(&c->fw, &c->n, &ev) && (ev.type == COAP_EV_TIMEOUT || is_main_reset(c, &ev)) &&
+                (rc = on_timeout(c, &ev)) >= 0)
                 return rc;
         }
     }

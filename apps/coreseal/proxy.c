@@ -26,7 +26,6 @@
 
 #define MAX_MSG 1400
 #define MAX_PENDING 256
-#define MAX_ROUTES 16
 #define MAX_CACHE 64
 #define CACHE_KEY_MAX 600
 #define COAP_HOP_LIMIT_REACHED 0xa8 /* 5.08, RFC 8768 */
@@ -71,10 +70,6 @@ typedef struct {
     cs_time_ms_t expires;
 } kept_t;
 
-typedef struct {
-    char host[128];
-    char target[256]; /* coap://host:port */
-} route_t;
 
 /* --cache: plain CoAP answers kept for their Max-Age (RFC 7252 §5.6, 5.7.1). */
 typedef struct {
@@ -111,9 +106,7 @@ typedef struct {
     hc_gateway_t *gw;
     cs_dtls_config_t down_dtls, up_dtls; /* toward clients, toward coaps:// servers */
     bool forward;
-    route_t routes[MAX_ROUTES];
-    int n_routes;
-    const char *default_target;
+    cs_proxy_routes_t routes; /* --route, --default, --routes FILE */
     FILE *log;
     FILE *pcap; /* --pcap: every datagram as it crossed the proxy */
     int verbose;
@@ -286,15 +279,21 @@ static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool towar
     p->tried[which]++;
     switch (modes[which]) {
     case ATK_FLIP: {
-        /* a bit of the payload, or of the options, never the header: a
-         * flipped message ID or token only confuses matching */
-        if (coap_msg_parse(&m, d, *n) != COAP_OK || (!m.payload_len && !m.opts_len))
+        /* any byte toward the client; toward the server the code and
+         * everything after the token, but not the first byte, message ID
+         * or token, whose change only leaves the proxy's own exchange
+         * unanswered until it times out (and its NSTART=1 queue behind
+         * it). What OSCORE does not protect (type, message ID, outer code,
+         * token) at worst breaks an exchange; anything else fails
+         * verification */
+        size_t body = 4 + (size_t)(d[0] & 0x0f);
+        if (!toward_server || *n <= body) {
+            if (*n)
+                d[rand32(p) % *n] ^= (uint8_t)(1u << (rand32(p) % 8));
             return true;
-        size_t span = m.opts_len + m.payload_len;
-        size_t pos = rand32(p) % span;
-        uint8_t *target = pos < m.opts_len ? (uint8_t *)m.opts + pos
-                                           : (uint8_t *)m.payload + (pos - m.opts_len);
-        *target ^= (uint8_t)(1u << (rand32(p) % 8));
+        }
+        size_t pos = rand32(p) % (*n - body + 1); /* 0: the code */
+        d[pos ? body + pos - 1 : 1] ^= (uint8_t)(1u << (rand32(p) % 8));
         return true;
     }
     case ATK_DROP: p->dropped++; return false;
@@ -404,8 +403,33 @@ static bool scheme_supported(const proxy_t *p, const char *scheme, size_t len)
            (len == 5 && !memcmp(scheme, "coaps", 5) && (p->up_dtls.n_psks || p->up_dtls.ca_file));
 }
 
-/* Where a request goes: forward-proxy options, a Uri-Host route, or the
- * default backend. Fills the target URI into out. */
+/* True if the request's path is prefix or below it ("/sensors" takes
+ * /sensors and /sensors/t, not /sensorsX). An OSCORE request has its path
+ * inside the ciphertext: it matches no path route. */
+static bool path_under(const coap_msg_t *m, const char *prefix)
+{
+    char path[512];
+    size_t n = 0;
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        if (o.num == COAP_OPT_URI_PATH) {
+            if (n + 1 + o.len >= sizeof path)
+                return false;
+            path[n++] = '/';
+            memcpy(path + n, o.val, o.len);
+            n += o.len;
+        }
+    path[n] = '\0';
+    size_t plen = strlen(prefix);
+    while (plen > 1 && prefix[plen - 1] == '/')
+        plen--;
+    return !strncmp(path, prefix, plen) && (path[plen] == '\0' || path[plen] == '/' || plen == 1);
+}
+
+/* Where a request goes: forward-proxy options, a route by Uri-Host or path
+ * prefix, or the default backend. Fills the target URI into out. */
 static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap, bool *forward)
 {
     coap_opt_t scheme, host, port, puri;
@@ -434,13 +458,16 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
         *forward = true;
         return true;
     }
-    for (int i = 0; has_host && i < p->n_routes; i++)
-        if (strlen(p->routes[i].host) == host.len && !memcmp(p->routes[i].host, host.val, host.len)) {
-            snprintf(out, cap, "%s", p->routes[i].target);
+    for (size_t i = 0; i < p->routes.n; i++) {
+        const cs_proxy_route_t *r = &p->routes.route[i];
+        if (r->host[0] ? has_host && strlen(r->host) == host.len && !memcmp(r->host, host.val, host.len)
+                       : path_under(m, r->path)) {
+            snprintf(out, cap, "%s", r->target);
             return true;
         }
-    if (p->default_target) {
-        snprintf(out, cap, "%s", p->default_target);
+    }
+    if (p->routes.default_target[0]) {
+        snprintf(out, cap, "%s", p->routes.default_target);
         return true;
     }
     return false;
@@ -1069,7 +1096,10 @@ static void usage(FILE *f)
             "                             Uri-Host + Uri-Port); coap://, coap+tcp://, coap+ws://\n"
             "                             and (with --upstream-...) coaps:// targets\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
-            "                             (coap://backend:port or coap+tcp://...); repeatable\n"
+            "                             (coap://backend:port or coap+tcp://...); repeatable;\n"
+            "      --route /PATH=URI      ... or those under a path prefix (plain CoAP only: an\n"
+            "                             OSCORE request's path is encrypted)\n"
+            "      --routes FILE          routes and a default from a JSON file (docs/proxies.md)\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
             "      --cache                keep plain CoAP answers to GET for their Max-Age and\n"
             "                             answer repeats from them (never OSCORE answers)\n"
@@ -1107,7 +1137,8 @@ int cmd_proxy(int argc, char **argv)
     p.attack_delay_ms = 300;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
            OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
-           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS, OPT_DELAY };
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS, OPT_DELAY, OPT_ROUTES };
+    const char *routes_file = NULL;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
         {"route", required_argument, NULL, OPT_ROUTE}, {"default", required_argument, NULL, OPT_DEFAULT},
@@ -1122,6 +1153,7 @@ int cmd_proxy(int argc, char **argv)
         {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
         {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
         {"cache", no_argument, NULL, OPT_CACHE},
+        {"routes", required_argument, NULL, OPT_ROUTES},
         {"attack-delay", required_argument, NULL, OPT_DELAY},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
@@ -1173,14 +1205,17 @@ int cmd_proxy(int argc, char **argv)
             break;
         case OPT_ROUTE: {
             char *eq = strchr(optarg, '=');
-            if (!eq || p.n_routes == MAX_ROUTES || (size_t)(eq - optarg) >= sizeof p.routes[0].host)
-                return cli_fail("proxy", CLI_EXIT_USAGE, "--route expects HOST=coap://backend:port");
-            snprintf(p.routes[p.n_routes].host, sizeof p.routes[0].host, "%.*s", (int)(eq - optarg), optarg);
-            snprintf(p.routes[p.n_routes].target, sizeof p.routes[0].target, "%s", eq + 1);
-            p.n_routes++;
+            cs_proxy_route_t *r = &p.routes.route[p.routes.n];
+            if (!eq || eq == optarg || p.routes.n == CS_PROXY_MAX_ROUTES ||
+                (size_t)(eq - optarg) >= sizeof r->host || strlen(eq + 1) >= sizeof r->target)
+                return cli_fail("proxy", CLI_EXIT_USAGE, "--route expects HOST=URI or /PATH=URI");
+            snprintf(optarg[0] == '/' ? r->path : r->host, sizeof r->host, "%.*s", (int)(eq - optarg), optarg);
+            snprintf(r->target, sizeof r->target, "%s", eq + 1);
+            p.routes.n++;
             break;
         }
-        case OPT_DEFAULT: p.default_target = optarg; break;
+        case OPT_DEFAULT: snprintf(p.routes.default_target, sizeof p.routes.default_target, "%s", optarg); break;
+        case OPT_ROUTES: routes_file = optarg; break;
         case OPT_LOG:
             if (!(p.log = fopen(optarg, "a")))
                 return cli_fail("proxy", CLI_EXIT_USAGE, "cannot write %s", optarg);
@@ -1227,9 +1262,22 @@ int cmd_proxy(int argc, char **argv)
         default: usage(stderr); return CLI_EXIT_USAGE;
         }
     }
-    if (!p.forward && !p.n_routes && !p.default_target && !p.http_port) {
+    if (routes_file) { /* the file's routes first, then those of the command line */
+        static cs_proxy_routes_t f;
+        char ferr[512];
+        if (cs_proxy_routes_load(routes_file, &f, ferr, sizeof ferr) != CS_STORE_OK)
+            return cli_fail("proxy", CLI_EXIT_CONFIG, "%s", ferr);
+        if (f.n + p.routes.n > CS_PROXY_MAX_ROUTES)
+            return cli_fail("proxy", CLI_EXIT_USAGE, "at most %d routes in all", CS_PROXY_MAX_ROUTES);
+        memcpy(&f.route[f.n], p.routes.route, p.routes.n * sizeof f.route[0]);
+        f.n += p.routes.n;
+        if (p.routes.default_target[0])
+            memcpy(f.default_target, p.routes.default_target, sizeof f.default_target);
+        p.routes = f;
+    }
+    if (!p.forward && !p.routes.n && !p.routes.default_target[0] && !p.http_port) {
         usage(stderr);
-        return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route, --default or --listen-http");
+        return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route, --routes, --default or --listen-http");
     }
     if (cs_crypto_openssl_new(&p.crypto) != CS_CRYPTO_OK)
         return cli_fail("proxy", CLI_EXIT_CONFIG, "cannot initialise OpenSSL");

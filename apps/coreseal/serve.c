@@ -1227,8 +1227,11 @@ int cmd_serve(int argc, char **argv)
             if (s.obs[i].active)
                 cap = s.observe_interval_ms < 20 ? (cs_time_ms_t)s.observe_interval_ms : 20;
         int wait = next <= now ? 0 : next - now > cap ? (int)cap : (int)(next - now);
-        if (cs_udp_receive(&s.udp, wait) != CS_NET_OK)
+        cs_net_err_t ne = cs_udp_receive(&s.udp, wait);
+        if (ne != CS_NET_OK) {
+            fprintf(stderr, "coreseal serve: %s\n", coreseal_strerror(ne));
             break;
+        }
         now = cs_net_now();
         for (size_t i = 0; i < s.udp.n_in; i++) {
             coap_ep_event_t ev;
@@ -1251,10 +1254,12 @@ int cmd_serve(int argc, char **argv)
                 observer_remove(&s, ev.peer, ev.token, ev.token_len);
         } while (ev.type != COAP_EV_NONE);
         notify_observers(&s, now);
-        if (cs_udp_collect(&s.udp, &s.ep) != CS_NET_OK || cs_udp_flush(&s.udp) != CS_NET_OK)
+        if ((ne = cs_udp_collect(&s.udp, &s.ep)) != CS_NET_OK || (ne = cs_udp_flush(&s.udp)) != CS_NET_OK) {
+            fprintf(stderr, "coreseal serve: %s\n", coreseal_strerror(ne));
             break;
+        }
     }
-    fprintf(stderr, "coreseal serve: cli_stopping; saving OSCORE state\n");
+    fprintf(stderr, "coreseal serve: stopping; saving OSCORE state\n");
 out:
     cli_security_close(&s.sec);
     cs_udp_close(&s.udp);

@@ -30,6 +30,14 @@ typedef struct {
     struct cs_tcp *tcp; /* CoAP over TCP, once cs_tcp_listen/cs_tcp_connect ran */
     struct cs_dtls *dtls; /* CoAP over DTLS, once cs_dtls_listen/cs_dtls_connect ran */
     FILE *log;          /* where TCP and DTLS events are told; NULL: nowhere */
+    /* RSTs standing in for the answer of a peer whose connection or session
+     * is gone, to a CON sent to it: the endpoint ends that exchange (a
+     * server drops the observer) instead of retransmitting into nothing */
+    struct {
+        coap_peer_t peer;
+        uint8_t msg[4];
+    } gone[16];
+    size_t n_gone;
     char why[160];      /* why the last TCP connection or DTLS session ended */
     cs_net_addr_t *peers;
     size_t n_peers, cap_peers;
@@ -63,7 +71,9 @@ const cs_net_addr_t *cs_udp_peer_addr(const cs_udp_t *u, coap_peer_t peer);
 void cs_net_addr_str(const cs_net_addr_t *a, char *buf, size_t len);
 
 /* Copies everything the endpoint has to send into the batch (sending
- * full batches); then cs_udp_flush() sends the rest. */
+ * full batches); then cs_udp_flush() sends the rest. A message to a peer
+ * whose TCP connection or DTLS session is gone is dropped, not an error;
+ * if it was a CON, an RST from that peer comes in with the next receive. */
 CS_MUST_CHECK cs_net_err_t cs_udp_collect(cs_udp_t *u, coap_ep_t *ep);
 CS_MUST_CHECK cs_net_err_t cs_udp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_t n);
 CS_MUST_CHECK cs_net_err_t cs_udp_flush(cs_udp_t *u);

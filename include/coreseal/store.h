@@ -157,4 +157,26 @@ CS_MUST_CHECK cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t 
 /* Atomically replaces path with data (tmp + fsync + rename + dir fsync). */
 CS_MUST_CHECK cs_store_err_t cs_file_write_atomic(const char *path, const void *data, size_t len);
 
+/* ---- `coreseal proxy --routes FILE` (docs/proxies.md) ----
+ * {"routes": [{"host": "dev1.example", "target": "coap://10.0.0.7"},
+ *             {"path": "/sensors", "target": "coap+tcp://10.0.0.8:5683"}],
+ *  "default": "coap://10.0.0.9"} */
+#define CS_PROXY_MAX_ROUTES 64
+
+typedef struct {
+    char host[128];   /* by Uri-Host, or */
+    char path[128];   /* by path prefix ("/sensors": /sensors and below) */
+    char target[256]; /* coap://, coap+tcp://, coap+ws:// or coaps:// */
+} cs_proxy_route_t;
+
+typedef struct {
+    cs_proxy_route_t route[CS_PROXY_MAX_ROUTES];
+    size_t n;
+    char default_target[256]; /* "" for none */
+} cs_proxy_routes_t;
+
+CS_MUST_CHECK cs_store_err_t cs_proxy_routes_parse(const char *text, size_t len, cs_proxy_routes_t *r, char *err,
+                                                   size_t err_len);
+CS_MUST_CHECK cs_store_err_t cs_proxy_routes_load(const char *path, cs_proxy_routes_t *r, char *err, size_t err_len);
+
 #endif

@@ -242,7 +242,18 @@ cs_net_err_t cs_udp_collect(cs_udp_t *u, coap_ep_t *ep)
     while ((d = coap_ep_send_buf(ep, &len, &to)) != NULL) {
         cs_net_err_t e = cs_udp_queue(u, to, d, len);
         coap_ep_send_ack(ep);
-        if (e != CS_NET_OK)
+        /* a peer whose connection or session is gone, or that takes
+         * nothing this large, loses its message (CoAP times the exchange
+         * out); the others' messages still go */
+        if (e == CS_NET_ERR_CLOSED && len >= 4 && ((d[0] >> 4) & 3) == COAP_TYPE_CON && d[1] != COAP_CODE_EMPTY &&
+            u->n_gone < sizeof u->gone / sizeof u->gone[0]) {
+            u->gone[u->n_gone].peer = to;
+            u->gone[u->n_gone].msg[0] = 0x40 | COAP_TYPE_RST << 4;
+            u->gone[u->n_gone].msg[1] = COAP_CODE_EMPTY;
+            memcpy(u->gone[u->n_gone].msg + 2, d + 2, 2); /* its message ID */
+            u->n_gone++;
+        }
+        if (e != CS_NET_OK && e != CS_NET_ERR_CLOSED && e != CS_NET_ERR_TOO_LARGE)
             return e;
     }
     return CS_NET_OK;
@@ -286,6 +297,12 @@ static cs_net_err_t read_datagrams(cs_udp_t *u)
 cs_net_err_t cs_udp_receive(cs_udp_t *u, int timeout_ms)
 {
     u->n_in = 0;
+    for (size_t k = 0; k < u->n_gone; k++) { /* answers for peers that are gone */
+        memcpy(u->in[u->n_in], u->gone[k].msg, 4);
+        u->in_len[u->n_in] = 4;
+        u->in_peer[u->n_in++] = u->gone[k].peer;
+    }
+    u->n_gone = 0;
     cs_tcp_drain(u); /* what TCP connections have waiting goes first */
     int dtls_due = cs_dtls_tick(u); /* DTLS handshake retransmissions */
     if (u->n_in)

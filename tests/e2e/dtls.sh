@@ -11,7 +11,7 @@ B=$(readlink -f "$1")
 PORT=${2:-$((20000 + ($$ * 79) % 40000))}
 PY=/usr/bin/python3
 W=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 cd "$W" || exit 1
 pass=0
 fail=0
@@ -146,6 +146,20 @@ check "OSCORE through the same proxy: $((subst - 1)) changes made, $rejected rej
     test "$rejected" -eq $((subst - 1)) -a "$other" -eq 0 -a $((ok + rejected)) -eq 30 -a "$rejected" -gt 0
 check "OSCORE through the same proxy: its log holds no plaintext" bash -c "! grep -q 'Hello World' proxy.log"
 
+# --- an honest DTLS-terminating proxy: block-wise and Observe across it, OSCORE inside
+HP=$((PORT + 8))
+"$B" proxy --listen 127.0.0.1:$((PORT + 9)) --listen-dtls 127.0.0.1:$HP --psk dev1:secret-one \
+    --upstream-psk dev2:0x00112233445566778899aabbccddeeff --default $D > hproxy.err 2>&1 &
+HPX=$!
+wait_for hproxy.err "DTLS on"
+"$B" get --psk dev1:secret-one --oscore client.json -o viap.bin coaps://127.0.0.1:$HP/big.bin
+check "OSCORE block-wise GET through a DTLS-terminating proxy (DTLS both hops)" cmp -s viap.bin big.bin
+"$B" put --psk dev1:secret-one --oscore client.json -f big.bin coaps://127.0.0.1:$HP/upp.bin
+check "OSCORE block-wise PUT through it" cmp -s www/upp.bin big.bin
+"$B" get --psk dev1:secret-one --oscore client.json --observe=2 coaps://127.0.0.1:$HP/oscore/observe2 > pnotes.txt
+check "OSCORE Observe through it" test "$(head -3 pnotes.txt | tr '\n' ' ')" = "one two three "
+kill -TERM $HPX; wait $HPX 2>/dev/null
+
 # --- LwM2M over DTLS (Security mode PSK), alone and with OSCORE inside
 cat > lwc.json <<J
 {"master_secret":"00112233445566778899aabbccddeeff","sender_id":"6465763031","recipient_id":"00"}
@@ -219,9 +233,12 @@ CO=$(command -v coap-client-openssl || true)
 CG=$(command -v coap-client-gnutls || true)
 SO=$(command -v coap-server-openssl || true)
 if [ -n "$CO" ] && [ -n "$CG" ] && [ -n "$SO" ]; then
-    check "coap-client (OpenSSL) PSK -> coreseal serve" test "$("$CO" -m get -u dev1 -k secret-one $D/temp 2>/dev/null)" = "21.5"
-    check "coap-client (GnuTLS) PSK -> coreseal serve" test "$("$CG" -m get -u dev1 -k secret-one $D/temp 2>/dev/null)" = "21.5"
-    "$CO" -m put -u dev1 -k secret-one -f big.bin $D/lc.bin 2>/dev/null
+    # libcoap 4.3.1's OpenSSL client now and then gives up before its first
+    # datagram ("cannot send CoAP pdu", nothing reaches the server): one retry
+    lc() { "$@" 2>/dev/null || "$@" 2>/dev/null; }
+    check "coap-client (OpenSSL) PSK -> coreseal serve" test "$(lc "$CO" -m get -u dev1 -k secret-one $D/temp)" = "21.5"
+    check "coap-client (GnuTLS) PSK -> coreseal serve" test "$(lc "$CG" -m get -u dev1 -k secret-one $D/temp)" = "21.5"
+    lc "$CO" -m put -u dev1 -k secret-one -f big.bin $D/lc.bin
     check "coap-client (OpenSSL) block-wise PUT over DTLS" cmp -s www/lc.bin big.bin
     check "coap-client (OpenSSL) Certificate mode -> coreseal serve" \
         test "$("$CO" -m get -c client.pem -j client.key -R ca.pem $XU/temp 2>/dev/null)" = "21.5"

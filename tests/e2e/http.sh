@@ -95,15 +95,17 @@ check "an OSCORE 4.04 arrives protected inside a 200 and is read by the client (
     > attack.err 2>&1 &
 ATK=$!
 wait_for attack.err "HTTP on"
-ok=0
+ok=0 bad=0 altered=0 # intact is possible: a flip in the outer code or message ID changes nothing protected
 for i in $(seq 10); do
     out=$("$B" get -T 5 --oscore client.json http://127.0.0.1:$A/hc/$T/oscore/hello/1 2>/dev/null)
-    [ "$out" = "Hello World!" ] && ok=$((ok + 1))
+    rc=$?
+    if [ $rc -ne 0 ]; then bad=$((bad + 1)); elif [ "$out" = "Hello World!" ]; then ok=$((ok + 1)); else altered=$((altered + 1)); fi
 done
 kill -INT $ATK
 wait $ATK 2>/dev/null
 flips=$(sed -n 's/.*flip \([0-9]*\),.*/\1/p' attack.err)
-check "bit flips by the cross-proxy: $flips made, 0 of 10 requests accepted" test $ok -eq 0 -a "${flips:-0}" -ge 10
+check "bit flips by the cross-proxy: $flips made, $altered of 10 altered accepted ($bad rejected, $ok intact)" \
+    test $altered -eq 0 -a $bad -ge 5 -a "${flips:-0}" -ge 10
 check "... and the honest proxy still works after them" \
     test "$("$B" get --oscore client.json $HC/$T/oscore/hello/1)" = "Hello World!"
 

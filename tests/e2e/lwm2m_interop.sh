@@ -31,7 +31,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1
 peer() { node "$DIR/lwm2m_node_peer.js" "$@" 2>/dev/null; }
 
-peer server $PORT > ns.log &
+node "$DIR/lwm2m_node_peer.js" server $PORT > ns.log 2>/dev/null & # not through peer(): kill must reach node
 for _ in $(seq 50); do grep -q 'listening' ns.log && break; sleep 0.1; done
 "$B" lwm2m client --server coap://127.0.0.1:$PORT --ep cs-dev --duration 3 > nc.log 2>&1; rc=$?
 check "their server: our client registers (LwM2M 1.2 link format)" grep -q 'peer: registered cs-dev lt=300' ns.log

@@ -91,6 +91,12 @@ check "UDP client -> proxy -> WebSocket server, OSCORE" \
     test "$("$B" get --oscore client.json -P coap://127.0.0.1:$P $WS/oscore/hello/1)" = "Hello World!"
 "$B" get --oscore client.json -P coap+ws://127.0.0.1:$PW -o got2.bin $U/big.bin
 check "OSCORE block-wise GET, WebSocket client -> proxy -> UDP server" cmp -s got2.bin big.bin
+"$B" put --oscore client.json -P coap+ws://127.0.0.1:$PW -f big.bin $U/up2.bin
+check "OSCORE block-wise PUT, WebSocket client -> proxy -> UDP server" cmp -s www/up2.bin big.bin
+"$B" get --oscore client.json -P coap+ws://127.0.0.1:$PW --observe=2 $U/oscore/observe2 > notes2.txt
+check "OSCORE Observe, WebSocket client -> proxy -> UDP server" test "$(head -3 notes2.txt | tr '\n' ' ')" = "one two three "
+"$B" get --oscore client.json -P coap://127.0.0.1:$P --observe=2 $WS/oscore/observe2 > notes3.txt
+check "OSCORE Observe, UDP client -> proxy -> WebSocket server" test "$(head -3 notes3.txt | tr '\n' ' ')" = "one two three "
 check "the proxy log holds no OSCORE plaintext" bash -c "! grep -q 'Hello World' proxy.log"
 
 echo "ws: $pass passed, $fail failed"

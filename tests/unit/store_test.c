@@ -251,6 +251,44 @@ static void test_bootstrap_config(void **state)
     }
 }
 
+static void test_proxy_routes(void **state)
+{
+    (void)state;
+    static cs_proxy_routes_t r;
+    char err[256];
+    const char *ok = "{\"routes\":[{\"host\":\"dev1.example\",\"target\":\"coap://10.0.0.7\"},"
+                     "{\"path\":\"/sensors\",\"target\":\"coap+tcp://10.0.0.8:5683\"}],"
+                     "\"default\":\"coaps://10.0.0.9\"}";
+    assert_int_equal(cs_proxy_routes_parse(ok, strlen(ok), &r, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.route[0].host, "dev1.example");
+    assert_string_equal(r.route[0].path, "");
+    assert_string_equal(r.route[1].path, "/sensors");
+    assert_string_equal(r.route[1].target, "coap+tcp://10.0.0.8:5683");
+    assert_string_equal(r.default_target, "coaps://10.0.0.9");
+    static const struct {
+        const char *text;
+        cs_store_err_t code;
+        const char *says;
+    } bad[] = {
+        {"[]", CS_STORE_ERR_SYNTAX, "not a JSON object"},
+        {"{}", CS_STORE_ERR_MISSING, "give routes, a default, or both"},
+        {"{\"routes\":[{\"host\":\"a\",\"path\":\"/b\",\"target\":\"coap://x\"}]}", CS_STORE_ERR_VALUE,
+         "routes[0]: give host or path (not both)"},
+        {"{\"routes\":[{\"path\":\"b\",\"target\":\"coap://x\"}]}", CS_STORE_ERR_VALUE, "path must start with /"},
+        {"{\"routes\":[{\"host\":\"a\",\"target\":\"http://x\"}]}", CS_STORE_ERR_VALUE, "routes[0]: target must be"},
+        {"{\"default\":\"udp://x\"}", CS_STORE_ERR_VALUE, "default must be a coap://"},
+        {"{\"routes\":{}}", CS_STORE_ERR_VALUE, "routes must be an array"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(cs_proxy_routes_parse(bad[i].text, strlen(bad[i].text), &r, err, sizeof err), bad[i].code);
+        if (!strstr(err, bad[i].says))
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, bad[i].says);
+        assert_int_equal(r.n, 0);
+    }
+}
+
 static void test_state_file_life_cycle(void **state)
 {
     (void)state;
@@ -368,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_state_file_life_cycle),
         cmocka_unit_test(test_state_file_keeps_b2_id_context),
         cmocka_unit_test(test_bootstrap_config),
+        cmocka_unit_test(test_proxy_routes),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

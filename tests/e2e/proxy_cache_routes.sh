@@ -2,7 +2,8 @@
 # `coreseal proxy --cache`: plain CoAP answers to GET reused for their Max-Age
 # with the remaining freshness (RFC 7252 §5.6, §5.7.1), unsafe requests
 # invalidating them, and OSCORE answers never cached (each is bound to its
-# request). Usage: cache.sh CORESEAL [BASE_PORT]
+# request). And the reverse proxy's routes file: by Uri-Host and by path
+# prefix, with a default. Usage: proxy_cache_routes.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
 PORT=${2:-$((20000 + ($$ * 67) % 40000))}
@@ -59,5 +60,29 @@ kill -INT $PROXY
 wait $PROXY 2>/dev/null
 check "the proxy counts its cache hits" grep -q '1 answered from the cache' proxy.err
 
-echo "cache: $pass passed, $fail failed"
+# --- routes from a file: by path prefix and by Uri-Host, else the default
+S2=$((PORT + 2)) R=$((PORT + 3))
+mkdir -p www2/b
+printf 'from backend two' > www2/b/x.txt
+printf 'two at its root' > www2/v.txt
+"$B" serve --listen 127.0.0.1:$S2 --root www2 > server2.log 2>&1 &
+cat > routes.json <<J
+{"routes": [{"path": "/b", "target": "coap://127.0.0.1:$S2"},
+            {"host": "two.example", "target": "coap://127.0.0.1:$S2"}],
+ "default": "coap://127.0.0.1:$S"}
+J
+"$B" proxy --listen 127.0.0.1:$R --routes routes.json > rproxy.err 2>&1 &
+wait_for server2.log listening && wait_for rproxy.err listening
+check "a path-prefix route (/b)" test "$("$B" get coap://127.0.0.1:$R/b/x.txt)" = "from backend two"
+check "a Uri-Host route (two.example)" test "$("$B" get -O 3,two.example coap://127.0.0.1:$R/v.txt)" = "two at its root"
+check "everything else to the default" test "$("$B" get coap://127.0.0.1:$R/v.txt)" = "version 3"
+check "OSCORE requests hide their path: the default serves them" \
+    test "$("$B" get --oscore client.json coap://127.0.0.1:$R/oscore/hello/1)" = "Hello World!"
+printf '{"routes": [{"path": "b", "target": "coap://x"}]}' > bad.json
+"$B" proxy --listen 127.0.0.1:$((PORT + 4)) --routes bad.json > bad.err 2>&1
+rc=$?
+check "a bad routes file: exit 2 with the reason" \
+    bash -c "[ $rc -eq 2 ] && grep -q 'bad.json: routes\[0\]: path must start with /' bad.err"
+
+echo "proxy_cache_routes: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,0 +1,110 @@
+/* The routes file of `coreseal proxy --routes FILE` (docs/proxies.md):
+ * reverse-proxy routes by Uri-Host or by path prefix, and a default
+ * backend, as JSON. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coreseal/store.h"
+
+static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const char *fmt, ...)
+{
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static bool target_ok(const char *t)
+{
+    return !strncmp(t, "coap://", 7) || !strncmp(t, "coap+tcp://", 11) || !strncmp(t, "coap+ws://", 10) ||
+           !strncmp(t, "coaps://", 8);
+}
+
+/* A string member into out; "" when absent. */
+static cs_store_err_t get(json_t *o, const char *key, char *out, size_t cap, const char *where, char *err,
+                          size_t err_len)
+{
+    json_t *v = json_object_get(o, key);
+    out[0] = '\0';
+    if (!v)
+        return CS_STORE_OK;
+    if (!json_is_string(v) || !json_string_length(v))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "%s: %s must be a non-empty string", where, key);
+    if (json_string_length(v) >= cap)
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "%s: %s longer than %zu bytes", where, key, cap - 1);
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return CS_STORE_OK;
+}
+
+cs_store_err_t cs_proxy_routes_parse(const char *text, size_t len, cs_proxy_routes_t *r, char *err, size_t err_len)
+{
+    if (!text || !r)
+        return CS_STORE_ERR_BAD_ARG;
+    memset(r, 0, sizeof *r);
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(root)) {
+        cs_store_err_t e = fail(err, err_len, CS_STORE_ERR_SYNTAX, "line %d: %s", root ? 1 : jerr.line,
+                                root ? "not a JSON object" : jerr.text);
+        json_decref(root);
+        return e;
+    }
+    json_t *routes = json_object_get(root, "routes");
+    cs_store_err_t e = get(root, "default", r->default_target, sizeof r->default_target, "file", err, err_len);
+    if (e == CS_STORE_OK && r->default_target[0] && !target_ok(r->default_target))
+        e = fail(err, err_len, CS_STORE_ERR_VALUE, "default must be a coap://, coap+tcp://, coap+ws:// or coaps:// URI");
+    if (e == CS_STORE_OK && routes && !json_is_array(routes))
+        e = fail(err, err_len, CS_STORE_ERR_VALUE, "routes must be an array");
+    if (e == CS_STORE_OK && json_array_size(routes) > CS_PROXY_MAX_ROUTES)
+        e = fail(err, err_len, CS_STORE_ERR_VALUE, "at most %d routes", CS_PROXY_MAX_ROUTES);
+    if (e == CS_STORE_OK && !json_array_size(routes) && !r->default_target[0])
+        e = fail(err, err_len, CS_STORE_ERR_MISSING, "give routes, a default, or both");
+    for (size_t i = 0; e == CS_STORE_OK && i < json_array_size(routes); i++) {
+        json_t *o = json_array_get(routes, i);
+        cs_proxy_route_t *rt = &r->route[i];
+        char where[32];
+        snprintf(where, sizeof where, "routes[%zu]", i);
+        if (!json_is_object(o))
+            e = fail(err, err_len, CS_STORE_ERR_VALUE, "%s must be an object", where);
+        else if ((e = get(o, "host", rt->host, sizeof rt->host, where, err, err_len)) ||
+                 (e = get(o, "path", rt->path, sizeof rt->path, where, err, err_len)) ||
+                 (e = get(o, "target", rt->target, sizeof rt->target, where, err, err_len)))
+            ;
+        else if (!rt->host[0] == !rt->path[0])
+            e = fail(err, err_len, CS_STORE_ERR_VALUE, "%s: give host or path (not both)", where);
+        else if (rt->path[0] && rt->path[0] != '/')
+            e = fail(err, err_len, CS_STORE_ERR_VALUE, "%s: path must start with /", where);
+        else if (!rt->target[0] || !target_ok(rt->target))
+            e = fail(err, err_len, CS_STORE_ERR_VALUE,
+                     "%s: target must be a coap://, coap+tcp://, coap+ws:// or coaps:// URI", where);
+        r->n = i + 1;
+    }
+    json_decref(root);
+    if (e != CS_STORE_OK)
+        r->n = 0;
+    return e;
+}
+
+cs_store_err_t cs_proxy_routes_load(const char *path, cs_proxy_routes_t *r, char *err, size_t err_len)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return fail(err, err_len, CS_STORE_ERR_IO, "%s: %s", path ? path : "(null)", strerror(errno));
+    enum { CAP = 65536 };
+    char *buf = malloc(CAP), inner[CS_STORE_ERRMSG_MAX];
+    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
+    fclose(f);
+    cs_store_err_t e = !buf || n == CAP ? fail(inner, sizeof inner, CS_STORE_ERR_VALUE, "larger than 64 KiB")
+                                        : cs_proxy_routes_parse(buf, n, r, inner, sizeof inner);
+    free(buf);
+    if (e != CS_STORE_OK)
+        fail(err, err_len, e, "%s: %s", path, inner);
+    return e;
+}
