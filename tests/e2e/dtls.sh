@@ -158,6 +158,12 @@ check "OSCORE block-wise GET through a DTLS-terminating proxy (DTLS both hops)" 
 check "OSCORE block-wise PUT through it" cmp -s www/upp.bin big.bin
 "$B" get --psk dev1:secret-one --oscore client.json --observe=2 coaps://127.0.0.1:$HP/oscore/observe2 > pnotes.txt
 check "OSCORE Observe through it" test "$(head -3 pnotes.txt | tr '\n' ' ')" = "one two three "
+"$B" get --psk dev1:secret-one -o viap_plain.bin coaps://127.0.0.1:$HP/big.bin
+check "plain block-wise GET through it (the proxy reads every block)" cmp -s viap_plain.bin big.bin
+printf v0 > www/obs.txt
+(for i in 1 2 3 4 5; do sleep 0.3; printf "v$i" > www/obs.txt; done) &
+"$B" get --psk dev1:secret-one --observe=2 coaps://127.0.0.1:$HP/obs.txt > pobs.txt
+check "plain Observe through it ($(wc -l < pobs.txt) values)" test "$(wc -l < pobs.txt)" -ge 3
 kill -TERM $HPX; wait $HPX 2>/dev/null
 
 # --- LwM2M over DTLS (Security mode PSK), alone and with OSCORE inside
