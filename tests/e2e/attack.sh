@@ -60,7 +60,7 @@ rc=$?
 cat plain.txt
 read -r pintact prejected paltered <<< "$(sed -n 's/^answers: \([0-9]*\) intact, \([0-9]*\) rejected, \([0-9]*\) accepted altered.*/\1 \2 \3/p' plain.txt)"
 check "plain CoAP through the same attacks: $paltered altered answers accepted (exit $rc: the attacks land)" \
-    test "${paltered:-0}" -ge 10 -a $rc -eq 6
+    test "${paltered:-0}" -ge 1 -a $rc -eq 6
 kill -INT $PROXY
 wait $PROXY 2>/dev/null
 tail -1 proxy.log
