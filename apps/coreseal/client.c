@@ -103,7 +103,8 @@ static void usage(FILE *f, const char *sub)
             "  -b, --block-size SIZE     block size 16..1024 for Block1 and Block2\n"
             "      --non                 send a non-confirmable request\n"
             "      --observe[=SECONDS]   observe the resource (RFC 7641), for SECONDS or until Ctrl-C\n"
-            "  -P, --proxy URI           send through the forward proxy at URI\n"
+            "  -P, --proxy URI           send through the forward proxy at URI (with an http://\n"
+            "                            URI: the proxy fetches that HTTP resource, RFC 7252 10.1)\n"
             "      --oscore FILE         protect with the OSCORE context in FILE\n"
             "                            (docs/context-files.md; libcoap's format works too)\n"
             "      --edhoc KEYFILE       run EDHOC first (POST /.well-known/edhoc) with this key,\n"
@@ -122,6 +123,7 @@ static void usage(FILE *f, const char *sub)
             "  coreseal put -e 22.5 -t text coap://localhost/sensors/t\n"
             "  coreseal get --oscore client.json coap://localhost/oscore/hello/1\n"
             "  coreseal get --observe=30 coap://localhost/time\n"
+            "  coreseal get --oscore client.json -P coap://gateway http://server:8080/orders\n"
             "\n"
             "Exit codes: 0 2.xx response, 1 usage, 2 config, 3 network, 4 timeout,\n"
             "5 4.xx/5.xx response or RST, 6 OSCORE verification failed, 7 state file.\n",
@@ -828,16 +830,22 @@ int cmd_request(int argc, char **argv)
     opts_t *o = &cl.o;
     coap_uri_t target;
     const char *uri = o->uri;
-    if ((cl.is_http = hc_client_is_http(uri))) { /* RFC 8075: the target rides in the HTTP URI */
-        if (o->proxy || o->observe || o->edhoc_key)
-            return cli_fail(o->sub, CLI_EXIT_USAGE, "an http:// URI goes without -P, --observe and --edhoc");
+    /* an http:// URI: through an HTTP-to-CoAP proxy (RFC 8075, the target
+     * rides in it), or with -P an HTTP resource a CoAP proxy reaches */
+    if ((cl.is_http = hc_client_is_http(uri) && !o->proxy)) {
+        if (o->observe || o->edhoc_key)
+            return cli_fail(o->sub, CLI_EXIT_USAGE, "an http:// URI without -P goes without --observe and --edhoc");
         if (!hc_client_init(&cl.http, uri, cl.target, sizeof cl.target))
             return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' does not embed a coap:// target: use "
-                            "http://PROXY/hc/coap://HOST[:PORT]/PATH (RFC 8075)", uri);
+                            "http://PROXY/hc/coap://HOST[:PORT]/PATH (RFC 8075), or add -P coap://PROXY to fetch an HTTP "
+                            "resource through a CoAP proxy", uri);
         uri = cl.target;
     }
     if (coap_uri_parse(&cl.uri, uri, strlen(uri)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", uri);
+    if (!o->proxy && !strncmp(cl.uri.scheme, "http", 4))
+        return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s': an HTTP resource is reached through a CoAP proxy: add -P "
+                        "coap://PROXY (RFC 7252 10.1)", uri);
     target = cl.uri;
     if (o->proxy && coap_uri_parse(&target, o->proxy, strlen(o->proxy)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);

@@ -19,6 +19,7 @@
 
 struct hc_gateway {
     struct MHD_Daemon *d;
+    const char *prefix; /* NULL: an origin server */
     pthread_mutex_t lock;
     pthread_cond_t changed;
     hc_cmd_t *head, *tail;
@@ -109,14 +110,20 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 /* HTTP request -> command; 0, or the HTTP status that refuses it. */
-static int map_request(struct MHD_Connection *con, const char *url, const char *method, request_t *q, hc_cmd_t *c,
-                       const char **why)
+static int map_request(struct MHD_Connection *con, const char *prefix, const char *url, const char *method,
+                       request_t *q, hc_cmd_t *c, const char **why)
 {
     char full[1024], query[600] = "";
     query_t qs = {query, sizeof query, 0, false};
     MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, add_arg, &qs);
     snprintf(full, sizeof full, "%s%s", url, query);
-    if (qs.overflow || !cs_http_target_uri(full, HC_PREFIX, c->target, sizeof c->target))
+    if (qs.overflow)
+        return *why = "query too long", 414;
+    if (!prefix) { /* an origin server: the request is for this path */
+        if (strlen(full) >= sizeof c->target)
+            return *why = "URL too long", 414;
+        memcpy(c->target, full, strlen(full) + 1);
+    } else if (!cs_http_target_uri(full, prefix, c->target, sizeof c->target))
         return *why = "give the target as /hc/coap://HOST[:PORT]/PATH (RFC 8075 5.3)", 400;
     int code = cs_http_method_to_coap(method);
     if (code < 0)
@@ -205,7 +212,7 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *con, const char
     if (!(q->cmd = calloc(1, sizeof *q->cmd)))
         return MHD_NO;
     const char *why = "";
-    int status = map_request(con, url, method, q, q->cmd, &why);
+    int status = map_request(con, g->prefix, url, method, q, q->cmd, &why);
     return status ? fail(con, status, why) : run(g, con, q);
 }
 
@@ -222,7 +229,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **ctx, enum
     *ctx = NULL;
 }
 
-hc_gateway_t *hc_start(const char *host, const char *port, char *err, size_t err_len)
+hc_gateway_t *hc_start(const char *host, const char *port, const char *prefix, char *err, size_t err_len)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
@@ -237,6 +244,7 @@ hc_gateway_t *hc_start(const char *host, const char *port, char *err, size_t err
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    g->prefix = prefix;
     pthread_mutex_init(&g->lock, NULL);
     pthread_cond_init(&g->changed, NULL);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
@@ -268,4 +276,54 @@ void hc_stop(hc_gateway_t *g)
     pthread_cond_destroy(&g->changed);
     pthread_mutex_destroy(&g->lock);
     free(g);
+}
+
+/* ---------------------------------------------------------------- the mapping */
+
+bool hc_cmd_to_coap(const hc_cmd_t *c, const uint8_t *token, size_t token_len, uint32_t b2_num, uint8_t b2_szx,
+                    uint8_t *buf, size_t cap, size_t *n)
+{
+    coap_uri_t u;
+    if (c->target[0] == '/') { /* an origin server's own path: no Uri-Host */
+        const char *q = strchr(c->target, '?');
+        u = (coap_uri_t){.path = c->target, .path_len = q ? (size_t)(q - c->target) : strlen(c->target),
+                         .query = q ? q + 1 : NULL, .query_len = q ? strlen(q + 1) : 0,
+                         .host_is_literal = true};
+    } else if (coap_uri_parse(&u, c->target, strlen(c->target)) != COAP_OK) {
+        return false;
+    }
+    coap_opt_t list[32];
+    uint8_t arena[600];
+    coap_optlist_t l;
+    coap_builder_t b;
+    coap_optlist_init(&l, list, 32, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, false);
+    if (c->has_oscore)
+        coap_optlist_add(&l, COAP_OPT_OSCORE, c->oscore, c->oscore_len);
+    if (c->format >= 0)
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)c->format);
+    if (c->accept >= 0)
+        coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)c->accept);
+    if (b2_num)
+        coap_optlist_add_uint(&l, COAP_OPT_BLOCK2, coap_block_encode(&(coap_block_t){.num = b2_num, .szx = b2_szx}));
+    coap_builder_init(&b, buf, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, c->code, 0, token, token_len);
+    if (coap_optlist_write(&l, &b) == COAP_OK && !b2_num)
+        coap_builder_set_payload(&b, c->body, c->body_len);
+    return coap_builder_finish(&b, n) == COAP_OK;
+}
+
+int hc_answer_of_coap(hc_cmd_t *c, const coap_msg_t *m, size_t body_len)
+{
+    coap_opt_t o;
+    uint32_t format;
+    if (coap_msg_find_option(m, COAP_OPT_OSCORE, &o)) {
+        if (!cs_http_oscore_encode(o.val, o.len, c->oscore_header, sizeof c->oscore_header))
+            return -1;
+        snprintf(c->content_type, sizeof c->content_type, "%s", CS_HTTP_OSCORE_TYPE);
+    } else if (coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &o) && coap_opt_uint(&o, &format)) {
+        cs_http_media_type(format, c->content_type, sizeof c->content_type);
+    } else if (body_len && COAP_CODE_CLASS(m->code) >= 4) { /* RFC 8075 §6.6: a diagnostic payload */
+        snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
+    }
+    return cs_http_status_of(m->code, body_len > 0);
 }

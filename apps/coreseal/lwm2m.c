@@ -290,7 +290,7 @@ void node_location_text(const node_location_t *loc, char *out, size_t cap)
 bool node_uri_host_port(const char *uri, size_t len, char *host, size_t host_cap, char *port, size_t port_cap)
 {
     coap_uri_t u;
-    if (coap_uri_parse(&u, uri, len) != COAP_OK || u.host_len >= host_cap)
+    if (coap_uri_parse(&u, uri, len) != COAP_OK || u.host_len >= host_cap || strncmp(u.scheme, "coap", 4))
         return false;
     snprintf(host, host_cap, "%.*s", (int)u.host_len, u.host);
     snprintf(port, port_cap, "%u", u.port);

@@ -1,5 +1,6 @@
-/* coreseal proxy: a CoAP proxy over UDP and TCP (RFC 8323) that is
- * untrusted by design, translating between the two per hop. It
+/* coreseal proxy: a CoAP proxy over UDP, TCP and WebSockets (RFC 8323) and
+ * DTLS, and a cross-proxy to and from HTTP, that is untrusted by design,
+ * translating per hop. It
  * forwards (Proxy-Scheme/Uri-Host/Uri-Port, Proxy-Uri; RFC 7252 §5.7) or
  * reverse-proxies (by Uri-Host, the only routing information OSCORE leaves
  * outside, RFC 8613 §4.1.3) without ever holding OSCORE keys. --log writes
@@ -22,6 +23,7 @@
 #include "coreseal/coap_ep.h"
 #include "coreseal/http_map.h"
 #include "coreseal/net.h"
+#include "http_client.h"
 #include "http_gateway.h"
 
 #define MAX_MSG 1400
@@ -52,6 +54,9 @@ typedef struct {
     size_t osc_len;
     /* --listen-http: an HTTP request mapped to CoAP (RFC 8075) */
     hc_cmd_t *http;
+    bool to_http;               /* a CoAP request sent on as HTTP (RFC 7252 §10.1) */
+    bool block1;                /* ... with a body from Block1 blocks: the answer echoes `b1` */
+    coap_block_t b1;
     uint8_t *gathered;          /* Block2 blocks of a plain answer, put together */
     size_t gathered_len;
     uint32_t b2_num;            /* the Block2 block asked for next */
@@ -97,6 +102,23 @@ typedef struct {
     cs_time_ms_t due;
 } held_t;
 
+/* A request body in Block1 blocks on its way to an HTTP server: gathered
+ * whole (RFC 7959 §2.3, each block but the last answered 2.31), then sent
+ * as one HTTP request. One per client, URL and Request-Tag. */
+#define MAX_HTTP_BODIES 8
+#define HTTP_BODY_MAX (1u << 20)
+typedef struct {
+    bool active;
+    coap_peer_t peer;
+    char url[1024];
+    uint8_t tag[8];
+    size_t tag_len;
+    uint8_t *data; /* HTTP_BODY_MAX bytes while active */
+    coap_body_t body;
+    coap_block_t last; /* the block that completed it */
+    cs_time_ms_t expires;
+} http_body_t;
+
 typedef struct {
     const char *listen_host, *listen_port;
     const char *tcp_host, *tcp_port; /* --listen-tcp */
@@ -104,6 +126,8 @@ typedef struct {
     const char *dtls_host, *dtls_port; /* --listen-dtls */
     const char *http_host, *http_port; /* --listen-http */
     hc_gateway_t *gw;
+    hc_multi_t *http_up; /* requests to http(s):// targets under way */
+    http_body_t bodies[MAX_HTTP_BODIES];
     cs_dtls_config_t down_dtls, up_dtls; /* toward clients, toward coaps:// servers */
     bool forward;
     cs_proxy_routes_t routes; /* --route, --default, --routes FILE */
@@ -350,17 +374,45 @@ static pending_t *pending_by_up_token(proxy_t *p, const uint8_t *tok, size_t len
     return NULL;
 }
 
-static void reply_down(proxy_t *p, const coap_ep_event_t *req, uint8_t code, const char *diag,
-                       cs_time_ms_t now)
+static pending_t *free_pending(proxy_t *p)
+{
+    for (size_t i = 0; i < MAX_PENDING; i++)
+        if (!p->pend[i].active)
+            return &p->pend[i];
+    return NULL;
+}
+
+/* The client's request in pd, for the answer: peer, type, MID, token. */
+static void remember_client(pending_t *pd, const coap_ep_event_t *ev)
+{
+    pd->down = *ev;
+    pd->down.msg.opts = NULL; /* the views die with the datagram */
+    pd->down.msg.payload = NULL;
+    memcpy(pd->down.token, ev->msg.token, ev->msg.token_len);
+    pd->down.token_len = ev->msg.token_len;
+    pd->down.msg.token = pd->down.token;
+}
+
+/* An answer of the proxy's own to a client: a code, at most one option
+ * and a diagnostic payload. */
+static void reply_down_opt(proxy_t *p, const coap_ep_event_t *req, uint8_t code, const coap_opt_t *opt,
+                           const char *diag, cs_time_ms_t now)
 {
     uint8_t buf[256];
     coap_builder_t b;
     size_t n;
     coap_builder_init(&b, buf, sizeof buf, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, code, 0,
                       req->msg.token, req->msg.token_len);
+    if (opt)
+        coap_builder_add_option(&b, opt->num, opt->val, opt->len);
     coap_builder_set_payload(&b, (const uint8_t *)diag, strlen(diag));
     if (coap_builder_finish(&b, &n) == COAP_OK && coap_ep_respond(&p->down, req, buf, n, now) != COAP_OK)
         fprintf(stderr, "coreseal proxy: cannot answer a client\n");
+}
+
+static void reply_down(proxy_t *p, const coap_ep_event_t *req, uint8_t code, const char *diag, cs_time_ms_t now)
+{
+    reply_down_opt(p, req, code, NULL, diag, now);
 }
 
 /* The next upstream message of an outer-block exchange into out: a Block1
@@ -394,10 +446,12 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
     return cli_msg_rebuild(&m, &m, extra, n_extra, pl, pl_len, out, MAX_MSG, n);
 }
 
-/* The schemes this proxy reaches: CoAP over UDP, TCP, WebSockets, and over
- * DTLS when it has upstream credentials. */
+/* The schemes this proxy reaches: CoAP over UDP, TCP, WebSockets, over
+ * DTLS when it has upstream credentials, and HTTP as a forward proxy. */
 static bool scheme_supported(const proxy_t *p, const char *scheme, size_t len)
 {
+    if (p->forward && ((len == 4 && !memcmp(scheme, "http", 4)) || (len == 5 && !memcmp(scheme, "https", 5))))
+        return true; /* a cross-proxy to HTTP (RFC 7252 §10.1) */
     return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8)) ||
            (len == 7 && !memcmp(scheme, "coap+ws", 7)) ||
            (len == 5 && !memcmp(scheme, "coaps", 5) && (p->up_dtls.n_psks || p->up_dtls.ca_file));
@@ -449,7 +503,7 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
     if (p->forward && coap_msg_find_option(m, COAP_OPT_PROXY_SCHEME, &scheme) && has_host) {
         if (!scheme_supported(p, (const char *)scheme.val, scheme.len))
             return false;
-        uint32_t pv = 5683;
+        uint32_t pv = coap_uri_default_port((const char *)scheme.val, scheme.len);
         if (coap_msg_find_option(m, COAP_OPT_URI_PORT, &port))
             (void)coap_opt_uint(&port, &pv);
         bool v6 = memchr(host.val, ':', host.len) != NULL;
@@ -671,6 +725,226 @@ static bool cache_answer(proxy_t *p, const coap_ep_event_t *ev, const cached_t *
     return true;
 }
 
+/* m with hdr's header and token, options and payload as they are. */
+static bool copy_message(const coap_msg_t *m, const coap_msg_t *hdr, uint8_t *out, size_t cap, size_t *n)
+{
+    coap_builder_t b;
+    coap_builder_init(&b, out, cap, COAP_TRANSPORT_UDP, (coap_type_t)hdr->type, hdr->code, 0, hdr->token,
+                      hdr->token_len);
+    coap_opt_iter_t it;
+    coap_opt_t o;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o))
+        coap_builder_add_option(&b, o.num, o.val, o.len);
+    coap_builder_set_payload(&b, m->payload, m->payload_len);
+    return coap_builder_finish(&b, n) == COAP_OK;
+}
+
+/* ---------------------------------------------------------------- CoAP to HTTP (RFC 7252 §10.1) */
+
+typedef enum { URL_RAW, URL_SEGMENT, URL_QUERY } url_part_t;
+
+/* Appends s to out, percent-encoding what RFC 3986 does not allow as is in
+ * a path segment (in a query argument '/' and '?' stay, '&' is encoded). */
+static bool url_append(char *out, size_t cap, size_t *n, const uint8_t *s, size_t len, url_part_t part)
+{
+    static const char ok[] = "-._~!$'()*+,;=:@";
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = s[i];
+        bool plain = part == URL_RAW || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c >= '0' && c <= '9') || (c && strchr(ok, c)) ||
+                     (part == URL_QUERY && (c == '/' || c == '?'));
+        int k = plain ? snprintf(out + *n, cap - *n, "%c", c) : snprintf(out + *n, cap - *n, "%%%02X", c);
+        if (k < 0 || (size_t)k >= cap - *n)
+            return false;
+        *n += (size_t)k;
+    }
+    return true;
+}
+
+/* The URL of a request to an http(s) target: its Proxy-Uri, or the target
+ * with the Uri-Path and Uri-Query it carries outside. An OSCORE request has
+ * them inside the ciphertext, so it goes to http://server/ (RFC 8613
+ * §11.6). */
+static bool http_url(const coap_msg_t *m, const char *target, char *out, size_t cap)
+{
+    coap_opt_t o;
+    if (coap_msg_find_option(m, COAP_OPT_PROXY_URI, &o)) {
+        if (o.len >= cap)
+            return false;
+        memcpy(out, o.val, o.len);
+        out[o.len] = '\0';
+        return true;
+    }
+    int k = snprintf(out, cap, "%s", target);
+    if (k < 0 || (size_t)k >= cap - 1)
+        return false;
+    size_t n = (size_t)k;
+    bool path = false, query = false;
+    coap_opt_iter_t it;
+    coap_opt_iter_init(&it, m);
+    while (coap_opt_next(&it, &o)) {
+        if (o.num != COAP_OPT_URI_PATH && o.num != COAP_OPT_URI_QUERY)
+            continue;
+        bool q = o.num == COAP_OPT_URI_QUERY;
+        const char *sep = !q ? "/" : path ? (query ? "&" : "?") : "/?";
+        if (!url_append(out, cap, &n, (const uint8_t *)sep, strlen(sep), URL_RAW) ||
+            !url_append(out, cap, &n, o.val, o.len, q ? URL_QUERY : URL_SEGMENT))
+            return false;
+        path = true;
+        query |= q;
+    }
+    return path || url_append(out, cap, &n, (const uint8_t *)"/", 1, URL_RAW);
+}
+
+/* The Block1 block of a request toward url joins its body. NULL when the
+ * block was answered here (2.31 Continue, or an error); else the body,
+ * complete, which the caller sends and then releases (active = false). */
+static http_body_t *gather_http_body(proxy_t *p, const coap_ep_event_t *ev, const char *url,
+                                     const coap_block_t *b1, cs_time_ms_t now)
+{
+    coap_opt_t tag = {.len = 0};
+    (void)coap_msg_find_option(&ev->msg, COAP_OPT_REQUEST_TAG, &tag);
+    http_body_t *hb = NULL, *spare = NULL;
+    for (size_t i = 0; i < MAX_HTTP_BODIES; i++) {
+        http_body_t *x = &p->bodies[i];
+        if (x->active && x->expires < now)
+            x->active = false;
+        if (x->active && x->peer == ev->peer && x->tag_len == tag.len && !memcmp(x->tag, tag.val, tag.len) &&
+            !strcmp(x->url, url))
+            hb = x;
+        else if (!x->active && (!spare || (!spare->data && x->data))) /* one with a buffer first */
+            spare = x;
+    }
+    if (!hb && b1->num == 0 && spare && tag.len <= sizeof spare->tag &&
+        (spare->data || (spare->data = malloc(HTTP_BODY_MAX)))) {
+        hb = spare;
+        hb->active = true;
+        hb->peer = ev->peer;
+        snprintf(hb->url, sizeof hb->url, "%s", url);
+        memcpy(hb->tag, tag.val, tag.len);
+        hb->tag_len = tag.len;
+        coap_body_init(&hb->body, hb->data, HTTP_BODY_MAX);
+    } else if (!hb) {
+        reply_down(p, ev, b1->num ? COAP_REQUEST_ENTITY_INCOMPLETE : COAP_SERVICE_UNAVAILABLE,
+                   b1->num ? "no body under way for this block" : "proxy busy", now);
+        return NULL;
+    }
+    hb->expires = now + 60000;
+    coap_err_t e = coap_body_add(&hb->body, b1, ev->msg.payload, ev->msg.payload_len);
+    if (e != COAP_OK) {
+        hb->active = false;
+        reply_down(p, ev, e == COAP_ERR_BLOCK_SEQUENCE ? COAP_REQUEST_ENTITY_INCOMPLETE
+                                                       : COAP_REQUEST_ENTITY_TOO_LARGE, coreseal_strerror(e), now);
+        return NULL;
+    }
+    if (!hb->body.complete) {
+        uint8_t v[4];
+        coap_opt_t cont = cli_block_opt(COAP_OPT_BLOCK1, b1->num, true, b1->szx, v);
+        reply_down_opt(p, ev, COAP_CONTINUE, &cont, "", now);
+        return NULL;
+    }
+    hb->last = *b1;
+    return hb;
+}
+
+/* A forward request to an http(s):// target goes out as HTTP (libcurl,
+ * without blocking the loop); the answer is mapped back in http_relay.
+ * Plain answers larger than a block are served in Block2 blocks, each
+ * block the client asks for fetching the resource again (RFC 7959 §2.4:
+ * stateless). An OSCORE request becomes a POST with the OSCORE header
+ * field and an application/oscore body (RFC 8613 §11.2). */
+static void forward_to_http(proxy_t *p, const coap_ep_event_t *ev, const char *target, cs_time_ms_t now)
+{
+    const coap_msg_t *m = &ev->msg;
+    coap_opt_t o;
+    coap_block_t b1 = {.num = 0}, b2 = {.num = 0, .szx = 6};
+    char url[1024], why[128] = "the request does not fit a message";
+    uint8_t buf[MAX_MSG];
+    size_t n;
+    pending_t *pd = free_pending(p);
+    bool has_b1 = coap_msg_find_option(m, COAP_OPT_BLOCK1, &o);
+    if ((has_b1 && !coap_block_decode(&o, &b1)) ||
+        (coap_msg_find_option(m, COAP_OPT_BLOCK2, &o) && !coap_block_decode(&o, &b2))) {
+        reply_down(p, ev, COAP_BAD_OPTION, "bad Block1 or Block2", now);
+        return;
+    }
+    if (!http_url(m, target, url, sizeof url)) {
+        reply_down(p, ev, COAP_BAD_REQUEST, "the HTTP URL would be over 1023 bytes", now);
+        return;
+    }
+    if (!pd || (!p->http_up && !(p->http_up = hc_multi_new()))) {
+        reply_down(p, ev, COAP_SERVICE_UNAVAILABLE, "proxy busy", now);
+        return;
+    }
+    http_body_t *hb = has_b1 ? gather_http_body(p, ev, url, &b1, now) : NULL;
+    if (has_b1 && !hb)
+        return; /* answered: 2.31, or why not */
+    memset(pd, 0, sizeof *pd);
+    bool started = copy_message(m, m, buf, sizeof buf, &n) &&
+                   hc_multi_start(p->http_up, url, buf, n, hb ? hb->body.buf : NULL, hb ? hb->body.len : 0, pd,
+                                  why, sizeof why);
+    if (hb)
+        hb->active = false; /* libcurl has its copy; the buffer stays for the next body */
+    if (!started) {
+        reply_down(p, ev, COAP_BAD_GATEWAY, why, now);
+        return;
+    }
+    pd->active = pd->to_http = true;
+    pd->block1 = has_b1;
+    pd->b1 = b1;
+    remember_client(pd, ev);
+    pd->b2_num = b2.num;
+    pd->b2_szx = b2.szx < 6 ? b2.szx : 6;
+    if (p->log) { /* what the proxy sees of it: the URL, and for OSCORE only the option */
+        fprintf(p->log, "proxy->http %s %s (%zu bytes%s)\n", cs_http_method_of(m->code), url,
+                hb ? hb->body.len : m->payload_len,
+                coap_msg_find_option(m, COAP_OPT_OSCORE, &o) ? ", OSCORE" : "");
+        fflush(p->log);
+    }
+    p->forwarded++;
+    if (ev->msg.type == COAP_TYPE_CON && coap_ep_ack_request(&p->down, ev) != COAP_OK)
+        fprintf(stderr, "coreseal proxy: cannot acknowledge a request\n");
+}
+
+/* The HTTP answer to a forwarded request, as CoAP, to its client. */
+static void http_relay(proxy_t *p, pending_t *pd, bool ok, const hc_client_t *h, cs_time_ms_t now)
+{
+    coap_msg_t m;
+    coap_opt_t o;
+    pd->active = false;
+    if (!ok || coap_msg_parse(&m, h->resp, h->resp_len) != COAP_OK) {
+        bool late = ok ? false : strstr(h->why, "imeout") != NULL;
+        reply_down(p, &pd->down, late ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY, ok ? "the HTTP answer" : h->why,
+                   now);
+        return;
+    }
+    coap_msg_t hdr = {.type = COAP_TYPE_NON, .code = m.code, .token = pd->down.token,
+                      .token_len = pd->down.token_len};
+    uint8_t buf[MAX_MSG];
+    size_t n;
+    bool blocks = !coap_msg_find_option(&m, COAP_OPT_OSCORE, &o) &&
+                  (pd->b2_num || m.payload_len > coap_block_size(pd->b2_szx));
+    uint8_t v[4];
+    coap_opt_t b1 = cli_block_opt(COAP_OPT_BLOCK1, pd->b1.num, false, pd->b1.szx, v);
+    if (pd->block1 && blocks) { /* a later block would repeat the request: not for a body */
+        reply_down_opt(p, &pd->down, COAP_BAD_GATEWAY, &b1, "the HTTP answer to a block-wise body is over a block",
+                       now);
+        return;
+    }
+    if (pd->block1 ? !cli_msg_rebuild(&m, &hdr, &b1, 1, m.payload, m.payload_len, buf, sizeof buf, &n)
+        : blocks   ? !cli_outer_block(h->resp, h->resp_len, &hdr, pd->b2_num, pd->b2_szx, buf, sizeof buf, &n)
+                   : !copy_message(&m, &hdr, buf, sizeof buf, &n)) {
+        reply_down(p, &pd->down, blocks ? COAP_BAD_OPTION : COAP_BAD_GATEWAY,
+                   blocks ? "Block2 beyond the end" : "the HTTP answer does not fit a CoAP message", now);
+        return;
+    }
+    log_msg(p, "http->proxy", pd->down.peer, buf, n);
+    coap_err_t e = coap_ep_respond(&p->down, &pd->down, buf, n, now);
+    if (e != COAP_OK && p->verbose)
+        fprintf(stderr, "* cannot relay an HTTP answer: %s\n", coreseal_strerror(e));
+}
+
 static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
 {
     const coap_msg_t *m = &ev->msg;
@@ -680,6 +954,10 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         return;
     if (!choose_target(p, m, target, sizeof target, &forward)) {
         reply_down(p, ev, COAP_PROXYING_NOT_SUPPORTED, "no route for this request", now);
+        return;
+    }
+    if (!strncmp(target, "http", 4)) {
+        forward_to_http(p, ev, target, now);
         return;
     }
     uint8_t key[CACHE_KEY_MAX];
@@ -695,10 +973,7 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         reply_down(p, ev, COAP_BAD_GATEWAY, "cannot resolve the target", now);
         return;
     }
-    pending_t *pd = NULL;
-    for (size_t i = 0; i < MAX_PENDING && !pd; i++)
-        if (!p->pend[i].active)
-            pd = &p->pend[i];
+    pending_t *pd = free_pending(p);
     if (!pd) {
         reply_down(p, ev, COAP_SERVICE_UNAVAILABLE, "proxy busy", now);
         return;
@@ -756,12 +1031,7 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
     memcpy(pd->key, key, key_len);
     pd->key_len = key_len;
     pd->target_len = target_len;
-    pd->down = *ev;
-    pd->down.msg.opts = NULL; /* the views die with the datagram */
-    pd->down.msg.payload = NULL;
-    memcpy(pd->down.token, m->token, m->token_len);
-    pd->down.token_len = m->token_len;
-    pd->down.msg.token = pd->down.token;
+    remember_client(pd, ev);
     pd->up_peer = up;
     coap_opt_t osc;
     if (coap_msg_find_option(m, COAP_OPT_OSCORE, &osc) && osc.len <= sizeof pd->osc) {
@@ -791,21 +1061,6 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
     /* a slow backend: acknowledge now, answer separately (RFC 7252 §5.2.2) */
     if (ev->msg.type == COAP_TYPE_CON && coap_ep_ack_request(&p->down, ev) != COAP_OK)
         fprintf(stderr, "coreseal proxy: cannot acknowledge a request\n");
-}
-
-/* m with hdr's header and token, options and payload as they are. */
-static bool copy_message(const coap_msg_t *m, const coap_msg_t *hdr, uint8_t *out, size_t cap, size_t *n)
-{
-    coap_builder_t b;
-    coap_builder_init(&b, out, cap, COAP_TRANSPORT_UDP, (coap_type_t)hdr->type, hdr->code, 0, hdr->token,
-                      hdr->token_len);
-    coap_opt_iter_t it;
-    coap_opt_t o;
-    coap_opt_iter_init(&it, m);
-    while (coap_opt_next(&it, &o))
-        coap_builder_add_option(&b, o.num, o.val, o.len);
-    coap_builder_set_payload(&b, m->payload, m->payload_len);
-    return coap_builder_finish(&b, n) == COAP_OK;
 }
 
 /* An upstream answer in an outer-block exchange: 0 when the next piece or
@@ -844,34 +1099,11 @@ static int outer_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_
 /* ---------------------------------------------------------------- HTTP (RFC 8075) */
 
 /* The CoAP request an HTTP request maps to (asking for block b2_num of the
- * answer after the first). */
+ * answer after the first), under a new token. */
 static bool build_http_request(proxy_t *p, pending_t *pd, uint8_t *buf, size_t cap, size_t *n)
 {
-    const hc_cmd_t *c = pd->http;
-    coap_uri_t u;
-    if (coap_uri_parse(&u, c->target, strlen(c->target)) != COAP_OK ||
-        coap_ep_new_token(&p->up, pd->up_token, 8) != COAP_OK)
-        return false;
-    coap_opt_t list[32];
-    uint8_t arena[600];
-    coap_optlist_t l;
-    coap_builder_t b;
-    coap_optlist_init(&l, list, 32, arena, sizeof arena);
-    coap_optlist_add_uri(&l, &u, false);
-    if (c->has_oscore)
-        coap_optlist_add(&l, COAP_OPT_OSCORE, c->oscore, c->oscore_len);
-    if (c->format >= 0)
-        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, (uint32_t)c->format);
-    if (c->accept >= 0)
-        coap_optlist_add_uint(&l, COAP_OPT_ACCEPT, (uint32_t)c->accept);
-    if (pd->b2_num)
-        coap_optlist_add_uint(
-            &l, COAP_OPT_BLOCK2,
-            coap_block_encode(&(coap_block_t){.num = pd->b2_num, .szx = pd->b2_szx}));
-    coap_builder_init(&b, buf, cap, COAP_TRANSPORT_UDP, COAP_TYPE_CON, c->code, 0, pd->up_token, 8);
-    if (coap_optlist_write(&l, &b) == COAP_OK && !pd->b2_num)
-        coap_builder_set_payload(&b, c->body, c->body_len);
-    return coap_builder_finish(&b, n) == COAP_OK;
+    return coap_ep_new_token(&p->up, pd->up_token, 8) == COAP_OK &&
+           hc_cmd_to_coap(pd->http, pd->up_token, 8, pd->b2_num, pd->b2_szx, buf, cap, n);
 }
 
 static void http_finish(proxy_t *p, pending_t *pd, int status, const uint8_t *body, size_t len)
@@ -892,10 +1124,7 @@ static void http_fail(proxy_t *p, pending_t *pd, int status, const char *why)
 /* A request from the HTTP side: sent on as CoAP. */
 static void on_http_request(proxy_t *p, hc_cmd_t *c, cs_time_ms_t now)
 {
-    pending_t *pd = NULL;
-    for (size_t i = 0; i < MAX_PENDING && !pd; i++)
-        if (!p->pend[i].active)
-            pd = &p->pend[i];
+    pending_t *pd = free_pending(p);
     if (!pd) {
         snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
         hc_done(p->gw, c, 503, (const uint8_t *)"proxy busy", 10);
@@ -964,21 +1193,11 @@ static void http_answer(proxy_t *p, pending_t *pd, const coap_msg_t *m, cs_time_
     }
     const uint8_t *body = pd->gathered ? pd->gathered : m->payload;
     size_t len = pd->gathered ? pd->gathered_len : m->payload_len;
-    coap_opt_t cf;
-    uint32_t format;
-    if (osc) {
-        if (!cs_http_oscore_encode(o.val, o.len, c->oscore_header, sizeof c->oscore_header)) {
-            http_fail(p, pd, 502, "OSCORE option too long to map");
-            return;
-        }
-        snprintf(c->content_type, sizeof c->content_type, "%s", CS_HTTP_OSCORE_TYPE);
-    } else if (coap_msg_find_option(m, COAP_OPT_CONTENT_FORMAT, &cf) &&
-               coap_opt_uint(&cf, &format)) {
-        cs_http_media_type(format, c->content_type, sizeof c->content_type);
-    } else if (len && COAP_CODE_CLASS(m->code) >= 4) { /* §6.6: a diagnostic payload */
-        snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
-    }
-    http_finish(p, pd, cs_http_status_of(m->code, len > 0), body, len);
+    int status = hc_answer_of_coap(c, m, len);
+    if (status < 0)
+        http_fail(p, pd, 502, "OSCORE option too long to map");
+    else
+        http_finish(p, pd, status, body, len);
 }
 
 static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t now)
@@ -1093,8 +1312,9 @@ static void usage(FILE *f)
             "                             requests travel in the OSCORE header field and an\n"
             "                             application/oscore body (RFC 8613 11)\n"
             "      --forward              act as forward proxy (Proxy-Uri, or Proxy-Scheme +\n"
-            "                             Uri-Host + Uri-Port); coap://, coap+tcp://, coap+ws://\n"
-            "                             and (with --upstream-...) coaps:// targets\n"
+            "                             Uri-Host + Uri-Port); coap://, coap+tcp://, coap+ws://,\n"
+            "                             (with --upstream-...) coaps://, and http(s):// targets\n"
+            "                             fetched as HTTP (RFC 7252 10.1; OSCORE as RFC 8613 11.2)\n"
             "      --route HOST=URI       reverse proxy: requests with Uri-Host HOST go to URI\n"
             "                             (coap://backend:port or coap+tcp://...); repeatable;\n"
             "      --route /PATH=URI      ... or those under a path prefix (plain CoAP only: an\n"
@@ -1322,7 +1542,7 @@ int cmd_proxy(int argc, char **argv)
         fprintf(stderr, "coreseal proxy: WebSockets on %s:%s\n", p.ws_host ? p.ws_host : "*", p.ws_port);
     if (p.dtls_port)
         fprintf(stderr, "coreseal proxy: DTLS on %s:%s\n", p.dtls_host ? p.dtls_host : "*", p.dtls_port);
-    if (p.http_port && !(p.gw = hc_start(p.http_host, p.http_port, err, sizeof err))) {
+    if (p.http_port && !(p.gw = hc_start(p.http_host, p.http_port, HC_PREFIX, err, sizeof err))) {
         rc = cli_fail("proxy", CLI_EXIT_NETWORK, "%s", err);
         goto out;
     }
@@ -1348,7 +1568,7 @@ int cmd_proxy(int argc, char **argv)
                 on_client_request(&p, &ev, now);
             else if (ev.type == COAP_EV_RESET || ev.type == COAP_EV_TIMEOUT)
                 for (size_t k = 0; k < MAX_PENDING; k++) /* client gone: stop observing */
-                    if (p.pend[k].active && p.pend[k].down.peer == ev.peer &&
+                    if (p.pend[k].active && !p.pend[k].to_http && p.pend[k].down.peer == ev.peer &&
                         p.pend[k].down.token_len == ev.token_len &&
                         !memcmp(p.pend[k].down.token, ev.token, ev.token_len)) {
                         coap_ep_cancel(&p.up, p.pend[k].up_peer, p.pend[k].up_token, 8);
@@ -1357,6 +1577,11 @@ int cmd_proxy(int argc, char **argv)
         }
         for (hc_cmd_t *hc; p.gw && (hc = hc_next(p.gw));)
             on_http_request(&p, hc, now);
+        const hc_client_t *answer;
+        void *tag;
+        bool ok;
+        while (p.http_up && (answer = hc_multi_next(p.http_up, &tag, &ok)))
+            http_relay(&p, tag, ok, answer, now);
         if (cs_udp_receive(&p.up_udp, 0) != CS_NET_OK)
             break;
         for (size_t i = 0; i < p.up_udp.n_in; i++) {
@@ -1392,6 +1617,9 @@ out:
         if (p.pend[i].active && p.pend[i].http)
             http_fail(&p, &p.pend[i], 503, "the proxy is stopping");
     hc_stop(p.gw);
+    hc_multi_free(p.http_up);
+    for (size_t i = 0; i < MAX_HTTP_BODIES; i++)
+        free(p.bodies[i].data);
     if (p.log)
         fclose(p.log);
     if (p.pcap)

@@ -3,7 +3,10 @@
  * ways, Observe on files that change) and, with --interop, the resources of
  * the OSCORE interop tests (docs/interop.md). OSCORE failures are answered
  * as RFC 8613 §8.2 says; after a crash the replay window is rebuilt with an
- * Echo round trip (Appendix B.1.2). */
+ * Echo round trip (Appendix B.1.2). With --listen-http it is also an HTTP
+ * origin server and an OSCORE endpoint over HTTP (RFC 8613 §11.4): each
+ * HTTP request is mapped to the CoAP request it stands for (RFC 8075) and
+ * handled like one, the answer mapped back. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
@@ -18,12 +21,16 @@
 #include "cli.h"
 #include "coreseal/coap_ep.h"
 #include "coreseal/net.h"
+#include "http_gateway.h"
 
 #define MAX_MSG 1400
 #define MAX_OBSERVERS 64
 #define MAX_UPLOADS 8
 #define MAX_UPLOAD_SIZE (16u << 20)
 #define PATH_LEN 256
+/* The peer of a request that came over HTTP: no socket's handle (those of
+ * UDP are small, TCP's have bit 31, DTLS's bit 30). */
+#define HTTP_PEER 0x3fffffffu
 
 typedef struct {
     bool active;
@@ -97,6 +104,9 @@ typedef struct {
     cli_edhoc_t edhoc;
     cli_edhoc_responder_t resp;
     uint8_t interop_7; /* state of /oscore/hello/7 for If-Match tests */
+    hc_gateway_t *gw;  /* --listen-http */
+    hc_cmd_t *http;    /* the HTTP request being handled */
+    uint64_t http_seq; /* makes its token */
 } server_t;
 
 /* What a handler answers; turned into a message by finish_reply. */
@@ -548,6 +558,24 @@ static bool finish_reply(server_t *s, reply_t *r, const uint8_t *token, size_t t
     return oe == OSCORE_OK;
 }
 
+/* The answer to a request: over CoAP, or as the HTTP response it maps to
+ * (RFC 8075 §7; an OSCORE answer as 200 with the OSCORE header field and
+ * application/oscore, RFC 8613 §11.2). */
+static coap_err_t answer(server_t *s, const coap_ep_event_t *ev, const uint8_t *msg, size_t n, cs_time_ms_t now)
+{
+    if (ev->peer != HTTP_PEER)
+        return coap_ep_respond(&s->ep, ev, msg, n, now);
+    coap_msg_t m;
+    if (!s->http || coap_msg_parse(&m, msg, n) != COAP_OK)
+        return COAP_ERR_BAD_ARG;
+    int status = hc_answer_of_coap(s->http, &m, m.payload_len);
+    if (s->verbose)
+        fprintf(stderr, "> HTTP %d %s (%zu bytes)\n", status, s->http->content_type, m.payload_len);
+    hc_done(s->gw, s->http, status < 0 ? 500 : status, m.payload, m.payload_len);
+    s->http = NULL;
+    return COAP_OK;
+}
+
 /* ---------------------------------------------------------------- outer blocks */
 
 static void reply_plain(server_t *s, const coap_ep_event_t *ev, uint8_t code, const coap_opt_t *opt,
@@ -593,7 +621,7 @@ static void send_outer_block(server_t *s, const coap_ep_event_t *ev, const uint8
         reply_plain(s, ev, COAP_BAD_OPTION, NULL, "outer Block2 beyond the end", now);
         return;
     }
-    if (coap_ep_respond(&s->ep, ev, out, n, now) != COAP_OK)
+    if (answer(s, ev, out, n, now) != COAP_OK)
         fprintf(stderr, "coreseal serve: cannot answer\n");
 }
 
@@ -622,7 +650,7 @@ static void send_answer(server_t *s, const coap_ep_event_t *ev, const uint8_t *o
         send_outer_block(s, ev, o->data, o->msg_len, 0, q->b2_szx, now);
         return;
     }
-    coap_err_t e = coap_ep_respond(&s->ep, ev, wire, n, now);
+    coap_err_t e = answer(s, ev, wire, n, now);
     if (e != COAP_OK)
         fprintf(stderr, "coreseal serve: cannot answer: %s\n", coreseal_strerror(e));
 }
@@ -721,7 +749,7 @@ static void reply_plain(server_t *s, const coap_ep_event_t *ev, uint8_t code, co
     uint8_t out[MAX_MSG];
     size_t n;
     if (finish_reply(s, &r, ev->msg.token, ev->msg.token_len, NULL, NULL, false, out, &n) &&
-        coap_ep_respond(&s->ep, ev, out, n, now) != COAP_OK)
+        answer(s, ev, out, n, now) != COAP_OK)
         fprintf(stderr, "coreseal serve: cannot answer\n");
 }
 
@@ -873,7 +901,7 @@ static void handle(server_t *s, const coap_ep_event_t *ev, const coap_msg_t *req
     } else {
         reply_text(&r, COAP_NOT_FOUND, "");
     }
-    if (req->code == COAP_GET && uint_option(req, COAP_OPT_OBSERVE) >= 0)
+    if (req->code == COAP_GET && uint_option(req, COAP_OPT_OBSERVE) >= 0 && ev->peer != HTTP_PEER)
         observe_request(s, ev, req, path, ctx, bind, &r, now);
     respond(s, ev, &r, ctx, bind, now);
 }
@@ -972,6 +1000,32 @@ static void on_request(server_t *s, const coap_ep_event_t *ev, cs_time_ms_t now)
     handle(s, ev, &inner, ctx, &bind, now);
 }
 
+/* An HTTP request (--listen-http), handled as the CoAP request it maps to. */
+static void on_http(server_t *s, hc_cmd_t *c, cs_time_ms_t now)
+{
+    static const char too_large[] = "no CoAP request of at most 1200 bytes maps to this";
+    uint8_t buf[MAX_MSG], token[8];
+    size_t n;
+    coap_ep_event_t ev = {.type = COAP_EV_REQUEST, .peer = HTTP_PEER};
+    s->http_seq++;
+    memcpy(token, &s->http_seq, sizeof token);
+    if (c->body_len > MAX_MSG - 200 ||
+        !hc_cmd_to_coap(c, token, sizeof token, 0, 0, buf, sizeof buf, &n) ||
+        coap_msg_parse(&ev.msg, buf, n) != COAP_OK) {
+        snprintf(c->content_type, sizeof c->content_type, "text/plain;charset=utf-8");
+        hc_done(s->gw, c, 413, (const uint8_t *)too_large, strlen(too_large));
+        return;
+    }
+    memcpy(ev.token, token, sizeof token);
+    ev.token_len = sizeof token;
+    s->http = c;
+    on_request(s, &ev, now);
+    if (s->http) { /* every path answers; this one did not */
+        hc_done(s->gw, c, 500, NULL, 0);
+        s->http = NULL;
+    }
+}
+
 /* Files that changed, and the interop observe resources' ticks. */
 static void notify_observers(server_t *s, cs_time_ms_t now)
 {
@@ -1037,6 +1091,8 @@ static void usage(FILE *f)
             "  -l, --listen HOST:PORT  address to listen on (default [::]:5683)\n"
             "      --listen-tcp HOST:PORT  also serve CoAP over TCP (RFC 8323) there\n"
             "      --listen-ws HOST:PORT   also serve CoAP over WebSockets (RFC 8323 4) there\n"
+            "      --listen-http HOST:PORT also serve HTTP there: each request as the CoAP request it\n"
+            "                            maps to (RFC 8075), OSCORE ones too (RFC 8613 11.4)\n"
             "      --listen-dtls HOST:PORT also serve coaps:// (DTLS 1.2) there, with:\n"
             CLI_DTLS_HELP
             "  -r, --root DIR          serve the files in DIR: GET, PUT, POST (append), DELETE,\n"
@@ -1072,9 +1128,9 @@ int cmd_serve(int argc, char **argv)
     int n_trust = 0;
     enum { OPT_OSCORE = 256, OPT_REQUIRE, OPT_INTEROP, OPT_INTERVAL, OPT_EDHOC, OPT_TRUST,
            OPT_EDHOC_METHOD, OPT_SHARED, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY,
-           OPT_CA, OPT_LISTEN_WS };
+           OPT_CA, OPT_LISTEN_WS, OPT_LISTEN_HTTP };
     const char *shared = NULL, *tcp_host = NULL, *tcp_port = NULL, *dtls_host = NULL, *dtls_port = NULL;
-    const char *ws_host = NULL, *ws_port = NULL;
+    const char *ws_host = NULL, *ws_port = NULL, *http_host = NULL, *http_port = NULL;
     static cs_dtls_config_t dtls;
     memset(&dtls, 0, sizeof dtls);
     static const struct option longopts[] = {
@@ -1090,6 +1146,7 @@ int cmd_serve(int argc, char **argv)
         {"listen-tcp", required_argument, NULL, OPT_LISTEN_TCP},
         {"listen-dtls", required_argument, NULL, OPT_LISTEN_DTLS},
         {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
+        {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
         {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -1108,6 +1165,10 @@ int cmd_serve(int argc, char **argv)
         case OPT_LISTEN_WS:
             if (cli_parse_listen(optarg, &ws_host, &ws_port) != 0)
                 return cli_fail("serve", CLI_EXIT_USAGE, "--listen-ws expects HOST:PORT, e.g. [::1]:8080");
+            break;
+        case OPT_LISTEN_HTTP:
+            if (cli_parse_listen(optarg, &http_host, &http_port) != 0)
+                return cli_fail("serve", CLI_EXIT_USAGE, "--listen-http expects HOST:PORT, e.g. [::1]:8080");
             break;
         case OPT_LISTEN_DTLS:
             if (cli_parse_listen(optarg, &dtls_host, &dtls_port) != 0)
@@ -1219,12 +1280,18 @@ int cmd_serve(int argc, char **argv)
     if (dtls_port)
         fprintf(stderr, "coreseal serve: CoAP over DTLS on %s:%s (%s)\n", dtls_host ? dtls_host : "*", dtls_port,
                 dtls.n_psks ? "PSK" : "Certificate");
+    if (http_port && !(s.gw = hc_start(http_host, http_port, NULL, err, sizeof err))) {
+        rc = cli_fail("serve", CLI_EXIT_NETWORK, "%s", err);
+        goto out;
+    }
+    if (http_port)
+        fprintf(stderr, "coreseal serve: HTTP on %s:%s\n", http_host ? http_host : "*", http_port);
     while (!cli_stopping) {
         cs_time_ms_t now = cs_net_now();
         cs_time_ms_t next = coap_ep_next_deadline(&s.ep);
-        cs_time_ms_t cap = 200;
+        cs_time_ms_t cap = s.gw ? 5 : 200; /* HTTP requests wait in a queue the loop looks at */
         for (size_t i = 0; i < MAX_OBSERVERS; i++)
-            if (s.obs[i].active)
+            if (s.obs[i].active && cap > 20)
                 cap = s.observe_interval_ms < 20 ? (cs_time_ms_t)s.observe_interval_ms : 20;
         int wait = next <= now ? 0 : next - now > cap ? (int)cap : (int)(next - now);
         cs_net_err_t ne = cs_udp_receive(&s.udp, wait);
@@ -1253,6 +1320,8 @@ int cmd_serve(int argc, char **argv)
             if (ev.type == COAP_EV_TIMEOUT || ev.type == COAP_EV_RESET)
                 observer_remove(&s, ev.peer, ev.token, ev.token_len);
         } while (ev.type != COAP_EV_NONE);
+        for (hc_cmd_t *hc; s.gw && (hc = hc_next(s.gw));)
+            on_http(&s, hc, now);
         notify_observers(&s, now);
         if ((ne = cs_udp_collect(&s.udp, &s.ep)) != CS_NET_OK || (ne = cs_udp_flush(&s.udp)) != CS_NET_OK) {
             fprintf(stderr, "coreseal serve: %s\n", coreseal_strerror(ne));
@@ -1261,6 +1330,7 @@ int cmd_serve(int argc, char **argv)
     }
     fprintf(stderr, "coreseal serve: stopping; saving OSCORE state\n");
 out:
+    hc_stop(s.gw);
     cli_security_close(&s.sec);
     cs_udp_close(&s.udp);
     cs_wipe(&dtls, sizeof dtls);

@@ -270,8 +270,12 @@ typedef struct {
     bool host_is_literal; /* IPv4 or [IPv6] */
 } coap_uri_t;
 
-/* Schemes: coap, coaps, coap+tcp, coaps+tcp, coap+ws, coaps+ws. */
+/* Schemes: coap, coaps, coap+tcp, coaps+tcp, coap+ws, coaps+ws, and http,
+ * https (a forward proxy's Proxy-Uri may name an HTTP resource). */
 CS_MUST_CHECK coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len);
+/* The default port of a scheme this parser knows (coap 5683, coaps 5684,
+ * http 80...), 0 for another. */
+uint16_t coap_uri_default_port(const char *scheme, size_t len);
 /* Uri-Host (names only, §6.4 step 5), Uri-Path and Uri-Query,
  * percent-decoded. With `proxy`, the request goes to a forward proxy:
  * Proxy-Scheme, Uri-Host always, and Uri-Port unless it is the default. */

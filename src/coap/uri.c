@@ -75,11 +75,21 @@ static const struct {
 } schemes[] = {
     {"coap", 5683},     {"coaps", 5684},     {"coap+tcp", 5683},
     {"coaps+tcp", 5684}, {"coap+ws", 80},    {"coaps+ws", 443},
+    /* a forward proxy's Proxy-Uri may name an HTTP resource (RFC 7252 §10.1) */
+    {"http", 80},       {"https", 443},
 };
 
 static bool span_eq(const char *a, size_t n, const char *z)
 {
     return strlen(z) == n && memcmp(a, z, n) == 0;
+}
+
+uint16_t coap_uri_default_port(const char *scheme, size_t len)
+{
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (span_eq(scheme, len, schemes[i].name))
+            return schemes[i].port;
+    return 0;
 }
 
 coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len)
@@ -93,13 +103,7 @@ coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len)
         return COAP_ERR_BAD_URI;
     u->scheme = p;
     u->scheme_len = (size_t)(colon - p);
-    bool known = false;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && !known; i++)
-        if (span_eq(u->scheme, u->scheme_len, schemes[i].name)) {
-            known = true;
-            u->port = schemes[i].port;
-        }
-    if (!known)
+    if (!(u->port = coap_uri_default_port(u->scheme, u->scheme_len)))
         return COAP_ERR_BAD_URI;
     p = colon + 3;
     /* §6: a fragment is not allowed */
@@ -193,11 +197,7 @@ void coap_optlist_add_uri(coap_optlist_t *l, const coap_uri_t *u, bool proxy)
     }
     /* §6.4 step 6: a direct request goes to the URI's port, so Uri-Port
      * never differs from it; a proxy needs it unless it is the default. */
-    uint16_t def = 0;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (span_eq(u->scheme, u->scheme_len, schemes[i].name))
-            def = schemes[i].port;
-    if (proxy && u->port != def)
+    if (proxy && u->port != coap_uri_default_port(u->scheme, u->scheme_len))
         coap_optlist_add_uint(l, COAP_OPT_URI_PORT, u->port);
     /* "/a/b" -> "a", "b"; "/" and "" -> no Uri-Path (§6.4 step 8) */
     const char *p = u->path, *end = u->path + u->path_len;

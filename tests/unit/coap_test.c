@@ -404,7 +404,21 @@ static void test_uri_to_options(void **state)
     assert_int_equal(l.n, 4);
     assert_int_equal(opts[2].num, COAP_OPT_URI_PORT);
 
-    const char *bad[] = {"http://x/", "coap:/x", "coap://", "coap://h:99999/", "coap://h:/",
+    /* a forward proxy's http:// target (RFC 7252 §10.1): Uri-Port only off 80 */
+    const char *h1 = "http://127.0.0.1:8080/o", *h2 = "https://example.org/";
+    assert_int_equal(coap_uri_parse(&u, h1, strlen(h1)), COAP_OK);
+    coap_optlist_init(&l, opts, 16, arena, sizeof arena);
+    coap_optlist_add_uri(&l, &u, true);
+    assert_int_equal(l.n, 4);
+    assert_memory_equal(opts[0].val, "http", 4);
+    assert_int_equal(opts[2].num, COAP_OPT_URI_PORT);
+    assert_int_equal(coap_uri_parse(&u, h2, strlen(h2)), COAP_OK);
+    assert_int_equal(u.port, 443);
+    assert_int_equal(coap_uri_default_port("coaps", 5), 5684);
+    assert_int_equal(coap_uri_default_port("http", 4), 80);
+    assert_int_equal(coap_uri_default_port("ftp", 3), 0);
+
+    const char *bad[] = {"ftp://x/", "coap:/x", "coap://", "coap://h:99999/", "coap://h:/",
                          "coap://h/#frag", "coap://[::1/", "coap://hx:12x/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(coap_uri_parse(&u, bad[i], strlen(bad[i])), COAP_ERR_BAD_URI);

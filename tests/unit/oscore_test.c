@@ -805,9 +805,22 @@ static void test_proxy_uri_decomposition(void **state)
     assert_int_equal(k, 2);
     assert_true(coap_msg_find_option(&in, COAP_OPT_URI_QUERY, &o));
     assert_memory_equal(o.val, "unit=C", 6);
+    /* RFC 8613 §11.6's request to an HTTP server: the path goes inside */
+    coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 3, NULL, 0);
+    coap_builder_add_option(&b, COAP_OPT_PROXY_URI, "http://server.url/orders", 24);
+    assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
+    assert_int_equal(coap_msg_parse(&req, plain, n), COAP_OK);
+    assert_int_equal(oscore_decompose_proxy_uri(&req, split_buf, sizeof split_buf, &split), OSCORE_OK);
+    assert_true(coap_msg_find_option(&split, COAP_OPT_PROXY_SCHEME, &o));
+    assert_memory_equal(o.val, "http", 4);
+    assert_true(coap_msg_find_option(&split, COAP_OPT_URI_HOST, &o));
+    assert_memory_equal(o.val, "server.url", 10);
+    assert_false(coap_msg_find_option(&split, COAP_OPT_URI_PORT, &o));
+    assert_true(coap_msg_find_option(&split, COAP_OPT_URI_PATH, &o));
+    assert_memory_equal(o.val, "orders", 6);
     /* a malformed Proxy-Uri is refused, and too little room is reported */
     coap_builder_init(&b, plain, sizeof plain, COAP_TRANSPORT_UDP, COAP_TYPE_CON, COAP_GET, 3, NULL, 0);
-    coap_builder_add_option(&b, COAP_OPT_PROXY_URI, "http://x/", 9);
+    coap_builder_add_option(&b, COAP_OPT_PROXY_URI, "ftp://x/", 8);
     assert_int_equal(coap_builder_finish(&b, &n), COAP_OK);
     assert_int_equal(coap_msg_parse(&req, plain, n), COAP_OK);
     assert_int_equal(oscore_decompose_proxy_uri(&req, split_buf, sizeof split_buf, &split),
