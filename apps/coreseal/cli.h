@@ -223,6 +223,8 @@ int cli_edhoc_initiate(cli_edhoc_t *e, const cs_crypto_t *crypto, const char *su
                        cli_edhoc_result_t *out);
 
 int cmd_demo(int argc, char **argv);
+/* The system demo (demo_system.c): processes, a story, a summary table. */
+int demo_system(cs_crypto_t *crypto, bool keep);
 int cmd_edhoc(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);

@@ -1,9 +1,10 @@
-/* coreseal demo: what a newcomer runs first. A device and a server talk
- * through an untrusted gateway, in one process and deterministic: with
- * OSCORE the gateway sees only ciphertext and every change or replay it
- * tries is caught; with plain CoAP it reads and silently changes the data.
- * Exit code 0 only if every expected outcome happened. (The full topology,
- * with LwM2M and a transport-translating hop, grows here with issue #8.) */
+/* coreseal demo: what a newcomer runs first. By default the whole system
+ * as processes (demo_system.c). With --in-process, the same lesson in slow
+ * motion: a device and a server talk through an untrusted gateway in one
+ * process, message by message and deterministic: with OSCORE the gateway
+ * sees only ciphertext and every change or replay it tries is caught; with
+ * plain CoAP it reads and silently changes the data. Exit code 0 only if
+ * every expected outcome happened. */
 #define _GNU_SOURCE
 #include <string.h>
 
@@ -65,18 +66,40 @@ static bool payload_is(const uint8_t *msg, size_t n, const char *want)
            memcmp(m.payload, want, m.payload_len) == 0;
 }
 
+static int lesson(cli_security_t *sec);
+
 int cmd_demo(int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: coreseal demo\n\nA device and a server talk through an untrusted gateway, "
-               "with OSCORE and then\nwithout. Prints each step; exit code 0 only if every "
-               "expected outcome happened.\n");
-        return CLI_EXIT_OK;
+    bool in_process = false, keep = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--in-process")) {
+            in_process = true;
+        } else if (!strcmp(argv[i], "--keep")) {
+            keep = true;
+        } else {
+            bool help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            printf("usage: coreseal demo [--keep] [--in-process]\n\n"
+                   "A LwM2M Bootstrap-Server, a LwM2M server, an untrusted gateway and three\n"
+                   "devices as processes on this machine: OSCORE end to end through the gateway\n"
+                   "(one device over UDP, one over TCP), the gateway tampering and replaying, then\n"
+                   "hop-by-hop DTLS through it. Prints each step and a summary; exit code 0 only\n"
+                   "if every expected outcome happened.\n"
+                   "  --keep        keep the working directory with every process's log\n"
+                   "  --in-process  the same lesson message by message, in one process\n");
+            return help ? CLI_EXIT_OK : cli_fail("demo", CLI_EXIT_USAGE, "unknown option '%s'", argv[i]);
+        }
     }
-    cli_security_t sec;
+    static cli_security_t sec;
     if (cli_security_init(&sec, "demo") != CLI_EXIT_OK)
         return CLI_EXIT_CONFIG;
-    cs_crypto_t *c = &sec.crypto;
+    int rc = in_process ? lesson(&sec) : demo_system(&sec.crypto, keep);
+    cli_security_close(&sec);
+    return rc;
+}
+
+static int lesson(cli_security_t *sec)
+{
+    cs_crypto_t *c = &sec->crypto;
     tally_t t = {0, 0};
     uint8_t secret[16], salt[8];
     if (c->random(c->state, secret, sizeof secret) != CS_CRYPTO_OK ||
@@ -191,7 +214,6 @@ int cmd_demo(int argc, char **argv)
 
     oscore_ctx_wipe(&dev);
     oscore_ctx_wipe(&srv);
-    cli_security_close(&sec);
     printf("\n%-48s %s\n", "outcome", "count");
     printf("%-48s %d\n", "expected outcomes that happened", t.passed);
     printf("%-48s %d\n", "expected outcomes that did not", t.failed);

@@ -56,6 +56,7 @@ typedef struct {
     /* the exchange that drives the phases */
     phase_t phase;
     coap_peer_t peer;       /* bootstrap server, then server */
+    bool tcp;               /* a coap+tcp:// server (binding T) */
     cs_dtls_config_t dtls;  /* a coaps:// server: the account's PSK, */
     char dtls_host[128], dtls_port[8]; /* and where, for a new handshake */
     oscore_ctx_t *oscore;   /* toward that peer */
@@ -302,7 +303,8 @@ static bool send_register(client_t *c)
     coap_optlist_t l;
     size_t ln;
     const uint16_t objs[] = {1, 3, 5, 3303}; /* never 0 or 21 */
-    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime, .binding = c->queue ? "UQ" : "U",
+    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime,
+                            .binding = c->tcp ? (c->queue ? "TQ" : "T") : c->queue ? "UQ" : "U",
                             .queue_mode = c->queue};
     coap_optlist_init(&l, list, 16, arena, sizeof arena);
     if (lwm2m_register_options(&reg, &l) != LWM2M_OK ||
@@ -417,8 +419,9 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
     if (e != LWM2M_OK)
         return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "no usable LwM2M server account: %s", coreseal_strerror(e));
     if (!acc.uri || !node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
-        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap://HOST[:PORT]",
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap[s|+tcp]://HOST[:PORT]",
                         acc.security_inst);
+    c->tcp = acc.uri_len > 11 && !memcmp(acc.uri, "coap+tcp://", 11);
     if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's PSK */
         cs_dtls_config_t *dtls = &c->dtls;
         memset(dtls, 0, sizeof *dtls);
@@ -434,6 +437,9 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
         snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
         snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
         if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+            return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    } else if (c->tcp) { /* RFC 8323; LwM2M 1.2's TCP binding */
+        if (cs_tcp_connect(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
             return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
     } else if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK) {
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
@@ -868,7 +874,8 @@ static int usage(int c)
             "de-registers after --duration seconds or on Ctrl-C.\n"
             "--server: register there, over OSCORE with the --oscore context if given;\n"
             "a coaps:// server over DTLS with --psk IDENTITY:KEY (Security mode PSK, the\n"
-            "identity being the endpoint name), with OSCORE inside it if --oscore is given too.\n"
+            "identity being the endpoint name), with OSCORE inside it if --oscore is given too;\n"
+            "a coap+tcp:// server over TCP (RFC 8323, binding T).\n"
             "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
             "server account and its OSCORE context (/0, /1, /21), then register;\n"
             "--bootstrap-pack: ask for it all in one answer (GET /bspack, LwM2M 1.2).\n"

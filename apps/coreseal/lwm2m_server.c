@@ -619,7 +619,8 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         return;
     }
     if (oe != OSCORE_OK) {
-        printf("server: %s: response from %s rejected by OSCORE\n", qr->path, c->endpoint);
+        printf("server: %s: %s from %s rejected by OSCORE: %s\n", qr->path, qr->released ? "notification" : "response",
+               c->endpoint, coreseal_strerror(oe));
         fflush(stdout);
         if (!qr->observe)
             query_end(qs, i, 502, "{\"error\":\"the response failed OSCORE verification\"}");

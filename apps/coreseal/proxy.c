@@ -25,6 +25,7 @@
 #include "coreseal/net.h"
 #include "http_client.h"
 #include "http_gateway.h"
+#include "proxy_attack.h"
 
 #define MAX_MSG 1400
 #define MAX_PENDING 256
@@ -86,21 +87,6 @@ typedef struct {
     cs_time_ms_t stored, expires;
 } cached_t;
 
-typedef enum {
-    ATK_NONE = 0, ATK_FLIP = 1, ATK_DROP = 2, ATK_REPLAY = 4, ATK_STRIP = 8, ATK_SUBST = 16, ATK_INJECT = 32,
-    ATK_DELAY = 64, ATK_REORDER = 128
-} attack_t;
-#define N_ATTACKS 8
-
-/* --attack delay,reorder: datagrams held back, sent when due. */
-#define MAX_HELD 64
-typedef struct {
-    bool used, toward_server;
-    coap_peer_t peer;
-    uint8_t msg[MAX_MSG];
-    size_t len;
-    cs_time_ms_t due;
-} held_t;
 
 /* A request body in Block1 blocks on its way to an HTTP server: gathered
  * whole (RFC 7959 §2.3, each block but the last answered 2.31), then sent
@@ -119,6 +105,24 @@ typedef struct {
     cs_time_ms_t expires;
 } http_body_t;
 
+/* --relay: a device's own way to the server (see the relay section). */
+#define MAX_RELAYED 64
+#define RELAY_CONS 8
+#define RELAY_IDLE_MS (3600 * 1000)
+typedef struct {
+    bool active;
+    coap_peer_t device;
+    cs_udp_t up;
+    coap_peer_t server;
+    cs_time_ms_t last;
+    struct {
+        bool used;
+        uint8_t token[COAP_MAX_TOKEN_LEN], tkl;
+        uint16_t mid;
+    } con[RELAY_CONS]; /* the server's CON requests to a device over TCP */
+    size_t con_next;
+} relayed_t;
+
 typedef struct {
     const char *listen_host, *listen_port;
     const char *tcp_host, *tcp_port; /* --listen-tcp */
@@ -134,34 +138,22 @@ typedef struct {
     FILE *log;
     FILE *pcap; /* --pcap: every datagram as it crossed the proxy */
     int verbose;
-    unsigned attacks;
-    int attack_rate; /* percent of messages */
-    int attack_dir;  /* 0 both ways, 1 toward the server, 2 toward the client */
+    attacker_t atk; /* --attack */
+    bool relay;     /* --relay */
+    relayed_t *relayed[MAX_RELAYED];
     cs_crypto_t crypto;
     cs_udp_t down_udp, up_udp;
     coap_ep_t down, up;
     uint8_t *down_mem, *up_mem;
     pending_t pend[MAX_PENDING];
-    uint8_t replay_buf[MAX_MSG];
-    size_t replay_len;
-    coap_peer_t replay_peer;
-    unsigned long tried[N_ATTACKS], forwarded, dropped;
+    unsigned long forwarded;
     uint8_t block_szx; /* --block-size; 0xff: off */
     uint8_t client_szx; /* --client-block-size; 0xff: off */
     kept_t kept[MAX_KEPT];
-    held_t held[MAX_HELD];
-    int attack_delay_ms; /* --attack-delay */
     bool cache_on;
     cached_t cache[MAX_CACHE];
     unsigned long cache_hits;
 } proxy_t;
-
-static uint32_t rand32(proxy_t *p)
-{
-    uint32_t v = 0;
-    (void)cli_random(&p->crypto, (uint8_t *)&v, sizeof v);
-    return v;
-}
 
 /* --pcap: a datagram received from (or sent to) peer on udp. */
 static void capture(proxy_t *p, cs_udp_t *udp, coap_peer_t peer, bool sent, const uint8_t *d, size_t n)
@@ -191,177 +183,6 @@ static void log_msg(proxy_t *p, const char *dir, coap_peer_t peer, const uint8_t
     fprintf(p->log, "%s%s ", dir, tcp ? " (tcp)" : cs_net_peer_is_dtls(peer) ? " (dtls)" : "");
     cli_print_msg(p->log, ' ', &m, NULL, p->verbose ? 2 : 1); /* -v: payloads too */
     fflush(p->log);
-}
-
-/* ---------------------------------------------------------------- attacks */
-
-/* Option injection: a request gains Uri-Query "first=1" (which makes the
- * interop resource /oscore/hello/2 answer with an ETag), a response an
- * ETag. Over OSCORE both are outer Class E options the endpoint discards
- * (RFC 8613 §8.2, §8.4): the injection has no effect. */
-static bool inject(uint8_t *d, size_t *n, bool request)
-{
-    coap_msg_t m;
-    uint8_t out[MAX_MSG], arena[MAX_MSG];
-    coap_opt_t list[48], o;
-    coap_optlist_t l;
-    coap_builder_t b;
-    size_t len;
-    if (coap_msg_parse(&m, d, *n) != COAP_OK || m.code == COAP_CODE_EMPTY)
-        return false;
-    coap_optlist_init(&l, list, 48, arena, sizeof arena);
-    coap_opt_iter_t it;
-    coap_opt_iter_init(&it, &m);
-    while (coap_opt_next(&it, &o))
-        coap_optlist_add(&l, o.num, o.val, o.len);
-    if (request)
-        coap_optlist_add(&l, COAP_OPT_URI_QUERY, "first=1", 7);
-    else
-        coap_optlist_add(&l, COAP_OPT_ETAG, "\x66", 1);
-    coap_builder_init(&b, out, sizeof out, COAP_TRANSPORT_UDP, (coap_type_t)m.type, m.code, m.mid, m.token,
-                      m.token_len);
-    if (coap_optlist_write(&l, &b) != COAP_OK)
-        return false;
-    coap_builder_set_payload(&b, m.payload, m.payload_len);
-    if (coap_builder_finish(&b, &len) != COAP_OK)
-        return false;
-    memcpy(d, out, len);
-    *n = len;
-    return true;
-}
-
-/* Applies the configured attacks to a datagram about to leave; returns
- * false when it is dropped. The message stays parseable CoAP only by luck:
- * that is the point. */
-/* Holds a datagram back until due; false when there is no room (it goes now). */
-static bool hold(proxy_t *p, const uint8_t *d, size_t n, coap_peer_t to, bool toward_server, cs_time_ms_t due)
-{
-    for (size_t i = 0; i < MAX_HELD; i++)
-        if (!p->held[i].used) {
-            held_t *h = &p->held[i];
-            h->used = true;
-            h->toward_server = toward_server;
-            h->peer = to;
-            memcpy(h->msg, d, n);
-            h->len = n;
-            h->due = due;
-            return true;
-        }
-    return false;
-}
-
-/* Sends what was held back and is due. */
-static void release_held(proxy_t *p, cs_time_ms_t now)
-{
-    for (size_t i = 0; i < MAX_HELD; i++) {
-        held_t *h = &p->held[i];
-        if (!h->used || h->due > now)
-            continue;
-        h->used = false;
-        if (cs_udp_queue(h->toward_server ? &p->up_udp : &p->down_udp, h->peer, h->msg, h->len) != CS_NET_OK)
-            fprintf(stderr, "coreseal proxy: cannot send a held datagram\n");
-    }
-}
-
-static bool attack(proxy_t *p, uint8_t *d, size_t *n, coap_peer_t to, bool toward_server, cs_time_ms_t now)
-{
-    if (!p->attacks || (int)(rand32(p) % 100) >= p->attack_rate ||
-        (p->attack_dir == 1 && !toward_server) || (p->attack_dir == 2 && toward_server))
-        return true;
-    unsigned modes[N_ATTACKS] = {ATK_FLIP, ATK_DROP, ATK_REPLAY, ATK_STRIP, ATK_SUBST, ATK_INJECT, ATK_DELAY,
-                                 ATK_REORDER},
-             chosen[N_ATTACKS], k = 0;
-    for (int i = 0; i < N_ATTACKS; i++)
-        if (p->attacks & modes[i])
-            chosen[k++] = (unsigned)i;
-    unsigned which = chosen[rand32(p) % k];
-    coap_msg_t m;
-    if (modes[which] == ATK_SUBST) {
-        /* payload substitution that keeps the length: every digit 0-8
-         * becomes 9, so "21.5" reads "99.9" (counted only if it changed) */
-        bool changed = false;
-        if (coap_msg_parse(&m, d, *n) == COAP_OK)
-            for (size_t i = 0; i < m.payload_len; i++)
-                if (m.payload[i] >= '0' && m.payload[i] < '9') {
-                    ((uint8_t *)m.payload)[i] = '9';
-                    changed = true;
-                }
-        p->tried[which] += changed;
-        return true;
-    }
-    if (modes[which] == ATK_INJECT) {
-        p->tried[which] += inject(d, n, toward_server);
-        return true;
-    }
-    if (modes[which] == ATK_DELAY || modes[which] == ATK_REORDER) {
-        /* reorder: held for one turn of the loop, so what follows overtakes it */
-        cs_time_ms_t due = now + (modes[which] == ATK_DELAY ? p->attack_delay_ms : 1);
-        bool held = hold(p, d, *n, to, toward_server, due);
-        p->tried[which] += held;
-        return !held;
-    }
-    p->tried[which]++;
-    switch (modes[which]) {
-    case ATK_FLIP: {
-        /* any byte toward the client; toward the server the code and
-         * everything after the token, but not the first byte, message ID
-         * or token, whose change only leaves the proxy's own exchange
-         * unanswered until it times out (and its NSTART=1 queue behind
-         * it). What OSCORE does not protect (type, message ID, outer code,
-         * token) at worst breaks an exchange; anything else fails
-         * verification */
-        size_t body = 4 + (size_t)(d[0] & 0x0f);
-        if (!toward_server || *n <= body) {
-            if (*n)
-                d[rand32(p) % *n] ^= (uint8_t)(1u << (rand32(p) % 8));
-            return true;
-        }
-        size_t pos = rand32(p) % (*n - body + 1); /* 0: the code */
-        d[pos ? body + pos - 1 : 1] ^= (uint8_t)(1u << (rand32(p) % 8));
-        return true;
-    }
-    case ATK_DROP: p->dropped++; return false;
-    case ATK_REPLAY:
-        /* send an earlier request again now, keep this one; a fresh message
-         * ID gets it past CoAP deduplication to the OSCORE replay check */
-        if (p->replay_len && toward_server) {
-            uint32_t mid = rand32(p);
-            p->replay_buf[2] = (uint8_t)(mid >> 8);
-            p->replay_buf[3] = (uint8_t)mid;
-            if (cs_udp_queue(&p->up_udp, p->replay_peer, p->replay_buf, p->replay_len) != CS_NET_OK)
-                return true;
-        }
-        if (toward_server) {
-            memcpy(p->replay_buf, d, *n);
-            p->replay_len = *n;
-            p->replay_peer = to;
-        }
-        return true;
-    case ATK_STRIP: {
-        /* remove the last option (e.g. Observe, or OSCORE itself) */
-        if (coap_msg_parse(&m, d, *n) != COAP_OK)
-            return true;
-        coap_opt_iter_t it;
-        coap_opt_t o, last = {0};
-        const uint8_t *last_start = NULL, *cur = m.opts;
-        coap_opt_iter_init(&it, &m);
-        while (coap_opt_next(&it, &o)) {
-            last = o;
-            last_start = cur;
-            cur = it.p;
-        }
-        if (!last_start)
-            return true;
-        /* only safe to cut if it is the last option: deltas stay valid */
-        size_t cut = (size_t)(cur - last_start);
-        size_t tail = *n - (size_t)(cur - d);
-        memmove((uint8_t *)last_start, cur, tail);
-        *n -= cut;
-        (void)last;
-        return true;
-    }
-    }
-    return true;
 }
 
 /* ---------------------------------------------------------------- forwarding */
@@ -530,7 +351,7 @@ static bool choose_target(proxy_t *p, const coap_msg_t *m, char *out, size_t cap
 /* The upstream peer of a target URI: a UDP address, or a TCP connection or
  * DTLS session (opened on first use, shared by every request to that
  * server). */
-static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
+static bool resolve_on(proxy_t *p, cs_udp_t *up, const char *target, coap_peer_t *peer)
 {
     coap_uri_t u;
     if (coap_uri_parse(&u, target, strlen(target)) != COAP_OK || !scheme_supported(p, u.scheme, u.scheme_len))
@@ -539,19 +360,24 @@ static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
     snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
     snprintf(port, sizeof port, "%u", u.port);
     if (u.scheme_len == 8)
-        return cs_tcp_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
+        return cs_tcp_connect(up, host, port, peer, NULL, 0) == CS_NET_OK;
     if (u.scheme_len == 7)
-        return cs_ws_connect(&p->up_udp, host, port, peer, NULL, 0) == CS_NET_OK;
+        return cs_ws_connect(up, host, port, peer, NULL, 0) == CS_NET_OK;
     if (u.scheme_len == 5)
-        return cs_dtls_connect(&p->up_udp, host, port, &p->up_dtls, peer, NULL, 0) == CS_NET_OK;
+        return cs_dtls_connect(up, host, port, &p->up_dtls, peer, NULL, 0) == CS_NET_OK;
     /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
     struct addrinfo hints = {.ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = AI_V4MAPPED | AI_ALL}, *res;
     if (getaddrinfo(host, port, &hints, &res) != 0)
         return false;
-    bool ok = cs_udp_peer(&p->up_udp, res->ai_addr, res->ai_addrlen, peer) == CS_NET_OK;
+    bool ok = cs_udp_peer(up, res->ai_addr, res->ai_addrlen, peer) == CS_NET_OK;
     freeaddrinfo(res);
     return ok;
+}
+
+static bool resolve(proxy_t *p, const char *target, coap_peer_t *peer)
+{
+    return resolve_on(p, &p->up_udp, target, peer);
 }
 
 /* A later outer Block2 block of an answer kept for this client: true when
@@ -1269,6 +1095,135 @@ static void on_backend_event(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_t
         pd->active = false; /* the exchange is over */
 }
 
+/* ---------------------------------------------------------------- relay (--relay) */
+
+/* --relay makes the gateway of a LwM2M deployment: it passes every message
+ * on as it is, in both directions, like a NAT. Each device (a UDP address,
+ * a TCP or WebSocket connection, a DTLS session) gets a socket of its own
+ * toward the server (--default), so the server sees one address per device
+ * and reaches it there with Device Management and Observe. Nothing is
+ * re-issued: on UDP hops retransmission stays end to end. Across a TCP hop
+ * the gateway stands in for what the stream lacks (RFC 8323 §2): a device's
+ * answer to a confirmable request of the server goes up as the ACK of that
+ * request (whose message ID is kept here), and tcp.c acknowledges a
+ * confirmable notification for the device. */
+static relayed_t *relay_of_device(proxy_t *p, coap_peer_t device, cs_time_ms_t now)
+{
+    relayed_t *spare = NULL;
+    for (size_t i = 0; i < MAX_RELAYED; i++) {
+        relayed_t *r = p->relayed[i];
+        if (r && r->active && r->device == device)
+            return r;
+        if (!spare && (!r || !r->active) && (r || (r = p->relayed[i] = calloc(1, sizeof *r))))
+            spare = r;
+    }
+    char err[256] = "";
+    if (!spare)
+        return NULL;
+    memset(spare, 0, sizeof *spare);
+    if (cs_udp_open(&spare->up, "::", "0", true, err, sizeof err) != CS_NET_OK) {
+        fprintf(stderr, "coreseal proxy: no socket for a device: %s\n", err);
+        return NULL;
+    }
+    spare->up.log = p->down_udp.log;
+    if (!resolve_on(p, &spare->up, p->routes.default_target, &spare->server)) {
+        fprintf(stderr, "coreseal proxy: cannot reach %s\n", p->routes.default_target);
+        cs_udp_close(&spare->up);
+        return NULL;
+    }
+    spare->active = true;
+    spare->device = device;
+    spare->last = now;
+    return spare;
+}
+
+static void relay_end(proxy_t *p, relayed_t *r)
+{
+    atk_forget_socket(&p->atk, &r->up);
+    cs_udp_close(&r->up);
+    r->active = false;
+}
+
+static void relay_from_device(proxy_t *p, coap_peer_t device, const uint8_t *d, size_t n, cs_time_ms_t now)
+{
+    uint8_t buf[MAX_MSG];
+    relayed_t *r = n <= sizeof buf ? relay_of_device(p, device, now) : NULL;
+    if (!r)
+        return;
+    memcpy(buf, d, n);
+    r->last = now;
+    log_msg(p, "client->proxy", device, buf, n);
+    size_t tkl = buf[0] & 0x0f;
+    uint8_t cls = n >= 4 ? COAP_CODE_CLASS(buf[1]) : 0;
+    if (cs_net_peer_is_tcp(device) && cls >= 2 && cls <= 5 && n >= 4 + tkl)
+        for (size_t i = 0; i < RELAY_CONS; i++)
+            if (r->con[i].used && r->con[i].tkl == tkl && !memcmp(r->con[i].token, buf + 4, tkl)) {
+                /* the answer to the server's CON: its piggybacked ACK */
+                buf[0] = (uint8_t)((buf[0] & 0xcf) | COAP_TYPE_ACK << 4);
+                buf[2] = (uint8_t)(r->con[i].mid >> 8);
+                buf[3] = (uint8_t)r->con[i].mid;
+                r->con[i].used = false;
+            }
+    if (cls == 0 && buf[1])
+        p->forwarded++;
+    if (atk_apply(&p->atk, &r->up, buf, &n, r->server, true, now) &&
+        cs_udp_queue(&r->up, r->server, buf, n) != CS_NET_OK)
+        fprintf(stderr, "coreseal proxy: cannot send toward the server\n");
+}
+
+static void relay_from_server(proxy_t *p, relayed_t *r, const uint8_t *d, size_t n, cs_time_ms_t now)
+{
+    uint8_t buf[MAX_MSG];
+    if (n > sizeof buf || n < 4)
+        return;
+    memcpy(buf, d, n);
+    r->last = now;
+    log_msg(p, "server->proxy", r->server, buf, n);
+    size_t tkl = buf[0] & 0x0f;
+    if (cs_net_peer_is_tcp(r->device) && (buf[0] >> 4 & 3) == COAP_TYPE_CON && COAP_CODE_CLASS(buf[1]) == 0 &&
+        buf[1] && tkl <= COAP_MAX_TOKEN_LEN && n >= 4 + tkl) {
+        size_t k = r->con_next++ % RELAY_CONS; /* the oldest goes: the server gave up on it */
+        r->con[k].used = true;
+        r->con[k].tkl = (uint8_t)tkl;
+        memcpy(r->con[k].token, buf + 4, tkl);
+        r->con[k].mid = (uint16_t)(buf[2] << 8 | buf[3]);
+    }
+    if (atk_apply(&p->atk, &p->down_udp, buf, &n, r->device, false, now) &&
+        cs_udp_queue(&p->down_udp, r->device, buf, n) != CS_NET_OK && p->verbose)
+        fprintf(stderr, "* the device's connection is gone\n");
+}
+
+static int run_relay(proxy_t *p)
+{
+    while (!cli_stopping) {
+        if (cs_udp_receive(&p->down_udp, 5) != CS_NET_OK)
+            return cli_fail("proxy", CLI_EXIT_NETWORK, "receive failed");
+        cs_time_ms_t now = cs_net_now();
+        for (size_t i = 0; i < p->down_udp.n_in; i++)
+            relay_from_device(p, p->down_udp.in_peer[i], p->down_udp.in[i], p->down_udp.in_len[i], now);
+        for (size_t i = 0; i < MAX_RELAYED; i++) {
+            relayed_t *r = p->relayed[i];
+            if (!r || !r->active)
+                continue;
+            if (now - r->last > RELAY_IDLE_MS) {
+                relay_end(p, r);
+                continue;
+            }
+            if (cs_udp_receive(&r->up, 0) != CS_NET_OK)
+                continue;
+            for (size_t k = 0; k < r->up.n_in; k++)
+                relay_from_server(p, r, r->up.in[k], r->up.in_len[k], now);
+        }
+        atk_release_held(&p->atk, now);
+        if (cs_udp_flush(&p->down_udp) != CS_NET_OK)
+            fprintf(stderr, "coreseal proxy: send failed\n");
+        for (size_t i = 0; i < MAX_RELAYED; i++)
+            if (p->relayed[i] && p->relayed[i]->active && cs_udp_flush(&p->relayed[i]->up) != CS_NET_OK)
+                fprintf(stderr, "coreseal proxy: send toward the server failed\n");
+    }
+    return CLI_EXIT_OK;
+}
+
 /* Drains an endpoint through the attacker into a socket, logging. */
 static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, bool toward_server)
 {
@@ -1280,7 +1235,7 @@ static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, boo
         memcpy(copy, d, len);
         coap_ep_send_ack(ep);
         log_msg(p, dir, to, copy, len);
-        if (!attack(p, copy, &len, to, toward_server, cs_net_now()))
+        if (!atk_apply(&p->atk, udp, copy, &len, to, toward_server, cs_net_now()))
             continue;
         capture(p, udp, to, true, copy, len);
         if (cs_udp_queue(udp, to, copy, len) != CS_NET_OK)
@@ -1288,6 +1243,75 @@ static void flush(proxy_t *p, coap_ep_t *ep, cs_udp_t *udp, const char *dir, boo
     }
     if (cs_udp_flush(udp) != CS_NET_OK)
         fprintf(stderr, "coreseal proxy: send failed\n");
+}
+
+/* The proxy's loop: requests from clients (and HTTP) forwarded, answers
+ * and notifications relayed back. */
+static int run_proxy(proxy_t *p)
+{
+    while (!cli_stopping) {
+        cs_time_ms_t now = cs_net_now();
+        /* both sockets: the downstream one waits briefly, the upstream one not */
+        if (cs_udp_receive(&p->down_udp, 5) != CS_NET_OK)
+            break;
+        now = cs_net_now();
+        for (size_t i = 0; i < p->down_udp.n_in; i++) {
+            coap_ep_event_t ev;
+            log_msg(p, "client->proxy", p->down_udp.in_peer[i], p->down_udp.in[i], p->down_udp.in_len[i]);
+            capture(p, &p->down_udp, p->down_udp.in_peer[i], false, p->down_udp.in[i], p->down_udp.in_len[i]);
+            if (coap_ep_input(&p->down, p->down_udp.in_peer[i], p->down_udp.in[i], p->down_udp.in_len[i],
+                              now, &ev) != COAP_OK)
+                continue;
+            if (ev.type == COAP_EV_REQUEST)
+                on_client_request(p, &ev, now);
+            else if (ev.type == COAP_EV_RESET || ev.type == COAP_EV_TIMEOUT)
+                for (size_t k = 0; k < MAX_PENDING; k++) /* client gone: stop observing */
+                    if (p->pend[k].active && !p->pend[k].to_http && p->pend[k].down.peer == ev.peer &&
+                        p->pend[k].down.token_len == ev.token_len &&
+                        !memcmp(p->pend[k].down.token, ev.token, ev.token_len)) {
+                        coap_ep_cancel(&p->up, p->pend[k].up_peer, p->pend[k].up_token, 8);
+                        p->pend[k].active = false;
+                    }
+        }
+        for (hc_cmd_t *hc; p->gw && (hc = hc_next(p->gw));)
+            on_http_request(p, hc, now);
+        const hc_client_t *answer;
+        void *tag;
+        bool ok;
+        while (p->http_up && (answer = hc_multi_next(p->http_up, &tag, &ok)))
+            http_relay(p, tag, ok, answer, now);
+        if (cs_udp_receive(&p->up_udp, 0) != CS_NET_OK)
+            break;
+        for (size_t i = 0; i < p->up_udp.n_in; i++) {
+            coap_ep_event_t ev;
+            log_msg(p, "server->proxy", p->up_udp.in_peer[i], p->up_udp.in[i], p->up_udp.in_len[i]);
+            capture(p, &p->up_udp, p->up_udp.in_peer[i], false, p->up_udp.in[i], p->up_udp.in_len[i]);
+            if (coap_ep_input(&p->up, p->up_udp.in_peer[i], p->up_udp.in[i], p->up_udp.in_len[i], now,
+                              &ev) == COAP_OK && ev.type != COAP_EV_NONE)
+                on_backend_event(p, &ev, now);
+        }
+        coap_ep_event_t ev;
+        do {
+            if (coap_ep_tick(&p->up, now, &ev) != COAP_OK)
+                break;
+            if (ev.type != COAP_EV_NONE)
+                on_backend_event(p, &ev, now);
+        } while (ev.type != COAP_EV_NONE);
+        do {
+            if (coap_ep_tick(&p->down, now, &ev) != COAP_OK)
+                break;
+        } while (ev.type != COAP_EV_NONE);
+        atk_release_held(&p->atk, now);
+        flush(p, &p->up, &p->up_udp, "proxy->server", true);
+        flush(p, &p->down, &p->down_udp, "proxy->client", false);
+    }
+    return CLI_EXIT_OK;
+}
+
+static void on_step(int sig)
+{
+    (void)sig;
+    atk_step++;
 }
 
 static void usage(FILE *f)
@@ -1321,16 +1345,22 @@ static void usage(FILE *f)
             "                             OSCORE request's path is encrypted)\n"
             "      --routes FILE          routes and a default from a JSON file (docs/proxies.md)\n"
             "      --default URI          reverse proxy: everything else goes to URI\n"
+            "      --relay                a gateway: every message passes as it is, both ways,\n"
+            "                             each client with a socket of its own toward --default\n"
+            "                             (coap:// or coaps://), so the server reaches it (LwM2M)\n"
             "      --cache                keep plain CoAP answers to GET for their Max-Age and\n"
             "                             answer repeats from them (never OSCORE answers)\n"
             "      --log FILE             one line per message with what the proxy can see\n"
             "      --pcap FILE            every plain UDP datagram as a capture file for Wireshark\n"
-            "      --attack MODES         flip,drop,replay,strip,subst,inject,delay,reorder\n"
+            "      --attack MODES         flip,drop,replay,strip,subst,inject,delay,reorder,tamper\n"
             "                             (comma-separated): tamper with messages, for tests and\n"
             "                             demos only (subst: every digit 0-8 of a payload becomes\n"
             "                             9; inject: requests gain Uri-Query first=1, responses an\n"
             "                             ETag; delay: held --attack-delay MS, default 300;\n"
-            "                             reorder: overtaken by what follows)\n"
+            "                             reorder: overtaken by what follows; tamper: one bit of\n"
+            "                             the payload's last byte)\n"
+            "      --attack-step          attacks start off; each SIGUSR1 turns on the next mode\n"
+            "                             of the list alone, after the last one off again\n"
             "      --attack-rate PCT      share of messages attacked (default 100)\n"
             "      --attack-direction D   both (default), to-server or to-client\n"
             "      --block-size N         OSCORE messages cross the upstream hop in outer\n"
@@ -1351,13 +1381,13 @@ int cmd_proxy(int argc, char **argv)
     memset(&p, 0, sizeof p);
     p.listen_host = "::";
     p.listen_port = "5683";
-    p.attack_rate = 100;
+    atk_init(&p.atk, &p.crypto);
     p.block_szx = 0xff;
     p.client_szx = 0xff;
-    p.attack_delay_ms = 300;
     enum { OPT_FORWARD = 256, OPT_ROUTE, OPT_DEFAULT, OPT_LOG, OPT_ATTACK, OPT_RATE, OPT_DIR, OPT_BLOCK, OPT_PCAP,
            OPT_CLIENT_BLOCK, OPT_LISTEN_TCP, OPT_LISTEN_DTLS, OPT_PSK, OPT_CERT, OPT_KEY, OPT_CA, OPT_UP_PSK,
-           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS, OPT_DELAY, OPT_ROUTES };
+           OPT_UP_CERT, OPT_UP_KEY, OPT_UP_CA, OPT_LISTEN_HTTP, OPT_CACHE, OPT_LISTEN_WS, OPT_DELAY, OPT_ROUTES,
+           OPT_RELAY, OPT_STEP };
     const char *routes_file = NULL;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'}, {"forward", no_argument, NULL, OPT_FORWARD},
@@ -1373,6 +1403,8 @@ int cmd_proxy(int argc, char **argv)
         {"listen-http", required_argument, NULL, OPT_LISTEN_HTTP},
         {"listen-ws", required_argument, NULL, OPT_LISTEN_WS},
         {"cache", no_argument, NULL, OPT_CACHE},
+        {"relay", no_argument, NULL, OPT_RELAY},
+        {"attack-step", no_argument, NULL, OPT_STEP},
         {"routes", required_argument, NULL, OPT_ROUTES},
         {"attack-delay", required_argument, NULL, OPT_DELAY},
         {"psk", required_argument, NULL, OPT_PSK}, {"cert", required_argument, NULL, OPT_CERT},
@@ -1418,9 +1450,11 @@ int cmd_proxy(int argc, char **argv)
         case OPT_UP_CA: p.up_dtls.ca_file = optarg; break;
         case OPT_FORWARD: p.forward = true; break;
         case OPT_CACHE: p.cache_on = true; break;
+        case OPT_RELAY: p.relay = true; break;
+        case OPT_STEP: p.atk.stepped = true; break;
         case OPT_DELAY:
-            p.attack_delay_ms = atoi(optarg);
-            if (p.attack_delay_ms < 1 || p.attack_delay_ms > 600000)
+            p.atk.delay_ms = atoi(optarg);
+            if (p.atk.delay_ms < 1 || p.atk.delay_ms > 600000)
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-delay expects 1..600000 ms");
             break;
         case OPT_ROUTE: {
@@ -1441,27 +1475,16 @@ int cmd_proxy(int argc, char **argv)
                 return cli_fail("proxy", CLI_EXIT_USAGE, "cannot write %s", optarg);
             break;
         case OPT_ATTACK: {
-            char *save, *tok, *list = strdup(optarg);
-            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                unsigned m = !strcmp(tok, "flip") ? ATK_FLIP : !strcmp(tok, "drop") ? ATK_DROP
-                             : !strcmp(tok, "replay") ? ATK_REPLAY : !strcmp(tok, "strip") ? ATK_STRIP
-                             : !strcmp(tok, "subst") ? ATK_SUBST : !strcmp(tok, "inject") ? ATK_INJECT
-                             : !strcmp(tok, "delay") ? ATK_DELAY : !strcmp(tok, "reorder") ? ATK_REORDER : 0;
-                if (!m) {
-                    free(list);
-                    return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (flip, drop, replay, strip, subst, inject, delay, reorder)",
-                                    tok);
-                }
-                p.attacks |= m;
-            }
-            free(list);
+            char bad[32];
+            if (!atk_parse(&p.atk, optarg, bad, sizeof bad))
+                return cli_fail("proxy", CLI_EXIT_USAGE, "unknown attack '%s' (" ATK_NAMES ")", bad);
             break;
         }
-        case OPT_RATE: p.attack_rate = atoi(optarg); break;
+        case OPT_RATE: p.atk.rate = atoi(optarg); break;
         case OPT_DIR:
-            p.attack_dir = !strcmp(optarg, "both") ? 0 : !strcmp(optarg, "to-server") ? 1
+            p.atk.dir = !strcmp(optarg, "both") ? 0 : !strcmp(optarg, "to-server") ? 1
                            : !strcmp(optarg, "to-client") ? 2 : -1;
-            if (p.attack_dir < 0)
+            if (p.atk.dir < 0)
                 return cli_fail("proxy", CLI_EXIT_USAGE, "--attack-direction: both, to-server or to-client");
             break;
         case OPT_PCAP:
@@ -1495,6 +1518,11 @@ int cmd_proxy(int argc, char **argv)
             memcpy(f.default_target, p.routes.default_target, sizeof f.default_target);
         p.routes = f;
     }
+    if (p.relay && (p.forward || p.routes.n || p.http_port || p.cache_on || p.block_szx != 0xff ||
+                    p.client_szx != 0xff || strncmp(p.routes.default_target, "coap", 4) ||
+                    !strncmp(p.routes.default_target, "coap+", 5)))
+        return cli_fail("proxy", CLI_EXIT_USAGE, "--relay passes messages on to --default coap://... or coaps://... "
+                        "alone (no --forward, --route, --listen-http, --cache or block sizes)");
     if (!p.forward && !p.routes.n && !p.routes.default_target[0] && !p.http_port) {
         usage(stderr);
         return cli_fail("proxy", CLI_EXIT_USAGE, "give --forward, --route, --routes, --default or --listen-http");
@@ -1549,75 +1577,30 @@ int cmd_proxy(int argc, char **argv)
     if (p.http_port)
         fprintf(stderr, "coreseal proxy: HTTP on %s:%s, targets as %scoap://HOST:PORT/PATH\n",
                 p.http_host ? p.http_host : "*", p.http_port, HC_PREFIX);
-    if (p.attacks)
+    if (p.atk.modes)
         fprintf(stderr, "coreseal proxy: ATTACKING\n");
-    while (!cli_stopping) {
-        cs_time_ms_t now = cs_net_now();
-        /* both sockets: the downstream one waits briefly, the upstream one not */
-        if (cs_udp_receive(&p.down_udp, 5) != CS_NET_OK)
-            break;
-        now = cs_net_now();
-        for (size_t i = 0; i < p.down_udp.n_in; i++) {
-            coap_ep_event_t ev;
-            log_msg(&p, "client->proxy", p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i]);
-            capture(&p, &p.down_udp, p.down_udp.in_peer[i], false, p.down_udp.in[i], p.down_udp.in_len[i]);
-            if (coap_ep_input(&p.down, p.down_udp.in_peer[i], p.down_udp.in[i], p.down_udp.in_len[i],
-                              now, &ev) != COAP_OK)
-                continue;
-            if (ev.type == COAP_EV_REQUEST)
-                on_client_request(&p, &ev, now);
-            else if (ev.type == COAP_EV_RESET || ev.type == COAP_EV_TIMEOUT)
-                for (size_t k = 0; k < MAX_PENDING; k++) /* client gone: stop observing */
-                    if (p.pend[k].active && !p.pend[k].to_http && p.pend[k].down.peer == ev.peer &&
-                        p.pend[k].down.token_len == ev.token_len &&
-                        !memcmp(p.pend[k].down.token, ev.token, ev.token_len)) {
-                        coap_ep_cancel(&p.up, p.pend[k].up_peer, p.pend[k].up_token, 8);
-                        p.pend[k].active = false;
-                    }
-        }
-        for (hc_cmd_t *hc; p.gw && (hc = hc_next(p.gw));)
-            on_http_request(&p, hc, now);
-        const hc_client_t *answer;
-        void *tag;
-        bool ok;
-        while (p.http_up && (answer = hc_multi_next(p.http_up, &tag, &ok)))
-            http_relay(&p, tag, ok, answer, now);
-        if (cs_udp_receive(&p.up_udp, 0) != CS_NET_OK)
-            break;
-        for (size_t i = 0; i < p.up_udp.n_in; i++) {
-            coap_ep_event_t ev;
-            log_msg(&p, "server->proxy", p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i]);
-            capture(&p, &p.up_udp, p.up_udp.in_peer[i], false, p.up_udp.in[i], p.up_udp.in_len[i]);
-            if (coap_ep_input(&p.up, p.up_udp.in_peer[i], p.up_udp.in[i], p.up_udp.in_len[i], now,
-                              &ev) == COAP_OK && ev.type != COAP_EV_NONE)
-                on_backend_event(&p, &ev, now);
-        }
-        coap_ep_event_t ev;
-        do {
-            if (coap_ep_tick(&p.up, now, &ev) != COAP_OK)
-                break;
-            if (ev.type != COAP_EV_NONE)
-                on_backend_event(&p, &ev, now);
-        } while (ev.type != COAP_EV_NONE);
-        do {
-            if (coap_ep_tick(&p.down, now, &ev) != COAP_OK)
-                break;
-        } while (ev.type != COAP_EV_NONE);
-        release_held(&p, now);
-        flush(&p, &p.up, &p.up_udp, "proxy->server", true);
-        flush(&p, &p.down, &p.down_udp, "proxy->client", false);
+    if (p.atk.stepped) {
+        struct sigaction sa = {.sa_handler = on_step};
+        sigaction(SIGUSR1, &sa, NULL);
     }
-    fprintf(stderr,
-            "coreseal proxy: forwarded %lu requests, %lu answered from the cache; attacks tried: flip %lu, drop %lu, replay %lu, "
-            "strip %lu, subst %lu, inject %lu, delay %lu, reorder %lu\n",
-            p.forwarded, p.cache_hits, p.tried[0], p.tried[1], p.tried[2], p.tried[3], p.tried[4], p.tried[5],
-            p.tried[6], p.tried[7]);
+    if (p.relay)
+        fprintf(stderr, "coreseal proxy: relaying to %s, a socket per client\n", p.routes.default_target);
+    rc = p.relay ? run_relay(&p) : run_proxy(&p);
+    fprintf(stderr, "coreseal proxy: forwarded %lu requests, %lu answered from the cache; attacks tried: ", p.forwarded,
+            p.cache_hits);
+    atk_print_counts(&p.atk, stderr);
+    fputc('\n', stderr);
 out:
     for (size_t i = 0; i < MAX_PENDING; i++) /* HTTP requests still waiting */
         if (p.pend[i].active && p.pend[i].http)
             http_fail(&p, &p.pend[i], 503, "the proxy is stopping");
     hc_stop(p.gw);
     hc_multi_free(p.http_up);
+    for (size_t i = 0; i < MAX_RELAYED; i++) {
+        if (p.relayed[i] && p.relayed[i]->active)
+            relay_end(&p, p.relayed[i]);
+        free(p.relayed[i]);
+    }
     for (size_t i = 0; i < MAX_HTTP_BODIES; i++)
         free(p.bodies[i].data);
     if (p.log)

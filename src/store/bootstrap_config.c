@@ -86,9 +86,10 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
                 !acc->psk_key_len))
         return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.psk_key must be 1..64 bytes in hex", i);
     bool dtls = strncmp(acc->server_uri, "coaps://", 8) == 0;
-    if (!dtls && strncmp(acc->server_uri, "coap://", 7) != 0)
+    bool tcp = strncmp(acc->server_uri, "coap+tcp://", 11) == 0;
+    if (!dtls && !tcp && strncmp(acc->server_uri, "coap://", 7) != 0)
         return fail(err, err_len, CS_STORE_ERR_VALUE,
-                    "accounts[%zu]: server.uri must be coap://HOST[:PORT] or coaps://HOST[:PORT]", i);
+                    "accounts[%zu]: server.uri must be coap://, coaps:// or coap+tcp://HOST[:PORT]", i);
     if (dtls != (acc->psk_identity[0] && acc->psk_key_len))
         return fail(err, err_len, CS_STORE_ERR_VALUE,
                     "accounts[%zu]: a coaps:// server.uri goes with server.psk_identity and server.psk_key (DTLS "
@@ -96,7 +97,7 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
     acc->ssid = (uint16_t)ssid;
     acc->lifetime = (uint32_t)lifetime;
     if (!acc->binding[0])
-        strcpy(acc->binding, "U");
+        strcpy(acc->binding, tcp ? "T" : "U");
     return CS_STORE_OK;
 }
 
