@@ -81,5 +81,6 @@ sleep 0.5
 $CPU0 "$B" lwm2m swarm --count "$SW" --seed 1 --server coap://127.0.0.1:5820 --duration 6 | sed 's/^swarm: /   /'
 kill -TERM $SWS; wait $SWS 2>/dev/null || true
 echo "   reads the server printed: $(grep -c ' = coreseal' swarm_server.log)"
+sed -n 's/^coreseal lwm2m server: memory: /   server process memory (its own getrusage and \/proc\/self\/statm): /p' swarm_server.log
 echo
 echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000}, BENCH_SWARM=$SW)"

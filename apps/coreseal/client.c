@@ -843,17 +843,17 @@ int cmd_request(int argc, char **argv)
     }
     if (coap_uri_parse(&cl.uri, uri, strlen(uri)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// URI", uri);
-    if (!o->proxy && !strncmp(cl.uri.scheme, "http", 4))
+    if (!o->proxy && (cl.uri.scheme_id == COAP_SCHEME_HTTP || cl.uri.scheme_id == COAP_SCHEME_HTTPS))
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s': an HTTP resource is reached through a CoAP proxy: add -P "
                         "coap://PROXY (RFC 7252 10.1)", uri);
     target = cl.uri;
     if (o->proxy && coap_uri_parse(&target, o->proxy, strlen(o->proxy)) != COAP_OK)
         return cli_fail(o->sub, CLI_EXIT_USAGE, "'%s' is not a coap:// proxy URI", o->proxy);
     /* the hop we speak to decides the transport; a proxy may translate */
-    bool tcp = !cl.is_http && target.scheme_len == 8 && !memcmp(target.scheme, "coap+tcp", 8);
-    bool ws = !cl.is_http && target.scheme_len == 7 && !memcmp(target.scheme, "coap+ws", 7);
-    bool dtls = !cl.is_http && target.scheme_len == 5 && !memcmp(target.scheme, "coaps", 5);
-    if (!cl.is_http && target.scheme_len != 4 && !tcp && !dtls && !ws)
+    bool tcp = !cl.is_http && target.scheme_id == COAP_SCHEME_COAP_TCP;
+    bool ws = !cl.is_http && target.scheme_id == COAP_SCHEME_COAP_WS;
+    bool dtls = !cl.is_http && target.scheme_id == COAP_SCHEME_COAPS;
+    if (!cl.is_http && target.scheme_id != COAP_SCHEME_COAP && !tcp && !dtls && !ws)
         return cli_fail(o->sub, CLI_EXIT_USAGE,
                         "'%.*s' is not supported: use coap:// (UDP), coap+tcp:// (TCP), coap+ws:// (WebSockets) or "
                         "coaps:// (DTLS)",

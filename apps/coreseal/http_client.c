@@ -28,7 +28,7 @@ bool hc_client_init(hc_client_t *h, const char *uri, char *target, size_t cap)
         return false;
     snprintf(h->url, sizeof h->url, "%s", uri);
     /* the HC Proxy URI ends where the embedded target begins */
-    static const char *const marks[] = {"/coap://", "/coaps://", "/coap+tcp://", "?target_uri="};
+    static const char *const marks[] = {"/coap://", "/coaps://", "/coap+tcp://", "/coap+ws://", "?target_uri="};
     const char *at = NULL;
     for (size_t i = 0; i < sizeof marks / sizeof marks[0] && !at; i++)
         at = strstr(uri, marks[i]);

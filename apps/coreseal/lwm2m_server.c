@@ -12,6 +12,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -235,7 +237,21 @@ typedef struct {
     queries_t queries;
     const char *attributes[8], *reads[8], *observes[8], *composites[4];
     int n_attributes, n_reads, n_observes, n_composites;
+    uint32_t peak_registered;      /* the most clients registered at once, for the memory line */
 } server_t;
+
+/* Resident memory now (KiB), from the kernel's accounting of this process. */
+static long resident_kib(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size;
+    if (f && fscanf(f, "%ld %ld", &size, &pages) != 2)
+        pages = 0;
+    if (f)
+        fclose(f);
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 /* Registrations are kept in wall-clock time, which survives a restart. */
 static int64_t wall_ms(void)
@@ -693,6 +709,8 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
     answer(s, ev, ctx, bind, req, COAP_CREATED, &l);
+    if (s->reg.n_registered > s->peak_registered)
+        s->peak_registered = s->reg.n_registered;
     printf("server: registered %s lt=%u%s%s objects %.*s\n", r->endpoint, r->lifetime, ctx ? " over OSCORE" : "",
            cs_net_peer_is_dtls(ev->peer) ? " over DTLS" : "", (int)r->links_len, r->links);
     fflush(stdout);
@@ -957,6 +975,7 @@ static void serve(server_t *s)
 
 int lwm2m_server_main(int argc, char **argv)
 {
+    long start_kib = resident_kib(); /* the base the clients' memory is counted from */
     static server_t s;
     memset(&s, 0, sizeof s);
     s.n.sub = "lwm2m server";
@@ -1095,6 +1114,12 @@ int lwm2m_server_main(int argc, char **argv)
         if (dtls_port)
             fprintf(stderr, "coreseal lwm2m server: DTLS on %s:%s\n", dtls_host ? dtls_host : "*", dtls_port);
         serve(&s);
+        /* what a registered client costs, the whole process counted */
+        struct rusage ru;
+        long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+        fprintf(stderr, "coreseal lwm2m server: memory: %ld KiB resident before any client was loaded, %ld KiB at "
+                "peak, %u clients registered at most: %ld bytes per client\n", start_kib, peak_kib, s.peak_registered,
+                s.peak_registered ? (peak_kib - start_kib) * 1024 / (long)s.peak_registered : 0);
     }
     for (size_t i = 0; i < MAX_QUERIES; i++) /* REST requests still waiting */
         if (s.queries.client[i])

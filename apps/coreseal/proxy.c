@@ -271,11 +271,18 @@ static bool outer_piece(pending_t *pd, uint8_t *out, size_t *n)
  * DTLS when it has upstream credentials, and HTTP as a forward proxy. */
 static bool scheme_supported(const proxy_t *p, const char *scheme, size_t len)
 {
-    if (p->forward && ((len == 4 && !memcmp(scheme, "http", 4)) || (len == 5 && !memcmp(scheme, "https", 5))))
-        return true; /* a cross-proxy to HTTP (RFC 7252 §10.1) */
-    return (len == 4 && !memcmp(scheme, "coap", 4)) || (len == 8 && !memcmp(scheme, "coap+tcp", 8)) ||
-           (len == 7 && !memcmp(scheme, "coap+ws", 7)) ||
-           (len == 5 && !memcmp(scheme, "coaps", 5) && (p->up_dtls.n_psks || p->up_dtls.ca_file));
+    coap_scheme_t id;
+    if (!coap_scheme_lookup(scheme, len, &id))
+        return false;
+    switch (id) {
+    case COAP_SCHEME_COAP:
+    case COAP_SCHEME_COAP_TCP:
+    case COAP_SCHEME_COAP_WS: return true;
+    case COAP_SCHEME_COAPS: return p->up_dtls.n_psks || p->up_dtls.ca_file;
+    case COAP_SCHEME_HTTP:
+    case COAP_SCHEME_HTTPS: return p->forward; /* a cross-proxy to HTTP (RFC 7252 §10.1) */
+    default: return false;                     /* TLS: not yet */
+    }
 }
 
 /* True if the request's path is prefix or below it ("/sensors" takes
@@ -359,11 +366,11 @@ static bool resolve_on(proxy_t *p, cs_udp_t *up, const char *target, coap_peer_t
     char host[128], port[8];
     snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
     snprintf(port, sizeof port, "%u", u.port);
-    if (u.scheme_len == 8)
+    if (u.scheme_id == COAP_SCHEME_COAP_TCP)
         return cs_tcp_connect(up, host, port, peer, NULL, 0) == CS_NET_OK;
-    if (u.scheme_len == 7)
+    if (u.scheme_id == COAP_SCHEME_COAP_WS)
         return cs_ws_connect(up, host, port, peer, NULL, 0) == CS_NET_OK;
-    if (u.scheme_len == 5)
+    if (u.scheme_id == COAP_SCHEME_COAPS)
         return cs_dtls_connect(up, host, port, &p->up_dtls, peer, NULL, 0) == CS_NET_OK;
     /* the upstream socket is IPv6 with v4-mapped addresses for IPv4 */
     struct addrinfo hints = {.ai_family = AF_INET6, .ai_socktype = SOCK_DGRAM,
@@ -782,7 +789,8 @@ static void on_client_request(proxy_t *p, const coap_ep_event_t *ev, cs_time_ms_
         reply_down(p, ev, COAP_PROXYING_NOT_SUPPORTED, "no route for this request", now);
         return;
     }
-    if (!strncmp(target, "http", 4)) {
+    coap_scheme_t id;
+    if (coap_scheme_lookup(target, strcspn(target, ":"), &id) && (id == COAP_SCHEME_HTTP || id == COAP_SCHEME_HTTPS)) {
         forward_to_http(p, ev, target, now);
         return;
     }

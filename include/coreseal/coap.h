@@ -262,8 +262,15 @@ void coap_optlist_add_uint(coap_optlist_t *l, uint16_t num, uint32_t v);
 /* Adds the options to b in number order; returns the first error. */
 CS_MUST_CHECK coap_err_t coap_optlist_write(coap_optlist_t *l, coap_builder_t *b);
 
+/* The schemes a URI may have. */
+typedef enum {
+    COAP_SCHEME_COAP, COAP_SCHEME_COAPS, COAP_SCHEME_COAP_TCP, COAP_SCHEME_COAPS_TCP,
+    COAP_SCHEME_COAP_WS, COAP_SCHEME_COAPS_WS, COAP_SCHEME_HTTP, COAP_SCHEME_HTTPS
+} coap_scheme_t;
+
 /* coap://host:port/path?query (RFC 7252 §6). Views into the input. */
 typedef struct {
+    coap_scheme_t scheme_id;
     const char *scheme, *host, *path, *query;
     size_t scheme_len, host_len, path_len, query_len;
     uint16_t port;      /* explicit or the scheme's default */
@@ -274,8 +281,9 @@ typedef struct {
  * https (a forward proxy's Proxy-Uri may name an HTTP resource). */
 CS_MUST_CHECK coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len);
 /* The default port of a scheme this parser knows (coap 5683, coaps 5684,
- * http 80...), 0 for another. */
+ * http 80...), 0 for another; and which scheme a name is (false: none). */
 uint16_t coap_uri_default_port(const char *scheme, size_t len);
+bool coap_scheme_lookup(const char *scheme, size_t len, coap_scheme_t *id);
 /* Uri-Host (names only, §6.4 step 5), Uri-Path and Uri-Query,
  * percent-decoded. With `proxy`, the request goes to a forward proxy:
  * Proxy-Scheme, Uri-Host always, and Uri-Port unless it is the default. */

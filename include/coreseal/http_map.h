@@ -20,7 +20,8 @@
  * §5.3 default mapping "/hc/coap://host/path?q", with %5B/%5D around an
  * IPv6 literal, or the simple form "/hc/?target_uri=coap://..."), prefix
  * being the HC Proxy URI's path ("/hc/"). False if path does not hold a
- * coap://, coaps:// or coap+tcp:// URI (a 4xx for the client, §5.3.1). */
+ * coap://, coaps://, coap+tcp:// or coap+ws:// URI (a 4xx for the client,
+ * §5.3.1). */
 bool cs_http_target_uri(const char *path, const char *prefix, char *out, size_t cap);
 
 /* "GET" -> COAP_GET ...; RFC 8132's FETCH, PATCH and iPATCH too; -1 if the

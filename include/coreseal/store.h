@@ -153,6 +153,9 @@ CS_MUST_CHECK cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const ch
 /* Reads either; priv_len is 0 for a credential file. */
 CS_MUST_CHECK cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err,
                                                size_t err_len);
+/* The same from text already read (name: how errors call it). */
+CS_MUST_CHECK cs_store_err_t cs_edhoc_key_parse(const char *text, size_t len, const char *name,
+                                                cs_edhoc_key_t *k, char *err, size_t err_len);
 
 /* Atomically replaces path with data (tmp + fsync + rename + dir fsync). */
 CS_MUST_CHECK cs_store_err_t cs_file_write_atomic(const char *path, const void *data, size_t len);

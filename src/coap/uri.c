@@ -71,12 +71,14 @@ coap_err_t coap_optlist_write(coap_optlist_t *l, coap_builder_t *b)
 
 static const struct {
     const char *name;
+    coap_scheme_t id;
     uint16_t port;
 } schemes[] = {
-    {"coap", 5683},     {"coaps", 5684},     {"coap+tcp", 5683},
-    {"coaps+tcp", 5684}, {"coap+ws", 80},    {"coaps+ws", 443},
+    {"coap", COAP_SCHEME_COAP, 5683},          {"coaps", COAP_SCHEME_COAPS, 5684},
+    {"coap+tcp", COAP_SCHEME_COAP_TCP, 5683},  {"coaps+tcp", COAP_SCHEME_COAPS_TCP, 5684},
+    {"coap+ws", COAP_SCHEME_COAP_WS, 80},      {"coaps+ws", COAP_SCHEME_COAPS_WS, 443},
     /* a forward proxy's Proxy-Uri may name an HTTP resource (RFC 7252 §10.1) */
-    {"http", 80},       {"https", 443},
+    {"http", COAP_SCHEME_HTTP, 80},            {"https", COAP_SCHEME_HTTPS, 443},
 };
 
 static bool span_eq(const char *a, size_t n, const char *z)
@@ -84,12 +86,27 @@ static bool span_eq(const char *a, size_t n, const char *z)
     return strlen(z) == n && memcmp(a, z, n) == 0;
 }
 
+static size_t scheme_index(const char *scheme, size_t len) /* the table's length: none */
+{
+    size_t i = 0;
+    while (i < sizeof schemes / sizeof schemes[0] && !span_eq(scheme, len, schemes[i].name))
+        i++;
+    return i;
+}
+
+bool coap_scheme_lookup(const char *scheme, size_t len, coap_scheme_t *id)
+{
+    size_t i = scheme_index(scheme, len);
+    if (i == sizeof schemes / sizeof schemes[0])
+        return false;
+    *id = schemes[i].id;
+    return true;
+}
+
 uint16_t coap_uri_default_port(const char *scheme, size_t len)
 {
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-        if (span_eq(scheme, len, schemes[i].name))
-            return schemes[i].port;
-    return 0;
+    size_t i = scheme_index(scheme, len);
+    return i < sizeof schemes / sizeof schemes[0] ? schemes[i].port : 0;
 }
 
 coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len)
@@ -103,8 +120,11 @@ coap_err_t coap_uri_parse(coap_uri_t *u, const char *uri, size_t len)
         return COAP_ERR_BAD_URI;
     u->scheme = p;
     u->scheme_len = (size_t)(colon - p);
-    if (!(u->port = coap_uri_default_port(u->scheme, u->scheme_len)))
+    size_t k = scheme_index(u->scheme, u->scheme_len);
+    if (k == sizeof schemes / sizeof schemes[0])
         return COAP_ERR_BAD_URI;
+    u->scheme_id = schemes[k].id;
+    u->port = schemes[k].port;
     p = colon + 3;
     /* §6: a fragment is not allowed */
     if (memchr(p, '#', (size_t)(end - p)))

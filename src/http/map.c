@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* strcasestr */
 #include "coreseal/http_map.h"
 
+#include "coreseal/coap.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +51,10 @@ bool cs_http_target_uri(const char *path, const char *prefix, char *out, size_t 
     bool ok = strncmp(rest, simple, sizeof simple - 1) == 0 ? percent_decode(rest + sizeof simple - 1, true, out, cap)
                                                             : percent_decode(rest, false, out, cap);
     /* §5.3.1: without a scheme the URI is not one this proxy can take */
-    return ok && (!strncmp(out, "coap://", 7) || !strncmp(out, "coaps://", 8) || !strncmp(out, "coap+tcp://", 11));
+    coap_uri_t u;
+    return ok && coap_uri_parse(&u, out, strlen(out)) == COAP_OK &&
+           (u.scheme_id == COAP_SCHEME_COAP || u.scheme_id == COAP_SCHEME_COAPS || u.scheme_id == COAP_SCHEME_COAP_TCP ||
+            u.scheme_id == COAP_SCHEME_COAP_WS);
 }
 
 static const struct {

@@ -195,13 +195,6 @@ bool cs_dtls_parse_psk(const char *arg, cs_dtls_psk_t *psk)
     return true;
 }
 
-static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const char *what, const char *detail)
-{
-    if (err && err_len)
-        snprintf(err, err_len, "%s: %s", what, detail);
-    return code;
-}
-
 static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_len)
 {
     const cs_dtls_config_t *cfg = &d->cfg;
@@ -224,7 +217,7 @@ static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_l
     else if (!server && cfg->cert_file && !cfg->ca_file)
         why = "a client in Certificate mode needs the CA file that verifies the server";
     if (why) {
-        fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", why);
+        cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", why);
         SSL_CTX_free(ctx);
         ERR_clear_error();
         return NULL;
@@ -255,8 +248,8 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(server ? host : NULL, server ? port : "0", &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
-    cs_net_err_t e = fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "no usable address");
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
+    cs_net_err_t e = cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "no usable address");
     for (struct addrinfo *ai = res; ai && d->fd < 0; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int zero = 0;
@@ -266,7 +259,7 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CS_NET_TAG_DTLS};
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            e = fail(err, err_len, CS_NET_ERR_SOCKET, "dtls bind", strerror(errno));
+            e = cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls bind", strerror(errno));
             close(fd);
             continue;
         }
@@ -282,7 +275,7 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
         !BIO_meth_set_read(d->bio_method, bio_read) || !BIO_meth_set_ctrl(d->bio_method, bio_ctrl) ||
         !BIO_meth_set_create(d->bio_method, bio_create) ||
         RAND_bytes(d->cookie_secret, sizeof d->cookie_secret) != 1)
-        return fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL setup failed");
+        return cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL setup failed");
     if (!(d->client_ctx = make_ctx(d, false, err, err_len)) ||
         (server && !(d->server_ctx = make_ctx(d, true, err, err_len))))
         return CS_NET_ERR_SOCKET;
@@ -293,9 +286,9 @@ static cs_net_err_t dtls_open(cs_udp_t *u, const char *host, const char *port, b
                               const cs_dtls_config_t *cfg, char *err, size_t err_len)
 {
     if (!u || !cfg || u->epfd < 0 || (!cfg->n_psks && !cfg->cert_file && !cfg->ca_file))
-        return fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "give a PSK or a certificate");
+        return cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "give a PSK or a certificate");
     if (u->dtls)
-        return server && !u->dtls->listening ? fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls",
+        return server && !u->dtls->listening ? cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls",
                                                     "listen before the first connect")
                                              : CS_NET_OK;
     if (!(u->dtls = calloc(1, sizeof *u->dtls)))
@@ -597,7 +590,7 @@ cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const char *port, con
                             char *err, size_t err_len)
 {
     if (u && u->dtls)
-        return fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "already listening");
+        return cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "already listening");
     return dtls_open(u, host, port, true, cfg, err, err_len);
 }
 
@@ -633,20 +626,20 @@ cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port, co
     struct sockaddr_storage own;
     socklen_t own_len = sizeof own;
     if (getsockname(d->fd, (struct sockaddr *)&own, &own_len) != 0)
-        return fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", strerror(errno));
+        return cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", strerror(errno));
     /* the peer's address in the socket's family (v4-mapped on a v6 one) */
     struct addrinfo hints = {.ai_family = own.ss_family, .ai_socktype = SOCK_DGRAM,
                              .ai_flags = own.ss_family == AF_INET6 ? AI_V4MAPPED | AI_ALL : 0};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     long i = session_find(d, res->ai_addr, res->ai_addrlen);
     if (i < 0)
         i = client_session(u, host, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     if (i < 0)
-        return fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "cannot start a DTLS session");
+        return cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "cannot start a DTLS session");
     *peer = handle_of((size_t)i, &d->sessions[i]);
     return CS_NET_OK;
 }

@@ -13,6 +13,15 @@
 #define CS_NET_TAG_WS_LISTEN 3u
 #define CS_NET_TAG_CONN 16u
 
+/* "what: detail" into err (if given); returns code. */
+static inline cs_net_err_t cs_net_fail(char *err, size_t err_len, cs_net_err_t code, const char *what,
+                                       const char *detail)
+{
+    if (err && err_len)
+        snprintf(err, err_len, "%s: %s", what, detail);
+    return code;
+}
+
 void cs_tcp_free(cs_udp_t *u);
 /* Something happened on a TCP socket: accept, connect done, read, write. */
 void cs_tcp_on_ready(cs_udp_t *u, uint64_t tag, uint32_t events);

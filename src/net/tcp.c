@@ -204,41 +204,46 @@ static bool conn_write(cs_udp_t *u, size_t i, const uint8_t *d, size_t n)
 /* One CoAP message in the connection's framing: as it is over TCP; in a
  * binary WebSocket frame (masked by a client, RFC 6455 §5.3), held back
  * until a client's handshake is through. */
+/* A WebSocket frame of opcode around p (masked by a client, §5.3) into
+ * frame; its length, 0 when no mask could be drawn. */
+static size_t ws_frame_build(const conn_t *c, uint8_t opcode, const uint8_t *p, size_t n, uint8_t *frame)
+{
+    uint8_t mask[4];
+    if (c->ws_client && RAND_bytes(mask, 4) != 1)
+        return 0;
+    size_t h = cs_ws_frame_header(frame, opcode, n, c->ws_client ? mask : NULL);
+    memcpy(frame + h, p, n);
+    if (c->ws_client)
+        cs_ws_unmask(frame + h, n, mask); /* masking is the same XOR */
+    return h + n;
+}
+
 static bool conn_send_msg(cs_udp_t *u, size_t i, const uint8_t *m, size_t n)
 {
     conn_t *c = &u->tcp->conns[i];
     if (!c->ws)
         return conn_write(u, i, m, n);
-    uint8_t frame[CS_WS_HEADER_MAX + CS_NET_MAX_DGRAM + 8], mask[4];
-    if (n > CS_NET_MAX_DGRAM + 8 || (c->ws_client && RAND_bytes(mask, 4) != 1))
+    uint8_t frame[CS_WS_HEADER_MAX + CS_NET_MAX_DGRAM + 8];
+    size_t len = n <= CS_NET_MAX_DGRAM + 8 ? ws_frame_build(c, CS_WS_BINARY, m, n, frame) : 0;
+    if (!len)
         return false;
-    size_t h = cs_ws_frame_header(frame, CS_WS_BINARY, n, c->ws_client ? mask : NULL);
-    memcpy(frame + h, m, n);
-    if (c->ws_client)
-        cs_ws_unmask(frame + h, n, mask); /* masking is the same XOR */
     if (c->ws_open)
-        return conn_write(u, i, frame, h + n);
-    uint8_t *hold = realloc(c->hold, c->hold_len + h + n);
-    if (!hold || c->hold_len + h + n > TX_LIMIT)
+        return conn_write(u, i, frame, len);
+    uint8_t *hold = realloc(c->hold, c->hold_len + len);
+    if (!hold || c->hold_len + len > TX_LIMIT)
         return false;
-    memcpy(hold + c->hold_len, frame, h + n);
+    memcpy(hold + c->hold_len, frame, len);
     c->hold = hold;
-    c->hold_len += h + n;
+    c->hold_len += len;
     return true;
 }
 
 /* A WebSocket control frame (close, pong): never masked by a server. */
 static bool ws_control(cs_udp_t *u, size_t i, uint8_t opcode, const uint8_t *p, size_t n)
 {
-    conn_t *c = &u->tcp->conns[i];
-    uint8_t frame[CS_WS_HEADER_MAX + 125], mask[4];
-    if (n > 125 || (c->ws_client && RAND_bytes(mask, 4) != 1))
-        return false;
-    size_t h = cs_ws_frame_header(frame, opcode, n, c->ws_client ? mask : NULL);
-    memcpy(frame + h, p, n);
-    if (c->ws_client)
-        cs_ws_unmask(frame + h, n, mask);
-    return conn_write(u, i, frame, h + n);
+    uint8_t frame[CS_WS_HEADER_MAX + 125];
+    size_t len = n <= 125 ? ws_frame_build(&u->tcp->conns[i], opcode, p, n, frame) : 0;
+    return len && conn_write(u, i, frame, len);
 }
 
 /* A signaling message (§5) with empty token. */
@@ -713,13 +718,6 @@ cs_net_err_t cs_tcp_queue(cs_udp_t *u, coap_peer_t peer, const uint8_t *d, size_
     return conn_send_msg(u, i, frame, h + n - 4) ? CS_NET_OK : CS_NET_ERR_CLOSED;
 }
 
-static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const char *what, const char *detail)
-{
-    if (err && err_len)
-        snprintf(err, err_len, "%s: %s", what, detail);
-    return code;
-}
-
 static cs_net_err_t listen_on(cs_udp_t *u, const char *host, const char *port, bool ws, char *err,
                               size_t err_len)
 {
@@ -735,8 +733,8 @@ static cs_net_err_t listen_on(cs_udp_t *u, const char *host, const char *port, b
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
-    cs_net_err_t e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp", "no usable address");
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
+    cs_net_err_t e = cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "tcp", "no usable address");
     for (struct addrinfo *ai = res; ai && *lfd < 0; ai = ai->ai_next) {
         int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -748,7 +746,7 @@ static cs_net_err_t listen_on(cs_udp_t *u, const char *host, const char *port, b
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ws ? CS_NET_TAG_WS_LISTEN : CS_NET_TAG_LISTEN};
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
             epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp bind", strerror(errno));
+            e = cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "tcp bind", strerror(errno));
             close(fd);
             continue;
         }
@@ -781,7 +779,7 @@ static cs_net_err_t connect_to(cs_udp_t *u, const char *host, const char *port, 
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     for (size_t i = 0; i < t->n_conns; i++) {
         const conn_t *c = &t->conns[i];
         if (c->fd >= 0 && c->ws == ws && c->addr.len == res->ai_addrlen &&
@@ -797,13 +795,13 @@ static cs_net_err_t connect_to(cs_udp_t *u, const char *host, const char *port, 
     snprintf(host_port, sizeof host_port, "%s%s%s:%s", strchr(host, ':') ? "[" : "", host,
              strchr(host, ':') ? "]" : "", port);
     if (fd < 0 || (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)) {
-        e = fail(err, err_len, CS_NET_ERR_SOCKET, "tcp connect", strerror(errno));
+        e = cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "tcp connect", strerror(errno));
         if (fd >= 0)
             close(fd);
     } else {
         long i = conn_new(u, fd, res->ai_addr, res->ai_addrlen, true, ws, host_port);
         if (i < 0)
-            e = fail(err, err_len, CS_NET_ERR_NO_MEMORY, "tcp", "no room for another connection");
+            e = cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "tcp", "no room for another connection");
         else
             *peer = handle_of((size_t)i, &t->conns[i]);
     }

@@ -23,14 +23,6 @@ cs_time_ms_t cs_net_now(void)
     return (cs_time_ms_t)ts.tv_sec * 1000 + (cs_time_ms_t)ts.tv_nsec / 1000000;
 }
 
-static cs_net_err_t fail(char *err, size_t err_len, cs_net_err_t code, const char *what,
-                         const char *detail)
-{
-    if (err && err_len)
-        snprintf(err, err_len, "%s: %s", what, detail);
-    return code;
-}
-
 cs_net_err_t cs_udp_resolve_peer(cs_udp_t *u, const char *host, const char *port, coap_peer_t *peer,
                                  char *err, size_t err_len)
 {
@@ -42,7 +34,7 @@ cs_net_err_t cs_udp_resolve_peer(cs_udp_t *u, const char *host, const char *port
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     cs_net_err_t e = cs_udp_peer(u, res->ai_addr, res->ai_addrlen, peer);
     freeaddrinfo(res);
     return e;
@@ -60,7 +52,7 @@ cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool s
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0)
-        return fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
+        return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host ? host : "(any)", gai_strerror(rc));
     u->out = calloc(CS_NET_BATCH, sizeof *u->out);
     u->in = calloc(CS_NET_BATCH, sizeof *u->in);
     if (!u->out || !u->in) {
@@ -79,7 +71,7 @@ cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool s
             if (ai->ai_family == AF_INET6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
             if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-                fail(err, err_len, CS_NET_ERR_SOCKET, "bind", strerror(errno));
+                cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "bind", strerror(errno));
                 close(fd);
                 continue;
             }
@@ -97,7 +89,7 @@ cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool s
     freeaddrinfo(res);
     if (e != CS_NET_OK) {
         if (err && err_len && !err[0])
-            fail(err, err_len, e, "socket", strerror(errno));
+            cs_net_fail(err, err_len, e, "socket", strerror(errno));
         cs_udp_close(u);
         return e;
     }
@@ -105,7 +97,7 @@ cs_net_err_t cs_udp_open(cs_udp_t *u, const char *host, const char *port, bool s
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CS_NET_TAG_UDP};
     if (u->epfd < 0 || epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->fd, &ev) != 0) {
         cs_udp_close(u);
-        return fail(err, err_len, CS_NET_ERR_SOCKET, "epoll", strerror(errno));
+        return cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "epoll", strerror(errno));
     }
     return CS_NET_OK;
 }

@@ -123,15 +123,10 @@ static void ccs_subject(const uint8_t *cred, size_t len, char *out, size_t cap)
     }
 }
 
-cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
+/* A key or credential file's JSON (o, which this consumes) into k; path
+ * names it in errors. */
+static cs_store_err_t key_from_json(json_t *o, const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
 {
-    memset(k, 0, sizeof *k);
-    json_error_t jerr;
-    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o) {
-        snprintf(err, err_len, "%s: %s", path, jerr.text);
-        return CS_STORE_ERR_SYNTAX;
-    }
     const char *curve = json_string_value(json_object_get(o, "curve"));
     for (size_t i = 0; curve && i < sizeof curves / sizeof curves[0]; i++)
         if (strcmp(curves[i].name, curve) == 0)
@@ -156,4 +151,29 @@ cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err,
     }
     ccs_subject(k->cred, k->cred_len, k->subject, sizeof k->subject);
     return CS_STORE_OK;
+}
+
+cs_store_err_t cs_edhoc_key_load(const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
+{
+    memset(k, 0, sizeof *k);
+    json_error_t jerr;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        snprintf(err, err_len, "%s: %s", path, jerr.text);
+        return CS_STORE_ERR_SYNTAX;
+    }
+    return key_from_json(o, path, k, err, err_len);
+}
+
+cs_store_err_t cs_edhoc_key_parse(const char *text, size_t len, const char *name, cs_edhoc_key_t *k, char *err,
+                                  size_t err_len)
+{
+    memset(k, 0, sizeof *k);
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        snprintf(err, err_len, "%s: %s", name, jerr.text);
+        return CS_STORE_ERR_SYNTAX;
+    }
+    return key_from_json(o, name, k, err, err_len);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coreseal/coap.h"
 #include "coreseal/store.h"
 
 static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const char *fmt, ...)
@@ -23,8 +24,10 @@ static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const
 
 static bool target_ok(const char *t)
 {
-    return !strncmp(t, "coap://", 7) || !strncmp(t, "coap+tcp://", 11) || !strncmp(t, "coap+ws://", 10) ||
-           !strncmp(t, "coaps://", 8);
+    coap_uri_t u;
+    return coap_uri_parse(&u, t, strlen(t)) == COAP_OK &&
+           (u.scheme_id == COAP_SCHEME_COAP || u.scheme_id == COAP_SCHEME_COAP_TCP ||
+            u.scheme_id == COAP_SCHEME_COAP_WS || u.scheme_id == COAP_SCHEME_COAPS);
 }
 
 /* A string member into out; "" when absent. */
