@@ -57,6 +57,7 @@ typedef struct {
     phase_t phase;
     coap_peer_t peer;       /* bootstrap server, then server */
     bool tcp;               /* a coap+tcp:// server (binding T) */
+    uint16_t ssid;          /* its Short Server ID: whose rights Access Control (/2) checks */
     cs_dtls_config_t dtls;  /* a coaps:// server: the account's PSK, */
     char dtls_host[128], dtls_port[8]; /* and where, for a new handshake */
     oscore_ctx_t *oscore;   /* toward that peer */
@@ -81,7 +82,7 @@ typedef struct {
 
 static bool in_memstore(uint16_t obj)
 {
-    return obj == 0 || obj == 1 || obj == 21;
+    return obj == 0 || obj == 1 || obj == 2 || obj == 21;
 }
 
 static lwm2m_err_t dev_list(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids,
@@ -302,7 +303,7 @@ static bool send_register(client_t *c)
     coap_opt_t list[16];
     coap_optlist_t l;
     size_t ln;
-    const uint16_t objs[] = {1, 3, 5, 3303}; /* never 0 or 21 */
+    const uint16_t objs[] = {1, 2, 3, 5, 3303}; /* never 0 or 21 */
     lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime,
                             .binding = c->tcp ? (c->queue ? "TQ" : "T") : c->queue ? "UQ" : "U",
                             .queue_mode = c->queue};
@@ -422,6 +423,7 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
         return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap[s|+tcp]://HOST[:PORT]",
                         acc.security_inst);
     c->tcp = acc.uri_len > 11 && !memcmp(acc.uri, "coap+tcp://", 11);
+    c->ssid = acc.ssid;
     if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's PSK */
         cs_dtls_config_t *dtls = &c->dtls;
         memset(dtls, 0, sizeof *dtls);
@@ -560,7 +562,7 @@ static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
     coap_msg_t req;
     lwm2m_dm_result_t r;
     if (coap_msg_parse(&req, o->req, o->req_len) != COAP_OK ||
-        lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
+        lwm2m_dm_handle_as(&c->st, c->ssid, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
         return;
     lwm2m_attrs_t a;
     lwm2m_value_t v;
@@ -633,7 +635,7 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
     }
     lwm2m_dm_result_t r;
     if ((bootstrap ? lwm2m_bs_handle(&c->st, &req, out, sizeof out, &r)
-                   : lwm2m_dm_handle(&c->st, &req, out, sizeof out, &r)) != LWM2M_OK)
+                   : lwm2m_dm_handle_as(&c->st, c->ssid, &req, out, sizeof out, &r)) != LWM2M_OK)
         return false;
     coap_opt_t list[4], o;
     coap_optlist_t l;

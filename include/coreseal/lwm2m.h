@@ -30,6 +30,7 @@ typedef enum {
     LWM2M_ERR_ENDPOINT_TAKEN,    /* registry: another OSCORE client owns the name */
     LWM2M_ERR_ENDPOINT_MISMATCH, /* registry: ep is not the OSCORE client's own name */
     LWM2M_ERR_TOO_LARGE,    /* registry: endpoint name or object list too long to keep */
+    LWM2M_ERR_ACCESS,       /* Access Control (object 2) does not let this server do that */
 } lwm2m_err_t;
 
 enum {

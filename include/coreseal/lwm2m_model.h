@@ -36,7 +36,7 @@ typedef struct {
     size_t n_res;
 } lwm2m_obj_def_t;
 
-/* Objects 0, 1, 3, 4, 5, 21 (v2.0) and 3303; NULL for others. */
+/* Objects 0, 1, 2, 3, 4, 5, 21 (v2.0) and 3303; NULL for others. */
 const lwm2m_obj_def_t *lwm2m_obj_def(uint16_t id);
 const lwm2m_res_def_t *lwm2m_res_def(const lwm2m_obj_def_t *o, uint16_t res);
 
@@ -84,6 +84,34 @@ typedef struct {
 CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle(const lwm2m_store_t *store, const coap_msg_t *req,
                                           uint8_t *payload, size_t cap,
                                           lwm2m_dm_result_t *result);
+/* The same for the LwM2M Server with Short Server ID ssid, under Access
+ * Control (Core TS §7.3, object 2) when the client has more than one
+ * server account: an operation the server has no right to is 4.01; a Read,
+ * Discover or Observe of a whole object, and the composite operations, see
+ * only the instances it may read; a Create makes the Access Control
+ * instance of the new instance (owner: this server), a Delete removes it.
+ * ssid 0 (or a single server account): no access control. */
+CS_MUST_CHECK lwm2m_err_t lwm2m_dm_handle_as(const lwm2m_store_t *store, uint16_t ssid, const coap_msg_t *req,
+                                             uint8_t *payload, size_t cap, lwm2m_dm_result_t *result);
+
+/* Access Control (Core TS §7.3, object 2). Rights, the bits of an ACL
+ * resource instance (/2/x/2/<ssid>): */
+enum {
+    LWM2M_ACL_READ = 1,    /* Read, Observe, Discover, Write-Attributes */
+    LWM2M_ACL_WRITE = 2,
+    LWM2M_ACL_EXECUTE = 4,
+    LWM2M_ACL_DELETE = 8,
+    LWM2M_ACL_CREATE = 16, /* on the instance of Object Instance ID 65535 */
+    LWM2M_ACL_ALL = 31
+};
+/* What server ssid may do to /obj/inst (inst 65535: Create in obj), from
+ * the Access Control instance of that object instance: its ACL entry for
+ * ssid, else everything if ssid is its Access Control Owner, else the
+ * default entry (resource instance 0), else nothing; nothing without an
+ * Access Control instance. An Access Control instance itself may be read
+ * by any server and changed or deleted by its owner. Everything with a
+ * single server account (or ssid 0). */
+uint8_t lwm2m_acl_rights(const lwm2m_store_t *store, uint16_t ssid, uint16_t obj, uint16_t inst);
 
 /* Send (LwM2M 1.1+ Information Reporting): the SenML CBOR payload of a POST /dp carrying the values
  * at `paths`, as Read-Composite would return them. LWM2M_ERR_BAD_PATH for a

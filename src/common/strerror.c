@@ -132,6 +132,7 @@ static const err_entry_t errors[] = {
     E(LWM2M_ERR_ENDPOINT_TAKEN, "LwM2M: endpoint name belongs to another OSCORE client"),
     E(LWM2M_ERR_ENDPOINT_MISMATCH, "LwM2M: endpoint name does not match the client's OSCORE Sender ID"),
     E(LWM2M_ERR_TOO_LARGE, "LwM2M: endpoint name or object list longer than the registry keeps"),
+    E(LWM2M_ERR_ACCESS, "LwM2M: Access Control gives this server no right to do that"),
 
 #ifndef CS_CORE_ONLY
     E(CS_STORE_ERR_BAD_ARG, "store: invalid argument"),

@@ -1,4 +1,4 @@
-/* LwM2M object definitions (OMA object registry: 0, 1, 3, 4, 5, 21 v2.0,
+/* LwM2M object definitions (OMA object registry: 0, 1, 2, 3, 4, 5, 21 v2.0,
  * 3303), the client's Device Management interface (Core TS §6.3: Read,
  * Discover, Write, Execute) over an application store, and the
  * Registration request (§6.2). */
@@ -34,6 +34,13 @@ static const lwm2m_res_def_t server_res[] = {
     {7, "Binding", T(STRING), R | W, false, true},
     {8, "Registration Update Trigger", T(NONE), E, false, true},
     {23, "Mute Send", T(BOOLEAN), R | W, false, false},
+};
+
+static const lwm2m_res_def_t access_res[] = {
+    {0, "Object ID", T(INTEGER), R, false, true},
+    {1, "Object Instance ID", T(INTEGER), R, false, true},
+    {2, "ACL", T(INTEGER), R | W, true, false},
+    {3, "Access Control Owner", T(INTEGER), R | W, false, true},
 };
 
 static const lwm2m_res_def_t device_res[] = {
@@ -112,6 +119,7 @@ static const lwm2m_res_def_t temperature_res[] = {
 static const lwm2m_obj_def_t objects[] = {
     OBJ(0, "LWM2M Security", "1.2", true, true, security_res),
     OBJ(1, "LWM2M Server", "1.2", true, false, server_res),
+    OBJ(2, "LWM2M Access Control", "1.1", true, false, access_res),
     OBJ(3, "Device", "1.2", false, false, device_res),
     OBJ(4, "Connectivity Monitoring", "1.3", false, false, connmon_res),
     OBJ(5, "Firmware Update", NULL, false, false, firmware_res),
@@ -228,6 +236,7 @@ static uint8_t code_of(lwm2m_err_t e)
     case LWM2M_ERR_MALFORMED:
     case LWM2M_ERR_TYPE:
     case LWM2M_ERR_BAD_PATH: return COAP_BAD_REQUEST;
+    case LWM2M_ERR_ACCESS: return COAP_UNAUTHORIZED;
     default: return COAP_INTERNAL_SERVER_ERROR;
     }
 }
