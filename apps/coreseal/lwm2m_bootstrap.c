@@ -11,6 +11,8 @@
  *   PUT /21/k                     the OSCORE context for the LwM2M server
  *   PUT /0/m                      its Security account, resource 17 = 21:k
  *   PUT /1/m                      its Server account
+ *   PUT /2, GET /2                its Access Control instances, if the
+ *                                 account has any, and Bootstrap-Read of them
  *   POST /bs                      Bootstrap-Finish
  * The OSCORE material comes from the LwM2M server's own context file, so
  * the server and the client end up with the two halves of one context. */
@@ -22,9 +24,12 @@
 #include "coreseal/lwm2m_bootstrap.h"
 #include "lwm2m.h"
 
-typedef enum { IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_SERVER, FINISH } step_t;
+typedef enum {
+    IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_SERVER, WRITE_ACCESS, READ_ACCESS, FINISH
+} step_t;
 
-static const char *const step_names[] = {"", "Delete /", "Discover", "Write /21", "Write /0", "Write /1", "Finish"};
+static const char *const step_names[] = {"",         "Delete /", "Discover", "Write /21", "Write /0",
+                                         "Write /1", "Write /2", "Read /2",  "Finish"};
 
 typedef struct {
     const cs_bs_account_t *cfg;
@@ -75,7 +80,7 @@ static void client_view(const account_t *a, oscore_params_t *cp)
 static lwm2m_account_t server_account(const account_t *a)
 {
     lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
-                           .binding = a->cfg->binding};
+                           .binding = a->cfg->binding, .aco = a->cfg->aco, .n_aco = a->cfg->n_aco};
     if (a->cfg->psk_key_len) { /* a coaps:// server: DTLS PSK */
         srv.psk_identity = (const uint8_t *)a->cfg->psk_identity;
         srv.psk_identity_len = strlen(a->cfg->psk_identity);
@@ -122,6 +127,14 @@ static bool send_step(bs_t *b, account_t *a)
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "1", 1);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
         break;
+    case WRITE_ACCESS:
+        e = lwm2m_bs_access_payload(&srv, pl, sizeof pl, &n);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "2", 1);
+        break;
+    case READ_ACCESS: /* Bootstrap-Read: /1 and /2 are all it may read */
+        code = COAP_GET;
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "2", 1);
+        break;
     case FINISH:
         code = COAP_POST;
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "bs", 2);
@@ -141,6 +154,25 @@ static void end_session(bs_t *b, account_t *a, const char *why)
     fflush(stdout);
     (void)b;
     a->step = IDLE;
+}
+
+/* What the Bootstrap-Read of /2 found: as many instances as were written. */
+static void report_access(const account_t *a, const coap_msg_t *resp)
+{
+    lwm2m_payload_iter_t it;
+    lwm2m_entry_t e;
+    lwm2m_path_t base = {{2}, 1};
+    uint32_t seen = 0; /* instance ids 0..31 */
+    if (lwm2m_payload_iter_init(&it, resp, &base) == 0)
+        while (lwm2m_payload_iter_next(&it, &e) == LWM2M_OK)
+            if (e.path.len >= 2 && e.path.ids[1] < 32)
+                seen |= 1u << e.path.ids[1];
+    unsigned n = 0;
+    for (; seen; seen &= seen - 1)
+        n++;
+    printf("bootstrap: %s: Bootstrap-Read /2: %u Access Control instance%s (%zu written)\n", a->cfg->endpoint, n,
+           n == 1 ? "" : "s", a->cfg->n_aco);
+    fflush(stdout);
 }
 
 /* The client answered a's current step. */
@@ -163,15 +195,20 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
         a->security_inst = free_instance(&resp, 0);
         a->oscore_inst = free_instance(&resp, 21);
     }
+    if (a->step == READ_ACCESS)
+        report_access(a, &resp);
     if (a->step == FINISH) {
-        snprintf(why, sizeof why, "finished: /0/%u, /1/%u%s for %s", a->security_inst, a->security_inst,
-                 a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "", a->cfg->server_uri);
+        snprintf(why, sizeof why, "finished: /0/%u, /1/%u%s%s for %s", a->security_inst, a->security_inst,
+                 a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "",
+                 a->cfg->n_aco ? ", Access Control in /2" : "", a->cfg->server_uri);
         end_session(b, a, why);
         return;
     }
     a->step = (step_t)(a->step + 1);
     if (a->step == WRITE_OSCORE && !a->cfg->server_oscore[0])
         a->step = WRITE_SECURITY; /* a NoSec server account */
+    if (a->step == WRITE_ACCESS && !a->cfg->n_aco)
+        a->step = FINISH;
     if (!send_step(b, a))
         end_session(b, a, "cannot send the next request");
 }

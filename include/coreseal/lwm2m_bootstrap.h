@@ -119,6 +119,9 @@ typedef struct {
     /* DTLS PSK (Security Mode 0): identity and key; NULL: NoSec (mode 3) */
     const uint8_t *psk_identity, *psk_key;
     size_t psk_identity_len, psk_key_len;
+    /* Access Control instances (object 2) to write with the account */
+    const lwm2m_aco_t *aco;
+    size_t n_aco;
 } lwm2m_account_t;
 
 /* Bootstrap-Write payloads (TLV, the resources of one instance):
@@ -133,8 +136,12 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_bs_server_payload(const lwm2m_account_t *a, uint
                                                   size_t cap, size_t *len);
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *params, uint8_t *out,
                                                   size_t cap, size_t *len);
-/* The same three instances as one Bootstrap-Pack (SenML CBOR): /21/inst
- * (when params is given), /0/inst linking to it, /1/inst. */
+/* The account's Access Control instances as /2/0, /2/1... in one
+ * object-level Bootstrap-Write (TLV). */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_access_payload(const lwm2m_account_t *a, uint8_t *out, size_t cap,
+                                                  size_t *len);
+/* The same instances as one Bootstrap-Pack (SenML CBOR): /21/inst
+ * (when params is given), /0/inst linking to it, /1/inst, and /2/0... */
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *params, uint16_t inst,
                                         uint8_t *out, size_t cap, size_t *len);
 

@@ -113,6 +113,16 @@ enum {
  * single server account (or ssid 0). */
 uint8_t lwm2m_acl_rights(const lwm2m_store_t *store, uint16_t ssid, uint16_t obj, uint16_t inst);
 
+/* An Access Control instance as a Bootstrap-Server provisions it: who may
+ * do what to /object/instance (instance 65535: Create in object). */
+#define LWM2M_ACO_MAX_ACL 4
+typedef struct {
+    uint16_t object, instance, owner;
+    uint16_t ssid[LWM2M_ACO_MAX_ACL]; /* 0: the default entry */
+    uint8_t rights[LWM2M_ACO_MAX_ACL];
+    size_t n_acl;
+} lwm2m_aco_t;
+
 /* Send (LwM2M 1.1+ Information Reporting): the SenML CBOR payload of a POST /dp carrying the values
  * at `paths`, as Read-Composite would return them. LWM2M_ERR_BAD_PATH for a
  * bootstrap-only object or an unreadable resource, LWM2M_ERR_NO_SPACE when

@@ -12,6 +12,7 @@
 #ifndef CORESEAL_STORE_H
 #define CORESEAL_STORE_H
 
+#include "coreseal/lwm2m_model.h"
 #include "coreseal/oscore.h"
 
 typedef enum {
@@ -68,10 +69,15 @@ void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p);
  * being the endpoint name);
  * "oscore" of its server: the LwM2M server's context file for the client
  * (the server's view; bootstrap hands the client the mirror of it). Paths
- * are relative to the configuration file. */
+ * are relative to the configuration file. An account may add
+ * "access_control": [{"object": 3303, "instance": 0, "owner": 101,
+ *                     "acl": {"101": 1, "0": 1}}]   (ACL: SSID -> rights,
+ * 1 Read 2 Write 4 Execute 8 Delete 16 Create; "0" the default entry),
+ * written as /2/0, /2/1... */
 #define CS_BS_MAX_ACCOUNTS 16
 #define CS_BS_NAME_MAX 64
 #define CS_BS_URI_MAX 128
+#define CS_BS_MAX_ACO 8
 
 typedef struct {
     char endpoint[CS_BS_NAME_MAX];
@@ -85,6 +91,8 @@ typedef struct {
     char psk_identity[CS_BS_NAME_MAX];
     uint8_t psk_key[64];
     size_t psk_key_len;
+    lwm2m_aco_t aco[CS_BS_MAX_ACO]; /* Access Control instances to write */
+    size_t n_aco;
 } cs_bs_account_t;
 
 typedef struct {

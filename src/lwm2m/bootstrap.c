@@ -553,6 +553,41 @@ static void oscore_values(out_t *o, const oscore_params_t *p)
         put_bytes(o, 6, LWM2M_TYPE_OPAQUE, p->id_context, p->id_context_len);
 }
 
+/* An Access Control instance: its ACL is a multiple resource. */
+static void access_values(out_t *o, const lwm2m_aco_t *aco)
+{
+    put_int(o, 0, aco->object);
+    put_int(o, 1, aco->instance);
+    if (o->tlv && aco->n_acl)
+        lwm2m_tlv_begin_multiple(o->tlv, 2);
+    for (size_t k = 0; k < aco->n_acl && k < LWM2M_ACO_MAX_ACL; k++) {
+        lwm2m_value_t v = {.type = LWM2M_TYPE_INTEGER, .v.i = aco->rights[k]};
+        lwm2m_path_t p = {{2, o->inst.ids[1], 2, aco->ssid[k]}, 4};
+        if (o->tlv)
+            lwm2m_tlv_put(o->tlv, aco->ssid[k], &v);
+        else
+            lwm2m_senml_put(o->senml, &p, &v);
+    }
+    if (o->tlv && aco->n_acl)
+        lwm2m_tlv_end(o->tlv);
+    put_int(o, 3, aco->owner);
+}
+
+lwm2m_err_t lwm2m_bs_access_payload(const lwm2m_account_t *a, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!a || (a->n_aco && !a->aco) || !out || !len)
+        return LWM2M_ERR_BAD_ARG;
+    lwm2m_tlv_enc_t e;
+    out_t o = {&e, NULL, {{2, 0}, 2}};
+    lwm2m_tlv_enc_init(&e, out, cap);
+    for (size_t i = 0; i < a->n_aco; i++) {
+        lwm2m_tlv_begin_instance(&e, (uint16_t)i);
+        access_values(&o, &a->aco[i]);
+        lwm2m_tlv_end(&e);
+    }
+    return lwm2m_tlv_enc_finish(&e, len);
+}
+
 lwm2m_err_t lwm2m_bs_security_payload(const lwm2m_account_t *a, uint16_t oscore_inst, uint8_t *out,
                                       size_t cap, size_t *len)
 {
@@ -601,5 +636,9 @@ lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *p, ui
     security_values(&o, a, p ? inst : LWM2M_ID_NONE);
     o.inst.ids[0] = 1;
     server_values(&o, a);
+    for (size_t i = 0; i < a->n_aco && a->aco; i++) {
+        o.inst = (lwm2m_path_t){{2, (uint16_t)i}, 2};
+        access_values(&o, &a->aco[i]);
+    }
     return lwm2m_senml_enc_finish(&e, len);
 }

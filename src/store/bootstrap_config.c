@@ -56,6 +56,54 @@ static cs_store_err_t get_uint(json_t *obj, const char *key, json_int_t min, jso
     return CS_STORE_OK;
 }
 
+/* An integer member of an access_control entry within min..max. */
+static bool aco_int(json_t *o, const char *key, json_int_t min, json_int_t max, uint16_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return false;
+    *out = (uint16_t)json_integer_value(v);
+    return true;
+}
+
+/* "access_control": the account's Access Control instances (object 2). */
+static cs_store_err_t parse_access(json_t *list, size_t i, cs_bs_account_t *acc, char *err, size_t err_len)
+{
+    if (!list)
+        return CS_STORE_OK;
+    if (!json_is_array(list) || json_array_size(list) > CS_BS_MAX_ACO)
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: access_control must be an array of at most %d",
+                    i, CS_BS_MAX_ACO);
+    for (size_t k = 0; k < json_array_size(list); k++) {
+        json_t *o = json_array_get(list, k), *acl = json_object_get(o, "acl");
+        lwm2m_aco_t *a = &acc->aco[k];
+        const char *key;
+        json_t *v;
+        if (!json_is_object(o) || !aco_int(o, "object", 1, 65534, &a->object) || a->object == 21 ||
+            !aco_int(o, "instance", 0, 65535, &a->instance) || !aco_int(o, "owner", 0, 65535, &a->owner))
+            return fail(err, err_len, CS_STORE_ERR_VALUE,
+                        "accounts[%zu]: access_control[%zu] needs object (1..65534, not 21), instance (0..65535; 65535: "
+                        "Create) and owner (an SSID)", i, k);
+        if (acl && (!json_is_object(acl) || json_object_size(acl) > LWM2M_ACO_MAX_ACL))
+            return fail(err, err_len, CS_STORE_ERR_VALUE,
+                        "accounts[%zu]: access_control[%zu].acl must map at most %d SSIDs to rights", i, k,
+                        LWM2M_ACO_MAX_ACL);
+        json_object_foreach(acl, key, v) {
+            char *end;
+            long ssid = strtol(key, &end, 10);
+            if (*end || end == key || ssid < 0 || ssid > 65534 || !json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > LWM2M_ACL_ALL)
+                return fail(err, err_len, CS_STORE_ERR_VALUE,
+                            "accounts[%zu]: access_control[%zu].acl: \"%s\" must be an SSID (0: everyone else) with "
+                            "rights 0..31", i, k, key);
+            a->ssid[a->n_acl] = (uint16_t)ssid;
+            a->rights[a->n_acl++] = (uint8_t)json_integer_value(v);
+        }
+        acc->n_aco = k + 1;
+    }
+    return CS_STORE_OK;
+}
+
 static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, cs_bs_account_t *acc, char *err,
                                     size_t err_len)
 {
@@ -98,7 +146,7 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
     acc->lifetime = (uint32_t)lifetime;
     if (!acc->binding[0])
         strcpy(acc->binding, tcp ? "T" : "U");
-    return CS_STORE_OK;
+    return parse_access(json_object_get(a, "access_control"), i, acc, err, err_len);
 }
 
 cs_store_err_t cs_bs_config_parse(const char *text, size_t len, const char *base_dir, cs_bs_config_t *cfg,

@@ -424,13 +424,15 @@ cat > dev3-bs.json <<J
 J
 cat > bs.json <<J
 {"accounts":[{"endpoint":"dev1","oscore":"bs-dev1.json",
-  "server":{"uri":"coap://127.0.0.1:$L","ssid":101,"lifetime":60,"oscore":"srv-dev1.json"}},
+  "server":{"uri":"coap://127.0.0.1:$L","ssid":101,"lifetime":60,"oscore":"srv-dev1.json"},
+  "access_control":[{"object":3303,"instance":0,"owner":101,"acl":{"101":1,"0":1}},
+                    {"object":3303,"instance":65535,"owner":101,"acl":{"101":16}}]},
  {"endpoint":"dev3","oscore":"bs-dev3.json","server":{"uri":"coap://127.0.0.1:$L","ssid":103}}]}
 J
 "$B" lwm2m bootstrap --listen 127.0.0.1:$LB --config bs.json > lbs.log 2>&1 &
 LBS=$!
-"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv-dev1.json --read /3/0/0 --observe /3303/0/5700 \
-    > lbsrv.log 2>&1 &
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv-dev1.json --read /3/0/0 --read /2/0 \
+    --observe /3303/0/5700 > lbsrv.log 2>&1 &
 LWS=$!
 sleep 0.3
 mkdir dev1
@@ -443,6 +445,10 @@ check "LwM2M Bootstrap: Delete, Discover, Write /21 /0 /1, Finish" \
     -a -n "$(grep 'POST /bs -> 2.04' lbc.log)" -a -n "$(grep 'dev1: finished: /0/1, /1/1 and its OSCORE context' lbs.log)"
 check "LwM2M: the bootstrapped client registers over the provisioned context, with Echo" \
     test "$(grep -c 'asks for freshness' lbc.log)" -ge 2 -a -n "$(grep 'registered dev1 lt=60 over OSCORE' lbsrv.log)"
+check "LwM2M Bootstrap: Access Control instances written (/2) and read back (Bootstrap-Read)" \
+    grep -q 'dev1: Bootstrap-Read /2: 2 Access Control instances (2 written)' lbs.log
+check "LwM2M: the server reads the Access Control instance of /3303/0 (object 2)" \
+    bash -c "grep -q 'read dev1 /2/0/0 = 3303' lbsrv.log && grep -q 'read dev1 /2/0/2/101 = 1' lbsrv.log && grep -q 'read dev1 /2/0/3 = 101' lbsrv.log"
 check "LwM2M: the server reads and observes the bootstrapped client" \
     test -n "$(grep 'read dev1 /3/0/0 = coreseal' lbsrv.log)" -a -n "$(grep 'notify dev1 /3303/0/5700 = 21' lbsrv.log)"
 "$B" lwm2m client --ep dev1 --bootstrap coap://127.0.0.1:$LB --oscore dev1-bs.json --state dev1 \

@@ -17,11 +17,11 @@
 static lwm2m_mem_record_t records[48];
 static lwm2m_memstore_t mem;
 
-/* The device supports 0, 1, 3 and 21; all kept in the memstore. */
+/* The device supports 0, 1, 2, 3 and 21; all kept in the memstore. */
 static lwm2m_err_t list(void *arg, uint16_t obj, uint16_t inst, uint16_t res, uint16_t *ids, size_t cap,
                         size_t *n)
 {
-    if (obj != 0 && obj != 1 && obj != 3 && obj != 21)
+    if (obj != 0 && obj != 1 && obj != 2 && obj != 3 && obj != 21)
         return LWM2M_ERR_END;
     return lwm2m_memstore_list(arg, obj, inst, res, ids, cap, n);
 }
@@ -151,7 +151,7 @@ static void test_bootstrap_flow(void **state)
     (void)state;
     uint8_t out[256];
     assert_discover("/", "</>;lwm2m=1.2,</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\","
-                         "</0/1>;ssid=7;uri=\"coap://old\",</1>;ver=1.2,</1/0>;ssid=7,"
+                         "</0/1>;ssid=7;uri=\"coap://old\",</1>;ver=1.2,</1/0>;ssid=7,</2>;ver=1.1,"
                          "</3>;ver=1.2,</3/0>,</21>;ver=2.0,</21/0>");
     /* the Bootstrap-Server never reads keys, and cannot delete its own account */
     assert_int_equal(bs(COAP_GET, "/0/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_UNAUTHORIZED);
@@ -160,7 +160,7 @@ static void test_bootstrap_flow(void **state)
     assert_int_equal(bs(COAP_DELETE, "/21/0", -1, -1, NULL, 0, out, sizeof out).code, COAP_BAD_REQUEST);
     /* Delete "/" leaves the bootstrap account, its /21 and the device */
     assert_int_equal(bs(COAP_DELETE, "/", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
-    assert_discover("/", "</>;lwm2m=1.2,</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\",</1>;ver=1.2,"
+    assert_discover("/", "</>;lwm2m=1.2,</0>;ver=1.2,</0/0>;uri=\"coap://bs.example\",</1>;ver=1.2,</2>;ver=1.1,"
                          "</3>;ver=1.2,</3/0>,</21>;ver=2.0,</21/0>");
     /* nothing to finish yet */
     lwm2m_dm_result_t r = bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out);
@@ -219,6 +219,43 @@ static void test_bootstrap_flow(void **state)
 
 /* Bootstrap-Pack: the same account in one SenML CBOR response; a pack
  * that does not check out leaves the configuration as it was. */
+/* Access Control instances: written by Bootstrap-Write of /2, read back by
+ * Bootstrap-Read, and in force once there are two server accounts. */
+static void test_access_control(void **state)
+{
+    (void)state;
+    static const lwm2m_aco_t aco[] = {
+        {.object = 3, .instance = 0, .owner = 102, .ssid = {101, 0}, .rights = {LWM2M_ACL_READ, 0}, .n_acl = 2},
+        {.object = 1, .instance = 65535, .owner = 101, .n_acl = 0},
+    };
+    lwm2m_account_t acc = {.uri = "coap://h", .ssid = 101, .lifetime = 60, .aco = aco, .n_aco = 2};
+    uint8_t pl[256], out[512];
+    size_t n;
+    assert_int_equal(lwm2m_bs_access_payload(&acc, pl, sizeof pl, &n), LWM2M_OK);
+    lwm2m_dm_result_t r = bs(COAP_PUT, "/2", -1, LWM2M_CF_TLV, pl, n, out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    r = bs(COAP_GET, "/2", -1, -1, NULL, 0, out, sizeof out); /* Bootstrap-Read */
+    assert_int_equal(r.code, COAP_CONTENT);
+    assert_int_equal(r.content_format, LWM2M_CF_TLV);
+    assert_int_equal(r.payload_len, n); /* what was written, as written */
+    assert_memory_equal(out, pl, n);
+    put_bytes("/1/0/7", LWM2M_TYPE_STRING, "U", 1); /* a second server account: rules apply */
+    lwm2m_value_t v = {.type = LWM2M_TYPE_INTEGER, .v.i = 102};
+    put("/1/1/0", &v);
+    assert_int_equal(lwm2m_acl_rights(&store, 101, 3, 0), LWM2M_ACL_READ);
+    assert_int_equal(lwm2m_acl_rights(&store, 102, 3, 0), LWM2M_ACL_ALL);
+    assert_int_equal(lwm2m_acl_rights(&store, 103, 3, 0), 0); /* the default entry grants nothing */
+    /* the same in a Bootstrap-Pack */
+    assert_int_equal(lwm2m_bs_pack(&acc, NULL, 1, pl, sizeof pl, &n), LWM2M_OK);
+    lwm2m_senml_dec_t d;
+    lwm2m_entry_t e;
+    int acl_entries = 0;
+    lwm2m_senml_dec_init(&d, pl, n);
+    while (lwm2m_senml_next(&d, &e) == LWM2M_OK)
+        acl_entries += e.path.len == 4 && e.path.ids[0] == 2 && e.path.ids[2] == 2;
+    assert_int_equal(acl_entries, 2);
+}
+
 static void test_bootstrap_pack(void **state)
 {
     (void)state;
@@ -455,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup(test_bootstrap_flow, factory),
         cmocka_unit_test_setup(test_account_psk, factory),
         cmocka_unit_test_setup(test_bootstrap_pack, factory),
+        cmocka_unit_test_setup(test_access_control, factory),
         cmocka_unit_test_setup(test_finish_checks, factory),
         cmocka_unit_test_setup(test_write_rules, factory),
         cmocka_unit_test_setup(test_request_both_ways, factory),

@@ -194,7 +194,9 @@ static void test_bootstrap_config(void **state)
                      "\"server\":{\"uri\":\"coap://[::1]\",\"ssid\":103,\"binding\":\"UQ\"}},"
                      "{\"endpoint\":\"dev6\",\"server\":{\"uri\":\"coap://h\",\"ssid\":106}},"
                      "{\"endpoint\":\"dev7\",\"server\":{\"uri\":\"coaps://h:5684\",\"ssid\":107,"
-                     "\"psk_identity\":\"dev7\",\"psk_key\":\"00112233\"}}]}";
+                     "\"psk_identity\":\"dev7\",\"psk_key\":\"00112233\"},"
+                     "\"access_control\":[{\"object\":3303,\"instance\":0,\"owner\":107,"
+                     "\"acl\":{\"107\":3,\"0\":1}}]}]}";
     assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
     assert_int_equal(cfg.n, 4);
     assert_string_equal(cfg.acc[2].oscore, ""); /* keyed by EDHOC */
@@ -202,6 +204,13 @@ static void test_bootstrap_config(void **state)
     assert_string_equal(cfg.acc[3].psk_identity, "dev7"); /* DTLS PSK */
     assert_int_equal(cfg.acc[3].psk_key_len, 4);
     assert_memory_equal(cfg.acc[3].psk_key, "\x00\x11\x22\x33", 4);
+    assert_int_equal(cfg.acc[3].n_aco, 1); /* Access Control, object 2 */
+    assert_int_equal(cfg.acc[3].aco[0].object, 3303);
+    assert_int_equal(cfg.acc[3].aco[0].owner, 107);
+    assert_int_equal(cfg.acc[3].aco[0].n_acl, 2);
+    assert_int_equal(cfg.acc[3].aco[0].ssid[0] + cfg.acc[3].aco[0].ssid[1], 107);
+    assert_int_equal(cfg.acc[3].aco[0].rights[0] + cfg.acc[3].aco[0].rights[1], 4);
+    assert_int_equal(cfg.acc[0].n_aco, 0);
     assert_string_equal(cfg.acc[0].endpoint, "dev1");
     assert_string_equal(cfg.acc[0].oscore, "/cfg/bs-dev1.json");
     assert_string_equal(cfg.acc[0].server_oscore, "/etc/srv-dev1.json");
@@ -237,6 +246,15 @@ static void test_bootstrap_config(void **state)
          CS_STORE_ERR_VALUE, "server.psk_key must be 1..64 bytes in hex"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\"}]}", CS_STORE_ERR_MISSING,
          "accounts[0]: server must be an object"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1},"
+         "\"access_control\":[{\"object\":21,\"instance\":0,\"owner\":1}]}]}",
+         CS_STORE_ERR_VALUE, "access_control[0] needs object (1..65534, not 21)"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1},"
+         "\"access_control\":[{\"object\":3,\"instance\":0,\"owner\":1,\"acl\":{\"x\":1}}]}]}",
+         CS_STORE_ERR_VALUE, "access_control[0].acl: \"x\" must be an SSID"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1},"
+         "\"access_control\":[{\"object\":3,\"instance\":0,\"owner\":1,\"acl\":{\"1\":32}}]}]}",
+         CS_STORE_ERR_VALUE, "rights 0..31"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1}},"
          "{\"endpoint\":\"d\",\"oscore\":\"b\",\"server\":{\"uri\":\"coap://h\",\"ssid\":2}}]}",
          CS_STORE_ERR_VALUE, "accounts[1]: endpoint \"d\" appears twice"},
