@@ -69,6 +69,9 @@ typedef struct {
     rest_t *rest;                        /* --http: where REST queries are answered */
 } queries_t;
 
+typedef struct server server_t;
+static query_t *query_new(server_t *s, lwm2m_client_t *r);
+
 static uint64_t token64(const uint8_t t[8])
 {
     uint64_t v;
@@ -223,7 +226,7 @@ static uint8_t register_refusal_code(lwm2m_err_t e)
     }
 }
 
-typedef struct {
+struct server {
     node_t n;
     lwm2m_registry_t reg;
     lwm2m_client_t *clients;
@@ -238,7 +241,7 @@ typedef struct {
     const char *attributes[8], *reads[8], *observes[8], *composites[4];
     int n_attributes, n_reads, n_observes, n_composites;
     uint32_t peak_registered;      /* the most clients registered at once, for the memory line */
-} server_t;
+};
 
 /* Resident memory now (KiB), from the kernel's accounting of this process. */
 static long resident_kib(void)
@@ -320,6 +323,36 @@ static int restore(void *arg, const cs_lwm2m_db_row_t *row)
     return 0;
 }
 
+/* An observation (qr; NULL: every one of c's) that ended is not observed
+ * again after a restart. */
+static void forget_observation(server_t *s, const lwm2m_client_t *c, const query_t *qr)
+{
+    if (cs_lwm2m_db_end_observation(s->db, c->endpoint, qr ? qr->spec : NULL) != CS_STORE_OK)
+        fprintf(stderr, "coreseal %s: warning: the end of an observation of %s not saved: %s\n", s->n.sub,
+                c->endpoint, cs_lwm2m_db_error(s->db));
+}
+
+/* An observation kept from before a restart: observed again (a new token,
+ * a new OSCORE request) if its client is still registered; the client drops
+ * the old one at the first notification the server answers with RST. */
+static int restore_observation(void *arg, const char *endpoint, const char *target, long accept)
+{
+    server_t *s = arg;
+    lwm2m_client_t *c = lwm2m_registry_find_endpoint(&s->reg, endpoint, strlen(endpoint));
+    query_t *qr = c && c->state == LWM2M_CLIENT_REGISTERED ? query_new(s, c) : NULL;
+    if (!qr) /* gone: its row goes when it registers again */
+        return 0;
+    qr->observe = true;
+    qr->method = COAP_GET;
+    qr->accept = accept;
+    snprintf(qr->target, sizeof qr->target, "%s", target);
+    snprintf(qr->path, sizeof qr->path, "%.*s", (int)strcspn(target, "?"), target);
+    qr->spec = qr->target;
+    printf("server: observing %s %s again (kept across the restart)\n", endpoint, qr->path);
+    fflush(stdout);
+    return 0;
+}
+
 static void save_registration(server_t *s, const lwm2m_client_t *r)
 {
     if (cs_net_peer_is_dtls(r->peer)) { /* no DTLS session survives a restart: */
@@ -338,6 +371,7 @@ static void save_registration(server_t *s, const lwm2m_client_t *r)
 static void end_registration(server_t *s, lwm2m_client_t *r)
 {
     cancel_queries(&s->n, &s->queries, r);
+    forget_observation(s, r, NULL);
     if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: end of %s not saved: %s\n", s->n.sub, r->endpoint,
                 cs_lwm2m_db_error(s->db));
@@ -413,6 +447,7 @@ static void rest_command(server_t *s, rest_cmd_t *cmd)
             if (s->queries.client[i] == c && qr->observe && !strcmp(qr->path, cmd->path)) {
                 if (s->queries.token[i])
                     coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
+                forget_observation(s, c, qr);
                 query_end(&s->queries, i, 200, NULL);
                 found = true;
             }
@@ -656,11 +691,17 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
     free(json);
     fflush(stdout);
     if (!qr->observe || COAP_CODE_CLASS(resp.code) != 2) {
+        if (qr->observe && qr->released)
+            forget_observation(s, c, qr);
         query_end(qs, i, 200, NULL);
     } else if (!qr->released) { /* established: the slot goes back, the token stays here */
         coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
         qr->released = true;
         qs->in_flight--;
+        if (qr->method == COAP_GET && cs_lwm2m_db_save_observation(s->db, c->endpoint, qr->spec, qr->accept) !=
+                                          CS_STORE_OK)
+            fprintf(stderr, "coreseal %s: warning: observation of %s %s not kept: %s\n", s->n.sub, c->endpoint,
+                    qr->path, cs_lwm2m_db_error(s->db));
     }
 }
 
@@ -673,6 +714,8 @@ static void query_failed(server_t *s, const coap_ep_event_t *ev)
     printf("server: %s %s: %s\n", s->queries.client[i]->endpoint, s->queries.q[i].path,
            ev->type == COAP_EV_RESET ? "reset by the client" : "no answer");
     fflush(stdout);
+    if (s->queries.q[i].observe)
+        forget_observation(s, s->queries.client[i], &s->queries.q[i]);
     query_end(&s->queries, i, 504, "{\"error\":\"the client did not answer\"}");
 }
 
@@ -698,6 +741,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
         return;
     }
     cancel_queries(&s->n, &s->queries, r); /* a re-registration starts afresh */
+    forget_observation(s, r, NULL);
     heard_from(s, r);
     save_registration(s, r);
     uint8_t arena[32];
@@ -1098,7 +1142,8 @@ int lwm2m_server_main(int argc, char **argv)
                                               CS_NET_OK)
         rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
     cs_wipe(&dtls, sizeof dtls); /* the DTLS layer keeps its own copy */
-    if (rc == CLI_EXIT_OK && cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK)
+    if (rc == CLI_EXIT_OK && (cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK ||
+                              cs_lwm2m_db_load_observations(s.db, restore_observation, &s) != CS_STORE_OK))
         rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
         fprintf(stderr, "coreseal %s: warning: the registry is full; raise --max-clients\n", s.n.sub);

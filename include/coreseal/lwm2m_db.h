@@ -4,7 +4,8 @@
  * One row per client: its OSCORE security information (the parameters of
  * the server's context, the Sender Sequence Number bound, the replay window
  * of a clean shutdown) and its registration (endpoint name, lifetime,
- * binding, object list, address, expiry in wall-clock time). OSCORE
+ * binding, object list, address, expiry in wall-clock time), and the
+ * observations the server holds on its clients. OSCORE
  * clients are keyed by their context's Recipient ID and ID Context (B.2
  * contexts by Recipient ID, with the ID Context they negotiated last kept
  * beside it), unprotected ones by endpoint name.
@@ -84,6 +85,17 @@ CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_end_registration(cs_lwm2m_db_t *db, con
 /* Forgets a client entirely (its context was replaced, e.g. by a new
  * EDHOC run). */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_forget(cs_lwm2m_db_t *db, const lwm2m_client_t *c);
+/* Observations the server holds (a client's PATH[?QUERY] with its Accept,
+ * -1 for none): kept while they last, so a restarted server observes again
+ * what it observed. target NULL ends every one of the endpoint's. */
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_save_observation(cs_lwm2m_db_t *db, const char *endpoint,
+                                                          const char *target, long accept);
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_end_observation(cs_lwm2m_db_t *db, const char *endpoint,
+                                                         const char *target);
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_load_observations(cs_lwm2m_db_t *db,
+                                                           int (*fn)(void *arg, const char *endpoint,
+                                                                     const char *target, long accept),
+                                                           void *arg);
 /* At a clean shutdown: the context's window and SSN, valid until the next
  * open. */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_db_save_window(cs_lwm2m_db_t *db, const oscore_ctx_t *ctx);

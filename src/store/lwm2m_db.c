@@ -38,7 +38,12 @@ static const char schema[] =
     " lifetime INTEGER, binding TEXT, version TEXT, queue INTEGER, links BLOB, addr BLOB,"
     " expires INTEGER,"
     " b2 INTEGER NOT NULL DEFAULT 0,"  /* Appendix B.2 context: keyed by Recipient ID */
-    " b2_id_context BLOB);";           /* its ID Context now; NULL: none negotiated */
+    " b2_id_context BLOB);"            /* its ID Context now; NULL: none negotiated */
+    "CREATE TABLE IF NOT EXISTS observations ("
+    " endpoint TEXT NOT NULL,"
+    " target TEXT NOT NULL,"          /* PATH[?QUERY] */
+    " accept INTEGER NOT NULL,"       /* -1: none */
+    " PRIMARY KEY (endpoint, target));";
 
 /* Files from before B.2 get its columns (an error means they are there). */
 static const char *const migrations[] = {
@@ -411,6 +416,54 @@ cs_store_err_t cs_lwm2m_db_forget(cs_lwm2m_db_t *db, const lwm2m_client_t *c)
         return CS_STORE_ERR_IO;
     bind_blob(st, 1, key, kn);
     return run(st);
+}
+
+/* ---------------------------------------------------------------- observations */
+
+cs_store_err_t cs_lwm2m_db_save_observation(cs_lwm2m_db_t *db, const char *endpoint, const char *target, long accept)
+{
+    if (!db || !endpoint || !target)
+        return CS_STORE_ERR_BAD_ARG;
+    sqlite3_stmt *st = prepare(db, "INSERT OR REPLACE INTO observations (endpoint, target, accept) VALUES (?1, ?2, ?3)");
+    if (!st)
+        return CS_STORE_ERR_IO;
+    sqlite3_bind_text(st, 1, endpoint, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, accept);
+    return run(st);
+}
+
+cs_store_err_t cs_lwm2m_db_end_observation(cs_lwm2m_db_t *db, const char *endpoint, const char *target)
+{
+    if (!db || !endpoint)
+        return CS_STORE_ERR_BAD_ARG;
+    sqlite3_stmt *st = prepare(db, target ? "DELETE FROM observations WHERE endpoint=?1 AND target=?2"
+                                          : "DELETE FROM observations WHERE endpoint=?1");
+    if (!st)
+        return CS_STORE_ERR_IO;
+    sqlite3_bind_text(st, 1, endpoint, -1, SQLITE_TRANSIENT);
+    if (target)
+        sqlite3_bind_text(st, 2, target, -1, SQLITE_TRANSIENT);
+    return run(st);
+}
+
+cs_store_err_t cs_lwm2m_db_load_observations(cs_lwm2m_db_t *db,
+                                             int (*fn)(void *arg, const char *endpoint, const char *target,
+                                                       long accept),
+                                             void *arg)
+{
+    if (!db || !fn)
+        return CS_STORE_ERR_BAD_ARG;
+    sqlite3_stmt *st = prepare(db, "SELECT endpoint, target, accept FROM observations ORDER BY endpoint, target");
+    if (!st)
+        return CS_STORE_ERR_IO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (long)sqlite3_column_int64(st, 2)) != 0)
+            break;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CS_STORE_OK : CS_STORE_ERR_IO;
 }
 
 /* ---------------------------------------------------------------- loading */

@@ -539,7 +539,7 @@ cat > srv05.json <<J
 {"master_secret":"5566778899aabbccddeeff0011223344","sender_id":"05","recipient_id":"6465763035"}
 J
 L=$((PORT + 24))
-"$B" lwm2m server --listen 127.0.0.1:$L --db restart.db --oscore srv05.json > lr1.log 2>&1 &
+"$B" lwm2m server --listen 127.0.0.1:$L --db restart.db --oscore srv05.json --observe /3303/0/5700 > lr1.log 2>&1 &
 LWS=$!
 sleep 0.3
 "$B" post -v -e '</3/0>' "coap://127.0.0.1:$L/rd?ep=plain02&lt=300" > lrp.log 2>&1
@@ -562,6 +562,8 @@ wait $LWC; rc=$?
 check "LwM2M server crash: dev05's Update passes Echo over the kept context, then De-register (exit $rc)" \
     test $rc = 0 -a -n "$(grep 'restored dev05' lr3.log)" -a -n "$(grep 'update from dev05' lr3.log)" \
     -a -n "$(grep 'de-registered dev05' lr3.log)" -a "$(grep -c 'asks for freshness' lrc.log)" -ge 2
+check "LwM2M server restart and crash: dev05's observation is kept in the database and observed again" \
+    bash -c "grep -q 'notify dev05 /3303/0/5700' lr1.log && grep -q 'observing dev05 /3303/0/5700 again' lr3.log && grep -q 'notify dev05 /3303/0/5700' lr3.log"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
 # --- 1000 OSCORE clients in one process (lwm2m swarm) register, are read, de-register
@@ -684,14 +686,18 @@ L=$((PORT + 38))
 H=$((PORT + 39))
 F=$((PORT + 40))
 mkdir fwroot
+# keys of their own: a server on an empty database would start the restart test's context at SSN 0 again,
+# numbers dev05 has seen (its window is in dev05.state), and be refused as a replay, rightly
+sed 's/5566778899aabbcc/0f0e0d0c0b0a0908/; s/dev05.state/devfw.state/' dev05.json > devfw.json
+sed 's/5566778899aabbcc/0f0e0d0c0b0a0908/' srv05.json > srvfw.json
 head -c 70000 /dev/urandom > fwroot/push.bin
 head -c 5000 /dev/urandom > fwroot/pull.bin
-"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srv05.json --http 127.0.0.1:$H > lfw.log 2>&1 &
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --oscore srvfw.json --http 127.0.0.1:$H > lfw.log 2>&1 &
 LWS=$!
 "$B" serve --listen 127.0.0.1:$F --root fwroot > fwsrv.log 2>&1 &
 FWS=$!
 wait_for lfw.log 'listening on'
-"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev05 --oscore dev05.json --duration 15 > lfwc.log 2>&1 &
+"$B" lwm2m client --server coap://127.0.0.1:$L --ep dev05 --oscore devfw.json --duration 15 > lfwc.log 2>&1 &
 LWC=$!
 wait_for lfw.log 'registered dev05'
 fwapi() { curl -s -o fw.out -w '%{http_code}' "$@"; }

@@ -320,12 +320,55 @@ static void test_registrations_and_windows(void **state)
     assert_non_null(strstr(err, path));
 }
 
+typedef struct {
+    int n;
+    char seen[4][64];
+} obs_t;
+
+static int collect_obs(void *arg, const char *ep, const char *target, long accept)
+{
+    obs_t *o = arg;
+    if (o->n < 4)
+        snprintf(o->seen[o->n], sizeof o->seen[0], "%s %s %ld", ep, target, accept);
+    o->n++;
+    return 0;
+}
+
+/* Observations: kept across a reopen, one row per (endpoint, target),
+ * ended one at a time or all of an endpoint's at once. */
+static void test_observations(void **state)
+{
+    (void)state;
+    cs_lwm2m_db_t *db = open_db();
+    assert_int_equal(cs_lwm2m_db_save_observation(db, "dev1", "/3303/0/5700", -1), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_db_save_observation(db, "dev1", "/3/0?pmin=5", 112), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_db_save_observation(db, "dev1", "/3303/0/5700", -1), CS_STORE_OK); /* again */
+    assert_int_equal(cs_lwm2m_db_save_observation(db, "dev2", "/3303/0/5700", 60), CS_STORE_OK);
+    cs_lwm2m_db_close(db);
+    db = open_db();
+    obs_t o = {0};
+    assert_int_equal(cs_lwm2m_db_load_observations(db, collect_obs, &o), CS_STORE_OK);
+    assert_int_equal(o.n, 3);
+    assert_string_equal(o.seen[0], "dev1 /3/0?pmin=5 112");
+    assert_string_equal(o.seen[1], "dev1 /3303/0/5700 -1");
+    assert_string_equal(o.seen[2], "dev2 /3303/0/5700 60");
+    assert_int_equal(cs_lwm2m_db_end_observation(db, "dev1", "/3/0?pmin=5"), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_db_end_observation(db, "dev2", NULL), CS_STORE_OK);
+    o = (obs_t){0};
+    assert_int_equal(cs_lwm2m_db_load_observations(db, collect_obs, &o), CS_STORE_OK);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.seen[0], "dev1 /3303/0/5700 -1");
+    assert_int_equal(cs_lwm2m_db_save_observation(db, NULL, "/x", -1), CS_STORE_ERR_BAD_ARG);
+    cs_lwm2m_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_security_and_ssn_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registrations_and_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_b2_contexts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_observations, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
