@@ -30,7 +30,7 @@ static void make_party(cs_crypto_t *c, int32_t crv, uint8_t kid, party_t *p)
 {
     if (c->keygen(c->state, crv, p->priv, &p->priv_len, p->pub, &p->pub_len) != CS_CRYPTO_OK)
         abort();
-    bool okp = crv != CS_CRV_P256;
+    bool okp = crv == CS_CRV_X25519 || crv == CS_CRV_ED25519;
     size_t n = cs_crv_priv_len(crv);
     cose_key_t k = {.kty = okp ? COSE_KTY_OKP : COSE_KTY_EC2, .crv = crv, .kid = &kid, .kid_len = 1,
                     .x = okp ? p->pub : p->pub + 1, .x_len = n, .y = okp ? NULL : p->pub + 1 + n,
@@ -66,9 +66,13 @@ int main(int argc, char **argv)
     printf("EDHOC handshakes (%ld per row, one core); sizes in bytes\n\n", n);
     printf("%-6s %-6s %5s %5s %5s %14s %14s %8s\n", "method", "suite", "m1", "m2", "m3",
            "responder hs/s", "pk-ops bound/s", "of bound");
-    const uint8_t suites[] = {0, 2};
-    for (size_t si = 0; si < 2; si++) {
+    const uint8_t suites[] = {0, 1, 2, 3, 4, 5, 6, 24, 25}; /* every one RFC 9528 registers */
+    for (size_t si = 0; si < sizeof suites; si++) {
         const edhoc_suite_t *st = edhoc_suite(suites[si]);
+        if (!st || !edhoc_suite_supported(&c, suites[si])) {
+            printf("%-6s %-6u not in this crypto backend\n", "-", suites[si]);
+            continue;
+        }
         for (int method = 0; method <= 3; method++) {
             bool i_sig = method <= 1, r_sig = method == 0 || method == 2;
             int32_t sig_crv = cs_sig_curve(st->sig_alg);

@@ -1161,6 +1161,7 @@ static void relay_from_device(proxy_t *p, coap_peer_t device, const uint8_t *d, 
     memcpy(buf, d, n);
     r->last = now;
     log_msg(p, "client->proxy", device, buf, n);
+    capture(p, &p->down_udp, device, false, buf, n);
     size_t tkl = buf[0] & 0x0f;
     uint8_t cls = n >= 4 ? COAP_CODE_CLASS(buf[1]) : 0;
     if (cs_net_peer_is_tcp(device) && cls >= 2 && cls <= 5 && n >= 4 + tkl)
@@ -1174,8 +1175,10 @@ static void relay_from_device(proxy_t *p, coap_peer_t device, const uint8_t *d, 
             }
     if (cls == 0 && buf[1])
         p->forwarded++;
-    if (atk_apply(&p->atk, &r->up, buf, &n, r->server, true, now) &&
-        cs_udp_queue(&r->up, r->server, buf, n) != CS_NET_OK)
+    if (!atk_apply(&p->atk, &r->up, buf, &n, r->server, true, now))
+        return;
+    capture(p, &r->up, r->server, true, buf, n);
+    if (cs_udp_queue(&r->up, r->server, buf, n) != CS_NET_OK)
         fprintf(stderr, "coreseal proxy: cannot send toward the server\n");
 }
 
@@ -1187,6 +1190,7 @@ static void relay_from_server(proxy_t *p, relayed_t *r, const uint8_t *d, size_t
     memcpy(buf, d, n);
     r->last = now;
     log_msg(p, "server->proxy", r->server, buf, n);
+    capture(p, &r->up, r->server, false, buf, n);
     size_t tkl = buf[0] & 0x0f;
     if (cs_net_peer_is_tcp(r->device) && (buf[0] >> 4 & 3) == COAP_TYPE_CON && COAP_CODE_CLASS(buf[1]) == 0 &&
         buf[1] && tkl <= COAP_MAX_TOKEN_LEN && n >= 4 + tkl) {
@@ -1196,8 +1200,10 @@ static void relay_from_server(proxy_t *p, relayed_t *r, const uint8_t *d, size_t
         memcpy(r->con[k].token, buf + 4, tkl);
         r->con[k].mid = (uint16_t)(buf[2] << 8 | buf[3]);
     }
-    if (atk_apply(&p->atk, &p->down_udp, buf, &n, r->device, false, now) &&
-        cs_udp_queue(&p->down_udp, r->device, buf, n) != CS_NET_OK && p->verbose)
+    if (!atk_apply(&p->atk, &p->down_udp, buf, &n, r->device, false, now))
+        return;
+    capture(p, &p->down_udp, r->device, true, buf, n);
+    if (cs_udp_queue(&p->down_udp, r->device, buf, n) != CS_NET_OK && p->verbose)
         fprintf(stderr, "* the device's connection is gone\n");
 }
 
