@@ -230,6 +230,7 @@ static bool call_done(hc_call_t *x, CURLcode cr)
     long status = 0;
     if (cr != CURLE_OK) {
         snprintf(x->h.why, sizeof x->h.why, "%s", x->a.too_large ? "answer over 1 MiB" : curl_easy_strerror(cr));
+        x->h.timed_out = cr == CURLE_OPERATION_TIMEDOUT;
         return false;
     }
     if (curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)

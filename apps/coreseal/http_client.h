@@ -18,6 +18,7 @@ typedef struct {
     uint8_t *resp;    /* the last answer as a CoAP message (UDP form) */
     size_t resp_len;
     char why[128];    /* what went wrong, for the error line */
+    bool timed_out;   /* ... which was the HTTP server taking too long */
 } hc_client_t;
 
 /* True if uri is http:// or https://; then the Target CoAP URI it embeds

@@ -747,9 +747,8 @@ static void http_relay(proxy_t *p, pending_t *pd, bool ok, const hc_client_t *h,
     coap_opt_t o;
     pd->active = false;
     if (!ok || coap_msg_parse(&m, h->resp, h->resp_len) != COAP_OK) {
-        bool late = ok ? false : strstr(h->why, "imeout") != NULL;
-        reply_down(p, &pd->down, late ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY, ok ? "the HTTP answer" : h->why,
-                   now);
+        reply_down(p, &pd->down, !ok && h->timed_out ? COAP_GATEWAY_TIMEOUT : COAP_BAD_GATEWAY,
+                   ok ? "the HTTP answer does not map to CoAP" : h->why, now);
         return;
     }
     coap_msg_t hdr = {.type = COAP_TYPE_NON, .code = m.code, .token = pd->down.token,
