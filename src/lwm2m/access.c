@@ -135,14 +135,9 @@ static bool composite_writable(const lwm2m_store_t *st, uint16_t ssid, const coa
  * owned by ssid (whose owner rule then gives it every right). */
 static bool aco_create(const lwm2m_store_t *st, uint16_t ssid, const lwm2m_path_t *created)
 {
-    uint16_t ids[LWM2M_MAX_IDS], id = 0;
+    uint16_t ids[LWM2M_MAX_IDS];
     size_t n = count_instances(st, ACO, ids);
-    for (bool used = true; used && id < LWM2M_ID_NONE;) { /* the lowest free instance id */
-        used = false;
-        for (size_t i = 0; i < n && !used; i++)
-            used = ids[i] == id;
-        id += used;
-    }
+    uint16_t id = lwm2m_lowest_free_id(ids, n);
     const uint16_t res[3] = {ACO_OBJECT_ID, ACO_INSTANCE_ID, ACO_OWNER};
     const int64_t val[3] = {created->ids[0], created->ids[1], ssid};
     if (!st->create || st->create(st->arg, ACO, id) != LWM2M_OK)

@@ -248,6 +248,17 @@ long lwm2m_msg_format(const coap_msg_t *req, uint16_t opt)
     return coap_msg_find_option(req, opt, &o) && coap_opt_uint(&o, &v) ? (long)v : -1;
 }
 
+uint16_t lwm2m_lowest_free_id(const uint16_t *ids, size_t n)
+{
+    for (uint16_t cand = 0;; cand++) {
+        bool used = false;
+        for (size_t i = 0; i < n && !used; i++)
+            used = ids[i] == cand;
+        if (!used)
+            return cand; /* found by cand == n at the latest */
+    }
+}
+
 bool lwm2m_instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst)
 {
     uint16_t ids[MAX_IDS];
@@ -650,13 +661,8 @@ static void dm_create(const lwm2m_store_t *st, const lwm2m_obj_def_t *od, const 
         return;
     }
     bool taken = false;
-    for (uint16_t cand = 0; inst == LWM2M_ID_NONE && cand <= n; cand++) { /* lowest free id */
-        bool used = false;
-        for (size_t i = 0; i < n && !used; i++)
-            used = ids[i] == cand;
-        if (!used)
-            inst = cand;
-    }
+    if (inst == LWM2M_ID_NONE)
+        inst = lwm2m_lowest_free_id(ids, n);
     for (size_t i = 0; i < n; i++)
         taken = taken || ids[i] == inst;
     if (taken || n == MAX_IDS) {

@@ -12,6 +12,8 @@
 const lwm2m_obj_def_t *lwm2m_obj_def_at(size_t i);
 
 bool lwm2m_instance_exists(const lwm2m_store_t *st, uint16_t obj, uint16_t inst);
+/* The lowest instance id not among ids[0..n) (at most n). */
+uint16_t lwm2m_lowest_free_id(const uint16_t *ids, size_t n);
 
 /* Content-Format or Accept of a request; -1 when absent. */
 long lwm2m_msg_format(const coap_msg_t *req, uint16_t opt);
