@@ -83,4 +83,7 @@ kill -TERM $SWS; wait $SWS 2>/dev/null || true
 echo "   reads the server printed: $(grep -c ' = coreseal' swarm_server.log)"
 sed -n 's/^coreseal lwm2m server: memory: /   server process memory (its own getrusage and \/proc\/self\/statm): /p' swarm_server.log
 echo
-echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000}, BENCH_SWARM=$SW)"
+"$(dirname "$(readlink -f "$0")")/cluster.sh" "$BUILD"
+echo
+echo "commands: make bench  (bench/run.sh build; BENCH_REQUESTS=$N, BENCH_DEVICES=${BENCH_DEVICES:-1000000}, BENCH_SWARM=$SW,"
+echo "          BENCH_CLUSTER_CLIENTS=${BENCH_CLUSTER_CLIENTS:-5000})"

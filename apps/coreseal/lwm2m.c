@@ -36,6 +36,22 @@ void node_flush(node_t *n)
         fprintf(stderr, "coreseal %s: send failed\n", n->sub);
 }
 
+/* Says when the OSCORE state store (Redis, for a cluster) stops answering
+ * (every 5 s while it lasts) and when it is back: meanwhile nothing that
+ * needs it is sent or accepted. */
+static void note_state(node_t *n, oscore_err_t e)
+{
+    cs_time_ms_t now = cs_net_now();
+    if (e == OSCORE_ERR_STORAGE && (!n->state_down || now - n->state_warned >= 5000)) {
+        fprintf(stderr, "coreseal %s: the OSCORE state store cannot be reached: protected messages are neither "
+                        "sent nor accepted until it is back\n", n->sub);
+        n->state_warned = now;
+    } else if (e != OSCORE_ERR_STORAGE && n->state_down) {
+        fprintf(stderr, "coreseal %s: the OSCORE state store is reachable again\n", n->sub);
+    }
+    n->state_down = e == OSCORE_ERR_STORAGE;
+}
+
 /* Protects (if ctx) and sends the request in n->last. */
 static bool send_last(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, bool observe, oscore_binding_t *bind)
 {
@@ -46,7 +62,9 @@ static bool send_last(node_t *n, coap_peer_t peer, oscore_ctx_t *ctx, bool obser
         return false;
     const uint8_t *wire = n->last;
     if (ctx) {
-        if (oscore_protect_request(ctx, &m, prot, sizeof prot, &len, bind) != OSCORE_OK)
+        oscore_err_t e = oscore_protect_request(ctx, &m, prot, sizeof prot, &len, bind);
+        note_state(n, e);
+        if (e != OSCORE_OK)
             return false;
         wire = prot;
     }
@@ -134,6 +152,8 @@ oscore_err_t node_open_msg(node_t *n, oscore_ctx_t *ctx, const coap_ep_event_t *
     size_t len;
     oscore_err_t e = request ? oscore_unprotect_request(ctx, &ev->msg, buf, LWM2M_CLI_MSG, &len, bind)
                              : oscore_unprotect_response(ctx, bind, &ev->msg, buf, LWM2M_CLI_MSG, &len);
+    if (e == OSCORE_OK || e == OSCORE_ERR_STORAGE)
+        note_state(n, e);
     if (e != OSCORE_OK) {
         if (n->verbose)
             fprintf(stderr, "* OSCORE: %s\n", coreseal_strerror(e));

@@ -20,6 +20,8 @@ typedef struct {
     uint8_t *ep_mem;
     uint8_t last[LWM2M_CLI_MSG]; /* the last request built, unprotected */
     size_t last_len;
+    bool state_down;             /* the shared OSCORE state (Redis) failed last time */
+    cs_time_ms_t state_warned;   /* when that was last said */
 } node_t;
 
 int node_open(node_t *n, const char *host, const char *port, bool server);

@@ -368,13 +368,14 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     static bs_t b;
     memset(&b, 0, sizeof b);
     b.n.sub = "lwm2m bootstrap";
-    const char *listen_host = "::", *listen_port = "5683", *config = NULL;
+    const char *listen_host = "::", *listen_port = "5683", *config = NULL, *store = NULL;
     const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_trust = 0;
     static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"config", required_argument, NULL, 'c'},
                                              {"edhoc", required_argument, NULL, 'E'},
                                              {"edhoc-trust", required_argument, NULL, 'T'},
+                                             {"store", required_argument, NULL, 'S'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -387,6 +388,11 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                 return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
             break;
         case 'c': config = optarg; break;
+        case 'S':
+            if (strncmp(optarg, "redis://", 8) != 0)
+                return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--store expects redis://HOST[:PORT][/DB]");
+            store = optarg;
+            break;
         case 'E': edhoc_key = optarg; break;
         case 'T':
             if (n_trust == CLI_MAX_PEERS)
@@ -398,13 +404,17 @@ int lwm2m_bootstrap_main(int argc, char **argv)
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: coreseal lwm2m bootstrap --config FILE [--listen HOST:PORT]\n"
-                    "                                [--edhoc KEYFILE --edhoc-trust CRED...] [-v]\n"
+                    "                                [--edhoc KEYFILE --edhoc-trust CRED...]\n"
+                    "                                [--store redis://HOST[:PORT][/DB]] [-v]\n"
                     "A LwM2M Bootstrap-Server: to each client of FILE asking over its OSCORE\n"
                     "context (POST /bs?ep=NAME), it writes the LwM2M server account and\n"
                     "that server's OSCORE context (/21, /0 with resource 17, /1), then\n"
                     "Bootstrap-Finish. With --edhoc, a client holding a trusted credential runs\n"
                     "EDHOC first and the account its credential's subject names is bootstrapped\n"
-                    "over the context EDHOC gives. FILE: see docs/lwm2m.md.\n"
+                    "over the context EDHOC gives. FILE: see docs/lwm2m.md. With --store, several\n"
+                    "Bootstrap-Servers with the same FILE keep the accounts' OSCORE sequence\n"
+                    "numbers and replay windows in Redis: any of them answers any client\n"
+                    "(docs/cluster.md).\n"
                     "example: coreseal lwm2m bootstrap --listen 127.0.0.1:5783 --config bs.json\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
@@ -425,6 +435,11 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     }
     if (rc == CLI_EXIT_OK)
         rc = load_accounts(&b, config);
+    if (rc == CLI_EXIT_OK && store) { /* the cluster's state; Echo at each node's first contact with a client */
+        rc = cli_security_share(&b.n.sec, store, b.n.sub);
+        for (int i = 0; rc == CLI_EXIT_OK && i < b.n.sec.n; i++)
+            oscore_ctx_require_echo(&b.n.sec.ctx[i].ctx);
+    }
     if (rc != CLI_EXIT_OK || (rc = node_open(&b.n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
         node_close(&b.n);
         return rc;

@@ -5,10 +5,14 @@
  * proves freshness with Echo on the first use of its context (Transport
  * TS); the registry holds its context next to its registration.
  *
- * Everything that must survive a restart lives in an SQLite file
- * (lwm2m_db.h): the clients' OSCORE contexts with their SSN bounds (written
- * ahead of use), windows of a clean shutdown, and registrations with their
- * addresses, so clients need not register again. */
+ * Everything that must survive a restart lives in the store
+ * (lwm2m_store.h): an SQLite file by default (the clients' OSCORE contexts
+ * with their SSN bounds written ahead of use, windows of a clean shutdown,
+ * registrations with their addresses, so clients need not register again),
+ * or Redis shared by several server processes (docs/cluster.md): then
+ * every node holds every client, learns what other nodes changed from the
+ * store's events (and from the store itself when a client it has not heard
+ * of yet speaks), and expiry is decided by the store, once. */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <stdlib.h>
@@ -18,7 +22,7 @@
 #include <time.h>
 
 #include "coreseal/lwm2m_model.h"
-#include "coreseal/lwm2m_db.h"
+#include "coreseal/lwm2m_store.h"
 #include "coreseal/lwm2m_registry.h"
 #include "lwm2m.h"
 #include "lwm2m_rest.h"
@@ -231,7 +235,12 @@ struct server {
     lwm2m_registry_t reg;
     lwm2m_client_t *clients;
     uint64_t *index;
-    cs_lwm2m_db_t *db;
+    cs_lwm2m_store_t *store;
+    bool shared;                   /* a Redis store: other nodes serve these clients too */
+    uint32_t *location;            /* shared: per record, the cluster's rd/N */
+    char node_id[20];              /* shared: names this process in events */
+    cs_time_ms_t next_expiry;      /* shared: when to ask the store for expired registrations */
+    lwm2m_client_t *learned;       /* shared: the registration learn() took in last */
     rest_t *rest;                  /* --http: the REST API */
     cs_time_ms_t *awake_until;     /* per record: a queue-mode client listens until then */
     cs_time_ms_t awake_ms;         /* how long it listens after it last spoke (--queue-awake) */
@@ -277,59 +286,113 @@ static int provision(server_t *s, const char *const *files, int n)
         if (cs_context_file_load(files[i], &f, err, sizeof err) != CS_STORE_OK)
             return cli_fail(s->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
         cs_context_file_params(&f, &p);
-        cs_store_err_t e = cs_lwm2m_db_put_security(s->db, &p, NULL);
+        cs_store_err_t e = cs_lwm2m_store_put_security(s->store, &p, NULL);
         cs_wipe(&f, sizeof f);
         if (e != CS_STORE_OK)
             return cli_fail(s->n.sub, CLI_EXIT_STORAGE, "%s: cannot store it: %s", files[i],
-                            cs_lwm2m_db_error(s->db));
+                            cs_lwm2m_store_error(s->store));
     }
     return CLI_EXIT_OK;
 }
 
-/* One client from the database into the registry: its context (window
- * restored after a clean shutdown; Echo on first use or after a crash) and
- * its registration while its lifetime lasts. */
-static int restore(void *arg, const cs_lwm2m_db_row_t *row)
+/* The location of c's registration: the cluster's on a shared store, else
+ * its record's. */
+static uint32_t client_location(const server_t *s, const lwm2m_client_t *c)
+{
+    return s->shared ? s->location[c - s->clients] : lwm2m_registry_location(&s->reg, c);
+}
+
+static void cancel_and_forget(server_t *s, lwm2m_client_t *r);
+
+/* One client from the store into the registry: every client at start, and
+ * on a shared store one that another node provisioned, registered, updated
+ * or de-registered since. Its context is derived once (window restored
+ * after a clean shutdown; Echo on first use or after a crash) and kept
+ * after that: its SSNs and window live in the store. Its registration is
+ * the store's while its lifetime lasts. */
+static int learn(void *arg, const cs_lwm2m_db_row_t *row)
 {
     server_t *s = arg;
-    lwm2m_client_t *c = NULL, *r;
+    lwm2m_client_t *c = NULL, *r = NULL;
+    const oscore_params_t *p = &row->params;
     if (row->has_oscore) {
+        oscore_option_t o = {.kid = p->recipient_id, .kid_len = p->recipient_id_len, .has_kid = true,
+                             .kid_context = p->id_context, .kid_context_len = p->id_context_len,
+                             .has_kid_context = p->id_context != NULL};
+        c = lwm2m_registry_find_oscore(&s->reg, &o);
         oscore_ctx_t ctx;
-        if (oscore_ctx_derive(&ctx, &s->n.sec.crypto, &row->params) != OSCORE_OK)
+        if (!c && oscore_ctx_derive(&ctx, &s->n.sec.crypto, p) != OSCORE_OK)
             return cli_fail(s->n.sub, CLI_EXIT_STORAGE, "a stored OSCORE context no longer derives");
-        if (row->window_valid)
-            oscore_ctx_restore_window(&ctx, &row->window);
-        if (!row->used)
-            oscore_ctx_require_echo(&ctx);
-        lwm2m_err_t e = lwm2m_registry_add_oscore(&s->reg, &ctx, row->endpoint, row->endpoint_len, &c);
-        oscore_ctx_wipe(&ctx);
-        if (e != LWM2M_OK)
-            return cli_fail(s->n.sub, CLI_EXIT_CONFIG, "cannot hold a stored client: %s", coreseal_strerror(e));
+        if (!c) {
+            if (row->window_valid)
+                oscore_ctx_restore_window(&ctx, &row->window);
+            if (!row->used)
+                oscore_ctx_require_echo(&ctx);
+            lwm2m_err_t e = lwm2m_registry_add_oscore(&s->reg, &ctx, row->endpoint, row->endpoint_len, &c);
+            oscore_ctx_wipe(&ctx);
+            if (e != LWM2M_OK)
+                return cli_fail(s->n.sub, CLI_EXIT_CONFIG, "cannot hold a stored client: %s", coreseal_strerror(e));
+        } else if (row->used && c->oscore.persist.accept_piv && c->oscore.replay.lost && !c->oscore.echo_pending) {
+            /* another node had its Echo: the shared window is current */
+            oscore_replay_t fresh = {.empty = true};
+            oscore_ctx_restore_window(&c->oscore, &fresh);
+        }
+        r = c->state == LWM2M_CLIENT_REGISTERED ? c : NULL;
+    } else if (row->endpoint) {
+        r = lwm2m_registry_find_endpoint(&s->reg, row->endpoint, row->endpoint_len);
+        r = r && !r->has_oscore && r->state == LWM2M_CLIENT_REGISTERED ? r : NULL;
     }
     int64_t left = row->expires_ms - wall_ms();
-    if (!row->registered || !row->endpoint || left <= 0 || row->addr_len > sizeof(struct sockaddr_storage))
-        return 0;
     coap_peer_t peer;
     struct sockaddr_storage ss;
+    if (!row->registered || !row->endpoint || left <= 0 || row->addr_len > sizeof(struct sockaddr_storage)) {
+        if (r) { /* ended on another node */
+            cancel_and_forget(s, r);
+            lwm2m_registry_deregister(&s->reg, r);
+        }
+        return 0;
+    }
     memcpy(&ss, row->addr, row->addr_len);
     cs_time_ms_t now = cs_net_now(), since = (cs_time_ms_t)row->info.lifetime * 1000 - (cs_time_ms_t)left;
-    if (cs_udp_peer(&s->n.udp, (const struct sockaddr *)&ss, (socklen_t)row->addr_len, &peer) != CS_NET_OK ||
-        lwm2m_registry_register(&s->reg, c, &row->info, row->links, row->links_len, peer,
-                                now > since ? now - since : 0, &r) != LWM2M_OK)
+    if (cs_udp_peer(&s->n.udp, (const struct sockaddr *)&ss, (socklen_t)row->addr_len, &peer) != CS_NET_OK)
         return 0; /* the client registers again */
-    printf("server: restored %s (rd/%u, %lld s left)\n", r->endpoint, lwm2m_registry_location(&s->reg, r),
-           (long long)(left / 1000));
+    if (r && row->endpoint_len == r->endpoint_len && !memcmp(row->endpoint, r->endpoint, r->endpoint_len)) {
+        if (lwm2m_registry_update(&s->reg, r, row->info.lifetime, row->links, row->links_len, peer, now) != LWM2M_OK)
+            return 0;
+    } else if (lwm2m_registry_register(&s->reg, c, &row->info, row->links, row->links_len, peer,
+                                       now > since ? now - since : 0, &r) != LWM2M_OK) {
+        return 0;
+    }
+    if (s->shared)
+        s->location[r - s->clients] = row->location;
+    s->learned = r;
+    if (s->reg.n_registered > s->peak_registered)
+        s->peak_registered = s->reg.n_registered;
+    if (s->n.verbose || !s->shared)
+        printf("server: restored %s (rd/%u, %lld s left)\n", r->endpoint, client_location(s, r),
+               (long long)(left / 1000));
     fflush(stdout);
     return 0;
+}
+
+/* Shared store: fetches what `what` names, which another node may have
+ * provisioned or registered, into the registry. */
+static void learn_from_store(server_t *s, const cs_lwm2m_find_t *what)
+{
+    if (!s->shared)
+        return;
+    cs_store_err_t e = cs_lwm2m_store_find(s->store, what, learn, s);
+    if (e != CS_STORE_OK && e != CS_STORE_ERR_MISSING)
+        fprintf(stderr, "coreseal %s: cannot ask the store: %s\n", s->n.sub, cs_lwm2m_store_error(s->store));
 }
 
 /* An observation (qr; NULL: every one of c's) that ended is not observed
  * again after a restart. */
 static void forget_observation(server_t *s, const lwm2m_client_t *c, const query_t *qr)
 {
-    if (cs_lwm2m_db_end_observation(s->db, c->endpoint, qr ? qr->spec : NULL) != CS_STORE_OK)
+    if (cs_lwm2m_store_end_observation(s->store, c->endpoint, qr ? qr->spec : NULL) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: the end of an observation of %s not saved: %s\n", s->n.sub,
-                c->endpoint, cs_lwm2m_db_error(s->db));
+                c->endpoint, cs_lwm2m_store_error(s->store));
 }
 
 /* An observation kept from before a restart: observed again (a new token,
@@ -356,25 +419,34 @@ static int restore_observation(void *arg, const char *endpoint, const char *targ
 static void save_registration(server_t *s, const lwm2m_client_t *r)
 {
     if (cs_net_peer_is_dtls(r->peer)) { /* no DTLS session survives a restart: */
-        if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK) /* the next Update gets 4.04 */
+        if (cs_lwm2m_store_end_registration(s->store, r) != CS_STORE_OK) /* the next Update gets 4.04 */
             fprintf(stderr, "coreseal %s: warning: %s not saved: %s\n", s->n.sub, r->endpoint,
-                    cs_lwm2m_db_error(s->db));
+                    cs_lwm2m_store_error(s->store));
         return;
     }
     const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, r->peer);
-    if (!a || cs_lwm2m_db_save_registration(s->db, r, &a->ss, a->len, wall_ms() + (int64_t)r->lifetime * 1000) !=
-                  CS_STORE_OK)
+    uint32_t location;
+    if (!a || cs_lwm2m_store_save_registration(s->store, r, &a->ss, a->len, wall_ms() + (int64_t)r->lifetime * 1000,
+                                               &location) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: registration of %s not saved: %s\n", s->n.sub, r->endpoint,
-                cs_lwm2m_db_error(s->db));
+                cs_lwm2m_store_error(s->store));
+    else if (s->shared)
+        s->location[r - s->clients] = location;
+}
+
+/* What this node held for r's registration: queries, observations. */
+static void cancel_and_forget(server_t *s, lwm2m_client_t *r)
+{
+    cancel_queries(&s->n, &s->queries, r);
+    forget_observation(s, r, NULL);
 }
 
 static void end_registration(server_t *s, lwm2m_client_t *r)
 {
-    cancel_queries(&s->n, &s->queries, r);
-    forget_observation(s, r, NULL);
-    if (cs_lwm2m_db_end_registration(s->db, r) != CS_STORE_OK)
+    cancel_and_forget(s, r);
+    if (cs_lwm2m_store_end_registration(s->store, r) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: end of %s not saved: %s\n", s->n.sub, r->endpoint,
-                cs_lwm2m_db_error(s->db));
+                cs_lwm2m_store_error(s->store));
 }
 
 /* ---------------------------------------------------------------- REST API */
@@ -385,23 +457,84 @@ static json_t *client_json(const server_t *s, const lwm2m_client_t *c)
     const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, c->peer);
     if (a)
         cs_net_addr_str(a, addr, sizeof addr);
-    snprintf(loc, sizeof loc, "rd/%u", lwm2m_registry_location(&s->reg, c));
+    snprintf(loc, sizeof loc, "rd/%u", client_location(s, c));
     return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:s, s:s%}", "endpoint", c->endpoint, "location", loc,
                      "lifetime", (json_int_t)c->lifetime, "binding", c->binding, "version", c->version, "oscore",
                      c->has_oscore, "queue", c->queue_mode, "address", addr, "objects", c->links,
                      (size_t)c->links_len);
 }
 
-/* A registration event to the event streams. */
+/* An event (data: JSON text) to this node's event stream and, on a shared
+ * store, to every other node's. */
+static void tell(server_t *s, const char *type, const char *endpoint, const char *data)
+{
+    if (s->rest)
+        rest_event(s->rest, type, data);
+    if (!s->shared)
+        return;
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "node", s->node_id, "type", type, "endpoint", endpoint, "data",
+                          data);
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (!text || cs_lwm2m_store_publish(s->store, text) != CS_STORE_OK)
+        fprintf(stderr, "coreseal %s: warning: %s event of %s not passed to the other nodes: %s\n", s->n.sub, type,
+                endpoint, cs_lwm2m_store_error(s->store));
+    free(text);
+    json_decref(j);
+}
+
+/* A registration event. */
 static void publish(server_t *s, const char *type, const lwm2m_client_t *c)
 {
-    if (!s->rest)
+    if (!s->rest && !s->shared)
         return;
     json_t *j = client_json(s, c);
     char *text = json_dumps(j, JSON_COMPACT);
-    rest_event(s->rest, type, text ? text : "{}");
+    tell(s, type, c->endpoint, text ? text : "{}");
     free(text);
     json_decref(j);
+}
+
+/* An event from the store (any node's, this one's too): other nodes'
+ * events go to this node's event stream, and what they did to a
+ * registration is fetched. */
+static void on_store_event(void *arg, const char *text, size_t len)
+{
+    server_t *s = arg;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    const char *node = json_string_value(json_object_get(j, "node"));
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *ep = json_string_value(json_object_get(j, "endpoint"));
+    const char *data = json_string_value(json_object_get(j, "data"));
+    if (node && type && ep && data && strcmp(node, s->node_id) != 0) {
+        if (s->rest)
+            rest_event(s->rest, type, data);
+        if (!strcmp(type, "registered") || !strcmp(type, "updated") || !strcmp(type, "deregistered") ||
+            !strcmp(type, "expired"))
+            learn_from_store(s, &(cs_lwm2m_find_t){.endpoint = ep});
+        lwm2m_client_t *c = lwm2m_registry_find_endpoint(&s->reg, ep, strlen(ep));
+        if (c && c->state == LWM2M_CLIENT_REGISTERED && (!strcmp(type, "deregistered") || !strcmp(type, "expired"))) {
+            cancel_and_forget(s, c); /* the store no longer names it */
+            lwm2m_registry_deregister(&s->reg, c);
+        }
+    }
+    json_decref(j);
+}
+
+/* Shared store: registrations whose lifetime ran out, each ended by
+ * exactly one node. */
+static void on_store_expired(void *arg, const char *endpoint)
+{
+    server_t *s = arg;
+    lwm2m_client_t *c = lwm2m_registry_find_endpoint(&s->reg, endpoint, strlen(endpoint));
+    printf("server: registration of %s expired\n", endpoint);
+    fflush(stdout);
+    if (c && c->state == LWM2M_CLIENT_REGISTERED) {
+        publish(s, "expired", c);
+        end_registration(s, c);
+        lwm2m_registry_deregister(&s->reg, c);
+    } else {
+        tell(s, "expired", endpoint, "{}");
+    }
 }
 
 static void rest_answer(server_t *s, rest_cmd_t *cmd, int status, json_t *j)
@@ -415,6 +548,10 @@ static void rest_answer(server_t *s, rest_cmd_t *cmd, int status, json_t *j)
 static lwm2m_client_t *registered(server_t *s, const char *ep)
 {
     lwm2m_client_t *c = lwm2m_registry_find_endpoint(&s->reg, ep, strlen(ep));
+    if (!c || c->state != LWM2M_CLIENT_REGISTERED) { /* perhaps registered at another node a moment ago */
+        learn_from_store(s, &(cs_lwm2m_find_t){.endpoint = ep});
+        c = lwm2m_registry_find_endpoint(&s->reg, ep, strlen(ep));
+    }
     return c && c->state == LWM2M_CLIENT_REGISTERED ? c : NULL;
 }
 
@@ -677,7 +814,7 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
             query_end(qs, i, 502, "{\"error\":\"the response failed OSCORE verification\"}");
         return;
     }
-    char *json = s->queries.rest ? result_json(c->endpoint, qr->path, &resp) : NULL;
+    char *json = s->queries.rest || s->shared ? result_json(c->endpoint, qr->path, &resp) : NULL;
     if (qr->rest) { /* a REST request waits for this */
         rest_done(s->queries.rest, qr->rest, http_status(resp.code), json);
         qr->rest = NULL;
@@ -687,7 +824,7 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         print_value_payload(qr->observe ? "notify" : "read", c->endpoint, qr->path, &resp);
     }
     if (json && qr->observe)
-        rest_event(s->queries.rest, "notify", json);
+        tell(s, "notify", c->endpoint, json);
     free(json);
     fflush(stdout);
     if (!qr->observe || COAP_CODE_CLASS(resp.code) != 2) {
@@ -698,10 +835,10 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
         coap_ep_cancel(&s->n.ep, c->peer, qr->token, 8);
         qr->released = true;
         qs->in_flight--;
-        if (qr->method == COAP_GET && cs_lwm2m_db_save_observation(s->db, c->endpoint, qr->spec, qr->accept) !=
+        if (qr->method == COAP_GET && cs_lwm2m_store_save_observation(s->store, c->endpoint, qr->spec, qr->accept) !=
                                           CS_STORE_OK)
             fprintf(stderr, "coreseal %s: warning: observation of %s %s not kept: %s\n", s->n.sub, c->endpoint,
-                    qr->path, cs_lwm2m_db_error(s->db));
+                    qr->path, cs_lwm2m_store_error(s->store));
     }
 }
 
@@ -749,7 +886,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
     coap_optlist_t l;
     char loc[16];
     coap_optlist_init(&l, list, 2, arena, sizeof arena);
-    snprintf(loc, sizeof loc, "%u", (unsigned)lwm2m_registry_location(&s->reg, r));
+    snprintf(loc, sizeof loc, "%u", (unsigned)client_location(s, r));
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, "rd", 2);
     coap_optlist_add(&l, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
     answer(s, ev, ctx, bind, req, COAP_CREATED, &l);
@@ -760,6 +897,23 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
     fflush(stdout);
     publish(s, "registered", r);
     start_queries(s, r);
+}
+
+/* The registration at rd/<location>. On a shared store the cluster numbers
+ * them: the OSCORE client's own if the location is its, else the one the
+ * store has there now (another node may have just registered it; an
+ * unprotected client is always looked up there). */
+static lwm2m_client_t *registration_at(server_t *s, lwm2m_client_t *client, uint32_t location)
+{
+    if (!s->shared)
+        return lwm2m_registry_at(&s->reg, location);
+    lwm2m_client_t *r = client;
+    if (!r || r->state != LWM2M_CLIENT_REGISTERED || client_location(s, r) != location) {
+        s->learned = NULL;
+        learn_from_store(s, &(cs_lwm2m_find_t){.location = location});
+        r = s->learned;
+    }
+    return r && r->state == LWM2M_CLIENT_REGISTERED && client_location(s, r) == location ? r : NULL;
 }
 
 /* Update (POST /rd/<location>) and De-register (DELETE /rd/<location>):
@@ -774,7 +928,7 @@ static void on_registration(server_t *s, const coap_ep_event_t *ev, lwm2m_client
         answer(s, ev, ctx, bind, req, COAP_BAD_REQUEST, NULL);
         return;
     }
-    lwm2m_client_t *r = pe == LWM2M_OK ? lwm2m_registry_at(&s->reg, location) : NULL;
+    lwm2m_client_t *r = pe == LWM2M_OK ? registration_at(s, client, location) : NULL;
     char dtls_name[128];
     /* a registration made over DTLS changes only over DTLS, by the same identity */
     bool dtls_ok = r && (!cs_net_peer_is_dtls(r->peer) ||
@@ -831,14 +985,14 @@ static bool edhoc_client(server_t *s, const cli_edhoc_result_t *x)
     }
     if (old) {
         cancel_queries(&s->n, &s->queries, old);
-        if (cs_lwm2m_db_forget(s->db, old) != CS_STORE_OK)
+        if (cs_lwm2m_store_forget(s->store, old) != CS_STORE_OK)
             fprintf(stderr, "coreseal %s: warning: old context of %s not removed\n", s->n.sub, ep);
         lwm2m_registry_remove(&s->reg, old);
     }
     oscore_params_t p = x->params;
     oscore_ctx_t ctx;
-    p.persist = (oscore_persist_t){.save_ssn = cs_lwm2m_db_save_ssn, .arg = s->db, .step = 32};
-    bool ok = cs_lwm2m_db_put_security(s->db, &p, ep) == CS_STORE_OK &&
+    p.persist = cs_lwm2m_store_persist(s->store);
+    bool ok = cs_lwm2m_store_put_security(s->store, &p, ep) == CS_STORE_OK &&
               oscore_ctx_derive(&ctx, &s->n.sec.crypto, &p) == OSCORE_OK &&
               lwm2m_registry_add_oscore(&s->reg, &ctx, ep, n, &c) == LWM2M_OK;
     cs_wipe(&ctx, sizeof ctx);
@@ -879,9 +1033,9 @@ static bool verify_b2_request(server_t *s, lwm2m_client_t *client, const coap_ep
 {
     static cs_context_file_t f;
     oscore_params_t base;
-    if (cs_lwm2m_db_provisioned(s->db, &client->oscore, &f) != CS_STORE_OK) {
+    if (cs_lwm2m_store_provisioned(s->store, &client->oscore, &f) != CS_STORE_OK) {
         fprintf(stderr, "coreseal %s: %s: no provisioned parameters for B.2: %s\n", s->n.sub,
-                client->endpoint, cs_lwm2m_db_error(s->db));
+                client->endpoint, cs_lwm2m_store_error(s->store));
         return false;
     }
     cs_context_file_params(&f, &base);
@@ -907,7 +1061,14 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
         on_edhoc(s, ev);
         return;
     }
-    if (oe == OSCORE_OK && !(client = lwm2m_registry_find_oscore(&s->reg, &opt))) {
+    if (oe == OSCORE_OK && !(client = lwm2m_registry_find_oscore(&s->reg, &opt)) && s->shared) {
+        /* provisioned through another node (EDHOC) since this one started */
+        learn_from_store(s, &(cs_lwm2m_find_t){.kid = opt.kid, .kid_len = opt.kid_len,
+                                                .kid_context = opt.has_kid_context ? opt.kid_context : NULL,
+                                                .kid_context_len = opt.kid_context_len});
+        client = lwm2m_registry_find_oscore(&s->reg, &opt);
+    }
+    if (oe == OSCORE_OK && !client) {
         node_reply(&s->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"Security context not found", 26,
                    false, 0, ev->msg.token, ev->msg.token_len);
         return;
@@ -940,9 +1101,9 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
             heard_from(s, client);
         const char *ep = client ? client->endpoint : "(unprotected)";
         print_value_payload("send", ep, "/", &req);
-        if (s->rest) {
+        if (s->rest || s->shared) {
             char *json = result_json(ep, "/", &req);
-            rest_event(s->rest, "send", json);
+            tell(s, "send", ep, json ? json : "{}");
             free(json);
         }
         answer(s, ev, client_oscore(client), &bind, &req, COAP_CHANGED, NULL);
@@ -956,7 +1117,8 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
 static int usage(int c)
 {
     fprintf(c == 'h' ? stdout : stderr,
-            "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE] [--oscore FILE]...\n"
+            "usage: coreseal lwm2m server [--listen HOST:PORT] [--db FILE | --store redis://HOST:PORT[/DB]]\n"
+            "                             [--ssn-block N] [--oscore FILE]...\n"
             "                             [--edhoc KEYFILE --edhoc-trust CRED...] [--http HOST:PORT]\n"
             "                             [--queue-awake S] [--http-token TOKEN]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
@@ -978,7 +1140,12 @@ static int usage(int c)
             "events); with --http-token (or CORESEAL_HTTP_TOKEN) every HTTP request must\n"
             "say \"Authorization: Bearer TOKEN\"; see docs/lwm2m.md. Requests for a client\n"
             "in queue mode (Q) wait until it speaks and go out while it listens\n"
-            "(--queue-awake, default 93 s).\n");
+            "(--queue-awake, default 93 s).\n"
+            "--store redis://... puts all of this in Redis instead, shared by several\n"
+            "server processes (nodes) that serve one fleet: any node takes any client's\n"
+            "next message, REST and events work on every node, no node reuses an OSCORE\n"
+            "nonce or accepts another's replay; each node reserves --ssn-block Sender\n"
+            "Sequence Numbers per context at a time (default 1; see docs/cluster.md).\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -989,10 +1156,21 @@ static void serve(server_t *s)
             rest_command(s, cmd);
         send_queries(s);
         node_flush(&s->n);
-        if (cs_udp_receive(&s->n.udp, s->rest ? 10 : 100) != CS_NET_OK) /* REST commands wait at most that */
+        /* REST commands and other nodes' events wait at most that */
+        if (cs_udp_receive(&s->n.udp, s->rest || s->shared ? 10 : 100) != CS_NET_OK)
             break;
         cs_time_ms_t now = cs_net_now();
-        for (lwm2m_client_t *x; (x = lwm2m_registry_sweep(&s->reg, now, 256));) {
+        if (s->shared) { /* the store decides expiry, once for the cluster */
+            if (cs_lwm2m_store_events(s->store, on_store_event, s) != CS_STORE_OK && s->n.verbose)
+                fprintf(stderr, "coreseal %s: no events: %s\n", s->n.sub, cs_lwm2m_store_error(s->store));
+            if (now >= s->next_expiry) {
+                s->next_expiry = now + 1000;
+                if (cs_lwm2m_store_expire(s->store, wall_ms(), 256, on_store_expired, s) != CS_STORE_OK)
+                    fprintf(stderr, "coreseal %s: cannot ask the store for expired registrations: %s\n", s->n.sub,
+                            cs_lwm2m_store_error(s->store));
+            }
+        }
+        for (lwm2m_client_t *x; !s->shared && (x = lwm2m_registry_sweep(&s->reg, now, 256));) {
             publish(s, "expired", x);
             end_registration(s, x);
             printf("server: registration of %s expired\n", x->endpoint);
@@ -1028,7 +1206,7 @@ int lwm2m_server_main(int argc, char **argv)
     const char *http_host = NULL, *http_port = NULL, *http_token = getenv("CORESEAL_HTTP_TOKEN");
     const char *oscore_files[CLI_MAX_CONTEXTS], *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
     int n_oscore = 0, n_trust = 0;
-    long max_clients = 1000;
+    long max_clients = 1000, ssn_block = 1;
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},      {"oscore", required_argument, NULL, 'O'},
         {"read", required_argument, NULL, 'r'},        {"observe", required_argument, NULL, 'o'},
@@ -1039,6 +1217,7 @@ int lwm2m_server_main(int argc, char **argv)
         {"observe-composite", required_argument, NULL, 'C'},
         {"http-token", required_argument, NULL, 'K'},
         {"listen-dtls", required_argument, NULL, 'S'}, {"psk", required_argument, NULL, 'P'},
+        {"store", required_argument, NULL, 'D'},       {"ssn-block", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     const char *dtls_host = NULL, *dtls_port = NULL;
     static cs_dtls_config_t dtls;
@@ -1086,6 +1265,12 @@ int lwm2m_server_main(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case 'D': db_path = optarg; break;
+        case 'B':
+            ssn_block = strtol(optarg, NULL, 10);
+            if (ssn_block < 1 || ssn_block > 65536)
+                return cli_fail(s.n.sub, CLI_EXIT_USAGE, "--ssn-block expects 1..65536 (Sender Sequence Numbers a "
+                                                         "node reserves at a time in Redis)");
+            break;
         case 'E': edhoc_key = optarg; break;
         case 'K': http_token = optarg; break;
         case 'Q':
@@ -1110,8 +1295,13 @@ int lwm2m_server_main(int argc, char **argv)
     size_t index_len = lwm2m_registry_index_len((uint32_t)max_clients);
     uint64_t seed = 0;
     int rc = cli_security_init(&s.n.sec, s.n.sub);
-    if (rc == CLI_EXIT_OK && cs_lwm2m_db_open(&s.db, db_path, err, sizeof err) != CS_STORE_OK)
-        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s (--db names the server's SQLite file)", err);
+    if (rc == CLI_EXIT_OK && cs_lwm2m_store_open(&s.store, db_path, (uint32_t)ssn_block, err, sizeof err) != CS_STORE_OK)
+        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s (--store names the server's SQLite file or redis://HOST:PORT)",
+                      err);
+    s.shared = cs_lwm2m_store_shared(s.store);
+    uint8_t id[6];
+    if (rc == CLI_EXIT_OK && s.shared && cli_random(&s.n.sec.crypto, id, sizeof id))
+        snprintf(s.node_id, sizeof s.node_id, "%02x%02x%02x%02x%02x%02x", id[0], id[1], id[2], id[3], id[4], id[5]);
     if (rc == CLI_EXIT_OK)
         rc = provision(&s, oscore_files, n_oscore);
     s.edhoc.method = s.edhoc.suite = -1;
@@ -1127,8 +1317,9 @@ int lwm2m_server_main(int argc, char **argv)
     }
     s.clients = calloc((size_t)max_clients, sizeof *s.clients);
     s.awake_until = calloc((size_t)max_clients, sizeof *s.awake_until);
+    s.location = s.shared ? calloc((size_t)max_clients, sizeof *s.location) : NULL;
     s.index = calloc(index_len, sizeof *s.index);
-    if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !s.awake_until || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
+    if (rc == CLI_EXIT_OK && (!s.clients || !s.index || !s.awake_until || (s.shared && !s.location) || !cli_random(&s.n.sec.crypto, (uint8_t *)&seed, sizeof seed) ||
                               lwm2m_registry_init(&s.reg, s.clients, (uint32_t)max_clients, s.index, index_len,
                                                   seed) != LWM2M_OK))
         rc = cli_fail(s.n.sub, CLI_EXIT_CONFIG, "no memory for %ld clients; lower --max-clients", max_clients);
@@ -1142,9 +1333,9 @@ int lwm2m_server_main(int argc, char **argv)
                                               CS_NET_OK)
         rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
     cs_wipe(&dtls, sizeof dtls); /* the DTLS layer keeps its own copy */
-    if (rc == CLI_EXIT_OK && (cs_lwm2m_db_load(s.db, restore, &s) != CS_STORE_OK ||
-                              cs_lwm2m_db_load_observations(s.db, restore_observation, &s) != CS_STORE_OK))
-        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_db_error(s.db));
+    if (rc == CLI_EXIT_OK && (cs_lwm2m_store_load(s.store, learn, &s) != CS_STORE_OK ||
+                              cs_lwm2m_store_load_observations(s.store, restore_observation, &s) != CS_STORE_OK))
+        rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "%s: %s", db_path, cs_lwm2m_store_error(s.store));
     if (rc == CLI_EXIT_OK && s.reg.n_used > (uint32_t)max_clients - 1)
         fprintf(stderr, "coreseal %s: warning: the registry is full; raise --max-clients\n", s.n.sub);
     if (rc == CLI_EXIT_OK && http_port) {
@@ -1165,6 +1356,9 @@ int lwm2m_server_main(int argc, char **argv)
         fprintf(stderr, "coreseal lwm2m server: memory: %ld KiB resident before any client was loaded, %ld KiB at "
                 "peak, %u clients registered at most: %ld bytes per client\n", start_kib, peak_kib, s.peak_registered,
                 s.peak_registered ? (peak_kib - start_kib) * 1024 / (long)s.peak_registered : 0);
+        if (s.shared)
+            fprintf(stderr, "coreseal lwm2m server: Redis round trips: %llu\n",
+                    (unsigned long long)cs_lwm2m_store_round_trips(s.store));
     }
     for (size_t i = 0; i < MAX_QUERIES; i++) /* REST requests still waiting */
         if (s.queries.client[i])
@@ -1173,15 +1367,16 @@ int lwm2m_server_main(int argc, char **argv)
     /* a clean shutdown: the windows are valid until the next start */
     for (uint32_t i = 0; s.clients && i < s.reg.n_clients; i++)
         if (s.clients[i].has_oscore) {
-            if (rc == CLI_EXIT_OK && cs_lwm2m_db_save_window(s.db, &s.clients[i].oscore) != CS_STORE_OK)
+            if (rc == CLI_EXIT_OK && cs_lwm2m_store_save_window(s.store, &s.clients[i].oscore) != CS_STORE_OK)
                 fprintf(stderr, "coreseal %s: warning: could not save a replay window\n", s.n.sub);
             oscore_ctx_wipe(&s.clients[i].oscore);
         }
     cli_edhoc_responder_wipe(&s.edhoc_resp);
     cs_wipe(&s.edhoc, sizeof s.edhoc);
     node_close(&s.n);
-    cs_lwm2m_db_close(s.db);
+    cs_lwm2m_store_close(s.store);
     free(s.clients);
+    free(s.location);
     free(s.index);
     free(s.awake_until);
     return rc;

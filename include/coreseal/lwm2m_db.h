@@ -58,6 +58,7 @@ typedef struct {
     const void *addr;      /* struct sockaddr bytes */
     size_t addr_len;
     int64_t expires_ms;    /* wall clock, ms since the epoch */
+    uint32_t location;     /* the cluster's rd/N (Redis store); 0: the server's own numbering */
 } cs_lwm2m_db_row_t;
 
 /* Calls fn for every client; fn returns 0 to go on. Then marks every

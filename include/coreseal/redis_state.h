@@ -32,6 +32,8 @@ CS_MUST_CHECK cs_store_err_t cs_redis_open(cs_redis_t **r, const char *url, char
 void cs_redis_close(cs_redis_t *r);
 /* The last error, for messages. */
 const char *cs_redis_error(const cs_redis_t *r);
+/* Round trips to Redis so far (a pipeline counts once), for benchmarks. */
+uint64_t cs_redis_round_trips(const cs_redis_t *r);
 
 /* Hooks for oscore_params_t.persist: SSNs reserved `step` at a time. */
 oscore_persist_t cs_redis_persist(cs_redis_t *r, uint32_t step);

@@ -5,6 +5,7 @@
 #include "coreseal/redis_state.h"
 
 #include <hiredis/hiredis.h>
+#include "store_internal.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@ struct cs_redis {
     char host[128];
     int port, db;
     char reserve_sha[41], accept_sha[41];
+    uint64_t round_trips;
     char error[512];
 };
 
@@ -41,7 +43,7 @@ static const char accept_lua[] =
     "end "
     "return 1";
 
-static void set_error(cs_redis_t *r, const char *what)
+void cs_redis_set_error(cs_redis_t *r, const char *what)
 {
     snprintf(r->error, sizeof r->error, "redis %s:%d: %s", r->host, r->port,
              r->c && r->c->err ? r->c->errstr : what);
@@ -55,31 +57,62 @@ static bool load_script(cs_redis_t *r, const char *lua, char sha[41])
     if (ok)
         memcpy(sha, rep->str, 41);
     else
-        set_error(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "SCRIPT LOAD failed");
+        cs_redis_set_error(r, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "SCRIPT LOAD failed");
     freeReplyObject(rep);
     return ok;
+}
+
+redisContext *cs_redis_connect_more(cs_redis_t *r)
+{
+    struct timeval tv = {.tv_sec = 2};
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c || c->err) {
+        snprintf(r->error, sizeof r->error, "redis %s:%d: %s", r->host, r->port, c ? c->errstr : "cannot connect");
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *rep = r->db ? redisCommand(c, "SELECT %d", r->db) : NULL;
+    bool ok = !r->db || (rep && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    if (!ok) {
+        snprintf(r->error, sizeof r->error, "redis %s:%d: SELECT %d failed", r->host, r->port, r->db);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* (Re)connects, selects the database and loads the scripts. */
 static bool connect_redis(cs_redis_t *r)
 {
-    struct timeval tv = {.tv_sec = 2};
     if (r->c)
         redisFree(r->c);
-    r->c = redisConnectWithTimeout(r->host, r->port, tv);
-    if (!r->c || r->c->err) {
-        set_error(r, "cannot connect");
-        return false;
+    r->c = cs_redis_connect_more(r);
+    return r->c && load_script(r, reserve_lua, r->reserve_sha) && load_script(r, accept_lua, r->accept_sha);
+}
+
+redisReply *cs_redis_argv(cs_redis_t *r, int argc, const char **argv, const size_t *lens)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((attempt || !r->c || r->c->err) && !connect_redis(r))
+            return NULL;
+        r->round_trips++;
+        redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            cs_redis_set_error(r, rep->str);
+            return rep;
+        }
+        if (rep)
+            return rep;
     }
-    redisSetTimeout(r->c, tv);
-    redisReply *rep = r->db ? redisCommand(r->c, "SELECT %d", r->db) : NULL;
-    bool ok = !r->db || (rep && rep->type == REDIS_REPLY_STATUS);
-    freeReplyObject(rep);
-    if (!ok) {
-        set_error(r, "SELECT failed");
-        return false;
-    }
-    return load_script(r, reserve_lua, r->reserve_sha) && load_script(r, accept_lua, r->accept_sha);
+    cs_redis_set_error(r, "no reply");
+    return NULL;
+}
+
+redisContext *cs_redis_context(cs_redis_t *r)
+{
+    return r->c && !r->c->err ? r->c : connect_redis(r) ? r->c : NULL;
 }
 
 cs_store_err_t cs_redis_open(cs_redis_t **out, const char *url, char *err, size_t err_len)
@@ -126,24 +159,35 @@ void cs_redis_close(cs_redis_t *r)
 
 const char *cs_redis_error(const cs_redis_t *r) { return r ? r->error : "no redis"; }
 
+uint64_t cs_redis_round_trips(const cs_redis_t *r) { return r ? r->round_trips : 0; }
+
+void cs_redis_count_round_trip(cs_redis_t *r) { r->round_trips++; }
+
 oscore_persist_t cs_redis_persist(cs_redis_t *r, uint32_t step)
 {
     return (oscore_persist_t){.arg = r, .step = step, .reserve_ssn = cs_redis_reserve_ssn,
                               .accept_piv = cs_redis_accept_piv};
 }
 
+void cs_redis_oscore_key(const uint8_t *rid, size_t rid_len, const uint8_t *idctx, size_t idctx_len, bool has_idctx,
+                         const char *suffix, char *out, size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "coreseal:oscore:");
+    for (size_t i = 0; i < rid_len && n + 2 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", rid[i]);
+    n += (size_t)snprintf(out + n, cap - n, ":");
+    if (!has_idctx)
+        n += (size_t)snprintf(out + n, cap - n, "-");
+    for (size_t i = 0; has_idctx && i < idctx_len && n + 2 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", idctx[i]);
+    snprintf(out + n, cap - n, ":%s", suffix);
+}
+
 /* "coreseal:oscore:RID:IDCTX:" + suffix. */
 static void context_key(const oscore_ctx_t *ctx, const char *suffix, char *out, size_t cap)
 {
-    size_t n = (size_t)snprintf(out, cap, "coreseal:oscore:");
-    for (size_t i = 0; i < ctx->recipient_id_len && n + 2 < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%02x", ctx->recipient_id[i]);
-    n += (size_t)snprintf(out + n, cap - n, ":");
-    if (!ctx->has_id_context)
-        n += (size_t)snprintf(out + n, cap - n, "-");
-    for (size_t i = 0; ctx->has_id_context && i < ctx->id_context_len && n + 2 < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%02x", ctx->id_context[i]);
-    snprintf(out + n, cap - n, ":%s", suffix);
+    cs_redis_oscore_key(ctx->recipient_id, ctx->recipient_id_len, ctx->id_context, ctx->id_context_len,
+                        ctx->has_id_context, suffix, out, cap);
 }
 
 /* EVALSHA with one key and two arguments; reconnects once (a restarted
@@ -155,12 +199,13 @@ static redisReply *eval(cs_redis_t *r, const char *sha, const char *key, uint64_
             return NULL;
         if (!r->c || r->c->err)
             continue;
+        r->round_trips++;
         redisReply *rep = redisCommand(r->c, "EVALSHA %s 1 %s %" PRIu64 " %" PRIu64, sha, key, a, b);
         if (rep && !(rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8)))
             return rep;
         freeReplyObject(rep);
     }
-    set_error(r, "EVALSHA failed");
+    cs_redis_set_error(r, "EVALSHA failed");
     return NULL;
 }
 
@@ -173,7 +218,7 @@ oscore_err_t cs_redis_reserve_ssn(void *arg, const oscore_ctx_t *ctx, uint64_t c
     bool ok = rep && rep->type == REDIS_REPLY_STRING;
     uint64_t end = ok ? strtoull(rep->str, NULL, 10) : 0;
     if (rep && rep->type == REDIS_REPLY_ERROR)
-        set_error(r, rep->str);
+        cs_redis_set_error(r, rep->str);
     freeReplyObject(rep);
     if (!ok || end < count)
         return OSCORE_ERR_STORAGE;
@@ -191,7 +236,7 @@ oscore_err_t cs_redis_accept_piv(void *arg, const oscore_ctx_t *ctx, uint64_t pi
                      : rep->integer == 1                      ? OSCORE_OK
                                                               : OSCORE_ERR_REPLAY;
     if (rep && rep->type == REDIS_REPLY_ERROR)
-        set_error(r, rep->str);
+        cs_redis_set_error(r, rep->str);
     freeReplyObject(rep);
     return e;
 }

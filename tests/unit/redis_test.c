@@ -3,7 +3,10 @@
  * test starts on a port of its own: SSN blocks never overlap, also after a
  * node restarts; a request one node accepted is a replay at the other; the
  * shared window drops what is too old; a Redis that is gone stops sending
- * and accepting instead of risking a nonce. */
+ * and accepting instead of risking a nonce. And the LwM2M server store on
+ * Redis (lwm2m_store.h) as two nodes see it: a client one provisioned and
+ * registered is found by the other by kid, endpoint and location, keeps its
+ * location, expires exactly once for both, and events pass between them. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <signal.h>
@@ -18,6 +21,7 @@
 #include <cmocka.h>
 
 #include "coreseal/crypto_openssl.h"
+#include "coreseal/lwm2m_store.h"
 #include "coreseal/redis_state.h"
 
 static cs_crypto_t crypto;
@@ -192,6 +196,125 @@ static void test_replay_across_nodes(void **state)
     cs_redis_close(rb);
 }
 
+/* ---------------------------------------------------------------- the LwM2M store */
+
+typedef struct {
+    int calls;
+    char endpoint[64];
+    bool registered, has_oscore;
+    uint32_t location;
+    size_t links_len;
+    bool persist_shared;
+} seen_t;
+
+static int remember(void *arg, const cs_lwm2m_db_row_t *row)
+{
+    seen_t *s = arg;
+    s->calls++;
+    snprintf(s->endpoint, sizeof s->endpoint, "%.*s", (int)row->endpoint_len, row->endpoint ? row->endpoint : "");
+    s->registered = row->registered;
+    s->has_oscore = row->has_oscore;
+    s->location = row->location;
+    s->links_len = row->links_len;
+    s->persist_shared = row->params.persist.reserve_ssn && row->params.persist.accept_piv;
+    return 0;
+}
+
+static void expired_one(void *arg, const char *endpoint)
+{
+    seen_t *s = arg;
+    s->calls++;
+    snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
+}
+
+static void one_event(void *arg, const char *json, size_t len)
+{
+    seen_t *s = arg;
+    s->calls++;
+    snprintf(s->endpoint, sizeof s->endpoint, "%.*s", (int)len, json);
+}
+
+static void test_lwm2m_store_two_nodes(void **state)
+{
+    (void)state;
+    cs_lwm2m_store_t *a, *b;
+    char err[200];
+    assert_int_equal(cs_lwm2m_store_open(&a, url, 1, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_open(&b, url, 1, err, sizeof err), CS_STORE_OK);
+    assert_true(cs_lwm2m_store_shared(a));
+    oscore_params_t p = {.master_secret = secret, .master_secret_len = sizeof secret,
+                         .sender_id = (const uint8_t *)"\x01", .sender_id_len = 1,
+                         .recipient_id = (const uint8_t *)"ep-a", .recipient_id_len = 4};
+    assert_int_equal(cs_lwm2m_store_put_security(a, &p, "ep-a"), CS_STORE_OK);
+    /* node b finds it by kid, with the shared hooks, not registered yet */
+    seen_t seen = {0};
+    cs_lwm2m_find_t by_kid = {.kid = (const uint8_t *)"ep-a", .kid_len = 4};
+    assert_int_equal(cs_lwm2m_store_find(b, &by_kid, remember, &seen), CS_STORE_OK);
+    assert_int_equal(seen.calls, 1);
+    assert_true(seen.has_oscore && seen.persist_shared && !seen.registered);
+    /* registered through node a: a location for the cluster, the same at a re-registration */
+    lwm2m_client_t c;
+    memset(&c, 0, sizeof c);
+    oscore_ctx_t ctx;
+    assert_int_equal(oscore_ctx_derive(&ctx, &crypto, &p), OSCORE_OK);
+    c.oscore = ctx;
+    c.has_oscore = true;
+    memcpy(c.endpoint, "ep-a", 5);
+    c.endpoint_len = 4;
+    c.lifetime = 60;
+    memcpy(c.binding, "U", 2);
+    memcpy(c.links, "</3/0>", 6);
+    c.links_len = 6;
+    struct { uint16_t family; char rest[14]; } addr = {2, "x"};
+    uint32_t loc1, loc2;
+    assert_int_equal(cs_lwm2m_store_save_registration(a, &c, &addr, sizeof addr, 1000, &loc1), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_save_registration(a, &c, &addr, sizeof addr, 2000, &loc2), CS_STORE_OK);
+    assert_true(loc1 > 0);
+    assert_int_equal(loc1, loc2);
+    memset(&seen, 0, sizeof seen);
+    cs_lwm2m_find_t by_ep = {.endpoint = "ep-a"}, by_loc = {.location = loc1}, nowhere = {.location = loc1 + 100};
+    assert_int_equal(cs_lwm2m_store_find(b, &by_ep, remember, &seen), CS_STORE_OK);
+    assert_true(seen.registered);
+    assert_int_equal(seen.location, loc1);
+    assert_int_equal(seen.links_len, 6);
+    assert_string_equal(seen.endpoint, "ep-a");
+    assert_int_equal(cs_lwm2m_store_find(b, &by_loc, remember, &seen), CS_STORE_OK);
+    assert_int_equal(seen.calls, 2);
+    assert_int_equal(cs_lwm2m_store_find(b, &nowhere, remember, &seen), CS_STORE_ERR_MISSING);
+    /* expiry at 2000 ms: not before; then exactly one of the two nodes gets it */
+    seen_t ea = {0}, eb = {0};
+    assert_int_equal(cs_lwm2m_store_expire(a, 1999, 16, expired_one, &ea), CS_STORE_OK);
+    assert_int_equal(ea.calls, 0);
+    assert_int_equal(cs_lwm2m_store_expire(b, 5000, 16, expired_one, &eb), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_expire(a, 5000, 16, expired_one, &ea), CS_STORE_OK);
+    assert_int_equal(ea.calls + eb.calls, 1);
+    assert_string_equal(eb.endpoint, "ep-a");
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(cs_lwm2m_store_find(a, &by_kid, remember, &seen), CS_STORE_OK);
+    assert_true(!seen.registered); /* its security information stays */
+    /* events: subscribe both, publish on a, both see it once */
+    seen_t va = {0}, vb = {0};
+    assert_int_equal(cs_lwm2m_store_events(a, one_event, &va), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_events(b, one_event, &vb), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_publish(a, "{\"type\":\"x\"}"), CS_STORE_OK);
+    for (int i = 0; i < 100 && (va.calls == 0 || vb.calls == 0); i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        assert_int_equal(cs_lwm2m_store_events(a, one_event, &va), CS_STORE_OK);
+        assert_int_equal(cs_lwm2m_store_events(b, one_event, &vb), CS_STORE_OK);
+    }
+    assert_int_equal(va.calls, 1);
+    assert_int_equal(vb.calls, 1);
+    assert_string_equal(vb.endpoint, "{\"type\":\"x\"}");
+    /* forgotten: gone for both */
+    assert_int_equal(cs_lwm2m_store_forget(b, &c), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_find(a, &by_kid, remember, &seen), CS_STORE_ERR_MISSING);
+    oscore_ctx_wipe(&ctx);
+    oscore_ctx_wipe(&c.oscore);
+    cs_lwm2m_store_close(a);
+    cs_lwm2m_store_close(b);
+}
+
 static void test_bad_urls_and_redis_gone(void **state)
 {
     (void)state;
@@ -227,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ssn_blocks_across_nodes),
         cmocka_unit_test(test_replay_across_nodes),
+        cmocka_unit_test(test_lwm2m_store_two_nodes),
         cmocka_unit_test(test_bad_urls_and_redis_gone), /* last: it stops Redis */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
