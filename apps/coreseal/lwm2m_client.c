@@ -963,7 +963,9 @@ int lwm2m_client_main(int argc, char **argv)
     if (edhoc_key && (oscore || !edhoc_peer))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--edhoc KEYFILE goes with --edhoc-peer CRED (the server's, or the "
                                                  "Bootstrap-Server's), not with --oscore");
-    if ((c.ep && !c.ep[0]) || (!c.ep && !edhoc_key) || !first || (server && bootstrap) || lifetime < 10 ||
+    if (lifetime < 10)
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--lifetime expects at least 10 seconds");
+    if ((c.ep && !c.ep[0]) || (!c.ep && !edhoc_key) || !first || (server && bootstrap) ||
         !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");

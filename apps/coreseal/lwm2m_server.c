@@ -390,6 +390,13 @@ static void learn_from_store(server_t *s, const cs_lwm2m_find_t *what)
  * again after a restart. */
 static void forget_observation(server_t *s, const lwm2m_client_t *c, const query_t *qr)
 {
+    for (size_t i = 0; s->shared && i < MAX_QUERIES; i++) { /* its token too: no node takes it any more */
+        const query_t *q = &s->queries.q[i];
+        if (s->queries.client[i] == c && q->observe && q->released && (!qr || q == qr) &&
+            cs_lwm2m_store_end_token(s->store, q->token) != CS_STORE_OK)
+            fprintf(stderr, "coreseal %s: warning: the token of an observation of %s not removed: %s\n", s->n.sub,
+                    c->endpoint, cs_lwm2m_store_error(s->store));
+    }
     if (cs_lwm2m_store_end_observation(s->store, c->endpoint, qr ? qr->spec : NULL) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: the end of an observation of %s not saved: %s\n", s->n.sub,
                 c->endpoint, cs_lwm2m_store_error(s->store));
@@ -437,8 +444,8 @@ static void save_registration(server_t *s, const lwm2m_client_t *r)
 /* What this node held for r's registration: queries, observations. */
 static void cancel_and_forget(server_t *s, lwm2m_client_t *r)
 {
+    forget_observation(s, r, NULL); /* first: it looks for the observations' tokens among the queries */
     cancel_queries(&s->n, &s->queries, r);
-    forget_observation(s, r, NULL);
 }
 
 static void end_registration(server_t *s, lwm2m_client_t *r)
@@ -760,12 +767,40 @@ static void send_queries(server_t *s)
     }
 }
 
+/* Shared store: a notification of an observation another node made (the
+ * client's messages now reach this node): the observation is taken over
+ * from what the store keeps of it. The query's index, or MAX_QUERIES. */
+static size_t adopt_observation(server_t *s, const uint8_t token[8])
+{
+    cs_lwm2m_token_t t;
+    if (cs_lwm2m_store_find_token(s->store, token, &t) != CS_STORE_OK)
+        return MAX_QUERIES;
+    lwm2m_client_t *c = registered(s, t.endpoint);
+    query_t *qr = c ? query_new(s, c) : NULL;
+    if (!qr)
+        return MAX_QUERIES;
+    size_t i = (size_t)(qr - s->queries.q);
+    qr->observe = qr->released = true; /* established: send_queries passes it by */
+    qr->method = COAP_GET;
+    qr->accept = t.accept;
+    qr->bind = t.bind;
+    memcpy(qr->token, token, 8);
+    s->queries.token[i] = token64(token);
+    snprintf(qr->target, sizeof qr->target, "%s", t.target);
+    snprintf(qr->path, sizeof qr->path, "%.*s", (int)strcspn(t.target, "?"), t.target);
+    qr->spec = qr->target;
+    printf("server: %s %s: a notification of another node's observation; taken over here\n", t.endpoint, qr->path);
+    return i;
+}
+
 /* A response (or notification) to one of the queries. */
 static void query_response(server_t *s, const coap_ep_event_t *ev)
 {
     queries_t *qs = &s->queries;
     uint8_t buf[LWM2M_CLI_MSG];
     size_t i = query_by_token(qs, ev->token);
+    if (i == MAX_QUERIES && ev->unmatched && s->shared)
+        i = adopt_observation(s, ev->token);
     /* a notification of an observation kept here (or of none: RST ends it) */
     if (ev->unmatched && coap_ep_answer_unmatched(&s->n.ep, ev, i < MAX_QUERIES && qs->q[i].released) != COAP_OK)
         return;
@@ -839,6 +874,12 @@ static void query_response(server_t *s, const coap_ep_event_t *ev)
                                           CS_STORE_OK)
             fprintf(stderr, "coreseal %s: warning: observation of %s %s not kept: %s\n", s->n.sub, c->endpoint,
                     qr->path, cs_lwm2m_store_error(s->store));
+        cs_lwm2m_token_t t = {.accept = qr->accept, .bind = qr->bind};
+        snprintf(t.endpoint, sizeof t.endpoint, "%s", c->endpoint);
+        snprintf(t.target, sizeof t.target, "%s", qr->spec);
+        if (s->shared && cs_lwm2m_store_save_token(s->store, qr->token, &t) != CS_STORE_OK)
+            fprintf(stderr, "coreseal %s: warning: other nodes will not know the observation of %s %s: %s\n",
+                    s->n.sub, c->endpoint, qr->path, cs_lwm2m_store_error(s->store));
     }
 }
 
@@ -877,8 +918,7 @@ static void on_register(server_t *s, const coap_ep_event_t *ev, lwm2m_client_t *
         answer(s, ev, ctx, bind, req, register_refusal_code(e), NULL);
         return;
     }
-    cancel_queries(&s->n, &s->queries, r); /* a re-registration starts afresh */
-    forget_observation(s, r, NULL);
+    cancel_and_forget(s, r); /* a re-registration starts afresh */
     heard_from(s, r);
     save_registration(s, r);
     uint8_t arena[32];

@@ -81,6 +81,24 @@ typedef struct {
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_find(cs_lwm2m_store_t *st, const cs_lwm2m_find_t *what,
                                                  int (*fn)(void *arg, const cs_lwm2m_db_row_t *row), void *arg);
 
+/* An observation a node holds, by its token (8 bytes): what another node
+ * needs to take a notification of it that reaches it instead (NAT
+ * rebinding, a load balancer, the observer gone): the client, the
+ * observed PATH[?QUERY], its Accept, the Observe request's OSCORE binding. */
+typedef struct {
+    char endpoint[LWM2M_ENDPOINT_MAX];
+    char target[208];
+    long accept;
+    oscore_binding_t bind;
+} cs_lwm2m_token_t;
+
+/* Nothing on SQLite (find: CS_STORE_ERR_MISSING). */
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_save_token(cs_lwm2m_store_t *st, const uint8_t token[8],
+                                                       const cs_lwm2m_token_t *t);
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_find_token(cs_lwm2m_store_t *st, const uint8_t token[8],
+                                                       cs_lwm2m_token_t *out);
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_end_token(cs_lwm2m_store_t *st, const uint8_t token[8]);
+
 /* Events between nodes: `json` is {"node":..,"type":..,"endpoint":..,
  * "data":..} as cs_lwm2m_store_events hands it to every other node. */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_publish(cs_lwm2m_store_t *st, const char *json);

@@ -9,6 +9,7 @@
  *   coreseal:lwm2m:nextloc      counter of locations
  *   coreseal:lwm2m:expiry       sorted set: KEY by expiry (ms since the epoch)
  *   coreseal:lwm2m:obs:NAME     hash: PATH[?QUERY] -> Accept of NAME's observations
+ *   coreseal:lwm2m:tok:TOKEN    hash: an observation held by some node (client, path, binding)
  *   coreseal:lwm2m:events       pub/sub channel between the nodes
  * KEY is "o:RID:CTX" for OSCORE clients (hex; CTX "-" for no ID Context,
  * "x" + hex for one, "b2" for an Appendix B.2 context) and "e:NAME" for
@@ -589,6 +590,80 @@ static cs_store_err_t redis_load_observations(cs_lwm2m_store_t *st,
         freeReplyObject(scan);
     } while (strcmp(cursor, "0") != 0);
     return CS_STORE_OK;
+}
+
+/* PREFIX "tok:" + the token in hex */
+static void token_rkey(char *out, const uint8_t token[8])
+{
+    size_t n = (size_t)snprintf(out, RKEY_MAX, PREFIX "tok:");
+    out[n + hex(out + n, token, 8)] = '\0';
+}
+
+cs_store_err_t cs_lwm2m_store_save_token(cs_lwm2m_store_t *st, const uint8_t token[8], const cs_lwm2m_token_t *t)
+{
+    if (!st || !token || !t)
+        return CS_STORE_ERR_BAD_ARG;
+    if (!st->redis)
+        return CS_STORE_OK;
+    char key[RKEY_MAX], a[24];
+    token_rkey(key, token);
+    snprintf(a, sizeof a, "%ld", t->accept);
+    const oscore_binding_t *b = &t->bind;
+    cmd_t c = {.argc = 0};
+    arg_str(&c, "HSET"), arg_str(&c, key);
+    arg_str(&c, "ep"), arg_str(&c, t->endpoint);
+    arg_str(&c, "t"), arg_str(&c, t->target);
+    arg_str(&c, "a"), arg_str(&c, a);
+    arg_str(&c, "kid"), arg(&c, b->kid, b->kid_len);
+    arg_str(&c, "piv"), arg(&c, b->piv, b->piv_len);
+    arg_str(&c, "nonce"), arg(&c, b->nonce, sizeof b->nonce);
+    return run_ok(st, &c);
+}
+
+cs_store_err_t cs_lwm2m_store_find_token(cs_lwm2m_store_t *st, const uint8_t token[8], cs_lwm2m_token_t *out)
+{
+    if (!st || !token || !out)
+        return CS_STORE_ERR_BAD_ARG;
+    if (!st->redis)
+        return CS_STORE_ERR_MISSING;
+    char key[RKEY_MAX];
+    token_rkey(key, token);
+    cmd_t c = {.argc = 0};
+    arg_str(&c, "HGETALL"), arg_str(&c, key);
+    redisReply *h = run_cmd(st, &c);
+    if (!h)
+        return CS_STORE_ERR_IO;
+    size_t en, tn, kn, pn, nn;
+    const char *ep = field_blob(h, "ep", &en), *target = field_blob(h, "t", &tn);
+    const void *kid = field_blob(h, "kid", &kn), *piv = field_blob(h, "piv", &pn), *nonce = field_blob(h, "nonce", &nn);
+    cs_store_err_t e = CS_STORE_ERR_MISSING;
+    memset(out, 0, sizeof *out);
+    if (ep && target && kid && piv && nonce && en < sizeof out->endpoint && tn < sizeof out->target &&
+        kn <= sizeof out->bind.kid && pn <= sizeof out->bind.piv && nn == sizeof out->bind.nonce) {
+        memcpy(out->endpoint, ep, en);
+        memcpy(out->target, target, tn);
+        out->accept = (long)field_int(h, "a", -1);
+        memcpy(out->bind.kid, kid, out->bind.kid_len = (uint8_t)kn);
+        memcpy(out->bind.piv, piv, out->bind.piv_len = (uint8_t)pn);
+        memcpy(out->bind.nonce, nonce, nn);
+        out->bind.observe = true;
+        e = CS_STORE_OK;
+    }
+    freeReplyObject(h);
+    return e;
+}
+
+cs_store_err_t cs_lwm2m_store_end_token(cs_lwm2m_store_t *st, const uint8_t token[8])
+{
+    if (!st || !token)
+        return CS_STORE_ERR_BAD_ARG;
+    if (!st->redis)
+        return CS_STORE_OK;
+    char key[RKEY_MAX];
+    token_rkey(key, token);
+    cmd_t c = {.argc = 0};
+    arg_str(&c, "DEL"), arg_str(&c, key);
+    return run_ok(st, &c);
 }
 
 cs_store_err_t cs_lwm2m_store_publish(cs_lwm2m_store_t *st, const char *json)

@@ -7,10 +7,12 @@
 # whose lifetime ran out is ended by exactly one node; a node killed again and
 # again under load loses no registration, Redis going away stops protected
 # traffic until it is back, and no (context, Partial IV) is ever sent twice.
+# A client moved to another node has its notifications taken there.
 # Usage: cluster.sh CORESEAL LOSSY_RELAY [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
 RELAY=$(readlink -f "$2")
+HERE=$(dirname "$(readlink -f "$0")")
 PORT=${3:-$((20000 + ($$ * 89) % 40000))}
 command -v redis-server > /dev/null || { echo "redis-server not installed: skipped"; exit 77; }
 W=$(mktemp -d)
@@ -164,6 +166,40 @@ check "both times it registered (NoSec) with the LwM2M cluster and de-registered
     -a "$(cat node1.log node2.log node3.log | grep -c '^server: de-registered dev1')" = 2
 kill -TERM "${BS_PIDS[@]}" 2>/dev/null
 wait "${BS_PIDS[@]}" 2>/dev/null
+stop_nodes
+
+# --- a client moved to another node (NAT rebinding): its notifications are taken there
+cat > srv-dev9.json <<J
+{"master_secret":"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf","sender_id":"00","recipient_id":"64657639"}
+J
+cat > dev9.json <<J
+{"master_secret":"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf","sender_id":"64657639","recipient_id":"00",
+ "state_file":"dev9.state"}
+J
+start_nodes --oscore srv-dev9.json --observe /3303/0/5700
+(timeout 14 curl -sN "http://127.0.0.1:$((PORT + 13))/api/events" > events3.txt &)
+python3 "$HERE/switch_relay.py" $((PORT + 36)) $((PORT + 1)) $((PORT + 2)) moved 10 2> switch.log &
+SR=$!
+sleep 0.2
+# lifetime 10: its Update comes at 5 s, after the move
+"$B" lwm2m client --ep dev9 --server coap://127.0.0.1:$((PORT + 36)) --oscore dev9.json --lifetime 10 \
+    --duration 7 --interval 200 > dev9.log 2>&1 &
+DEV9=$!
+wait_for node1.log 'notify dev9'
+sleep 1
+touch moved
+wait $DEV9
+rc=$?
+wait $SR
+check "dev9 registered at node 1, which observes it (notifications there before the move)" \
+    test -n "$(grep 'registered dev9' node1.log)" -a "$(grep -c 'notify dev9 /3303/0/5700' node1.log)" -ge 2
+check "moved to node 2, its notifications are taken there from what Redis keeps of node 1's observation" \
+    test -n "$(grep 'dev9 /3303/0/5700: a notification of another node.s observation; taken over here' node2.log)" \
+    -a "$(grep -c 'notify dev9 /3303/0/5700' node2.log)" -ge 3
+check "its Update and De-register through node 2 accepted (client exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'update from dev9' node2.log)" -a -n "$(grep 'de-registered dev9' node2.log)"
+check "node 3's event stream carries the notifications of both nodes ($(grep -c '^event: notify' events3.txt))" \
+    test "$(grep -c '^event: notify' events3.txt)" -ge 5
 stop_nodes
 
 # --- crashes and a Redis outage under load: nothing lost, no nonce twice

@@ -155,7 +155,7 @@ if [ -n "$CC" ] && [ -n "$CS" ]; then
         test "$("$CC" -m get -P coap+tcp://127.0.0.1:$P $U/a.txt 2>/dev/null)" = "hello over tcp"
     LS=$((PORT + 4))
     "$CS" -A 127.0.0.1 -p $LS > libcoap-server.log 2>&1 &
-    sleep 0.5
+    for _ in $(seq 100); do (exec 3<> /dev/tcp/127.0.0.1/$LS) 2> /dev/null && break; sleep 0.05; done # listening
     check "coreseal get over TCP from coap-server" \
         bash -c "\"$B\" get coap+tcp://127.0.0.1:$LS/ | grep -q libcoap"
     check "UDP client -> proxy -> coap-server over TCP" \

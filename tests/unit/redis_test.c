@@ -306,6 +306,22 @@ static void test_lwm2m_store_two_nodes(void **state)
     assert_int_equal(va.calls, 1);
     assert_int_equal(vb.calls, 1);
     assert_string_equal(vb.endpoint, "{\"type\":\"x\"}");
+    /* an observation's token: node b finds what a verifies its notifications with */
+    const uint8_t token[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cs_lwm2m_token_t t = {.endpoint = "ep-a", .target = "/3303/0/5700?pmin=1", .accept = 112,
+                          .bind = {.kid = {1}, .kid_len = 1, .piv = {0, 7}, .piv_len = 2, .nonce = {9, 9, 9}}}, got;
+    assert_int_equal(cs_lwm2m_store_save_token(a, token, &t), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_find_token(b, token, &got), CS_STORE_OK);
+    assert_string_equal(got.endpoint, "ep-a");
+    assert_string_equal(got.target, "/3303/0/5700?pmin=1");
+    assert_int_equal(got.accept, 112);
+    assert_int_equal(got.bind.kid_len, 1);
+    assert_int_equal(got.bind.piv_len, 2);
+    assert_memory_equal(got.bind.piv, t.bind.piv, 2);
+    assert_memory_equal(got.bind.nonce, t.bind.nonce, sizeof t.bind.nonce);
+    assert_true(got.bind.observe);
+    assert_int_equal(cs_lwm2m_store_end_token(b, token), CS_STORE_OK);
+    assert_int_equal(cs_lwm2m_store_find_token(a, token, &got), CS_STORE_ERR_MISSING);
     /* forgotten: gone for both */
     assert_int_equal(cs_lwm2m_store_forget(b, &c), CS_STORE_OK);
     assert_int_equal(cs_lwm2m_store_find(a, &by_kid, remember, &seen), CS_STORE_ERR_MISSING);
