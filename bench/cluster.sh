@@ -12,7 +12,7 @@ command -v redis-server > /dev/null || { echo "redis-server not installed: clust
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
 cd "$W"
-RP=$((30000 + $$ % 20000))
+RP=$((10000 + $$ % 22000)) # below the ephemeral ports
 R=redis://127.0.0.1:$RP
 redis-server --port $RP --bind 127.0.0.1 --dir "$W" --save '' --appendonly yes --appendfsync always > redis.log 2>&1 &
 for _ in $(seq 50); do grep -q 'Ready to accept' redis.log && break; sleep 0.1; done

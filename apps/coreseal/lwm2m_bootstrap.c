@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "coreseal/lwm2m_bootstrap.h"
+#include "coreseal/redis_state.h"
 #include "lwm2m.h"
 
 typedef enum {
@@ -363,6 +364,101 @@ static int load_accounts(bs_t *b, const char *config)
     return CLI_EXIT_OK;
 }
 
+/* --store with --config: the account file and the context files it names
+ * go to Redis, for the nodes started with --store alone. */
+static int put_accounts(bs_t *b, cs_redis_t *r, const char *config)
+{
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX], name[CS_BS_NAME_MAX + 32];
+    if (cs_redis_put_file(r, "bootstrap:config", config, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+    for (size_t i = 0; i < b->cfg.n; i++) {
+        const cs_bs_account_t *a = &b->cfg.acc[i];
+        snprintf(name, sizeof name, "bootstrap:oscore:%s", a->endpoint);
+        if (a->oscore[0] && cs_redis_put_file(r, name, a->oscore, err, sizeof err) != CS_STORE_OK)
+            return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+        snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->endpoint);
+        if (a->server_oscore[0] && cs_redis_put_file(r, name, a->server_oscore, err, sizeof err) != CS_STORE_OK)
+            return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* A context file another node put into Redis under name. */
+static int get_context(bs_t *b, cs_redis_t *r, const char *name, cs_context_file_t *f)
+{
+    char *text, err[CS_STORE_ERRMSG_MAX];
+    size_t n;
+    cs_store_err_t e = cs_redis_get_text(r, name, &text, &n);
+    if (e != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "%s: %s in Redis", name,
+                        e == CS_STORE_ERR_MISSING ? "missing" : cs_redis_error(r));
+    e = cs_context_file_parse(text, n, "", f, err, sizeof err);
+    cs_wipe(text, n);
+    free(text);
+    return e == CS_STORE_OK ? CLI_EXIT_OK : cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s in Redis: %s", name, err);
+}
+
+/* --store without --config: the accounts a node started with --config put
+ * into Redis. Their contexts' state lives in Redis (no state files). */
+static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
+{
+    char *text, err[CS_STORE_ERRMSG_MAX], name[CS_BS_NAME_MAX + 32];
+    size_t n;
+    cs_store_err_t e = cs_redis_get_text(r, "bootstrap:config", &text, &n);
+    if (e == CS_STORE_ERR_MISSING)
+        return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s has no accounts yet: start one Bootstrap-Server with "
+                                                   "--config FILE --store %s first", url, url);
+    if (e != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "%s", cs_redis_error(r));
+    e = cs_bs_config_parse(text, n, "", &b->cfg, err, sizeof err);
+    free(text);
+    if (e != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "the accounts in Redis: %s", err);
+    for (size_t i = 0; i < b->cfg.n; i++) {
+        account_t *a = &b->acc[i];
+        a->cfg = &b->cfg.acc[i];
+        if (a->cfg->oscore[0]) {
+            static cs_context_file_t f;
+            oscore_params_t p;
+            cli_context_t *cc;
+            snprintf(name, sizeof name, "bootstrap:oscore:%s", a->cfg->endpoint);
+            int rc = get_context(b, r, name, &f);
+            cs_context_file_params(&f, &p);
+            if (rc == CLI_EXIT_OK)
+                rc = cli_security_add_derived(&b->n.sec, &p, a->cfg->endpoint, NULL, b->n.sub, &cc);
+            cs_wipe(&f, sizeof f);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            a->ctx = cc;
+        } else if (!b->edhoc.enabled) {
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "account %s in Redis has no \"oscore\" context and --edhoc "
+                                                       "is not on", a->cfg->endpoint);
+        }
+        snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->cfg->endpoint);
+        if (a->cfg->server_oscore[0] && get_context(b, r, name, &a->server) != CLI_EXIT_OK)
+            return CLI_EXIT_CONFIG;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* --store: the accounts put into Redis or taken from it, then their
+ * OSCORE state kept there, with Echo at each node's first contact with a
+ * client. */
+static int share_accounts(bs_t *b, const char *config, const char *url)
+{
+    cs_redis_t *r;
+    char err[CS_STORE_ERRMSG_MAX + 128];
+    if (cs_redis_open(&r, url, err, sizeof err) != CS_STORE_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "%s; is Redis running there?", err);
+    int rc = config ? put_accounts(b, r, config) : get_accounts(b, r, url);
+    cs_redis_close(r);
+    if (rc == CLI_EXIT_OK)
+        rc = cli_security_share(&b->n.sec, url, b->n.sub);
+    for (int i = 0; rc == CLI_EXIT_OK && i < b->n.sec.n; i++)
+        oscore_ctx_require_echo(&b->n.sec.ctx[i].ctx);
+    return rc;
+}
+
 int lwm2m_bootstrap_main(int argc, char **argv)
 {
     static bs_t b;
@@ -403,7 +499,7 @@ int lwm2m_bootstrap_main(int argc, char **argv)
         case 'h':
         default:
             fprintf(c == 'h' ? stdout : stderr,
-                    "usage: coreseal lwm2m bootstrap --config FILE [--listen HOST:PORT]\n"
+                    "usage: coreseal lwm2m bootstrap (--config FILE | --store redis://...) [--listen HOST:PORT]\n"
                     "                                [--edhoc KEYFILE --edhoc-trust CRED...]\n"
                     "                                [--store redis://HOST[:PORT][/DB]] [-v]\n"
                     "A LwM2M Bootstrap-Server: to each client of FILE asking over its OSCORE\n"
@@ -412,15 +508,17 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                     "Bootstrap-Finish. With --edhoc, a client holding a trusted credential runs\n"
                     "EDHOC first and the account its credential's subject names is bootstrapped\n"
                     "over the context EDHOC gives. FILE: see docs/lwm2m.md. With --store, several\n"
-                    "Bootstrap-Servers with the same FILE keep the accounts' OSCORE sequence\n"
+                    "Bootstrap-Servers share the accounts (the one given --config FILE puts them\n"
+                    "into Redis, the others take them from there) and keep their OSCORE sequence\n"
                     "numbers and replay windows in Redis: any of them answers any client\n"
                     "(docs/cluster.md).\n"
                     "example: coreseal lwm2m bootstrap --listen 127.0.0.1:5783 --config bs.json\n");
             return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
         }
     }
-    if (!config)
-        return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--config FILE is required (accounts; see docs/lwm2m.md)");
+    if (!config && !store)
+        return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--config FILE is required (accounts; see docs/lwm2m.md), or "
+                                                 "--store redis://... holding them");
     int rc = cli_security_init(&b.n.sec, b.n.sub);
     b.edhoc.method = b.edhoc.suite = -1;
     if (rc == CLI_EXIT_OK && edhoc_key) {
@@ -433,13 +531,10 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                                  &b.n.sec);
         b.edhoc_resp.verbose = b.n.verbose;
     }
-    if (rc == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && config)
         rc = load_accounts(&b, config);
-    if (rc == CLI_EXIT_OK && store) { /* the cluster's state; Echo at each node's first contact with a client */
-        rc = cli_security_share(&b.n.sec, store, b.n.sub);
-        for (int i = 0; rc == CLI_EXIT_OK && i < b.n.sec.n; i++)
-            oscore_ctx_require_echo(&b.n.sec.ctx[i].ctx);
-    }
+    if (rc == CLI_EXIT_OK && store)
+        rc = share_accounts(&b, config, store);
     if (rc != CLI_EXIT_OK || (rc = node_open(&b.n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
         node_close(&b.n);
         return rc;

@@ -345,13 +345,19 @@ static int learn(void *arg, const cs_lwm2m_db_row_t *row)
     int64_t left = row->expires_ms - wall_ms();
     coap_peer_t peer;
     struct sockaddr_storage ss;
-    if (!row->registered || !row->endpoint || left <= 0 || row->addr_len > sizeof(struct sockaddr_storage)) {
+    if (!row->registered || !row->endpoint || left <= 0) {
         if (r) { /* ended on another node */
             cancel_and_forget(s, r);
             lwm2m_registry_deregister(&s->reg, r);
         }
         return 0;
     }
+    if (row->addr_len == 0) { /* over DTLS: only the node holding the session reaches it */
+        s->learned = r;
+        return 0;
+    }
+    if (row->addr_len > sizeof(struct sockaddr_storage))
+        return 0;
     memcpy(&ss, row->addr, row->addr_len);
     cs_time_ms_t now = cs_net_now(), since = (cs_time_ms_t)row->info.lifetime * 1000 - (cs_time_ms_t)left;
     if (cs_udp_peer(&s->n.udp, (const struct sockaddr *)&ss, (socklen_t)row->addr_len, &peer) != CS_NET_OK)
@@ -425,16 +431,19 @@ static int restore_observation(void *arg, const char *endpoint, const char *targ
 
 static void save_registration(server_t *s, const lwm2m_client_t *r)
 {
-    if (cs_net_peer_is_dtls(r->peer)) { /* no DTLS session survives a restart: */
+    if (cs_net_peer_is_dtls(r->peer) && !s->shared) { /* no DTLS session survives a restart: */
         if (cs_lwm2m_store_end_registration(s->store, r) != CS_STORE_OK) /* the next Update gets 4.04 */
             fprintf(stderr, "coreseal %s: warning: %s not saved: %s\n", s->n.sub, r->endpoint,
                     cs_lwm2m_store_error(s->store));
         return;
     }
-    const cs_net_addr_t *a = cs_udp_peer_addr(&s->n.udp, r->peer);
+    /* a cluster numbers DTLS registrations too, without an address: the
+     * session is this node's, no other node may reach the client in clear */
+    const cs_net_addr_t *a = cs_net_peer_is_dtls(r->peer) ? NULL : cs_udp_peer_addr(&s->n.udp, r->peer);
     uint32_t location;
-    if (!a || cs_lwm2m_store_save_registration(s->store, r, &a->ss, a->len, wall_ms() + (int64_t)r->lifetime * 1000,
-                                               &location) != CS_STORE_OK)
+    if ((!a && !cs_net_peer_is_dtls(r->peer)) ||
+        cs_lwm2m_store_save_registration(s->store, r, a ? (const void *)&a->ss : "", a ? a->len : 0,
+                                         wall_ms() + (int64_t)r->lifetime * 1000, &location) != CS_STORE_OK)
         fprintf(stderr, "coreseal %s: warning: registration of %s not saved: %s\n", s->n.sub, r->endpoint,
                 cs_lwm2m_store_error(s->store));
     else if (s->shared)
@@ -948,7 +957,7 @@ static lwm2m_client_t *registration_at(server_t *s, lwm2m_client_t *client, uint
     if (!s->shared)
         return lwm2m_registry_at(&s->reg, location);
     lwm2m_client_t *r = client;
-    if (!r || r->state != LWM2M_CLIENT_REGISTERED || client_location(s, r) != location) {
+    if (location && (!r || r->state != LWM2M_CLIENT_REGISTERED || client_location(s, r) != location)) {
         s->learned = NULL;
         learn_from_store(s, &(cs_lwm2m_find_t){.location = location});
         r = s->learned;
@@ -1154,6 +1163,14 @@ static void on_request(server_t *s, const coap_ep_event_t *ev)
 
 /* ---------------------------------------------------------------- the program */
 
+/* cs_dtls_config_t.psk_lookup on a shared store: a DTLS client whose key
+ * another node was given. */
+static bool psk_from_store(void *arg, const char *identity, uint8_t *key, size_t cap, size_t *len)
+{
+    server_t *s = arg;
+    return cs_lwm2m_store_find_psk(s->store, identity, key, cap, len) == CS_STORE_OK;
+}
+
 static int usage(int c)
 {
     fprintf(c == 'h' ? stdout : stderr,
@@ -1185,7 +1202,8 @@ static int usage(int c)
             "server processes (nodes) that serve one fleet: any node takes any client's\n"
             "next message, REST and events work on every node, no node reuses an OSCORE\n"
             "nonce or accepts another's replay; each node reserves --ssn-block Sender\n"
-            "Sequence Numbers per context at a time (default 1; see docs/cluster.md).\n");
+            "Sequence Numbers per context at a time (default 1; see docs/cluster.md);\n"
+            "--psk keys go there too, so every node accepts those DTLS clients.\n");
     return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
@@ -1367,7 +1385,15 @@ int lwm2m_server_main(int argc, char **argv)
     if (rc == CLI_EXIT_OK && (rc = node_open(&s.n, listen_host, listen_port, true)) == CLI_EXIT_OK)
         s.n.ep.cfg.deliver_unmatched = true; /* observations live in the query table, not in endpoint slots */
     s.n.udp.log = s.n.verbose ? stderr : NULL;
-    if (rc == CLI_EXIT_OK && dtls_port && !dtls.n_psks)
+    for (size_t i = 0; rc == CLI_EXIT_OK && s.shared && i < dtls.n_psks; i++) /* for every node */
+        if (cs_lwm2m_store_put_psk(s.store, dtls.psks[i].identity, dtls.psks[i].key, dtls.psks[i].key_len) !=
+            CS_STORE_OK)
+            rc = cli_fail(s.n.sub, CLI_EXIT_STORAGE, "cannot store the DTLS keys: %s", cs_lwm2m_store_error(s.store));
+    if (s.shared) {
+        dtls.psk_lookup = psk_from_store;
+        dtls.psk_arg = &s;
+    }
+    if (rc == CLI_EXIT_OK && dtls_port && !dtls.n_psks && !s.shared)
         rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen-dtls needs the clients' keys: --psk IDENTITY:KEY...");
     if (rc == CLI_EXIT_OK && dtls_port && cs_dtls_listen(&s.n.udp, dtls_host, dtls_port, &dtls, err, sizeof err) !=
                                               CS_NET_OK)

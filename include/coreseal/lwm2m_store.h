@@ -99,6 +99,14 @@ CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_find_token(cs_lwm2m_store_t *st, con
                                                        cs_lwm2m_token_t *out);
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_end_token(cs_lwm2m_store_t *st, const uint8_t token[8]);
 
+/* DTLS PSKs of the cluster (identity -> key), so that a node accepts a
+ * DTLS client whose key was given to another node. Nothing on SQLite
+ * (find: CS_STORE_ERR_MISSING); keys up to 64 bytes. */
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_put_psk(cs_lwm2m_store_t *st, const char *identity, const uint8_t *key,
+                                                    size_t key_len);
+CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_find_psk(cs_lwm2m_store_t *st, const char *identity, uint8_t *key,
+                                                     size_t cap, size_t *key_len);
+
 /* Events between nodes: `json` is {"node":..,"type":..,"endpoint":..,
  * "data":..} as cs_lwm2m_store_events hands it to every other node. */
 CS_MUST_CHECK cs_store_err_t cs_lwm2m_store_publish(cs_lwm2m_store_t *st, const char *json);

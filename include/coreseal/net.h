@@ -145,6 +145,10 @@ typedef struct {
     /* PSK: a server accepts any of these identities; a client uses psks[0] */
     cs_dtls_psk_t psks[CS_DTLS_MAX_PSKS];
     size_t n_psks;
+    /* and, a server, the identities psk_lookup knows (keys kept elsewhere,
+     * e.g. in a cluster's store): true with the key in key[0..*len) */
+    bool (*psk_lookup)(void *arg, const char *identity, uint8_t *key, size_t cap, size_t *len);
+    void *psk_arg;
     /* Certificate: PEM files; ca_file verifies the peer (a server then
      * requires a client certificate) */
     const char *cert_file, *key_file, *ca_file;

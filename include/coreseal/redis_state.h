@@ -35,6 +35,14 @@ const char *cs_redis_error(const cs_redis_t *r);
 /* Round trips to Redis so far (a pipeline counts once), for benchmarks. */
 uint64_t cs_redis_round_trips(const cs_redis_t *r);
 
+/* Named texts every node reads ("coreseal:text:NAME"): a Bootstrap-Server's
+ * account file and the context files it names, put by the node that has
+ * them. get: *text is malloc'd and NUL-terminated (free it);
+ * CS_STORE_ERR_MISSING if nothing has that name. */
+CS_MUST_CHECK cs_store_err_t cs_redis_put_file(cs_redis_t *r, const char *name, const char *path, char *err,
+                                               size_t err_len);
+CS_MUST_CHECK cs_store_err_t cs_redis_get_text(cs_redis_t *r, const char *name, char **text, size_t *len);
+
 /* Hooks for oscore_params_t.persist: SSNs reserved `step` at a time. */
 oscore_persist_t cs_redis_persist(cs_redis_t *r, uint32_t step);
 oscore_err_t cs_redis_reserve_ssn(void *r, const oscore_ctx_t *ctx, uint64_t count,

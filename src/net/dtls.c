@@ -152,6 +152,9 @@ static unsigned int psk_server(SSL *ssl, const char *identity, unsigned char *ps
             memcpy(psk, cfg->psks[i].key, cfg->psks[i].key_len);
             return (unsigned int)cfg->psks[i].key_len;
         }
+    size_t len = 0;
+    if (identity && cfg->psk_lookup && cfg->psk_lookup(cfg->psk_arg, identity, psk, max, &len) && len <= max)
+        return (unsigned int)len;
     return 0; /* unknown identity: the handshake fails */
 }
 
@@ -198,11 +201,11 @@ bool cs_dtls_parse_psk(const char *arg, cs_dtls_psk_t *psk)
 static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_len)
 {
     const cs_dtls_config_t *cfg = &d->cfg;
-    bool cert = cfg->cert_file || cfg->ca_file;
+    bool cert = cfg->cert_file || cfg->ca_file, psk = cfg->n_psks || (server && cfg->psk_lookup);
     SSL_CTX *ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
     char ciphers[200];
-    snprintf(ciphers, sizeof ciphers, "%s%s%s@SECLEVEL=0", cfg->n_psks ? PSK_CIPHERS : "",
-             cfg->n_psks && cert ? ":" : "", cert ? CERT_CIPHERS : "");
+    snprintf(ciphers, sizeof ciphers, "%s%s%s@SECLEVEL=0", psk ? PSK_CIPHERS : "", psk && cert ? ":" : "",
+             cert ? CERT_CIPHERS : "");
     const char *why = NULL;
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) || !SSL_CTX_set_cipher_list(ctx, ciphers))
         why = "cannot set up DTLS 1.2";
@@ -225,7 +228,7 @@ static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_l
     SSL_CTX_set_app_data(ctx, d);
     if (cfg->ca_file)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
-    if (cfg->n_psks) {
+    if (psk) {
         if (server)
             SSL_CTX_set_psk_server_callback(ctx, psk_server);
         else
@@ -276,7 +279,9 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
         !BIO_meth_set_create(d->bio_method, bio_create) ||
         RAND_bytes(d->cookie_secret, sizeof d->cookie_secret) != 1)
         return cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL setup failed");
-    if (!(d->client_ctx = make_ctx(d, false, err, err_len)) ||
+    /* a server whose keys all come from psk_lookup has nothing to connect with */
+    bool can_connect = d->cfg.n_psks || d->cfg.cert_file || d->cfg.ca_file;
+    if ((can_connect && !(d->client_ctx = make_ctx(d, false, err, err_len))) ||
         (server && !(d->server_ctx = make_ctx(d, true, err, err_len))))
         return CS_NET_ERR_SOCKET;
     return CS_NET_OK;
@@ -285,7 +290,7 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
 static cs_net_err_t dtls_open(cs_udp_t *u, const char *host, const char *port, bool server,
                               const cs_dtls_config_t *cfg, char *err, size_t err_len)
 {
-    if (!u || !cfg || u->epfd < 0 || (!cfg->n_psks && !cfg->cert_file && !cfg->ca_file))
+    if (!u || !cfg || u->epfd < 0 || (!cfg->n_psks && !cfg->psk_lookup && !cfg->cert_file && !cfg->ca_file))
         return cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "give a PSK or a certificate");
     if (u->dtls)
         return server && !u->dtls->listening ? cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls",

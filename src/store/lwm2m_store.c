@@ -10,6 +10,7 @@
  *   coreseal:lwm2m:expiry       sorted set: KEY by expiry (ms since the epoch)
  *   coreseal:lwm2m:obs:NAME     hash: PATH[?QUERY] -> Accept of NAME's observations
  *   coreseal:lwm2m:tok:TOKEN    hash: an observation held by some node (client, path, binding)
+ *   coreseal:lwm2m:psk          hash: DTLS PSK identity -> key
  *   coreseal:lwm2m:events       pub/sub channel between the nodes
  * KEY is "o:RID:CTX" for OSCORE clients (hex; CTX "-" for no ID Context,
  * "x" + hex for one, "b2" for an Appendix B.2 context) and "e:NAME" for
@@ -664,6 +665,42 @@ cs_store_err_t cs_lwm2m_store_end_token(cs_lwm2m_store_t *st, const uint8_t toke
     cmd_t c = {.argc = 0};
     arg_str(&c, "DEL"), arg_str(&c, key);
     return run_ok(st, &c);
+}
+
+cs_store_err_t cs_lwm2m_store_put_psk(cs_lwm2m_store_t *st, const char *identity, const uint8_t *key, size_t key_len)
+{
+    if (!st || !identity || !key || key_len == 0 || key_len > 64)
+        return CS_STORE_ERR_BAD_ARG;
+    if (!st->redis)
+        return CS_STORE_OK;
+    cmd_t c = {.argc = 0};
+    arg_str(&c, "HSET"), arg_str(&c, PREFIX "psk"), arg_str(&c, identity), arg(&c, key, key_len);
+    return run_ok(st, &c);
+}
+
+cs_store_err_t cs_lwm2m_store_find_psk(cs_lwm2m_store_t *st, const char *identity, uint8_t *key, size_t cap,
+                                       size_t *key_len)
+{
+    if (!st || !identity || !key || !key_len)
+        return CS_STORE_ERR_BAD_ARG;
+    if (!st->redis)
+        return CS_STORE_ERR_MISSING;
+    cmd_t c = {.argc = 0};
+    arg_str(&c, "HGET"), arg_str(&c, PREFIX "psk"), arg_str(&c, identity);
+    redisReply *rep = run_cmd(st, &c);
+    if (!rep)
+        return CS_STORE_ERR_IO;
+    cs_store_err_t e = rep->type != REDIS_REPLY_STRING ? CS_STORE_ERR_MISSING
+                       : rep->len > cap                 ? CS_STORE_ERR_VALUE
+                                                        : CS_STORE_OK;
+    if (e == CS_STORE_OK) {
+        memcpy(key, rep->str, rep->len);
+        *key_len = rep->len;
+    }
+    if (rep->type == REDIS_REPLY_STRING)
+        cs_wipe(rep->str, rep->len);
+    freeReplyObject(rep);
+    return e;
 }
 
 cs_store_err_t cs_lwm2m_store_publish(cs_lwm2m_store_t *st, const char *json)

@@ -163,6 +163,59 @@ uint64_t cs_redis_round_trips(const cs_redis_t *r) { return r ? r->round_trips :
 
 void cs_redis_count_round_trip(cs_redis_t *r) { r->round_trips++; }
 
+cs_store_err_t cs_redis_put_file(cs_redis_t *r, const char *name, const char *path, char *err, size_t err_len)
+{
+    if (!r || !name || !path)
+        return CS_STORE_ERR_BAD_ARG;
+    enum { CAP = 65536 };
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? malloc(CAP) : NULL;
+    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
+    if (f)
+        fclose(f);
+    if (!buf || n == CAP) {
+        snprintf(err, err_len, "%s: %s", path, !f ? "cannot read it" : "larger than 64 KiB");
+        free(buf);
+        return CS_STORE_ERR_IO;
+    }
+    char key[256];
+    snprintf(key, sizeof key, "coreseal:text:%s", name);
+    const char *argv[] = {"SET", key, buf};
+    const size_t lens[] = {3, strlen(key), n};
+    redisReply *rep = cs_redis_argv(r, 3, argv, lens);
+    bool ok = rep && rep->type == REDIS_REPLY_STATUS;
+    freeReplyObject(rep);
+    cs_wipe(buf, n); /* context files hold keys */
+    free(buf);
+    if (!ok)
+        snprintf(err, err_len, "%s", r->error);
+    return ok ? CS_STORE_OK : CS_STORE_ERR_IO;
+}
+
+cs_store_err_t cs_redis_get_text(cs_redis_t *r, const char *name, char **text, size_t *len)
+{
+    if (!r || !name || !text || !len)
+        return CS_STORE_ERR_BAD_ARG;
+    char key[256];
+    snprintf(key, sizeof key, "coreseal:text:%s", name);
+    const char *argv[] = {"GET", key};
+    const size_t lens[] = {3, strlen(key)};
+    redisReply *rep = cs_redis_argv(r, 2, argv, lens);
+    cs_store_err_t e = !rep || rep->type == REDIS_REPLY_ERROR ? CS_STORE_ERR_IO
+                       : rep->type != REDIS_REPLY_STRING      ? CS_STORE_ERR_MISSING
+                                                              : CS_STORE_OK;
+    if (e == CS_STORE_OK && !(*text = malloc(rep->len + 1)))
+        e = CS_STORE_ERR_IO;
+    if (e == CS_STORE_OK) {
+        memcpy(*text, rep->str, rep->len);
+        (*text)[rep->len] = '\0';
+        *len = rep->len;
+        cs_wipe(rep->str, rep->len);
+    }
+    freeReplyObject(rep);
+    return e;
+}
+
 oscore_persist_t cs_redis_persist(cs_redis_t *r, uint32_t step)
 {
     return (oscore_persist_t){.arg = r, .step = step, .reserve_ssn = cs_redis_reserve_ssn,

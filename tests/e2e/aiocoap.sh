@@ -12,7 +12,7 @@
 # empty stand-ins satisfy the imports, and AIOCOAP_*_TRANSPORT selects OSCORE.
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 83) % 40000))}
+PORT=${2:-$((10000 + ($$ * 83) % 22000))}
 PY=/usr/bin/python3
 [ -x /usr/bin/aiocoap-client ] && $PY -c 'import aiocoap.oscore, cbor2, cryptography, filelock' 2>/dev/null ||
     { echo "python3-aiocoap (with cryptography, cbor2, filelock) not installed: skipped"; exit 77; }

@@ -10,7 +10,7 @@
 # Usage: attack.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 59) % 40000))}
+PORT=${2:-$((10000 + ($$ * 59) % 22000))}
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1

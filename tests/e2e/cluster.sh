@@ -7,13 +7,14 @@
 # whose lifetime ran out is ended by exactly one node; a node killed again and
 # again under load loses no registration, Redis going away stops protected
 # traffic until it is back, and no (context, Partial IV) is ever sent twice.
-# A client moved to another node has its notifications taken there.
+# A client moved to another node has its notifications taken there; a DTLS
+# key given to one node is known to all.
 # Usage: cluster.sh CORESEAL LOSSY_RELAY [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
 RELAY=$(readlink -f "$2")
 HERE=$(dirname "$(readlink -f "$0")")
-PORT=${3:-$((20000 + ($$ * 89) % 40000))}
+PORT=${3:-$((10000 + ($$ * 89) % 22000))} # below 32768: outgoing sockets get 32768-60999
 command -v redis-server > /dev/null || { echo "redis-server not installed: skipped"; exit 77; }
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
@@ -141,11 +142,15 @@ cat > bs.json <<J
 J
 start_nodes
 BS_PIDS=()
-for k in 1 2; do
-    "$B" lwm2m bootstrap --listen 127.0.0.1:$((PORT + 30 + k)) --config bs.json --store $R -v > bs$k.log 2>&1 &
+for k in 1 2; do # node 1 puts the accounts into Redis, node 2 takes them from there
+    config=""
+    [ $k = 1 ] && config="--config bs.json"
+    "$B" lwm2m bootstrap --listen 127.0.0.1:$((PORT + 30 + k)) $config --store $R -v > bs$k.log 2>&1 &
     BS_PIDS+=($!)
     wait_for bs$k.log listening
 done
+check "Bootstrap-Server 2, started with --store alone, has the account node 1 put into Redis" \
+    grep -q 'listening on .*, 1 accounts' bs2.log
 "$RELAY" $((PORT + 35)) $((PORT + 31)) 0 3 $((PORT + 32)) 2> bsrelay.log &
 RL=$!
 mkdir dev1a dev1b
@@ -200,6 +205,29 @@ check "its Update and De-register through node 2 accepted (client exit $rc)" \
     test $rc = 0 -a -n "$(grep 'update from dev9' node2.log)" -a -n "$(grep 'de-registered dev9' node2.log)"
 check "node 3's event stream carries the notifications of both nodes ($(grep -c '^event: notify' events3.txt))" \
     test "$(grep -c '^event: notify' events3.txt)" -ge 5
+stop_nodes
+
+# --- DTLS: a key given to one node is known to every node (PSKs in Redis)
+NODE_PIDS=()
+rm -f node1.log node2.log
+"$B" lwm2m server --listen 127.0.0.1:$((PORT + 1)) --store $R --listen-dtls 127.0.0.1:$((PORT + 41)) \
+    --psk dev5:sekrit-dev5 --max-clients 2000 > node1.log 2>&1 &
+NODE_PIDS+=($!)
+wait_for node1.log listening
+"$B" lwm2m server --listen 127.0.0.1:$((PORT + 2)) --store $R --listen-dtls 127.0.0.1:$((PORT + 42)) \
+    --max-clients 2000 > node2.log 2>&1 &
+NODE_PIDS+=($!)
+wait_for node2.log listening
+"$B" lwm2m client --ep dev5 --server coaps://127.0.0.1:$((PORT + 42)) --psk dev5:sekrit-dev5 --duration 0.5 \
+    > dev5.log 2>&1
+rc=$?
+check "node 2, given no --psk, accepts dev5 over DTLS with the key node 1 was given (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'registered dev5 .*over DTLS' node2.log)"
+"$B" lwm2m client --ep dev5 --server coaps://127.0.0.1:$((PORT + 42)) --psk dev5:wrong-key --duration 0.5 \
+    --ack-timeout 300 > dev5b.log 2>&1
+rc=$?
+check "and refuses the same identity with another key (exit $rc)" \
+    test $rc != 0 -a "$(grep -c 'registered dev5 ' node2.log)" = 1
 stop_nodes
 
 # --- crashes and a Redis outage under load: nothing lost, no nonce twice

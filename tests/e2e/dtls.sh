@@ -8,7 +8,7 @@
 # GnuTLS builds) as independent peers. Usage: dtls.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 79) % 40000))}
+PORT=${2:-$((10000 + ($$ * 79) % 22000))}
 PY=/usr/bin/python3
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT

@@ -8,7 +8,7 @@ set -u
 B=$(readlink -f "$1")
 RELAY=$(readlink -f "$2")
 # a base port of its own, so parallel runs (ctest -j, two builds) do not collide
-PORT=${3:-$((20000 + ($$ * 97) % 40000))}
+PORT=${3:-$((10000 + ($$ * 97) % 22000))}
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1

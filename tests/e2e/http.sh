@@ -10,7 +10,7 @@
 # Usage: http.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 71) % 40000))}
+PORT=${2:-$((10000 + ($$ * 71) % 22000))}
 command -v curl > /dev/null || { echo "curl not installed: skipped"; exit 77; }
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT

@@ -5,7 +5,7 @@
 # Exits 77 (skipped) when libcoap's tools are not installed.
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 89) % 40000))}
+PORT=${2:-$((10000 + ($$ * 89) % 22000))}
 CC=$(command -v coap-client-notls || command -v coap-client || true)
 CS=$(command -v coap-server-notls || command -v coap-server || true)
 [ -n "$CC" ] && [ -n "$CS" ] || { echo "libcoap3-bin not installed: skipped"; exit 77; }

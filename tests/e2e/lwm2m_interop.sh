@@ -9,7 +9,7 @@
 set -u
 B=$(readlink -f "$1")
 DIR=$(mkdir -p "$2" && readlink -f "$2")
-PORT=${3:-$((20000 + ($$ * 89) % 40000))}
+PORT=${3:-$((10000 + ($$ * 89) % 22000))}
 HERE=$(cd "$(dirname "$0")" && pwd)
 pass=0
 fail=0

@@ -6,7 +6,7 @@
 # prefix, with a default. Usage: proxy_cache_routes.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 67) % 40000))}
+PORT=${2:-$((10000 + ($$ * 67) % 22000))}
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W" || exit 1

@@ -7,7 +7,7 @@
 # installed. Usage: tcp.sh CORESEAL [BASE_PORT]
 set -u
 B=$(readlink -f "$1")
-PORT=${2:-$((20000 + ($$ * 83) % 40000))}
+PORT=${2:-$((10000 + ($$ * 83) % 22000))}
 PY=/usr/bin/python3
 CC=$(command -v coap-client-notls || command -v coap-client || true)
 CS=$(command -v coap-server-notls || command -v coap-server || true)
