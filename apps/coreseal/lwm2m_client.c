@@ -428,14 +428,14 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
         cs_dtls_config_t *dtls = &c->dtls;
         memset(dtls, 0, sizeof *dtls);
         dtls->n_psks = 1;
-        if (acc.security_mode != LWM2M_SEC_PSK || acc.psk_identity_len >= sizeof dtls->psks[0].identity ||
-            acc.psk_key_len > sizeof dtls->psks[0].key)
+        if (acc.security_mode != LWM2M_SEC_PSK || acc.identity_len >= sizeof dtls->psks[0].identity ||
+            acc.secret_key_len > sizeof dtls->psks[0].key)
             return cli_fail(c->n.sub, CLI_EXIT_CONFIG,
-                            "server account /0/%u: a coaps:// server needs PSK mode (/0/x/2 = 0) with an identity "
-                            "(/0/x/3) and a key (/0/x/5) of at most 64 bytes", acc.security_inst);
-        memcpy(dtls->psks[0].identity, acc.psk_identity, acc.psk_identity_len);
-        memcpy(dtls->psks[0].key, acc.psk_key, acc.psk_key_len);
-        dtls->psks[0].key_len = acc.psk_key_len;
+                            "server account /0/%u: this client reaches a coaps:// server in PSK mode (/0/x/2 = 0) "
+                            "with an identity (/0/x/3) and a key (/0/x/5) of at most 64 bytes", acc.security_inst);
+        memcpy(dtls->psks[0].identity, acc.identity, acc.identity_len);
+        memcpy(dtls->psks[0].key, acc.secret_key, acc.secret_key_len);
+        dtls->psks[0].key_len = acc.secret_key_len;
         snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
         snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
         if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
@@ -608,6 +608,17 @@ static void send_values(client_t *c)
 }
 
 /* ---------------------------------------------------------------- requests from servers */
+
+/* Requests come from the server's address or, protected with the server's
+ * OSCORE context, from any: OSCORE proves who sent them whatever the
+ * address (a proxy, or another node of a server cluster; serve_request
+ * verifies them). A DTLS account takes requests only in its session. */
+static bool from_server(const client_t *c, const coap_ep_event_t *ev)
+{
+    oscore_option_t opt;
+    return ev->peer == c->peer || (c->oscore && !cs_net_peer_is_dtls(c->peer) && !cs_net_peer_is_dtls(ev->peer) &&
+                                   oscore_msg_option(&ev->msg, &opt) == OSCORE_OK);
+}
 
 /* A Bootstrap-Server request (during bootstrap) or a Device Management
  * one (once registered), each only over its own context. Returns true
@@ -839,7 +850,7 @@ static int run(client_t *c, long duration, long interval_ms)
                 continue;
             if (fw_pull_event(&c->fw, &c->n, &ev))
                 continue;
-            if (ev.type == COAP_EV_REQUEST && ev.peer == c->peer) {
+            if (ev.type == COAP_EV_REQUEST && from_server(c, &ev)) {
                 if (serve_request(c, &ev)) { /* Bootstrap-Finish */
                     node_flush(&c->n);
                     if ((rc = bootstrapped(c)) != CLI_EXIT_OK)

@@ -70,10 +70,15 @@ typedef struct {
     size_t uri_len;
     uint32_t lifetime;
     uint8_t security_mode;       /* /0/x/2; NoSec when absent */
-    const uint8_t *psk_identity; /* /0/x/3 "Public Key or Identity" (PSK mode) */
-    size_t psk_identity_len;
-    const uint8_t *psk_key;      /* /0/x/5 "Secret Key" */
-    size_t psk_key_len;
+    /* DTLS credentials. PSK mode: identity and key. Certificate mode: the
+     * client's certificate, the server's certificate (or its CA's) and the
+     * client's private key, all DER. */
+    const uint8_t *identity;          /* /0/x/3 "Public Key or Identity" */
+    size_t identity_len;
+    const uint8_t *server_public_key; /* /0/x/4 "Server Public Key" (Certificate mode) */
+    size_t server_public_key_len;
+    const uint8_t *secret_key;        /* /0/x/5 "Secret Key" */
+    size_t secret_key_len;
 } lwm2m_account_view_t;
 
 /* The index-th server account (0, 1, ...), LWM2M_ERR_END past the last,

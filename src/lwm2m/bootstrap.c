@@ -86,11 +86,15 @@ static lwm2m_err_t fill_account(const lwm2m_store_t *st, uint16_t inst, bool boo
     int64_t mode;
     acc->security_mode = read_int(st, 0, inst, 2, &mode) && mode >= 0 && mode <= LWM2M_SEC_EST ? (uint8_t)mode
                                                                                              : LWM2M_SEC_NOSEC;
-    if (acc->security_mode == LWM2M_SEC_PSK &&
-        (!read_bytes(st, 0, inst, 3, &acc->psk_identity, &acc->psk_identity_len) ||
-         !read_bytes(st, 0, inst, 5, &acc->psk_key, &acc->psk_key_len) || !acc->psk_identity_len ||
-         !acc->psk_key_len))
-        return LWM2M_ERR_MALFORMED; /* PSK mode without its identity and key */
+    bool dtls = acc->security_mode == LWM2M_SEC_PSK || acc->security_mode == LWM2M_SEC_CERT;
+    if (dtls && (!read_bytes(st, 0, inst, 3, &acc->identity, &acc->identity_len) ||
+                 !read_bytes(st, 0, inst, 5, &acc->secret_key, &acc->secret_key_len) || !acc->identity_len ||
+                 !acc->secret_key_len))
+        return LWM2M_ERR_MALFORMED; /* PSK or Certificate mode without its identity and key */
+    if (acc->security_mode == LWM2M_SEC_CERT &&
+        (!read_bytes(st, 0, inst, 4, &acc->server_public_key, &acc->server_public_key_len) ||
+         !acc->server_public_key_len))
+        return LWM2M_ERR_MALFORMED; /* nothing to verify the server with */
     if (bootstrap)
         return LWM2M_OK;
     int64_t ssid, lifetime;

@@ -22,7 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <poll.h>
+#include <time.h>
 
 #include "coreseal/redis_state.h"
 #include "store_internal.h"
@@ -35,6 +36,7 @@ struct cs_lwm2m_store {
     cs_lwm2m_db_t *db;    /* SQLite, or: */
     cs_redis_t *redis;
     redisContext *sub;    /* SUBSCRIBE connection, made at the first events() */
+    time_t sub_retry_at;  /* after it failed: not again before this */
     uint32_t ssn_step;
 };
 
@@ -124,8 +126,8 @@ static void client_rkey(char *out, const lwm2m_client_t *c)
 /* KEY out of PREFIX "c:" KEY. */
 static const char *short_key(const char *rkey) { return rkey + sizeof PREFIX - 1 + 2; }
 
-/* A command of up to 32 arguments; strings are NUL-terminated unless a
- * length is given with "%b"-style pairs through cmd_arg. */
+/* A command's arguments, each with its length (binary-safe: keys and IDs
+ * are bytes). */
 typedef struct {
     const char *argv[40];
     size_t len[40];
@@ -726,12 +728,14 @@ cs_store_err_t cs_lwm2m_store_events(cs_lwm2m_store_t *st, void (*fn)(void *arg,
         st->sub = NULL;
     }
     if (!st->sub) {
-        redisReply *rep;
-        if (!(st->sub = cs_redis_connect_more(st->redis)))
+        redisReply *rep = NULL;
+        if (time(NULL) < st->sub_retry_at)
             return CS_STORE_ERR_IO;
-        if (!(rep = redisCommand(st->sub, "SUBSCRIBE %s", CHANNEL))) {
-            redisFree(st->sub);
+        if (!(st->sub = cs_redis_connect_more(st->redis)) || !(rep = redisCommand(st->sub, "SUBSCRIBE %s", CHANNEL))) {
+            if (st->sub)
+                redisFree(st->sub);
             st->sub = NULL;
+            st->sub_retry_at = time(NULL) + 1;
             return CS_STORE_ERR_IO;
         }
         freeReplyObject(rep);
@@ -741,11 +745,8 @@ cs_store_err_t cs_lwm2m_store_events(cs_lwm2m_store_t *st, void (*fn)(void *arg,
         if (redisGetReplyFromReader(st->sub, (void **)&m) != REDIS_OK)
             return CS_STORE_ERR_IO;
         if (!m) {
-            struct timeval zero = {0, 0};
-            fd_set rd;
-            FD_ZERO(&rd);
-            FD_SET(st->sub->fd, &rd);
-            if (select(st->sub->fd + 1, &rd, NULL, NULL, &zero) <= 0)
+            struct pollfd p = {.fd = st->sub->fd, .events = POLLIN};
+            if (poll(&p, 1, 0) <= 0)
                 return CS_STORE_OK;
             if (redisBufferRead(st->sub) != REDIS_OK)
                 return CS_STORE_ERR_IO;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cs_redis {
     redisContext *c;
@@ -17,6 +18,7 @@ struct cs_redis {
     int port, db;
     char reserve_sha[41], accept_sha[41];
     uint64_t round_trips;
+    time_t retry_at; /* after a failed connect: not before this (a dead host takes the connect timeout) */
     char error[512];
 };
 
@@ -83,13 +85,20 @@ redisContext *cs_redis_connect_more(cs_redis_t *r)
     return c;
 }
 
-/* (Re)connects, selects the database and loads the scripts. */
+/* (Re)connects, selects the database and loads the scripts; after a
+ * failure, not again for a second: meanwhile every command fails at once
+ * instead of each waiting for a connect timeout. */
 static bool connect_redis(cs_redis_t *r)
 {
     if (r->c)
         redisFree(r->c);
+    r->c = NULL;
+    if (time(NULL) < r->retry_at)
+        return false;
     r->c = cs_redis_connect_more(r);
-    return r->c && load_script(r, reserve_lua, r->reserve_sha) && load_script(r, accept_lua, r->accept_sha);
+    bool ok = r->c && load_script(r, reserve_lua, r->reserve_sha) && load_script(r, accept_lua, r->accept_sha);
+    r->retry_at = ok ? 0 : time(NULL) + 1;
+    return ok;
 }
 
 redisReply *cs_redis_argv(cs_redis_t *r, int argc, const char **argv, const size_t *lens)

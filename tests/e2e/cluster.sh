@@ -207,6 +207,46 @@ check "node 3's event stream carries the notifications of both nodes ($(grep -c 
     test "$(grep -c '^event: notify' events3.txt)" -ge 5
 stop_nodes
 
+# --- devices observed through every node: each node observes a client registered at another
+OBS=""
+for d in a b c; do
+    id=$(printf 'dev%s' $d | od -An -tx1 | tr -d ' \n')
+    cat > srv-dev$d.json <<J
+{"master_secret":"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf","sender_id":"00","recipient_id":"$id"}
+J
+    cat > dev$d.json <<J
+{"master_secret":"b0b1b2b3b4b5b6b7b8b9babbbcbdbebf","sender_id":"$id","recipient_id":"00",
+ "state_file":"dev$d.state"}
+J
+    OBS="$OBS --oscore srv-dev$d.json"
+done
+start_nodes $OBS
+(timeout 12 curl -sN "http://127.0.0.1:$((PORT + 11))/api/events" > events4.txt &)
+k=1
+DEVS=""
+for d in a b c; do
+    "$B" lwm2m client --ep dev$d --server coap://127.0.0.1:$((PORT + k)) --oscore dev$d.json --duration 5 \
+        --interval 200 > dev$d.log 2>&1 &
+    DEVS="$DEVS $!"
+    k=$((k + 1))
+done
+for d in a b c; do for _ in $(seq 50); do [ "$(count_clients 1)" = 3 ] && break; sleep 0.1; done; done
+first=""
+for k in 1 2 3; do # node k observes the client registered at node k+1
+    d=$(echo a b c | cut -d' ' -f$((k % 3 + 1)))
+    first="$first $(curl -s -X POST "http://127.0.0.1:$((PORT + 10 + k))/api/clients/dev$d/3303/0/5700/observe" | grep -c '"code":"2.05')"
+done
+wait $DEVS
+check "each node observes over REST a client registered at another node: first values${first}" test "$first" = " 1 1 1"
+check "and gets its notifications: node 1 from devb, node 2 from devc, node 3 from deva" \
+    test "$(grep -c 'notify devb /3303/0/5700' node1.log)" -ge 3 -a "$(grep -c 'notify devc /3303/0/5700' node2.log)" -ge 3 \
+    -a "$(grep -c 'notify deva /3303/0/5700' node3.log)" -ge 3
+check "node 1's event stream carries every node's notifications (deva, devb, devc)" \
+    test -n "$(grep -A1 '^event: notify' events4.txt | grep '"endpoint":"deva"')" \
+    -a -n "$(grep -A1 '^event: notify' events4.txt | grep '"endpoint":"devb"')" \
+    -a -n "$(grep -A1 '^event: notify' events4.txt | grep '"endpoint":"devc"')"
+stop_nodes
+
 # --- DTLS: a key given to one node is known to every node (PSKs in Redis)
 NODE_PIDS=()
 rm -f node1.log node2.log

@@ -464,14 +464,15 @@ static void test_memstore(void **state)
 }
 
 /* A DTLS PSK account: mode 0 with identity and key; mode 0 without them is
- * malformed; an account without resource 2 is NoSec. */
+ * malformed; an account without resource 2 is NoSec. A Certificate mode
+ * account (2) needs the server's certificate (/0/x/4) as well. */
 static void test_account_psk(void **state)
 {
     (void)state;
     lwm2m_account_view_t acc;
     assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK); /* the factory's /0/1 */
     assert_int_equal(acc.security_mode, LWM2M_SEC_NOSEC);
-    assert_null(acc.psk_identity);
+    assert_null(acc.identity);
     put("/0/1/2", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = LWM2M_SEC_PSK});
     assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_ERR_MALFORMED);
     put_bytes("/0/1/3", LWM2M_TYPE_OPAQUE, "dev1", 4);
@@ -479,11 +480,17 @@ static void test_account_psk(void **state)
     put_bytes("/0/1/5", LWM2M_TYPE_OPAQUE, secret, sizeof secret);
     assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK);
     assert_int_equal(acc.security_mode, LWM2M_SEC_PSK);
-    assert_int_equal(acc.psk_identity_len, 4);
-    assert_memory_equal(acc.psk_identity, "dev1", 4);
-    assert_int_equal(acc.psk_key_len, sizeof secret);
-    assert_memory_equal(acc.psk_key, secret, sizeof secret);
+    assert_int_equal(acc.identity_len, 4);
+    assert_memory_equal(acc.identity, "dev1", 4);
+    assert_int_equal(acc.secret_key_len, sizeof secret);
+    assert_memory_equal(acc.secret_key, secret, sizeof secret);
     assert_int_equal(acc.ssid, 7);
+    put("/0/1/2", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = LWM2M_SEC_CERT});
+    assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_ERR_MALFORMED); /* no server certificate */
+    put_bytes("/0/1/4", LWM2M_TYPE_OPAQUE, "\x30\x82", 2);
+    assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK);
+    assert_int_equal(acc.security_mode, LWM2M_SEC_CERT);
+    assert_int_equal(acc.server_public_key_len, 2);
 }
 
 int main(void)
