@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coreseal/lwm2m_store.h"
 #include "coreseal/lwm2m_model.h"
@@ -32,6 +33,12 @@ typedef struct {
     char ep[12];
     uint8_t state;
     node_location_t location;
+    /* an observation a server made (of any resource): notified once */
+    bool observed;
+    uint8_t obs_tkl;
+    uint8_t obs_token[8];
+    coap_peer_t obs_peer;
+    oscore_binding_t obs_bind;
 } sw_client_t;
 
 typedef struct {
@@ -53,7 +60,7 @@ typedef struct {
     size_t window;
     uint32_t next; /* next client to start its current step */
     uint32_t serving; /* the client a DM request is for (/3/0/2) */
-    uint32_t registered, updated, deregistered, failed, answered, echoes;
+    uint32_t registered, updated, deregistered, failed, answered, echoes, notified;
     cs_time_ms_t first_answer, last_answer; /* of the servers' requests */
     coap_peer_t servers[MAX_SERVERS];
     uint32_t n_servers;
@@ -272,9 +279,20 @@ static void on_request(swarm_t *s, const lwm2m_store_t *st, const coap_ep_event_
     s->serving = i;
     if (lwm2m_dm_handle(st, &req, out, sizeof out, &r) != LWM2M_OK)
         return;
-    coap_opt_t list[1];
+    coap_opt_t list[2], o;
     coap_optlist_t l;
-    coap_optlist_init(&l, list, 1, arena, sizeof arena);
+    coap_optlist_init(&l, list, 2, arena, sizeof arena);
+    uint32_t obs;
+    sw_client_t *c = &s->c[i];
+    if (req.code == COAP_GET && COAP_CODE_CLASS(r.code) == 2 && coap_msg_find_option(&req, COAP_OPT_OBSERVE, &o) &&
+        coap_opt_uint(&o, &obs) && obs == 0 && req.token_len <= 8) { /* Observe: its token and binding kept */
+        c->observed = true;
+        c->obs_peer = ev->peer;
+        c->obs_tkl = (uint8_t)req.token_len;
+        memcpy(c->obs_token, req.token, req.token_len);
+        c->obs_bind = bind;
+        coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 1);
+    }
     if (r.has_payload)
         coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
     node_reply(&s->n, ev, &s->c[i].ctx, &bind, r.code, &l, out, r.has_payload ? r.payload_len : 0, false, 0,
@@ -282,6 +300,30 @@ static void on_request(swarm_t *s, const lwm2m_store_t *st, const coap_ep_event_
     s->last_answer = cs_net_now();
     if (!s->answered++)
         s->first_answer = s->last_answer;
+}
+
+/* One notification of every observation (Observe 2, the endpoint name as
+ * plain text: what /3/0/2 holds). */
+static void notify_all(swarm_t *s)
+{
+    uint8_t arena[16];
+    coap_opt_t list[2];
+    coap_optlist_t l;
+    for (uint32_t i = 0; i < s->count && !cli_stopping; i++) {
+        sw_client_t *c = &s->c[i];
+        if (!c->observed || c->state != REGISTERED)
+            continue;
+        coap_optlist_init(&l, list, 2, arena, sizeof arena);
+        coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, 2);
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_TEXT);
+        node_notify(&s->n, &c->ctx, &c->obs_bind, &l, (const uint8_t *)c->ep, strlen(c->ep), false, c->obs_peer,
+                    c->obs_token, c->obs_tkl);
+        if (++s->notified % 8 == 0) { /* NON, paced at 1000/s: a burst would overflow the servers' sockets */
+            node_flush(&s->n);
+            nanosleep(&(struct timespec){0, 8000000}, NULL);
+        }
+    }
+    node_flush(&s->n);
 }
 
 static bool idle(const swarm_t *s)
@@ -339,7 +381,8 @@ static int usage(int c)
             "`coreseal lwm2m server --store STORE` (an SQLite file or redis://HOST:PORT);\n"
             "--server registers them all (each through its Echo round trip), answers\n"
             "the server's Device Management requests for --duration seconds (default\n"
-            "2), updates and de-registers them and prints the counts and rates. With\n"
+            "2; an Observe gets one notification after that), updates and de-registers\n"
+            "them and prints the counts and rates. With\n"
             "several --server (a cluster's nodes) client i registers at the i-th,\n"
             "updates through the next and de-registers through the one after.\n"
             "--record writes the kid and Partial IV of every request a server sent\n"
@@ -435,13 +478,14 @@ int lwm2m_swarm_main(int argc, char **argv)
         cli_catch_signals();
         cs_time_ms_t t0 = cs_net_now();
         cs_time_ms_t t1 = run_phase(&s, &st, IDLE, (cs_time_ms_t)(duration * 1000)); /* then serve */
+        notify_all(&s);
         run_phase(&s, &st, REGISTERED, 0);
         run_phase(&s, &st, UPDATED, 200);
         double secs = (double)(t1 - t0) / 1000.0, asecs = (double)(s.last_answer - s.first_answer) / 1000.0;
         printf("swarm: %u/%u registered in %.2f s (%.0f registrations/s, %u Echo round trips), "
-               "%u requests answered (%.0f/s), %u updated, %u de-registered, %u failed\n",
+               "%u requests answered (%.0f/s), %u observed and notified, %u updated, %u de-registered, %u failed\n",
                s.registered, s.count, secs, secs > 0 ? s.registered / secs : 0.0, s.echoes, s.answered,
-               asecs > 0 ? (s.answered - 1) / asecs : 0.0, s.updated, s.deregistered, s.failed);
+               asecs > 0 ? (s.answered - 1) / asecs : 0.0, s.notified, s.updated, s.deregistered, s.failed);
         rc = s.registered == s.count && s.updated == s.count && s.failed == 0 ? CLI_EXIT_OK : CLI_EXIT_PEER_REJECTED;
     }
     node_flush(&s.n);

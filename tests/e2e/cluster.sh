@@ -57,7 +57,7 @@ SERVERS="--server coap://127.0.0.1:$((PORT + 1)) --server coap://127.0.0.1:$((PO
 # --- 1000 clients over three nodes
 "$B" lwm2m swarm --count 1000 --seed 21 --provision $R > prov.log 2>&1
 check "1000 OSCORE clients provisioned into Redis" grep -q '1000 clients provisioned' prov.log
-start_nodes --read /3/0/0
+start_nodes --read /3/0/0 --observe /3/0/2
 (timeout 20 curl -sN "http://127.0.0.1:$((PORT + 11))/api/events" > events1.txt &)
 "$B" lwm2m swarm --count 1000 --seed 21 $SERVERS --duration 4 > swarm.log 2>&1 &
 SW=$!
@@ -85,13 +85,18 @@ for k in 1 2 3; do
 done
 check "the reads after Register: 1000 in all, each by the node it registered at" \
     test "$(cat node1.log node2.log node3.log | grep -c ' = coreseal')" = 1000
+# each observation prints its first answer and the one notification
+check "every client observed by the node it registered at, its notification delivered there: $(cat node1.log node2.log node3.log | grep -c '^server: notify s.* /3/0/2 = s') of 2000 values" \
+    test "$(cat node1.log node2.log node3.log | grep -c '^server: notify s.* /3/0/2 = s')" = 2000 \
+    -a "$(grep -c '^server: notify' node1.log)" -gt 300 -a "$(grep -c '^server: notify' node3.log)" -gt 300
 sleep 0.5
 check "node 1's event stream has every client's registered, updated and deregistered event, from all nodes" \
     test "$(grep -c '^event: registered' events1.txt)" = 1000 -a "$(grep -c '^event: updated' events1.txt)" = 1000 \
     -a "$(grep -c '^event: deregistered' events1.txt)" = 1000
 lists=""
 for k in 1 2 3; do lists="$lists $(count_clients $k)"; done
-check "after the de-registrations no node lists a client (${lists# })" test "$lists" = " 0 0 0"
+check "after the de-registrations no node lists a client (${lists# }), no observation token is left in Redis" \
+    test "$lists" = " 0 0 0" -a "$(redis-cli -p $RP --scan --pattern 'coreseal:lwm2m:tok:*' | wc -l)" = 0
 stop_nodes
 
 # --- a request node A accepted, replayed at nodes B and C
