@@ -373,12 +373,12 @@ static int put_accounts(bs_t *b, cs_redis_t *r, const char *config)
         return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
     for (size_t i = 0; i < b->cfg.n; i++) {
         const cs_bs_account_t *a = &b->cfg.acc[i];
-        snprintf(name, sizeof name, "bootstrap:oscore:%s", a->endpoint);
-        if (a->oscore[0] && cs_redis_put_file(r, name, a->oscore, err, sizeof err) != CS_STORE_OK)
-            return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
-        snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->endpoint);
-        if (a->server_oscore[0] && cs_redis_put_file(r, name, a->server_oscore, err, sizeof err) != CS_STORE_OK)
-            return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+        const char *const files[2][2] = {{"oscore", a->oscore}, {"server-oscore", a->server_oscore}};
+        for (int k = 0; k < 2; k++) {
+            snprintf(name, sizeof name, "bootstrap:%s:%s", files[k][0], a->endpoint);
+            if (files[k][1][0] && cs_redis_put_file(r, name, files[k][1], err, sizeof err) != CS_STORE_OK)
+                return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+        }
     }
     return CLI_EXIT_OK;
 }

@@ -186,17 +186,11 @@ cs_store_err_t cs_bs_config_load(const char *path, cs_bs_config_t *cfg, char *er
 {
     if (!path || !cfg)
         return CS_STORE_ERR_BAD_ARG;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, err_len, CS_STORE_ERR_IO, "%s: %s", path, strerror(errno));
-    enum { CAP = 65536 };
-    char *buf = malloc(CAP);
-    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
-    fclose(f);
-    if (!buf || n == CAP) {
-        free(buf);
-        return fail(err, err_len, CS_STORE_ERR_VALUE, "%s: larger than 64 KiB", path);
-    }
+    char *buf;
+    size_t n;
+    cs_store_err_t e = cs_file_read_small(path, 65536, &buf, &n);
+    if (e != CS_STORE_OK)
+        return fail(err, err_len, e, "%s: %s", path, e == CS_STORE_ERR_IO ? strerror(errno) : "larger than 64 KiB");
     char dir[CS_STORE_PATH_MAX], inner[CS_STORE_ERRMSG_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -204,7 +198,7 @@ cs_store_err_t cs_bs_config_load(const char *path, cs_bs_config_t *cfg, char *er
         *slash = 0;
     else
         dir[0] = 0;
-    cs_store_err_t e = cs_bs_config_parse(buf, n, dir, cfg, inner, sizeof inner);
+    e = cs_bs_config_parse(buf, n, dir, cfg, inner, sizeof inner);
     free(buf);
     if (e != CS_STORE_OK)
         fail(err, err_len, e, "%s: %s", path, inner);

@@ -10,6 +10,7 @@
 
 #include "coreseal/coap.h"
 #include "coreseal/store.h"
+#include "store_internal.h"
 
 static cs_store_err_t fail(char *err, size_t err_len, cs_store_err_t code, const char *fmt, ...)
 {
@@ -97,16 +98,17 @@ cs_store_err_t cs_proxy_routes_parse(const char *text, size_t len, cs_proxy_rout
 
 cs_store_err_t cs_proxy_routes_load(const char *path, cs_proxy_routes_t *r, char *err, size_t err_len)
 {
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f)
-        return fail(err, err_len, CS_STORE_ERR_IO, "%s: %s", path ? path : "(null)", strerror(errno));
-    enum { CAP = 65536 };
-    char *buf = malloc(CAP), inner[CS_STORE_ERRMSG_MAX];
-    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
-    fclose(f);
-    cs_store_err_t e = !buf || n == CAP ? fail(inner, sizeof inner, CS_STORE_ERR_VALUE, "larger than 64 KiB")
-                                        : cs_proxy_routes_parse(buf, n, r, inner, sizeof inner);
-    free(buf);
+    char *buf, inner[CS_STORE_ERRMSG_MAX];
+    size_t n;
+    cs_store_err_t e = cs_file_read_small(path, 65536, &buf, &n);
+    if (e == CS_STORE_ERR_IO)
+        return fail(err, err_len, e, "%s: %s", path ? path : "(null)", strerror(errno));
+    if (e == CS_STORE_OK) {
+        e = cs_proxy_routes_parse(buf, n, r, inner, sizeof inner);
+        free(buf);
+    } else {
+        fail(inner, sizeof inner, e, "larger than 64 KiB");
+    }
     if (e != CS_STORE_OK)
         fail(err, err_len, e, "%s: %s", path, inner);
     return e;

@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 #include "store_internal.h"
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,16 +177,12 @@ cs_store_err_t cs_redis_put_file(cs_redis_t *r, const char *name, const char *pa
 {
     if (!r || !name || !path)
         return CS_STORE_ERR_BAD_ARG;
-    enum { CAP = 65536 };
-    FILE *f = fopen(path, "rb");
-    char *buf = f ? malloc(CAP) : NULL;
-    size_t n = buf ? fread(buf, 1, CAP, f) : 0;
-    if (f)
-        fclose(f);
-    if (!buf || n == CAP) {
-        snprintf(err, err_len, "%s: %s", path, !f ? "cannot read it" : "larger than 64 KiB");
-        free(buf);
-        return CS_STORE_ERR_IO;
+    char *buf;
+    size_t n;
+    cs_store_err_t e = cs_file_read_small(path, 65536, &buf, &n);
+    if (e != CS_STORE_OK) {
+        snprintf(err, err_len, "%s: %s", path, e == CS_STORE_ERR_IO ? strerror(errno) : "larger than 64 KiB");
+        return e;
     }
     char key[256];
     snprintf(key, sizeof key, "coreseal:text:%s", name);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,6 +37,23 @@ static bool write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return true;
+}
+
+cs_store_err_t cs_file_read_small(const char *path, size_t cap, char **buf, size_t *len)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return CS_STORE_ERR_IO; /* errno says why */
+    char *b = malloc(cap);
+    size_t n = b ? fread(b, 1, cap, f) : 0;
+    fclose(f);
+    if (!b || n == cap) {
+        free(b);
+        return CS_STORE_ERR_VALUE;
+    }
+    *buf = b;
+    *len = n;
+    return CS_STORE_OK;
 }
 
 cs_store_err_t cs_file_write_atomic(const char *path, const void *data, size_t len)

@@ -14,6 +14,12 @@ bool cs_hex_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *le
 /* A JSON string of 2n lowercase hex digits. */
 json_t *cs_json_hex(const uint8_t *p, size_t n);
 
+/* A whole file of less than cap bytes into *buf (malloc'd; free it):
+ * CS_STORE_ERR_IO if it cannot be read (errno says why),
+ * CS_STORE_ERR_VALUE if it is cap bytes or more. */
+#include "coreseal/store.h"
+cs_store_err_t cs_file_read_small(const char *path, size_t cap, char **buf, size_t *len);
+
 /* Redis (redis_state.c), for the stores built on it. */
 #include <hiredis/hiredis.h>
 struct cs_redis;
