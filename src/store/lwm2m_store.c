@@ -95,7 +95,7 @@ static size_t hex(char *out, const uint8_t *p, size_t n)
     return 2 * n;
 }
 
-/* PREFIX "c:" KEY (kind "c:") or PREFIX "loc:"... for the others. */
+/* The Redis key of an OSCORE client's hash: PREFIX "c:o:RID:CTX". */
 static void oscore_rkey(char *out, const uint8_t *rid, size_t rid_len, const uint8_t *ctx, size_t ctx_len,
                         bool has_ctx, bool b2)
 {
@@ -127,7 +127,7 @@ static void client_rkey(char *out, const lwm2m_client_t *c)
 static const char *short_key(const char *rkey) { return rkey + sizeof PREFIX - 1 + 2; }
 
 /* A command's arguments, each with its length (binary-safe: keys and IDs
- * are bytes). */
+ * are bytes); the longest command here has 31. */
 typedef struct {
     const char *argv[40];
     size_t len[40];
