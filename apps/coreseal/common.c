@@ -117,31 +117,6 @@ int cli_security_add(cli_security_t *sec, const char *path, const char *sub)
     return derive_slot(sec, c, &p, c->file.state_file, c->file.ssn_step, sub);
 }
 
-/* The parameters kept as a context file would hold them, so that B.2 can
- * derive from them again later (cli_context_base). */
-static void file_from_params(cs_context_file_t *f, const oscore_params_t *p)
-{
-    /* lengths are checked by the derivation; here they only must fit */
-#define COPY(field)                                                                    \
-    do {                                                                               \
-        f->field##_len = p->field##_len <= sizeof f->field ? p->field##_len : 0;       \
-        if (f->field##_len)                                                            \
-            memcpy(f->field, p->field, f->field##_len);                                \
-    } while (0)
-    COPY(master_secret);
-    COPY(master_salt);
-    COPY(sender_id);
-    COPY(recipient_id);
-    COPY(id_context);
-#undef COPY
-    f->has_id_context = p->id_context != NULL;
-    f->send_kid_context = p->send_kid_context;
-    f->b2 = p->b2;
-    f->aead_alg = p->aead_alg;
-    f->hkdf_alg = p->hkdf_alg;
-    f->replay_window = p->replay_window;
-}
-
 int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params, const char *name,
                              const char *state_path, const char *sub, cli_context_t **out)
 {
@@ -150,7 +125,11 @@ int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params,
     cli_context_t *c = &sec->ctx[sec->n];
     memset(c, 0, sizeof *c);
     snprintf(c->path, sizeof c->path, "%s", name);
-    file_from_params(&c->file, params);
+    /* kept as a context file would hold them, so that B.2 can derive from
+     * them again later (cli_context_base); what does not fit would not
+     * derive either */
+    if (!cs_context_file_from_params(&c->file, params))
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: an OSCORE parameter is too long", name);
     if (state_path)
         snprintf(c->file.state_file, sizeof c->file.state_file, "%s", state_path);
     oscore_params_t p = *params;

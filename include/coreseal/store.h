@@ -58,6 +58,9 @@ CS_MUST_CHECK cs_store_err_t cs_context_file_parse(const char *text, size_t len,
                                                    char *err, size_t err_len);
 /* Fills the derivation parameters (pointing into cf) from a context file. */
 void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p);
+/* The reverse: p's parameters as a context file holds them (no state
+ * file); false, and f untouched, if a field does not fit. */
+bool cs_context_file_from_params(cs_context_file_t *f, const oscore_params_t *p);
 
 /* ---- LwM2M Bootstrap-Server configuration (docs/lwm2m.md) ----
  * {"accounts": [{"endpoint": "dev1", "oscore": "bs-dev1.json",

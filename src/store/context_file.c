@@ -382,3 +382,31 @@ void cs_context_file_params(const cs_context_file_t *cf, oscore_params_t *p)
     p->replay_window = cf->replay_window;
     p->b2 = cf->b2;
 }
+
+bool cs_context_file_from_params(cs_context_file_t *f, const oscore_params_t *p)
+{
+    if (p->master_secret_len > sizeof f->master_secret || p->master_salt_len > sizeof f->master_salt ||
+        p->sender_id_len > sizeof f->sender_id || p->recipient_id_len > sizeof f->recipient_id ||
+        p->id_context_len > sizeof f->id_context)
+        return false;
+    memset(f, 0, sizeof *f);
+#define COPY(field)                                                                    \
+    do {                                                                               \
+        f->field##_len = p->field##_len;                                               \
+        if (f->field##_len)                                                            \
+            memcpy(f->field, p->field, f->field##_len);                                \
+    } while (0)
+    COPY(master_secret);
+    COPY(master_salt);
+    COPY(sender_id);
+    COPY(recipient_id);
+    COPY(id_context);
+#undef COPY
+    f->has_id_context = p->id_context != NULL;
+    f->send_kid_context = p->send_kid_context;
+    f->b2 = p->b2;
+    f->aead_alg = p->aead_alg;
+    f->hkdf_alg = p->hkdf_alg;
+    f->replay_window = p->replay_window;
+    return true;
+}

@@ -395,27 +395,7 @@ static cs_store_err_t redis_provisioned(cs_lwm2m_store_t *st, const oscore_ctx_t
     if (h->type == REDIS_REPLY_ARRAY && field_int(h, "osc", 0) == 1) {
         cs_lwm2m_db_row_t row;
         fill_row(st, h, &row);
-        const oscore_params_t *p = &row.params;
-        memset(out, 0, sizeof *out);
-        e = CS_STORE_ERR_VALUE;
-        if (p->master_secret_len <= sizeof out->master_secret && p->master_salt_len <= sizeof out->master_salt &&
-            p->sender_id_len <= sizeof out->sender_id && p->recipient_id_len <= sizeof out->recipient_id &&
-            p->id_context_len <= sizeof out->id_context) {
-            memcpy(out->master_secret, p->master_secret, out->master_secret_len = p->master_secret_len);
-            if (p->master_salt_len)
-                memcpy(out->master_salt, p->master_salt, out->master_salt_len = p->master_salt_len);
-            memcpy(out->sender_id, p->sender_id, out->sender_id_len = p->sender_id_len);
-            memcpy(out->recipient_id, p->recipient_id, out->recipient_id_len = p->recipient_id_len);
-            out->has_id_context = p->id_context != NULL;
-            if (p->id_context_len)
-                memcpy(out->id_context, p->id_context, out->id_context_len = p->id_context_len);
-            out->aead_alg = p->aead_alg;
-            out->hkdf_alg = p->hkdf_alg;
-            out->replay_window = p->replay_window;
-            out->send_kid_context = p->send_kid_context;
-            out->b2 = p->b2;
-            e = CS_STORE_OK;
-        }
+        e = cs_context_file_from_params(out, &row.params) ? CS_STORE_OK : CS_STORE_ERR_VALUE;
         cs_wipe(&row, sizeof row);
     }
     freeReplyObject(h);
