@@ -27,9 +27,10 @@ static void put(lwm2m_memstore_t *m, uint16_t obj, uint16_t inst, uint16_t res, 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static lwm2m_mem_record_t rec[40], copy[40];
-    static uint8_t saved[40 * (LWM2M_MEM_VALUE_MAX + 24)];
+    static uint8_t blob[1024], copy_blob[1024];
+    static uint8_t saved[40 * (LWM2M_MEM_VALUE_MAX + 24) + sizeof blob], resaved[sizeof saved];
     lwm2m_memstore_t m, again;
-    lwm2m_memstore_init(&m, rec, 40);
+    lwm2m_memstore_init(&m, rec, 40, blob, sizeof blob);
     put(&m, 0, 0, 0, (lwm2m_value_t){.type = LWM2M_TYPE_STRING, .v.bytes = {(const uint8_t *)"coap://bs", 9}});
     put(&m, 0, 0, 1, (lwm2m_value_t){.type = LWM2M_TYPE_BOOLEAN, .v.b = true});
     put(&m, 0, 0, 17, (lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
@@ -57,11 +58,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         i += n;
     }
-    size_t len;
+    size_t len, relen;
     if (lwm2m_memstore_save(&m, saved, sizeof saved, &len) != LWM2M_OK)
         abort();
-    lwm2m_memstore_init(&again, copy, 40);
-    if (lwm2m_memstore_load(&again, saved, len) != LWM2M_OK)
+    lwm2m_memstore_init(&again, copy, 40, copy_blob, sizeof copy_blob);
+    /* long values moved around in the blob area come back as they were saved */
+    if (lwm2m_memstore_load(&again, saved, len) != LWM2M_OK ||
+        lwm2m_memstore_save(&again, resaved, sizeof resaved, &relen) != LWM2M_OK || relen != len ||
+        memcmp(saved, resaved, len) || again.blob_used != m.blob_used)
         abort();
     (void)lwm2m_memstore_load(&again, data, size); /* any bytes: loaded or refused */
     return 0;

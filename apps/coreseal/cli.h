@@ -40,6 +40,11 @@ int cli_parse_listen(char *arg, const char **host, const char **port);
 /* --psk ID:KEY (repeatable where a server accepts several): adds one to
  * cfg; CLI_EXIT_OK or a usage error already printed. */
 int cli_dtls_add_psk(cs_dtls_config_t *cfg, const char *arg, const char *sub);
+/* A PEM file's first certificate, or its private key, as DER (what the
+ * LwM2M Security object holds); CLI_EXIT_OK or a configuration error
+ * already printed. */
+int cli_pem_file_to_der(const char *file, bool private_key, uint8_t *out, size_t cap, size_t *len,
+                        const char *sub);
 #define CLI_DTLS_HELP                                                                          \
     "      --psk ID:KEY          DTLS PSK identity and key (text, or 0x-prefixed hex)\n"        \
     "      --cert FILE           DTLS Certificate mode: own certificate (PEM)\n"               \

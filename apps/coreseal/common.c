@@ -3,6 +3,7 @@
  * the -v printer ('>' sent, '<' received, '*' commentary, as curl does). */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,24 @@ int cli_dtls_add_psk(cs_dtls_config_t *cfg, const char *arg, const char *sub)
     if (!cs_dtls_parse_psk(arg, &cfg->psks[cfg->n_psks]))
         return cli_fail(sub, CLI_EXIT_USAGE, "--psk expects IDENTITY:KEY (KEY as text or 0x-hex, up to 64 bytes)");
     cfg->n_psks++;
+    return CLI_EXIT_OK;
+}
+
+int cli_pem_file_to_der(const char *file, bool private_key, uint8_t *out, size_t cap, size_t *len,
+                        const char *sub)
+{
+    static char pem[32768];
+    char err[128];
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: %s", file, strerror(errno));
+    size_t n = fread(pem, 1, sizeof pem, f);
+    fclose(f);
+    cs_net_err_t e = n == sizeof pem ? CS_NET_ERR_BAD_ARG
+                                     : cs_dtls_pem_to_der(pem, n, private_key, out, cap, len, err, sizeof err);
+    cs_wipe(pem, n);
+    if (e != CS_NET_OK)
+        return cli_fail(sub, CLI_EXIT_CONFIG, "%s: %s", file, n == sizeof pem ? "too long for a PEM file" : err);
     return CLI_EXIT_OK;
 }
 

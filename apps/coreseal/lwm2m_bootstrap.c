@@ -25,12 +25,19 @@
 #include "coreseal/redis_state.h"
 #include "lwm2m.h"
 
+/* A Certificate account's certificates and key follow its /0 instance one
+ * by one (together they are too long for one message). */
 typedef enum {
-    IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_SERVER, WRITE_ACCESS, READ_ACCESS, FINISH
+    IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_CERTIFICATE, WRITE_SERVER_CERTIFICATE,
+    WRITE_PRIVATE_KEY, WRITE_SERVER, WRITE_ACCESS, READ_ACCESS, FINISH
 } step_t;
 
-static const char *const step_names[] = {"",         "Delete /", "Discover", "Write /21", "Write /0",
-                                         "Write /1", "Write /2", "Read /2",  "Finish"};
+static const char *const step_names[] = {"",          "Delete /",  "Discover", "Write /21",
+                                         "Write /0",  "Write /0/x/3", "Write /0/x/4", "Write /0/x/5",
+                                         "Write /1",  "Write /2",  "Read /2",  "Finish"};
+
+/* Longest DER certificate or key: it goes in one Bootstrap-Write. */
+#define DER_MAX 1100
 
 typedef struct {
     const cs_bs_account_t *cfg;
@@ -42,6 +49,9 @@ typedef struct {
     uint8_t token[8];
     oscore_binding_t bind;
     uint16_t security_inst, oscore_inst;
+    /* a Certificate account: DER of its PEM files */
+    uint8_t cert[DER_MAX], private_key[DER_MAX], server_cert[DER_MAX];
+    size_t cert_len, private_key_len, server_cert_len;
 } account_t;
 
 typedef struct {
@@ -87,6 +97,11 @@ static lwm2m_account_t server_account(const account_t *a)
         srv.psk_identity_len = strlen(a->cfg->psk_identity);
         srv.psk_key = a->cfg->psk_key;
         srv.psk_key_len = a->cfg->psk_key_len;
+    } else if (a->cert_len) { /* DTLS Certificate */
+        srv.cert = a->cert, srv.cert_len = a->cert_len;
+        srv.private_key = a->private_key, srv.private_key_len = a->private_key_len;
+        srv.server_cert = a->server_cert, srv.server_cert_len = a->server_cert_len;
+        srv.cert_usage = a->cfg->certificate_usage;
     }
     return srv;
 }
@@ -94,7 +109,7 @@ static lwm2m_account_t server_account(const account_t *a)
 /* Sends the request of a's current step. */
 static bool send_step(bs_t *b, account_t *a)
 {
-    uint8_t arena[64], pl[512];
+    uint8_t arena[64], pl[DER_MAX];
     coap_opt_t list[6];
     coap_optlist_t l;
     size_t n = 0;
@@ -123,6 +138,18 @@ static bool send_step(bs_t *b, account_t *a)
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "0", 1);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
         break;
+    case WRITE_CERTIFICATE:
+    case WRITE_SERVER_CERTIFICATE:
+    case WRITE_PRIVATE_KEY: { /* one opaque resource: /0/x/3, 4 or 5 */
+        static const char res[] = "345";
+        const uint8_t *der[] = {srv.cert, srv.server_cert, srv.private_key};
+        size_t len[] = {srv.cert_len, srv.server_cert_len, srv.private_key_len}, k = a->step - WRITE_CERTIFICATE;
+        memcpy(pl, der[k], n = len[k]);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, "0", 1);
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, &res[k], 1);
+        break;
+    }
     case WRITE_SERVER:
         e = lwm2m_bs_server_payload(&srv, pl, sizeof pl, &n);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "1", 1);
@@ -143,7 +170,9 @@ static bool send_step(bs_t *b, account_t *a)
     case IDLE: return false;
     }
     if (n)
-        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_TLV);
+        coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, a->step >= WRITE_CERTIFICATE && a->step <= WRITE_PRIVATE_KEY
+                                                               ? LWM2M_CF_OPAQUE
+                                                               : LWM2M_CF_TLV);
     bool ok = e == LWM2M_OK && node_request(&b->n, a->peer, &a->ctx->ctx, code, &l, pl, n, false, a->token, &a->bind);
     cs_wipe(pl, sizeof pl);
     return ok;
@@ -208,6 +237,8 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
     a->step = (step_t)(a->step + 1);
     if (a->step == WRITE_OSCORE && !a->cfg->server_oscore[0])
         a->step = WRITE_SECURITY; /* a NoSec server account */
+    if (a->step == WRITE_CERTIFICATE && !a->cert_len)
+        a->step = WRITE_SERVER;
     if (a->step == WRITE_ACCESS && !a->cfg->n_aco)
         a->step = FINISH;
     if (!send_step(b, a))
@@ -256,7 +287,7 @@ static void on_edhoc(bs_t *b, const coap_ep_event_t *ev)
 static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev, oscore_ctx_t *ctx,
                           const oscore_binding_t *bind, const coap_msg_t *req)
 {
-    uint8_t pl[768], arena[16];
+    uint8_t pl[LWM2M_CLI_MSG - 128], arena[16]; /* room for the header, options and OSCORE */
     coap_opt_t list[1];
     coap_optlist_t l;
     size_t n;
@@ -272,11 +303,15 @@ static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev
         client_view(a, &cp);
     coap_optlist_init(&l, list, 1, arena, sizeof arena);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
-    bool ok = lwm2m_bs_pack(&srv, a->cfg->server_oscore[0] ? &cp : NULL, a->cfg->ssid, pl, sizeof pl, &n) == LWM2M_OK;
+    lwm2m_err_t e = lwm2m_bs_pack(&srv, a->cfg->server_oscore[0] ? &cp : NULL, a->cfg->ssid, pl, sizeof pl, &n);
+    bool ok = e == LWM2M_OK;
     node_reply(&b->n, ev, ctx, bind, ok ? COAP_CONTENT : COAP_INTERNAL_SERVER_ERROR, ok ? &l : NULL, pl, ok ? n : 0,
                false, 0, req->token, req->token_len);
     cs_wipe(pl, sizeof pl);
-    printf("bootstrap: %s: Bootstrap-Pack %s: /0/%u, /1/%u%s for %s\n", a->cfg->endpoint, ok ? "sent" : "failed",
+    printf("bootstrap: %s: Bootstrap-Pack %s: /0/%u, /1/%u%s for %s\n", a->cfg->endpoint,
+           ok ? "sent" : e == LWM2M_ERR_NO_SPACE ? "failed (longer than one message: bootstrap this Certificate "
+                                                   "account without --bootstrap-pack)"
+                       : "failed",
            a->cfg->ssid, a->cfg->ssid, a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "",
            a->cfg->server_uri);
     fflush(stdout);
@@ -340,6 +375,38 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
         end_session(b, a, "cannot send Bootstrap-Delete");
 }
 
+/* A Certificate account's three PEM files as DER: from the files, or
+ * (r given) from their copies in Redis. */
+static const char *const cert_names[3] = {"certificate", "private-key", "server-certificate"};
+
+static int load_certificates(bs_t *b, account_t *a, cs_redis_t *r)
+{
+    const char *files[3] = {a->cfg->certificate, a->cfg->private_key, a->cfg->server_certificate};
+    uint8_t *der[3] = {a->cert, a->private_key, a->server_cert};
+    size_t *len[3] = {&a->cert_len, &a->private_key_len, &a->server_cert_len};
+    for (int k = 0; k < 3 && a->cfg->certificate[0]; k++) {
+        if (!r) {
+            int rc = cli_pem_file_to_der(files[k], k == 1, der[k], DER_MAX, len[k], b->n.sub);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+            continue;
+        }
+        char name[CS_BS_NAME_MAX + 32], err[128], *text;
+        size_t n;
+        snprintf(name, sizeof name, "bootstrap:%s:%s", cert_names[k], a->cfg->endpoint);
+        cs_store_err_t e = cs_redis_get_text(r, name, &text, &n);
+        if (e != CS_STORE_OK)
+            return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "%s: %s in Redis", name,
+                            e == CS_STORE_ERR_MISSING ? "missing" : cs_redis_error(r));
+        cs_net_err_t ne = cs_dtls_pem_to_der(text, n, k == 1, der[k], DER_MAX, len[k], err, sizeof err);
+        cs_wipe(text, n);
+        free(text);
+        if (ne != CS_NET_OK)
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s in Redis: %s", name, err);
+    }
+    return CLI_EXIT_OK;
+}
+
 static int load_accounts(bs_t *b, const char *config)
 {
     char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
@@ -360,6 +427,9 @@ static int load_accounts(bs_t *b, const char *config)
         }
         if (a->cfg->server_oscore[0] && cs_context_file_load(a->cfg->server_oscore, &a->server, err, sizeof err) != CS_STORE_OK)
             return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
+        int rc = load_certificates(b, a, NULL);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     return CLI_EXIT_OK;
 }
@@ -373,8 +443,12 @@ static int put_accounts(bs_t *b, cs_redis_t *r, const char *config)
         return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
     for (size_t i = 0; i < b->cfg.n; i++) {
         const cs_bs_account_t *a = &b->cfg.acc[i];
-        const char *const files[2][2] = {{"oscore", a->oscore}, {"server-oscore", a->server_oscore}};
-        for (int k = 0; k < 2; k++) {
+        const char *const files[5][2] = {{"oscore", a->oscore},
+                                         {"server-oscore", a->server_oscore},
+                                         {cert_names[0], a->certificate},
+                                         {cert_names[1], a->private_key},
+                                         {cert_names[2], a->server_certificate}};
+        for (int k = 0; k < 5; k++) {
             snprintf(name, sizeof name, "bootstrap:%s:%s", files[k][0], a->endpoint);
             if (files[k][1][0] && cs_redis_put_file(r, name, files[k][1], err, sizeof err) != CS_STORE_OK)
                 return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
@@ -437,6 +511,9 @@ static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
         snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->cfg->endpoint);
         if (a->cfg->server_oscore[0] && get_context(b, r, name, &a->server) != CLI_EXIT_OK)
             return CLI_EXIT_CONFIG;
+        int rc = load_certificates(b, a, r);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     return CLI_EXIT_OK;
 }

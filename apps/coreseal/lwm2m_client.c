@@ -46,6 +46,7 @@ typedef struct {
     double temperature;
     lwm2m_memstore_t mem; /* objects 0, 1 and 21 */
     lwm2m_mem_record_t rec[64];
+    uint8_t blob[8192];   /* values too long for a record: certificates */
     lwm2m_attr_entry_t attr_entries[32];
     lwm2m_attr_table_t attrs;
     lwm2m_store_t st;
@@ -192,22 +193,49 @@ static lwm2m_value_t bytes(const uint8_t *p, size_t n)
 #define INT(x) ((lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = (x)})
 #define BOOL(x) ((lwm2m_value_t){.type = LWM2M_TYPE_BOOLEAN, .v.b = (x)})
 
+/* --cert, --key, and --ca or --server-cert: a Certificate mode account */
+typedef struct {
+    const char *cert, *key, *server;
+    uint8_t usage; /* /0/x/15: 2, server is the CA (--ca); 3, the server's own certificate */
+} cert_files_t;
+
+/* The PEM files as DER in the Security object: the client's certificate
+ * (/0/0/3), the server's or its CA's (/0/0/4), the private key (/0/0/5). */
+static int factory_certificates(client_t *c, const cert_files_t *certs)
+{
+    static const uint16_t res[3] = {3, 4, 5};
+    const char *files[3] = {certs->cert, certs->server, certs->key};
+    uint8_t der[4096];
+    int rc = CLI_EXIT_OK;
+    for (size_t i = 0; i < 3 && rc == CLI_EXIT_OK; i++) {
+        size_t n;
+        if ((rc = cli_pem_file_to_der(files[i], res[i] == 5, der, sizeof der, &n, c->n.sub)) == CLI_EXIT_OK)
+            put(c, 0, 0, res[i], bytes(der, n));
+    }
+    put(c, 0, 0, 15, INT(certs->usage));
+    cs_wipe(der, sizeof der);
+    return rc;
+}
+
 /* Factory configuration: a server account (/0/0 + /1/0) whose OSCORE
  * context comes from a file, or a bootstrap account (/0/0 + /21/0). */
-static void factory_server(client_t *c, const char *uri, uint32_t lifetime, const cs_dtls_psk_t *psk)
+static int factory_server(client_t *c, const char *uri, uint32_t lifetime, const cs_dtls_psk_t *psk,
+                          const cert_files_t *certs)
 {
     put(c, 0, 0, 0, text(uri));
     put(c, 0, 0, 1, BOOL(false));
-    put(c, 0, 0, 2, INT(psk ? LWM2M_SEC_PSK : LWM2M_SEC_NOSEC));
+    put(c, 0, 0, 2, INT(psk ? LWM2M_SEC_PSK : certs ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC));
     if (psk) { /* DTLS PSK: identity (/0/0/3) and key (/0/0/5) */
         put(c, 0, 0, 3, bytes((const uint8_t *)psk->identity, strlen(psk->identity)));
         put(c, 0, 0, 5, bytes(psk->key, psk->key_len));
     }
+    int rc = certs ? factory_certificates(c, certs) : CLI_EXIT_OK;
     put(c, 0, 0, 10, INT(1));
     put(c, 1, 0, 0, INT(1));
     put(c, 1, 0, 1, INT(lifetime));
     put(c, 1, 0, 6, BOOL(false));
     put(c, 1, 0, 7, text("U"));
+    return rc;
 }
 
 static void factory_bootstrap(client_t *c, const char *uri, const cs_context_file_t *f)
@@ -238,7 +266,7 @@ static void state_path(const client_t *c, const char *name, char *out, size_t ca
 
 static bool save_objects(client_t *c)
 {
-    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24)];
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + 8192];
     char path[CS_STORE_PATH_MAX];
     size_t len;
     if (!c->state_dir)
@@ -251,7 +279,7 @@ static bool save_objects(client_t *c)
 /* The objects a previous run kept; false when there are none. */
 static bool load_objects(client_t *c)
 {
-    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24)];
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + 8192];
     char path[CS_STORE_PATH_MAX];
     if (!c->state_dir)
         return false;
@@ -424,18 +452,26 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
                         acc.security_inst);
     c->tcp = acc.uri_len > 11 && !memcmp(acc.uri, "coap+tcp://", 11);
     c->ssid = acc.ssid;
-    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's PSK */
+    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's credentials */
         cs_dtls_config_t *dtls = &c->dtls;
         memset(dtls, 0, sizeof *dtls);
-        dtls->n_psks = 1;
-        if (acc.security_mode != LWM2M_SEC_PSK || acc.identity_len >= sizeof dtls->psks[0].identity ||
-            acc.secret_key_len > sizeof dtls->psks[0].key)
+        if (acc.security_mode == LWM2M_SEC_CERT) { /* DER, read by the first connect */
+            dtls->cert_der = acc.identity, dtls->cert_der_len = acc.identity_len;
+            dtls->key_der = acc.secret_key, dtls->key_der_len = acc.secret_key_len;
+            dtls->peer_der = acc.server_public_key, dtls->peer_der_len = acc.server_public_key_len;
+            dtls->peer_usage = acc.cert_usage;
+        } else if (acc.security_mode != LWM2M_SEC_PSK || acc.identity_len >= sizeof dtls->psks[0].identity ||
+                   acc.secret_key_len > sizeof dtls->psks[0].key) {
             return cli_fail(c->n.sub, CLI_EXIT_CONFIG,
                             "server account /0/%u: this client reaches a coaps:// server in PSK mode (/0/x/2 = 0) "
-                            "with an identity (/0/x/3) and a key (/0/x/5) of at most 64 bytes", acc.security_inst);
-        memcpy(dtls->psks[0].identity, acc.identity, acc.identity_len);
-        memcpy(dtls->psks[0].key, acc.secret_key, acc.secret_key_len);
-        dtls->psks[0].key_len = acc.secret_key_len;
+                            "with an identity (/0/x/3) and a key (/0/x/5) of at most 64 bytes, or in Certificate "
+                            "mode (2)", acc.security_inst);
+        } else {
+            dtls->n_psks = 1;
+            memcpy(dtls->psks[0].identity, acc.identity, acc.identity_len);
+            memcpy(dtls->psks[0].key, acc.secret_key, acc.secret_key_len);
+            dtls->psks[0].key_len = acc.secret_key_len;
+        }
         snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
         snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
         if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
@@ -795,9 +831,10 @@ static bool is_main_reset(const client_t *c, const coap_ep_event_t *ev)
 static int on_timeout(client_t *c, const coap_ep_event_t *ev)
 {
     if (c->phase != REGISTERED)
-        return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver %s",
+        return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver %s%s%s",
                         c->phase == BOOTSTRAPPING ? "bootstrap " : "",
-                        ev->type == COAP_EV_RESET ? "reset the request (or its connection is gone)" : "does not answer");
+                        ev->type == COAP_EV_RESET ? "reset the request (or its connection is gone)" : "does not answer",
+                        c->n.udp.why[0] ? ": " : "", c->n.udp.why); /* e.g. why a DTLS handshake failed */
     if (!cs_net_peer_is_dtls(c->peer) || ev->token_len != 8 || memcmp(ev->token, c->token, 8))
         return -1;
     printf("client: no answer to the Update%s: new DTLS handshake, registering again\n",
@@ -880,14 +917,18 @@ static int usage(int c)
             "       coreseal lwm2m client [--ep NAME] --server URI --edhoc KEYFILE --edhoc-peer CRED\n"
             "                             [--state DIR] [--lifetime S] [--duration S] [--interval MS]\n"
             "                             [--send PATH]... [--queue[=AWAKE_MS]] [--b2] [-v]\n"
-            "                             [--psk ID:KEY] [--ack-timeout MS]\n"
+            "                             [--psk ID:KEY | --cert FILE --key FILE (--ca FILE | --server-cert FILE)]\n"
+            "                             [--ack-timeout MS]\n"
             "A simulated LwM2M device (objects 1, 3, 5, 3303) that registers, answers\n"
             "Device Management and Observe (by the attributes the server wrote),\n"
             "sends the --send paths with every Register and Update (POST /dp), and\n"
             "de-registers after --duration seconds or on Ctrl-C.\n"
             "--server: register there, over OSCORE with the --oscore context if given;\n"
             "a coaps:// server over DTLS with --psk IDENTITY:KEY (Security mode PSK, the\n"
-            "identity being the endpoint name), with OSCORE inside it if --oscore is given too;\n"
+            "identity being the endpoint name), or with --cert and --key (PEM; Security mode\n"
+            "Certificate, the certificate's CN being the endpoint name) and the server checked\n"
+            "against --ca (its CA: Certificate Usage 2) or --server-cert (its own certificate,\n"
+            "pinned: usage 3); with OSCORE inside DTLS if --oscore is given too;\n"
             "a coap+tcp:// server over TCP (RFC 8323, binding T).\n"
             "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
             "server account and its OSCORE context (/0, /1, /21), then register;\n"
@@ -918,6 +959,7 @@ int lwm2m_client_main(int argc, char **argv)
     long lifetime = 300, duration = -1, interval_ms = 1000, ack_timeout_ms = 0;
     cs_dtls_psk_t psk;
     bool has_psk = false;
+    cert_files_t certs = {0};
     static const struct option longopts[] = {
         {"server", required_argument, NULL, 's'},    {"bootstrap", required_argument, NULL, 'b'},
         {"ep", required_argument, NULL, 'e'},        {"send", required_argument, NULL, 'S'},
@@ -928,6 +970,8 @@ int lwm2m_client_main(int argc, char **argv)
         {"queue", optional_argument, NULL, 'q'},     {"bootstrap-pack", no_argument, NULL, 'K'},
         {"b2", no_argument, NULL, 'B'},              {"help", no_argument, NULL, 'h'},
         {"psk", required_argument, NULL, 'k'},       {"ack-timeout", required_argument, NULL, 'A'},
+        {"cert", required_argument, NULL, 'C'},      {"key", required_argument, NULL, 'Y'},
+        {"ca", required_argument, NULL, 'a'},        {"server-cert", required_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int o;
     optind = 1;
@@ -952,6 +996,15 @@ int lwm2m_client_main(int argc, char **argv)
             if (!cs_dtls_parse_psk(optarg, &psk))
                 return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--psk expects IDENTITY:KEY (KEY as text or 0x-hex)");
             has_psk = true;
+            break;
+        case 'C': certs.cert = optarg; break;
+        case 'Y': certs.key = optarg; break;
+        case 'a':
+        case 'V':
+            if (certs.server)
+                return cli_fail(c.n.sub, CLI_EXIT_USAGE, "give one of --ca FILE and --server-cert FILE");
+            certs.server = optarg;
+            certs.usage = o == 'a' ? 2 : 3;
             break;
         case 'K': c.pack = true; break;
         case 'B': c.b2 = true; break;
@@ -980,13 +1033,19 @@ int lwm2m_client_main(int argc, char **argv)
         !node_uri_host_port(first, strlen(first), host, sizeof host, port, sizeof port))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--ep NAME and one of --server coap://HOST:PORT or --bootstrap coap://HOST:PORT are required");
-    if (has_psk != (server && !strncmp(server, "coaps://", 8)))
-        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--psk IDENTITY:KEY goes with --server coaps://HOST:PORT (DTLS)");
+    bool has_cert = certs.cert || certs.key || certs.server;
+    if (has_cert && (has_psk || !certs.cert || !certs.key || !certs.server))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "Certificate mode takes --cert FILE, --key FILE and one of --ca FILE "
+                                                 "and --server-cert FILE (PEM), and no --psk");
+    if ((has_psk || has_cert) != (server && !strncmp(server, "coaps://", 8)))
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE,
+                        "--psk IDENTITY:KEY or --cert/--key go with --server coaps://HOST:PORT (DTLS), and DTLS "
+                        "needs one of them");
     if (bootstrap && !oscore && !edhoc_key)
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
                         "--bootstrap needs the --oscore context shared with the Bootstrap-Server, or --edhoc");
     c.temperature = 21.0;
-    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]);
+    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0], c.blob, sizeof c.blob);
     lwm2m_attr_table_init(&c.attrs, c.attr_entries, 32);
     c.st = (lwm2m_store_t){&c, dev_list, dev_read, dev_write, dev_execute, dev_create, dev_delete, &c.attrs};
     oscore_ctx_t *file_ctx = NULL;
@@ -1008,7 +1067,7 @@ int lwm2m_client_main(int argc, char **argv)
         if (bootstrap)
             factory_bootstrap(&c, bootstrap, oscore ? &c.n.sec.ctx[0].file : NULL);
         else
-            factory_server(&c, server, (uint32_t)lifetime, has_psk ? &psk : NULL);
+            rc = factory_server(&c, server, (uint32_t)lifetime, has_psk ? &psk : NULL, has_cert ? &certs : NULL);
         cli_catch_signals();
         lwm2m_account_view_t acc;
         if (bootstrap && load_objects(&c) && lwm2m_server_account(&c.st, 0, &acc) == LWM2M_OK) {
@@ -1022,7 +1081,7 @@ int lwm2m_client_main(int argc, char **argv)
                 rc = edhoc_context(&c);
             if (rc == CLI_EXIT_OK && !send_bootstrap_request(&c))
                 rc = cli_fail(c.n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
-        } else {
+        } else if (rc == CLI_EXIT_OK) {
             rc = start_registration(&c, file_ctx);
         }
         if (rc == CLI_EXIT_OK)
@@ -1034,6 +1093,6 @@ int lwm2m_client_main(int argc, char **argv)
     cs_wipe(&c.edhoc, sizeof c.edhoc);
     cs_wipe(&psk, sizeof psk);
     cs_wipe(&c.dtls, sizeof c.dtls);
-    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0]); /* keys do not linger */
+    lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0], c.blob, sizeof c.blob); /* keys do not linger */
     return rc;
 }

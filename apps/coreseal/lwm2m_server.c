@@ -1180,13 +1180,16 @@ static int usage(int c)
             "                             [--queue-awake S] [--http-token TOKEN]\n"
             "                             [--attributes PATH?QUERY]... [--read PATH]...\n"
             "                             [--observe PATH]... [--observe-composite PATH,PATH...]...\n"
-            "                             [--max-clients N] [--listen-dtls HOST:PORT --psk ID:KEY...]\n"
+            "                             [--max-clients N] [--listen-dtls HOST:PORT [--psk ID:KEY]...\n"
+            "                              [--cert FILE --key FILE --ca FILE]]\n"
             "Accepts LwM2M registrations; after each Register writes the attributes\n"
             "(pmin, pmax, gt, lt, st, epmin, epmax), reads and observes the given\n"
             "paths and prints the values, and those clients Send (POST /dp). A client\n"
             "using OSCORE must register with its Sender ID as endpoint name (4.00\n"
-            "otherwise); one over DTLS (--listen-dtls, PSK mode: one --psk per client)\n"
-            "with its PSK identity (4.03 otherwise). --oscore files provision clients into the --db file (SQLite,\n"
+            "otherwise); one over DTLS (--listen-dtls) with its PSK identity (PSK mode:\n"
+            "one --psk per client) or the CN of its certificate (Certificate mode: the\n"
+            "server's --cert and --key, the clients' certificates checked against --ca),\n"
+            "4.03 otherwise. --oscore files provision clients into the --db file (SQLite,\n"
             "default lwm2m-server.db; \":memory:\" keeps nothing), which keeps their\n"
             "OSCORE state and registrations across restarts. --max-clients sizes the\n"
             "registry (about 750 bytes each; default 1000). With --edhoc, clients holding a\n"
@@ -1276,7 +1279,9 @@ int lwm2m_server_main(int argc, char **argv)
         {"http-token", required_argument, NULL, 'K'},
         {"listen-dtls", required_argument, NULL, 'S'}, {"psk", required_argument, NULL, 'P'},
         {"store", required_argument, NULL, 'D'},       {"ssn-block", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+        {"cert", required_argument, NULL, 'c'},        {"key", required_argument, NULL, 'y'},
+        {"ca", required_argument, NULL, 'A'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *dtls_host = NULL, *dtls_port = NULL;
     static cs_dtls_config_t dtls;
     memset(&dtls, 0, sizeof dtls);
@@ -1322,6 +1327,9 @@ int lwm2m_server_main(int argc, char **argv)
             if (cli_dtls_add_psk(&dtls, optarg, s.n.sub) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
+        case 'c': dtls.cert_file = optarg; break;
+        case 'y': dtls.key_file = optarg; break;
+        case 'A': dtls.ca_file = optarg; break;
         case 'D': db_path = optarg; break;
         case 'B':
             ssn_block = strtol(optarg, NULL, 10);
@@ -1393,8 +1401,13 @@ int lwm2m_server_main(int argc, char **argv)
         dtls.psk_lookup = psk_from_store;
         dtls.psk_arg = &s;
     }
-    if (rc == CLI_EXIT_OK && dtls_port && !dtls.n_psks && !s.shared)
-        rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen-dtls needs the clients' keys: --psk IDENTITY:KEY...");
+    if (rc == CLI_EXIT_OK && dtls_port && !dtls.n_psks && !s.shared && !dtls.cert_file)
+        rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "--listen-dtls needs the clients' keys (--psk IDENTITY:KEY...) or the "
+                                               "server's certificate (--cert FILE --key FILE --ca FILE)");
+    if (rc == CLI_EXIT_OK && (dtls.cert_file || dtls.key_file || dtls.ca_file) &&
+        (!dtls.cert_file || !dtls.key_file || !dtls.ca_file || !dtls_port))
+        rc = cli_fail(s.n.sub, CLI_EXIT_USAGE, "Certificate mode takes --cert FILE, --key FILE and --ca FILE (the CA "
+                                               "of the clients' certificates, PEM) with --listen-dtls");
     if (rc == CLI_EXIT_OK && dtls_port && cs_dtls_listen(&s.n.udp, dtls_host, dtls_port, &dtls, err, sizeof err) !=
                                               CS_NET_OK)
         rc = cli_fail(s.n.sub, CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);

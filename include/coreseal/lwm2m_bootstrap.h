@@ -79,11 +79,17 @@ typedef struct {
     size_t server_public_key_len;
     const uint8_t *secret_key;        /* /0/x/5 "Secret Key" */
     size_t secret_key_len;
+    /* /0/x/15 "Certificate Usage", how server_public_key matches the
+     * server's certificate (RFC 6698 §2.1.1: 0 CA constraint, 1 service
+     * certificate constraint, 2 trust anchor assertion, 3 domain-issued
+     * certificate); 3 when absent */
+    uint8_t cert_usage;
 } lwm2m_account_view_t;
 
 /* The index-th server account (0, 1, ...), LWM2M_ERR_END past the last,
  * LWM2M_ERR_MALFORMED when an account is incomplete: no SSID, no /1 with
- * it, or a resource 17 that links to no /21 instance. */
+ * it, a resource 17 that links to no /21 instance, DTLS credentials
+ * missing for its Security Mode, a Certificate Usage above 3. */
 CS_MUST_CHECK lwm2m_err_t lwm2m_server_account(const lwm2m_store_t *store, size_t index,
                                                lwm2m_account_view_t *acc);
 /* The Bootstrap-Server account (/0 with resource 1 true): its URI and /21. */
@@ -124,6 +130,12 @@ typedef struct {
     /* DTLS PSK (Security Mode 0): identity and key; NULL: NoSec (mode 3) */
     const uint8_t *psk_identity, *psk_key;
     size_t psk_identity_len, psk_key_len;
+    /* or DTLS Certificate (mode 2) when cert is set: the client's
+     * certificate and private key, the server's certificate (or its CA's),
+     * all DER, and how that one matches (Certificate Usage, /0/x/15) */
+    const uint8_t *cert, *private_key, *server_cert;
+    size_t cert_len, private_key_len, server_cert_len;
+    uint8_t cert_usage;
     /* Access Control instances (object 2) to write with the account */
     const lwm2m_aco_t *aco;
     size_t n_aco;
@@ -131,7 +143,10 @@ typedef struct {
 
 /* Bootstrap-Write payloads (TLV, the resources of one instance):
  * /0/inst with Security Mode 3 (NoSec: OSCORE protects, not DTLS), or 0
- * (PSK) with the identity in resource 3 and the key in 5, and,
+ * (PSK) with the identity in resource 3 and the key in 5, or 2
+ * (Certificate) with its Certificate Usage but not the certificates and
+ * key (together too long for one message: write each to /0/inst/3, 4 and
+ * 5 as opaque, Content-Format 42), and,
  * when oscore_inst is not LWM2M_ID_NONE, resource 17 = 21:oscore_inst;
  * /1/inst with the SSID, lifetime and binding; /21/inst from params as
  * the client uses them (its Sender ID is params->sender_id). */
@@ -146,7 +161,8 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *params,
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_access_payload(const lwm2m_account_t *a, uint8_t *out, size_t cap,
                                                   size_t *len);
 /* The same instances as one Bootstrap-Pack (SenML CBOR): /21/inst
- * (when params is given), /0/inst linking to it, /1/inst, and /2/0... */
+ * (when params is given), /0/inst linking to it (a Certificate account's
+ * certificates and key included), /1/inst, and /2/0... */
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *params, uint16_t inst,
                                         uint8_t *out, size_t cap, size_t *len);
 

@@ -152,10 +152,25 @@ typedef struct {
     /* Certificate: PEM files; ca_file verifies the peer (a server then
      * requires a client certificate) */
     const char *cert_file, *key_file, *ca_file;
+    /* or, a client, Certificate mode from DER in memory as the LwM2M
+     * Security object holds it (read by the call that opens the DTLS
+     * socket only): its certificate and private key (PKCS #8 or SEC 1),
+     * and the server's certificate matched as a TLSA record of
+     * peer_usage (RFC 6698 §2.1.1, LwM2M /0/x/15): 0 CA constraint and
+     * 1 service certificate constraint (the chain verified against the
+     * system's trust store too), 2 trust anchor assertion, 3 domain-issued
+     * certificate (the server's own certificate, pinned: no name check) */
+    const uint8_t *cert_der, *key_der, *peer_der;
+    size_t cert_der_len, key_der_len, peer_der_len;
+    uint8_t peer_usage;
 } cs_dtls_config_t;
 
 /* "identity:key", the key as text or 0x-prefixed hex; false if malformed. */
 bool cs_dtls_parse_psk(const char *arg, cs_dtls_psk_t *psk);
+/* The first certificate in PEM text, or its private key (as PKCS #8), in
+ * DER: what the LwM2M Security object's resources 3, 4 and 5 hold. */
+CS_MUST_CHECK cs_net_err_t cs_dtls_pem_to_der(const char *pem, size_t pem_len, bool private_key, uint8_t *out,
+                                              size_t cap, size_t *len, char *err, size_t err_len);
 /* Accepts DTLS clients on host:port with this configuration. */
 CS_MUST_CHECK cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const char *port,
                                           const cs_dtls_config_t *cfg, char *err, size_t err_len);

@@ -94,6 +94,12 @@ typedef struct {
     char psk_identity[CS_BS_NAME_MAX];
     uint8_t psk_key[64];
     size_t psk_key_len;
+    /* or DTLS Certificate: PEM files of the client's certificate and
+     * private key and of the server's certificate (or its CA's), "" without;
+     * how that one matches: Certificate Usage 0..3 (default 3) */
+    char certificate[CS_STORE_PATH_MAX], private_key[CS_STORE_PATH_MAX];
+    char server_certificate[CS_STORE_PATH_MAX];
+    uint8_t certificate_usage;
     lwm2m_aco_t aco[CS_BS_MAX_ACO]; /* Access Control instances to write */
     size_t n_aco;
 } cs_bs_account_t;

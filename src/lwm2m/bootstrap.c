@@ -95,6 +95,10 @@ static lwm2m_err_t fill_account(const lwm2m_store_t *st, uint16_t inst, bool boo
         (!read_bytes(st, 0, inst, 4, &acc->server_public_key, &acc->server_public_key_len) ||
          !acc->server_public_key_len))
         return LWM2M_ERR_MALFORMED; /* nothing to verify the server with */
+    int64_t usage = 3;
+    if (read_int(st, 0, inst, 15, &usage) && (usage < 0 || usage > 3))
+        return LWM2M_ERR_MALFORMED;
+    acc->cert_usage = (uint8_t)usage;
     if (bootstrap)
         return LWM2M_OK;
     int64_t ssid, lifetime;
@@ -517,15 +521,25 @@ static void put_bool(out_t *o, uint16_t id, bool b)
     put(o, id, &v);
 }
 
-static void security_values(out_t *o, const lwm2m_account_t *a, uint16_t oscore_inst)
+/* /0/inst; a Certificate account's certificates and key only with_certificates */
+static void security_values(out_t *o, const lwm2m_account_t *a, uint16_t oscore_inst, bool with_certificates)
 {
     put_bytes(o, 0, LWM2M_TYPE_STRING, a->uri, strlen(a->uri));
     put_bool(o, 1, a->bootstrap);
-    bool psk = a->psk_identity && a->psk_key;
-    put_int(o, 2, psk ? LWM2M_SEC_PSK : LWM2M_SEC_NOSEC); /* NoSec: resource 17 may say OSCORE */
-    put_bytes(o, 3, LWM2M_TYPE_OPAQUE, psk ? a->psk_identity : (const uint8_t *)"", psk ? a->psk_identity_len : 0);
-    put_bytes(o, 4, LWM2M_TYPE_OPAQUE, "", 0);
-    put_bytes(o, 5, LWM2M_TYPE_OPAQUE, psk ? a->psk_key : (const uint8_t *)"", psk ? a->psk_key_len : 0);
+    bool psk = a->psk_identity && a->psk_key, cert = !psk && a->cert;
+    /* NoSec: resource 17 may say OSCORE */
+    put_int(o, 2, psk ? LWM2M_SEC_PSK : cert ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC);
+    if (cert && with_certificates) {
+        put_bytes(o, 3, LWM2M_TYPE_OPAQUE, a->cert, a->cert_len);
+        put_bytes(o, 4, LWM2M_TYPE_OPAQUE, a->server_cert, a->server_cert_len);
+        put_bytes(o, 5, LWM2M_TYPE_OPAQUE, a->private_key, a->private_key_len);
+    } else if (!cert) {
+        put_bytes(o, 3, LWM2M_TYPE_OPAQUE, psk ? a->psk_identity : (const uint8_t *)"", psk ? a->psk_identity_len : 0);
+        put_bytes(o, 4, LWM2M_TYPE_OPAQUE, "", 0);
+        put_bytes(o, 5, LWM2M_TYPE_OPAQUE, psk ? a->psk_key : (const uint8_t *)"", psk ? a->psk_key_len : 0);
+    }
+    if (cert)
+        put_int(o, 15, a->cert_usage);
     if (!a->bootstrap)
         put_int(o, 10, a->ssid);
     if (oscore_inst != LWM2M_ID_NONE) {
@@ -600,7 +614,7 @@ lwm2m_err_t lwm2m_bs_security_payload(const lwm2m_account_t *a, uint16_t oscore_
     lwm2m_tlv_enc_t e;
     out_t o = {&e, NULL, {{0}, 0}};
     lwm2m_tlv_enc_init(&e, out, cap);
-    security_values(&o, a, oscore_inst);
+    security_values(&o, a, oscore_inst, false);
     return lwm2m_tlv_enc_finish(&e, len);
 }
 
@@ -637,7 +651,7 @@ lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *p, ui
     if (p)
         oscore_values(&o, p);
     o.inst.ids[0] = 0;
-    security_values(&o, a, p ? inst : LWM2M_ID_NONE);
+    security_values(&o, a, p ? inst : LWM2M_ID_NONE, true);
     o.inst.ids[0] = 1;
     server_values(&o, a);
     for (size_t i = 0; i < a->n_aco && a->aco; i++) {

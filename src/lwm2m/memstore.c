@@ -2,14 +2,53 @@
  * record with path.len 0 is free. Linear scans: the table holds the few
  * dozen values of a device's configuration objects. */
 #include "coreseal/lwm2m_memstore.h"
+#include "coreseal/common.h"
 
+#include <stdint.h>
 #include <string.h>
 
-void lwm2m_memstore_init(lwm2m_memstore_t *m, lwm2m_mem_record_t *rec, size_t cap)
+static void clear(lwm2m_memstore_t *m)
+{
+    memset(m->rec, 0, m->cap * sizeof *m->rec);
+    if (m->blob)
+        memset(m->blob, 0, m->blob_cap); /* keys do not linger */
+    m->blob_used = 0;
+}
+
+void lwm2m_memstore_init(lwm2m_memstore_t *m, lwm2m_mem_record_t *rec, size_t cap, uint8_t *blob,
+                         size_t blob_cap)
 {
     m->rec = rec;
     m->cap = cap;
-    memset(rec, 0, cap * sizeof *rec);
+    m->blob = blob;
+    m->blob_cap = !blob ? 0 : blob_cap < LWM2M_MEM_BLOB_MAX ? blob_cap : LWM2M_MEM_BLOB_MAX;
+    clear(m);
+}
+
+static bool is_bytes(lwm2m_type_t t)
+{
+    return t == LWM2M_TYPE_STRING || t == LWM2M_TYPE_OPAQUE || t == LWM2M_TYPE_CORELNK;
+}
+
+static bool in_blob(const lwm2m_mem_record_t *r)
+{
+    return is_bytes(r->type) && r->len > LWM2M_MEM_VALUE_MAX;
+}
+
+/* Takes r's value out of the blob area and closes the gap (the values
+ * behind it move down), so that the free space stays in one piece. */
+static void release_blob(lwm2m_memstore_t *m, lwm2m_mem_record_t *r)
+{
+    if (!in_blob(r))
+        return;
+    size_t off = r->v.blob_off, n = r->len;
+    memmove(m->blob + off, m->blob + off + n, m->blob_used - off - n);
+    m->blob_used -= n;
+    memset(m->blob + m->blob_used, 0, n);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->rec[i].path.len && in_blob(&m->rec[i]) && m->rec[i].v.blob_off > off)
+            m->rec[i].v.blob_off = (uint16_t)(m->rec[i].v.blob_off - n);
+    r->len = 0;
 }
 
 static bool same_path(const lwm2m_path_t *a, const lwm2m_path_t *b)
@@ -63,7 +102,7 @@ lwm2m_err_t lwm2m_memstore_read(void *arg, const lwm2m_path_t *path, lwm2m_value
     case LWM2M_TYPE_STRING:
     case LWM2M_TYPE_OPAQUE:
     case LWM2M_TYPE_CORELNK:
-        v->v.bytes.p = r->v.bytes;
+        v->v.bytes.p = in_blob(r) ? ((const lwm2m_memstore_t *)arg)->blob + r->v.blob_off : r->v.bytes;
         v->v.bytes.n = r->len;
         break;
     case LWM2M_TYPE_OBJLNK: v->v.lnk.obj = r->v.lnk.obj; v->v.lnk.inst = r->v.lnk.inst; break;
@@ -81,13 +120,34 @@ lwm2m_err_t lwm2m_memstore_write(void *arg, const lwm2m_path_t *path, const lwm2
     lwm2m_path_t inst = {{path->ids[0], path->ids[1]}, 2};
     if (path->len < 3 || !find(m, &inst))
         return LWM2M_ERR_END;
-    bool bytes = v->type == LWM2M_TYPE_STRING || v->type == LWM2M_TYPE_OPAQUE ||
-                 v->type == LWM2M_TYPE_CORELNK;
-    if (bytes && v->v.bytes.n > LWM2M_MEM_VALUE_MAX)
-        return LWM2M_ERR_NO_SPACE;
+    size_t n = is_bytes(v->type) ? v->v.bytes.n : 0;
     lwm2m_mem_record_t *r = find(m, path);
+    size_t old = r && in_blob(r) ? r->len : 0;
+    /* a value copied from the area itself goes in before the old one leaves */
+    uintptr_t src = n ? (uintptr_t)v->v.bytes.p : 0, area = (uintptr_t)m->blob;
+    bool from_area = n && m->blob && src >= area && src < area + m->blob_used;
+    if (n > LWM2M_MEM_VALUE_MAX && n > m->blob_cap - m->blob_used + (from_area ? 0 : old))
+        return LWM2M_ERR_NO_SPACE;
     if (!r && !(r = free_record(m)))
         return LWM2M_ERR_FULL;
+    size_t off = m->blob_used;
+    uint8_t small[LWM2M_MEM_VALUE_MAX];
+    if (n && n <= LWM2M_MEM_VALUE_MAX) /* its source may move when the old value leaves */
+        memcpy(small, v->v.bytes.p, n);
+    if (n > LWM2M_MEM_VALUE_MAX) {
+        if (!from_area) {
+            release_blob(m, r);
+            off = m->blob_used;
+        }
+        memcpy(m->blob + off, v->v.bytes.p, n);
+        m->blob_used += n;
+        if (from_area && old) { /* the old value was below the new one */
+            release_blob(m, r);
+            off -= old;
+        }
+    } else {
+        release_blob(m, r);
+    }
     memset(r, 0, sizeof *r);
     r->path = *path;
     r->type = v->type;
@@ -95,9 +155,12 @@ lwm2m_err_t lwm2m_memstore_write(void *arg, const lwm2m_path_t *path, const lwm2
     case LWM2M_TYPE_STRING:
     case LWM2M_TYPE_OPAQUE:
     case LWM2M_TYPE_CORELNK:
-        if (v->v.bytes.n)
-            memcpy(r->v.bytes, v->v.bytes.p, v->v.bytes.n);
-        r->len = (uint8_t)v->v.bytes.n;
+        if (n > LWM2M_MEM_VALUE_MAX)
+            r->v.blob_off = (uint16_t)off;
+        else if (n)
+            memcpy(r->v.bytes, small, n);
+        cs_wipe(small, n <= sizeof small ? n : 0);
+        r->len = (uint16_t)n;
         break;
     case LWM2M_TYPE_OBJLNK: r->v.lnk.obj = v->v.lnk.obj; r->v.lnk.inst = v->v.lnk.inst; break;
     case LWM2M_TYPE_FLOAT: r->v.f = v->v.f; break;
@@ -130,6 +193,7 @@ lwm2m_err_t lwm2m_memstore_delete_instance(void *arg, uint16_t obj, uint16_t ins
     for (size_t i = 0; i < m->cap; i++)
         if (m->rec[i].path.len >= 2 && lwm2m_path_within(&m->rec[i].path, &p)) {
             found = true;
+            release_blob(m, &m->rec[i]);
             memset(&m->rec[i], 0, sizeof m->rec[i]); /* keys do not linger */
         }
     return found ? LWM2M_OK : LWM2M_ERR_END;
@@ -153,7 +217,7 @@ lwm2m_err_t lwm2m_memstore_load(lwm2m_memstore_t *m, const uint8_t *in, size_t l
 {
     if (!m || (len && !in))
         return LWM2M_ERR_BAD_ARG;
-    lwm2m_memstore_init(m, m->rec, m->cap);
+    clear(m);
     lwm2m_senml_dec_t d;
     lwm2m_entry_t e;
     lwm2m_err_t err;
@@ -166,6 +230,6 @@ lwm2m_err_t lwm2m_memstore_load(lwm2m_memstore_t *m, const uint8_t *in, size_t l
     }
     if (err == LWM2M_ERR_END)
         return LWM2M_OK;
-    lwm2m_memstore_init(m, m->rec, m->cap);
+    clear(m);
     return err == LWM2M_OK ? LWM2M_ERR_MALFORMED : err;
 }

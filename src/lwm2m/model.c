@@ -20,6 +20,7 @@ static const lwm2m_res_def_t security_res[] = {
     {5, "Secret Key", T(OPAQUE), 0, false, true},
     {10, "Short Server ID", T(INTEGER), 0, false, false},
     {11, "Client Hold Off Time", T(INTEGER), 0, false, false},
+    {15, "Certificate Usage", T(INTEGER), 0, false, false},
     {17, "OSCORE Security Mode", T(OBJLNK), 0, false, false},
 };
 

@@ -7,11 +7,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <stdarg.h>
@@ -47,6 +49,9 @@ struct cs_dtls {
     session_t *sessions;
     size_t n_sessions;
     uint8_t cookie_secret[32];
+    /* the server certificate a client matches (cfg.peer_der), its own copy */
+    uint8_t *tlsa;
+    size_t tlsa_len;
     /* what the BIO reads next, and whose records it writes */
     const uint8_t *in;
     size_t in_len;
@@ -198,10 +203,32 @@ bool cs_dtls_parse_psk(const char *arg, cs_dtls_psk_t *psk)
     return true;
 }
 
+/* A client's Certificate mode from DER (cfg.cert_der...): NULL, or why not. */
+static const char *use_der_credentials(SSL_CTX *ctx, const cs_dtls_config_t *cfg)
+{
+    if (!cfg->key_der || !cfg->peer_der || cfg->peer_usage > 3)
+        return "Certificate mode from DER needs the certificate, the private key and the server's "
+               "certificate with a usage of 0 to 3";
+    const unsigned char *p = cfg->key_der;
+    EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &p, (long)cfg->key_der_len);
+    const char *why = NULL;
+    if (SSL_CTX_use_certificate_ASN1(ctx, (int)cfg->cert_der_len, cfg->cert_der) != 1)
+        why = "cannot load the certificate (DER)";
+    else if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+        why = "cannot load the private key (DER), or it does not match the certificate";
+    else if (SSL_CTX_dane_enable(ctx) <= 0 || (cfg->peer_usage < 2 && SSL_CTX_set_default_verify_paths(ctx) != 1))
+        why = "cannot set up DANE matching of the server's certificate";
+    else if (cfg->peer_usage == 3) /* the pinned certificate is the server's identity */
+        SSL_CTX_dane_set_flags(ctx, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    EVP_PKEY_free(key);
+    return why;
+}
+
 static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_len)
 {
     const cs_dtls_config_t *cfg = &d->cfg;
-    bool cert = cfg->cert_file || cfg->ca_file, psk = cfg->n_psks || (server && cfg->psk_lookup);
+    bool der = !server && cfg->cert_der, cert = cfg->cert_file || cfg->ca_file || der;
+    bool psk = cfg->n_psks || (server && cfg->psk_lookup);
     SSL_CTX *ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
     char ciphers[200];
     snprintf(ciphers, sizeof ciphers, "%s%s%s@SECLEVEL=0", psk ? PSK_CIPHERS : "", psk && cert ? ":" : "",
@@ -209,6 +236,8 @@ static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_l
     const char *why = NULL;
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) || !SSL_CTX_set_cipher_list(ctx, ciphers))
         why = "cannot set up DTLS 1.2";
+    else if (der)
+        why = use_der_credentials(ctx, cfg);
     else if (cfg->cert_file && SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1)
         why = "cannot load the certificate (PEM) file";
     else if (cfg->cert_file && (SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file ? cfg->key_file : cfg->cert_file,
@@ -226,7 +255,7 @@ static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_l
         return NULL;
     }
     SSL_CTX_set_app_data(ctx, d);
-    if (cfg->ca_file)
+    if (cfg->ca_file || der)
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
     if (psk) {
         if (server)
@@ -239,6 +268,33 @@ static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_l
         SSL_CTX_set_cookie_verify_cb(ctx, cookie_verify);
     }
     return ctx;
+}
+
+cs_net_err_t cs_dtls_pem_to_der(const char *pem, size_t pem_len, bool private_key, uint8_t *out, size_t cap,
+                                size_t *len, char *err, size_t err_len)
+{
+    BIO *in = pem_len <= INT_MAX ? BIO_new_mem_buf(pem, (int)pem_len) : NULL;
+    if (!in)
+        return cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "PEM", "cannot read it");
+    X509 *cert = private_key ? NULL : PEM_read_bio_X509(in, NULL, NULL, NULL);
+    EVP_PKEY *key = private_key ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+    PKCS8_PRIV_KEY_INFO *p8 = key ? EVP_PKEY2PKCS8(key) : NULL;
+    BIO_free(in);
+    int n = cert ? i2d_X509(cert, NULL) : p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
+    unsigned char *p = out;
+    cs_net_err_t e = CS_NET_OK;
+    if (n <= 0)
+        e = cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "PEM",
+                        private_key ? "no private key in it" : "no certificate in it");
+    else if ((size_t)n > cap)
+        e = cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "PEM", "the DER form is too long");
+    else
+        *len = (size_t)(cert ? i2d_X509(cert, &p) : i2d_PKCS8_PRIV_KEY_INFO(p8, &p));
+    X509_free(cert);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return e;
 }
 
 /* The DTLS socket: bound to host:port for a server, ephemeral otherwise. */
@@ -280,17 +336,25 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
         RAND_bytes(d->cookie_secret, sizeof d->cookie_secret) != 1)
         return cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL setup failed");
     /* a server whose keys all come from psk_lookup has nothing to connect with */
-    bool can_connect = d->cfg.n_psks || d->cfg.cert_file || d->cfg.ca_file;
+    bool can_connect = d->cfg.n_psks || d->cfg.cert_file || d->cfg.ca_file || d->cfg.cert_der;
     if ((can_connect && !(d->client_ctx = make_ctx(d, false, err, err_len))) ||
         (server && !(d->server_ctx = make_ctx(d, true, err, err_len))))
         return CS_NET_ERR_SOCKET;
+    if (d->cfg.cert_der) { /* the caller's DER is not kept: OpenSSL has the own credentials */
+        if (!(d->tlsa = malloc(d->cfg.peer_der_len)))
+            return CS_NET_ERR_NO_MEMORY;
+        memcpy(d->tlsa, d->cfg.peer_der, d->cfg.peer_der_len);
+        d->tlsa_len = d->cfg.peer_der_len;
+    }
+    d->cfg.cert_der = d->cfg.key_der = d->cfg.peer_der = NULL;
     return CS_NET_OK;
 }
 
 static cs_net_err_t dtls_open(cs_udp_t *u, const char *host, const char *port, bool server,
                               const cs_dtls_config_t *cfg, char *err, size_t err_len)
 {
-    if (!u || !cfg || u->epfd < 0 || (!cfg->n_psks && !cfg->psk_lookup && !cfg->cert_file && !cfg->ca_file))
+    if (!u || !cfg || u->epfd < 0 ||
+        (!cfg->n_psks && !cfg->psk_lookup && !cfg->cert_file && !cfg->ca_file && !cfg->cert_der))
         return cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "give a PSK or a certificate");
     if (u->dtls)
         return server && !u->dtls->listening ? cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls",
@@ -609,9 +673,13 @@ static long client_session(cs_udp_t *u, const char *host, const struct sockaddr 
     session_t *s = &d->sessions[i];
     unsigned char ip[16];
     bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
-    /* Certificate mode: the server's certificate must name host */
-    if (d->cfg.ca_file &&
-        !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host) : SSL_set1_host(s->ssl, host))) {
+    /* Certificate mode: the server's certificate must name host (unless
+     * it is the very certificate the Security object pinned) */
+    bool named = d->cfg.ca_file || d->tlsa;
+    if ((d->tlsa && (SSL_dane_enable(s->ssl, literal ? NULL : host) <= 0 ||
+                     SSL_dane_tlsa_add(s->ssl, d->cfg.peer_usage, 0, 0, d->tlsa, d->tlsa_len) <= 0)) ||
+        (named && !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host)
+                            : SSL_set1_host(s->ssl, host)))) {
         session_free(u, (size_t)i, NULL);
         return -1;
     }
@@ -665,6 +733,7 @@ void cs_dtls_free(cs_udp_t *u)
         if (d->sessions[i].ssl)
             session_free(u, i, NULL);
     free(d->sessions);
+    free(d->tlsa);
     SSL_CTX_free(d->server_ctx);
     SSL_CTX_free(d->client_ctx);
     BIO_meth_free(d->bio_method);

@@ -133,15 +133,32 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
                                                          sizeof acc->psk_key, &acc->psk_key_len) ||
                 !acc->psk_key_len))
         return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.psk_key must be 1..64 bytes in hex", i);
+    json_int_t usage;
+    if ((e = get_str(srv, "certificate", false, true, base_dir, acc->certificate, sizeof acc->certificate, i, err,
+                     err_len)) ||
+        (e = get_str(srv, "private_key", false, true, base_dir, acc->private_key, sizeof acc->private_key, i, err,
+                     err_len)) ||
+        (e = get_str(srv, "server_certificate", false, true, base_dir, acc->server_certificate,
+                     sizeof acc->server_certificate, i, err, err_len)) ||
+        (e = get_uint(srv, "certificate_usage", 0, 3, 3, &usage, i, err, err_len)))
+        return e;
+    acc->certificate_usage = (uint8_t)usage;
+    bool psk = acc->psk_identity[0] && acc->psk_key_len;
+    bool cert = acc->certificate[0] || acc->private_key[0] || acc->server_certificate[0];
+    if (cert && (psk || !acc->certificate[0] || !acc->private_key[0] || !acc->server_certificate[0]))
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: DTLS Certificate mode takes server.certificate, server.private_key and "
+                    "server.server_certificate (PEM files), and no PSK", i);
     bool dtls = strncmp(acc->server_uri, "coaps://", 8) == 0;
     bool tcp = strncmp(acc->server_uri, "coap+tcp://", 11) == 0;
     if (!dtls && !tcp && strncmp(acc->server_uri, "coap://", 7) != 0)
         return fail(err, err_len, CS_STORE_ERR_VALUE,
                     "accounts[%zu]: server.uri must be coap://, coaps:// or coap+tcp://HOST[:PORT]", i);
-    if (dtls != (acc->psk_identity[0] && acc->psk_key_len))
+    if (dtls != (psk || cert))
         return fail(err, err_len, CS_STORE_ERR_VALUE,
                     "accounts[%zu]: a coaps:// server.uri goes with server.psk_identity and server.psk_key (DTLS "
-                    "PSK), a coap:// one without them", i);
+                    "PSK) or server.certificate, private_key and server_certificate (DTLS Certificate), a coap:// "
+                    "one with neither", i);
     acc->ssid = (uint16_t)ssid;
     acc->lifetime = (uint32_t)lifetime;
     if (!acc->binding[0])

@@ -3,7 +3,8 @@
 # white paper draws: through a proxy that terminates DTLS per hop, the proxy
 # reads every value and changes one undetected; through the same proxy with
 # OSCORE it sees ciphertext and every change it makes is rejected. Also PSK
-# and Certificate modes with their failures, block-wise and Observe over DTLS,
+# and Certificate modes with their failures, for CoAP and for LwM2M (factory
+# and bootstrapped accounts), block-wise and Observe over DTLS,
 # a ClientHello flood, and libcoap's DTLS client and server (OpenSSL and
 # GnuTLS builds) as independent peers. Usage: dtls.sh CORESEAL [BASE_PORT]
 set -u
@@ -176,6 +177,7 @@ J
 L=$((PORT + 20)) LD=$((PORT + 21))
 lwm2m_server() {
     "$B" lwm2m server --listen 127.0.0.1:$L --listen-dtls 127.0.0.1:$LD --psk dev01:key-one --psk dev02:key-two \
+        --cert server.pem --key server.key --ca ca.pem \
         --db lw.db --oscore lws.json --read /3/0/0 --observe /3303/0/5700 >> lwm2m.log 2>&1 &
     LWS=$!
     wait_for lwm2m.log "DTLS on"
@@ -232,6 +234,81 @@ lwm2m_server
 rc=$?
 check "LwM2M: bootstrapped with a DTLS PSK account, the client registers over DTLS (exit $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q 'registered dev02 lt=60 over DTLS objects' lwm2m.log"
+kill -TERM $LWS $LBS; wait $LWS $LBS 2>/dev/null
+
+# --- LwM2M in DTLS Certificate mode (the server above takes PSK and certificates)
+lwm2m_server
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key client.key --server-cert server.pem \
+    --ep client --duration 3 --interval 300 > lx1.log 2>&1
+rc=$?
+check "LwM2M over DTLS Certificate (server's certificate pinned, usage 3): registered, read, observed (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'registered client lt=300 over DTLS objects' lwm2m.log && grep -q 'read client /3/0/0 = coreseal' lwm2m.log && [ \$(grep -c 'notify client /3303/0/5700' lwm2m.log) -ge 5 ] && grep -q 'de-registered client' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key client.key --ca ca.pem --ep client \
+    --duration 1 > lx2.log 2>&1
+rc=$?
+check "LwM2M over DTLS Certificate (the server's CA as trust anchor, usage 2) (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'registered as client' lx2.log && grep -q 'de-registered (2.02' lx2.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key client.key --server-cert other.pem \
+    --ep client --duration 1 --ack-timeout 200 > lx3.log 2>&1
+rc=$?
+check "LwM2M Certificate: a server certificate other than the pinned one is refused (exit $rc)" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'certificate verify failed' lx3.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key client.key --ca other.pem \
+    --ep client --duration 1 --ack-timeout 200 > lx4.log 2>&1
+rc=$?
+check "LwM2M Certificate: a server certificate from another CA is refused (exit $rc)" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'certificate verify failed' lx4.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert other.pem --key other.key --server-cert server.pem \
+    --ep someone-else --duration 1 --ack-timeout 200 > lx5.log 2>&1
+rc=$?
+check "LwM2M Certificate: a client certificate from another CA is refused by the server (exit $rc)" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'unknown ca' lx5.log && ! grep -q 'registered someone-else' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key client.key --server-cert server.pem \
+    --ep dev02 --duration 1 > lx6.log 2>&1
+rc=$?
+check "LwM2M Certificate: an endpoint name other than the certificate's CN is refused with 4.03 (exit $rc)" \
+    bash -c "[ $rc -eq 5 ] && grep -q '4.03' lx6.log && grep -q 'refused dev02: the DTLS identity is client' lwm2m.log"
+"$B" lwm2m client --server coaps://127.0.0.1:$LD --cert client.pem --key server.key --server-cert server.pem \
+    --ep client --duration 1 > lx7.log 2>&1
+rc=$?
+check "LwM2M Certificate: a key that is not the certificate's is a configuration error (exit $rc)" \
+    bash -c "[ $rc -eq 3 ] && grep -q 'does not match the certificate' lx7.log"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+
+# --- a Bootstrap-Server hands out a DTLS Certificate account: /0/x/3, 4 and 5
+# one by one (longer than a memstore record), or all in a Bootstrap-Pack
+cat > bs-client.json <<J
+{"master_secret":"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf","sender_id":"6273","recipient_id":"636c69656e74"}
+J
+cat > client-bs.json <<J
+{"master_secret":"d0d1d2d3d4d5d6d7d8d9dadbdcdddedf","sender_id":"636c69656e74","recipient_id":"6273",
+ "state_file":"client-bs.state"}
+J
+cat > bsx.json <<J
+{"accounts":[{"endpoint":"client","oscore":"bs-client.json",
+  "server":{"uri":"coaps://127.0.0.1:$LD","ssid":103,"lifetime":60,"certificate":"client.pem",
+            "private_key":"client.key","server_certificate":"ca.pem","certificate_usage":2}}]}
+J
+LBX=$((PORT + 23))
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LBX --config bsx.json > lbx.log 2>&1 &
+LBS=$!
+lwm2m_server
+mkdir -p cst
+"$B" lwm2m client --ep client --bootstrap coap://127.0.0.1:$LBX --oscore client-bs.json --state cst --duration 1 \
+    > lbx1.log 2>&1
+rc=$?
+check "LwM2M: bootstrapped with a DTLS Certificate account, the client registers over DTLS (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'bootstrap finished' lbx1.log && grep -q 'registered client lt=60 over DTLS' lwm2m.log"
+"$B" lwm2m client --ep client --bootstrap coap://127.0.0.1:$LBX --oscore client-bs.json --state cst --duration 1 \
+    > lbx2.log 2>&1
+rc=$?
+check "LwM2M: the certificates kept in the state directory serve the next start (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'no bootstrap needed' lbx2.log && grep -q 'registered as client' lbx2.log"
+"$B" lwm2m client --ep client --bootstrap coap://127.0.0.1:$LBX --oscore client-bs.json --bootstrap-pack \
+    --duration 1 > lbx3.log 2>&1
+rc=$?
+check "LwM2M: a Certificate account in one Bootstrap-Pack (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'Bootstrap-Pack sent' lbx.log && grep -q 'registered as client' lbx3.log"
 kill -TERM $LWS $LBS; wait $LWS $LBS 2>/dev/null
 
 # --- libcoap's DTLS client and server (independent implementations)

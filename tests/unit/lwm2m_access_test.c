@@ -44,7 +44,7 @@ static void put_float(uint16_t obj, uint16_t inst, uint16_t res, double v)
 static int setup(void **state)
 {
     (void)state;
-    lwm2m_memstore_init(&mem, rec, sizeof rec / sizeof rec[0]);
+    lwm2m_memstore_init(&mem, rec, sizeof rec / sizeof rec[0], NULL, 0);
     put_int(1, 0, 0, LWM2M_ID_NONE, 101);
     put_int(1, 1, 0, LWM2M_ID_NONE, 102);
     put_float(3303, 0, 5700, 21.5);

@@ -15,6 +15,7 @@
 #include "testutil.h"
 
 static lwm2m_mem_record_t records[48];
+static uint8_t blob[700];
 static lwm2m_memstore_t mem;
 
 /* The device supports 0, 1, 2, 3 and 21; all kept in the memstore. */
@@ -59,7 +60,7 @@ static void put_bytes(const char *path, lwm2m_type_t t, const void *b, size_t n)
 static int factory(void **state)
 {
     (void)state;
-    lwm2m_memstore_init(&mem, records, sizeof records / sizeof records[0]);
+    lwm2m_memstore_init(&mem, records, sizeof records / sizeof records[0], blob, sizeof blob);
     put_bytes("/0/0/0", LWM2M_TYPE_STRING, "coap://bs.example", 17);
     put("/0/0/1", &(lwm2m_value_t){.type = LWM2M_TYPE_BOOLEAN, .v.b = true});
     put("/0/0/17", &(lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
@@ -429,8 +430,8 @@ static void test_memstore(void **state)
     lwm2m_value_t v;
     lwm2m_path_t p = {{21, 0, 0}, 3};
     assert_int_equal(lwm2m_memstore_save(&mem, saved, sizeof saved, &n), LWM2M_OK);
-    /* a value too long for a record, a write to no instance, a full table */
-    uint8_t big[LWM2M_MEM_VALUE_MAX + 1] = {0};
+    /* a value too long for the blob area, a write to no instance, a full table */
+    uint8_t big[sizeof blob + 1] = {0};
     v = (lwm2m_value_t){.type = LWM2M_TYPE_OPAQUE, .v.bytes = {big, sizeof big}};
     assert_int_equal(lwm2m_memstore_write(&mem, &p, &v), LWM2M_ERR_NO_SPACE);
     lwm2m_path_t nowhere = {{21, 9, 0}, 3};
@@ -463,6 +464,216 @@ static void test_memstore(void **state)
     assert_int_equal(count, 0);
 }
 
+static void expect_bytes(const char *path, const uint8_t *want, size_t n)
+{
+    lwm2m_path_t p;
+    lwm2m_value_t v;
+    assert_int_equal(lwm2m_path_parse(&p, path, strlen(path)), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p, &v), LWM2M_OK);
+    assert_int_equal(v.v.bytes.n, n);
+    assert_memory_equal(v.v.bytes.p, want, n);
+}
+
+/* Values longer than a record (certificates) in the blob area: rewritten,
+ * deleted and copied from the area itself, the others stay intact and the
+ * area stays packed; a value that does not fit changes nothing. */
+static void test_memstore_long_values(void **state)
+{
+    (void)state;
+    uint8_t a[300], b[200], c[150], a2[250];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (uint8_t)i, b[i % sizeof b] = (uint8_t)(i * 7), c[i % sizeof c] = (uint8_t)(i * 13),
+        a2[i % sizeof a2] = (uint8_t)(i * 3 + 1);
+    put_bytes("/0/1/3", LWM2M_TYPE_OPAQUE, a, sizeof a);
+    put_bytes("/0/1/4", LWM2M_TYPE_OPAQUE, b, sizeof b);
+    put_bytes("/21/0/0", LWM2M_TYPE_OPAQUE, c, sizeof c); /* was a short value */
+    assert_int_equal(mem.blob_used, sizeof a + sizeof b + sizeof c);
+    expect_bytes("/0/1/3", a, sizeof a);
+    /* the first one shorter: the others move down, intact */
+    put_bytes("/0/1/3", LWM2M_TYPE_OPAQUE, a2, sizeof a2);
+    assert_int_equal(mem.blob_used, sizeof a2 + sizeof b + sizeof c);
+    expect_bytes("/0/1/3", a2, sizeof a2);
+    expect_bytes("/0/1/4", b, sizeof b);
+    expect_bytes("/21/0/0", c, sizeof c);
+    /* full: 700 - 600 = 100 free, a 101-byte value does not fit; nothing changed */
+    lwm2m_path_t p4 = {{0, 1, 4}, 3};
+    lwm2m_value_t v = {.type = LWM2M_TYPE_OPAQUE, .v.bytes = {a, 301}};
+    assert_int_equal(lwm2m_memstore_write(&mem, &p4, &v), LWM2M_ERR_NO_SPACE);
+    expect_bytes("/0/1/4", b, sizeof b);
+    /* but replacing b's 200 bytes with 300 does (its own bytes are given back) */
+    v.v.bytes.n = 300;
+    assert_int_equal(lwm2m_memstore_write(&mem, &p4, &v), LWM2M_OK);
+    expect_bytes("/0/1/4", a, 300);
+    put_bytes("/0/1/4", LWM2M_TYPE_OPAQUE, b, sizeof b);
+    /* a value copied from the area: to another resource, and onto itself */
+    lwm2m_path_t p3 = {{0, 1, 3}, 3}, p5 = {{0, 1, 5}, 3};
+    lwm2m_value_t read;
+    assert_int_equal(lwm2m_memstore_read(&mem, &p3, &read), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p5, &read), LWM2M_ERR_NO_SPACE); /* 100 free */
+    assert_int_equal(lwm2m_memstore_read(&mem, &(lwm2m_path_t){{21, 0, 0}, 3}, &read), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p5, &read), LWM2M_ERR_NO_SPACE);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p4, &read), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p4, &read), LWM2M_ERR_NO_SPACE); /* needs room first */
+    put_bytes("/21/0/0", LWM2M_TYPE_OPAQUE, "short", 5);                           /* 250 free */
+    assert_int_equal(mem.blob_used, sizeof a2 + sizeof b);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p4, &read), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p4, &read), LWM2M_OK);
+    expect_bytes("/0/1/4", b, sizeof b);
+    assert_int_equal(lwm2m_memstore_read(&mem, &p4, &read), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_write(&mem, &p5, &read), LWM2M_OK);
+    expect_bytes("/0/1/5", b, sizeof b);
+    expect_bytes("/0/1/3", a2, sizeof a2);
+    expect_bytes("/21/0/0", (const uint8_t *)"short", 5);
+    assert_int_equal(mem.blob_used, sizeof a2 + 2 * sizeof b);
+    /* saved and loaded: the same values */
+    uint8_t saved[2048];
+    size_t n;
+    assert_int_equal(lwm2m_memstore_save(&mem, saved, sizeof saved, &n), LWM2M_OK);
+    assert_int_equal(lwm2m_memstore_load(&mem, saved, n), LWM2M_OK);
+    expect_bytes("/0/1/3", a2, sizeof a2);
+    expect_bytes("/0/1/4", b, sizeof b);
+    expect_bytes("/0/1/5", b, sizeof b);
+    assert_int_equal(mem.blob_used, sizeof a2 + 2 * sizeof b);
+    /* deleting the instance gives every byte back, and wipes it */
+    assert_int_equal(lwm2m_memstore_delete_instance(&mem, 0, 1), LWM2M_OK);
+    assert_int_equal(mem.blob_used, 0);
+    for (size_t i = 0; i < sizeof blob; i++)
+        assert_int_equal(blob[i], 0);
+    /* a store without a blob area refuses anything longer than a record */
+    static lwm2m_mem_record_t few[4];
+    lwm2m_memstore_t plain;
+    lwm2m_memstore_init(&plain, few, 4, NULL, 0);
+    assert_int_equal(lwm2m_memstore_create(&plain, 0, 0), LWM2M_OK);
+    v.v.bytes.n = LWM2M_MEM_VALUE_MAX + 1;
+    assert_int_equal(lwm2m_memstore_write(&plain, &(lwm2m_path_t){{0, 0, 3}, 3}, &v), LWM2M_ERR_NO_SPACE);
+    v.v.bytes.n = LWM2M_MEM_VALUE_MAX;
+    assert_int_equal(lwm2m_memstore_write(&plain, &(lwm2m_path_t){{0, 0, 3}, 3}, &v), LWM2M_OK);
+}
+
+/* Random writes, rewrites, copies from the area and instance deletes
+ * against a plain model: every value reads back as last written and the
+ * area holds exactly the long ones, packed. */
+static void test_memstore_random(void **state)
+{
+    (void)state;
+    static lwm2m_mem_record_t few[16];
+    static uint8_t area[1500];
+    static uint8_t model[2][4][400];
+    size_t len[2][4] = {{0}};
+    bool has[2][4] = {{false}};
+    lwm2m_memstore_t m;
+    lwm2m_memstore_init(&m, few, 16, area, sizeof area);
+    uint32_t x = 12345;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 1103515245u + 12345u;
+        uint16_t inst = (uint16_t)(x >> 8 & 1), res = (uint16_t)(x >> 9 & 3);
+        lwm2m_path_t p = {{0, inst, res}, 3};
+        if ((x >> 12 & 15) == 0) { /* delete the instance */
+            (void)lwm2m_memstore_delete_instance(&m, 0, inst);
+            memset(has[inst], 0, sizeof has[inst]);
+            continue;
+        }
+        assert_int_equal(lwm2m_memstore_create(&m, 0, inst), LWM2M_OK);
+        uint8_t fresh[400];
+        lwm2m_value_t v = {.type = LWM2M_TYPE_OPAQUE};
+        uint16_t from_inst = (uint16_t)(x >> 16 & 1), from_res = (uint16_t)(x >> 17 & 3);
+        if ((x >> 19 & 3) == 0 && has[from_inst][from_res]) { /* a copy of a stored value */
+            lwm2m_path_t from = {{0, from_inst, from_res}, 3};
+            assert_int_equal(lwm2m_memstore_read(&m, &from, &v), LWM2M_OK);
+            memcpy(fresh, model[from_inst][from_res], len[from_inst][from_res]);
+        } else {
+            size_t n = (x >> 21) % 400;
+            for (size_t i = 0; i < n; i++)
+                fresh[i] = (uint8_t)(x + i * 31);
+            v.v.bytes.p = fresh, v.v.bytes.n = n;
+        }
+        size_t n = v.v.bytes.n;
+        lwm2m_err_t e = lwm2m_memstore_write(&m, &p, &v);
+        assert_true(e == LWM2M_OK || e == LWM2M_ERR_NO_SPACE);
+        if (e == LWM2M_OK) {
+            memcpy(model[inst][res], fresh, n);
+            len[inst][res] = n;
+            has[inst][res] = true;
+        }
+        size_t used = 0;
+        for (uint16_t i = 0; i < 2; i++)
+            for (uint16_t r = 0; r < 4; r++) {
+                if (!has[i][r])
+                    continue;
+                lwm2m_value_t got;
+                assert_int_equal(lwm2m_memstore_read(&m, &(lwm2m_path_t){{0, i, r}, 3}, &got), LWM2M_OK);
+                assert_int_equal(got.v.bytes.n, len[i][r]);
+                if (len[i][r])
+                    assert_memory_equal(got.v.bytes.p, model[i][r], len[i][r]);
+                used += len[i][r] > LWM2M_MEM_VALUE_MAX ? len[i][r] : 0;
+            }
+        assert_int_equal(m.blob_used, used);
+    }
+}
+
+/* A Certificate mode account: the instance without its certificates and
+ * key (Security Mode 2, Certificate Usage), which then come one by one as
+ * opaque values longer than a record; Bootstrap-Finish refuses the account
+ * until they are all there. The pack carries them all. */
+static void test_certificate_account(void **state)
+{
+    (void)state;
+    uint8_t cert[300], server_cert[250], key[120], pl[1024], out[64];
+    for (size_t i = 0; i < sizeof cert; i++)
+        cert[i] = (uint8_t)i, server_cert[i % sizeof server_cert] = (uint8_t)(i ^ 0x5a), key[i % sizeof key] = (uint8_t)(~i);
+    lwm2m_account_t acc = {.uri = "coaps://127.0.0.1:5684", .ssid = 101, .lifetime = 300,
+                           .cert = cert, .cert_len = sizeof cert, .server_cert = server_cert,
+                           .server_cert_len = sizeof server_cert, .private_key = key,
+                           .private_key_len = sizeof key, .cert_usage = 2};
+    size_t n;
+    assert_int_equal(bs(COAP_DELETE, "/", -1, -1, NULL, 0, out, sizeof out).code, COAP_DELETED);
+    assert_int_equal(lwm2m_bs_security_payload(&acc, LWM2M_ID_NONE, pl, sizeof pl, &n), LWM2M_OK);
+    assert_true(n < 64); /* URI, modes, usage, SSID: no certificate */
+    assert_int_equal(bs(COAP_PUT, "/0/1", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(lwm2m_bs_server_payload(&acc, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(bs(COAP_PUT, "/1/0", -1, LWM2M_CF_TLV, pl, n, out, sizeof out).code, COAP_CHANGED);
+    assert_int_equal(bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_ACCEPTABLE);
+    assert_int_equal(bs(COAP_PUT, "/0/1/3", -1, LWM2M_CF_OPAQUE, cert, sizeof cert, out, sizeof out).code,
+                     COAP_CHANGED);
+    assert_int_equal(bs(COAP_PUT, "/0/1/4", -1, LWM2M_CF_OPAQUE, server_cert, sizeof server_cert, out, sizeof out).code,
+                     COAP_CHANGED);
+    assert_int_equal(bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out).code, COAP_NOT_ACCEPTABLE); /* no key */
+    assert_int_equal(bs(COAP_PUT, "/0/1/5", -1, LWM2M_CF_OPAQUE, key, sizeof key, out, sizeof out).code, COAP_CHANGED);
+    lwm2m_dm_result_t r = bs(COAP_POST, "/bs", -1, -1, NULL, 0, out, sizeof out);
+    assert_int_equal(r.code, COAP_CHANGED);
+    lwm2m_account_view_t v;
+    assert_int_equal(lwm2m_server_account(&store, 0, &v), LWM2M_OK);
+    assert_int_equal(v.security_mode, LWM2M_SEC_CERT);
+    assert_int_equal(v.cert_usage, 2);
+    assert_int_equal(v.identity_len, sizeof cert);
+    assert_memory_equal(v.identity, cert, sizeof cert);
+    assert_int_equal(v.server_public_key_len, sizeof server_cert);
+    assert_memory_equal(v.server_public_key, server_cert, sizeof server_cert);
+    assert_int_equal(v.secret_key_len, sizeof key);
+    assert_memory_equal(v.secret_key, key, sizeof key);
+    /* the same account as a pack, applied to a fresh device */
+    assert_int_equal(lwm2m_bs_pack(&acc, NULL, 101, pl, sizeof pl, &n), LWM2M_OK);
+    assert_true(n > sizeof cert + sizeof server_cert + sizeof key);
+    uint8_t msg[1100];
+    size_t mn;
+    coap_builder_t b;
+    coap_msg_t m;
+    coap_builder_init(&b, msg, sizeof msg, COAP_TRANSPORT_UDP, COAP_TYPE_ACK, COAP_CONTENT, 1, NULL, 0);
+    coap_builder_add_option_uint(&b, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
+    coap_builder_set_payload(&b, pl, n);
+    assert_int_equal(coap_builder_finish(&b, &mn), COAP_OK);
+    assert_int_equal(coap_msg_parse(&m, msg, mn), COAP_OK);
+    assert_int_equal(factory(NULL), 0);
+    assert_int_equal(lwm2m_bs_apply_pack(&store, &m, &r), LWM2M_OK);
+    assert_int_equal(r.code, COAP_CHANGED);
+    assert_int_equal(lwm2m_server_account(&store, 0, &v), LWM2M_OK);
+    assert_int_equal(v.security_mode, LWM2M_SEC_CERT);
+    assert_int_equal(v.cert_usage, 2);
+    assert_memory_equal(v.identity, cert, sizeof cert);
+    assert_memory_equal(v.server_public_key, server_cert, sizeof server_cert);
+    assert_memory_equal(v.secret_key, key, sizeof key);
+}
+
 /* A DTLS PSK account: mode 0 with identity and key; mode 0 without them is
  * malformed; an account without resource 2 is NoSec. A Certificate mode
  * account (2) needs the server's certificate (/0/x/4) as well. */
@@ -491,6 +702,12 @@ static void test_account_psk(void **state)
     assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK);
     assert_int_equal(acc.security_mode, LWM2M_SEC_CERT);
     assert_int_equal(acc.server_public_key_len, 2);
+    assert_int_equal(acc.cert_usage, 3); /* domain-issued certificate when absent */
+    put("/0/1/15", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = 2});
+    assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_OK);
+    assert_int_equal(acc.cert_usage, 2);
+    put("/0/1/15", &(lwm2m_value_t){.type = LWM2M_TYPE_INTEGER, .v.i = 4});
+    assert_int_equal(lwm2m_server_account(&store, 0, &acc), LWM2M_ERR_MALFORMED);
 }
 
 int main(void)
@@ -504,6 +721,9 @@ int main(void)
         cmocka_unit_test_setup(test_write_rules, factory),
         cmocka_unit_test_setup(test_request_both_ways, factory),
         cmocka_unit_test_setup(test_memstore, factory),
+        cmocka_unit_test_setup(test_memstore_long_values, factory),
+        cmocka_unit_test_setup(test_certificate_account, factory),
+        cmocka_unit_test(test_memstore_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
