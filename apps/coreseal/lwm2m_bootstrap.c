@@ -43,9 +43,10 @@ typedef struct {
     const cs_bs_account_t *cfg;
     cli_context_t *ctx;        /* with the client: from its file, or from EDHOC (NULL before) */
     cs_context_file_t server;  /* the LwM2M server's context with the client */
-    /* the session */
+    /* the session: OSCORE-protected (oscore set), or plain inside peer's DTLS session */
     step_t step;
     coap_peer_t peer;
+    oscore_ctx_t *oscore;
     uint8_t token[8];
     oscore_binding_t bind;
     uint16_t security_inst, oscore_inst;
@@ -60,6 +61,7 @@ typedef struct {
     account_t acc[CS_BS_MAX_ACCOUNTS];
     cli_edhoc_t edhoc; /* --edhoc: clients may key themselves */
     cli_edhoc_responder_t edhoc_resp;
+    bool dtls_ca; /* --listen-dtls with --ca: certificates may name accounts */
 } bs_t;
 
 /* The lowest instance id of obj that a Discover payload does not list. */
@@ -173,7 +175,7 @@ static bool send_step(bs_t *b, account_t *a)
         coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, a->step >= WRITE_CERTIFICATE && a->step <= WRITE_PRIVATE_KEY
                                                                ? LWM2M_CF_OPAQUE
                                                                : LWM2M_CF_TLV);
-    bool ok = e == LWM2M_OK && node_request(&b->n, a->peer, &a->ctx->ctx, code, &l, pl, n, false, a->token, &a->bind);
+    bool ok = e == LWM2M_OK && node_request(&b->n, a->peer, a->oscore, code, &l, pl, n, false, a->token, &a->bind);
     cs_wipe(pl, sizeof pl);
     return ok;
 }
@@ -211,7 +213,7 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
     uint8_t buf[LWM2M_CLI_MSG];
     coap_msg_t resp;
     char code[32], why[256];
-    if (node_open_msg(&b->n, &a->ctx->ctx, ev, false, &a->bind, buf, &resp) != OSCORE_OK) {
+    if (node_open_msg(&b->n, a->oscore, ev, false, &a->bind, buf, &resp) != OSCORE_OK) {
         end_session(b, a, "a response failed OSCORE verification; bootstrap abandoned");
         return;
     }
@@ -317,7 +319,64 @@ static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev
     fflush(stdout);
 }
 
-/* A Bootstrap-Request (or Bootstrap-Pack-Request) over one account's context. */
+/* A verified Bootstrap-Request (or Bootstrap-Pack-Request) for account a,
+ * over its OSCORE context (oscore) or plain in a DTLS session: the session
+ * begins, or the pack is the answer. */
+static void begin_session(bs_t *b, account_t *a, const coap_ep_event_t *ev, oscore_ctx_t *oscore,
+                          const oscore_binding_t *bind, const coap_msg_t *req)
+{
+    lwm2m_bootstrap_info_t info;
+    uint8_t code = COAP_CHANGED;
+    if (lwm2m_bootstrap_request_parse(req, &info) != LWM2M_OK) {
+        code = req->code == COAP_POST ? COAP_NOT_FOUND : COAP_METHOD_NOT_ALLOWED;
+    } else if (info.endpoint_len != strlen(a->cfg->endpoint) ||
+               memcmp(info.endpoint, a->cfg->endpoint, info.endpoint_len) != 0) {
+        printf("bootstrap: refused ep=%.*s over the %s of %s\n", (int)info.endpoint_len, info.endpoint,
+               oscore ? "context" : "DTLS session", a->cfg->endpoint);
+        fflush(stdout);
+        code = COAP_BAD_REQUEST; /* Transport TS: the name must be the context's */
+    } else if (a->step != IDLE) {
+        code = COAP_SERVICE_UNAVAILABLE; /* one session per client at a time */
+    } else if (info.pack) { /* Bootstrap-Pack: everything in the answer */
+        pack_response(b, a, ev, oscore, bind, req);
+        return;
+    }
+    node_reply(&b->n, ev, oscore, bind, code, NULL, NULL, 0, false, 0, req->token, req->token_len);
+    if (code != COAP_CHANGED)
+        return;
+    printf("bootstrap: %s: Bootstrap-Request over %s\n", a->cfg->endpoint,
+           !oscore ? "DTLS" : cs_net_peer_is_dtls(ev->peer) ? "OSCORE over DTLS" : "OSCORE");
+    fflush(stdout);
+    a->peer = ev->peer;
+    a->oscore = oscore;
+    a->step = DELETE_ALL;
+    if (!send_step(b, a))
+        end_session(b, a, "cannot send Bootstrap-Delete");
+}
+
+/* A plain request in a DTLS session: the account whose endpoint name the
+ * handshake proved (PSK identity, or the CN of a certificate from --ca). */
+static void dtls_request(bs_t *b, const coap_ep_event_t *ev)
+{
+    char who[CS_BS_NAME_MAX] = "(unnamed)";
+    account_t *a = NULL;
+    if (cs_dtls_peer_name(&b->n.udp, ev->peer, who, sizeof who))
+        for (size_t i = 0; i < b->cfg.n && !a; i++)
+            if (!strcmp(b->acc[i].cfg->endpoint, who))
+                a = &b->acc[i];
+    if (!a) {
+        printf("bootstrap: refused a DTLS peer named %s: no account has that endpoint name\n", who);
+        fflush(stdout);
+        node_reply(&b->n, ev, NULL, NULL, COAP_FORBIDDEN, NULL, NULL, 0, false, 0, ev->msg.token,
+                   ev->msg.token_len);
+        return;
+    }
+    begin_session(b, a, ev, NULL, NULL, &ev->msg);
+}
+
+/* A Bootstrap-Request (or Bootstrap-Pack-Request) over one account's
+ * context, or in a DTLS session; EDHOC first for clients that key
+ * themselves. */
 static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG];
@@ -327,9 +386,11 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
     if (oscore_msg_option(&ev->msg, &opt) != OSCORE_OK) {
         if (b->edhoc.enabled && ev->msg.code == COAP_POST && coap_msg_path_is(&ev->msg, EDHOC_COAP_PATH))
             on_edhoc(b, ev);
+        else if (cs_net_peer_is_dtls(ev->peer))
+            dtls_request(b, ev);
         else
-            node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"OSCORE required", 15, false,
-                       0, ev->msg.token, ev->msg.token_len);
+            node_reply(&b->n, ev, NULL, NULL, COAP_UNAUTHORIZED, NULL, (const uint8_t *)"OSCORE or DTLS required",
+                       23, false, 0, ev->msg.token, ev->msg.token_len);
         return;
     }
     cli_context_t *ctx = cli_security_find(&b->n.sec, &opt);
@@ -348,31 +409,7 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
     if (b2 ? !node_verify_b2_request(&b->n, &ctx->ctx, &base, ev, &bind, buf, &req)
            : !node_verify_request(&b->n, &ctx->ctx, ev, &bind, buf, &req))
         return; /* answered: B.2 response #1, 4.01 + Echo on first use, or the OSCORE error */
-    lwm2m_bootstrap_info_t info;
-    uint8_t code = COAP_CHANGED;
-    if (lwm2m_bootstrap_request_parse(&req, &info) != LWM2M_OK) {
-        code = req.code == COAP_POST ? COAP_NOT_FOUND : COAP_METHOD_NOT_ALLOWED;
-    } else if (info.endpoint_len != strlen(a->cfg->endpoint) ||
-               memcmp(info.endpoint, a->cfg->endpoint, info.endpoint_len) != 0) {
-        printf("bootstrap: refused ep=%.*s over the context of %s\n", (int)info.endpoint_len, info.endpoint,
-               a->cfg->endpoint);
-        fflush(stdout);
-        code = COAP_BAD_REQUEST; /* Transport TS: the name must be the context's */
-    } else if (a->step != IDLE) {
-        code = COAP_SERVICE_UNAVAILABLE; /* one session per client at a time */
-    } else if (info.pack) { /* Bootstrap-Pack: everything in the answer */
-        pack_response(b, a, ev, &ctx->ctx, &bind, &req);
-        return;
-    }
-    node_reply(&b->n, ev, &ctx->ctx, &bind, code, NULL, NULL, 0, false, 0, req.token, req.token_len);
-    if (code != COAP_CHANGED)
-        return;
-    printf("bootstrap: %s: Bootstrap-Request over OSCORE\n", a->cfg->endpoint);
-    fflush(stdout);
-    a->peer = ev->peer;
-    a->step = DELETE_ALL;
-    if (!send_step(b, a))
-        end_session(b, a, "cannot send Bootstrap-Delete");
+    begin_session(b, a, ev, &ctx->ctx, &bind, &req);
 }
 
 /* A Certificate account's three PEM files as DER: from the files, or
@@ -415,9 +452,9 @@ static int load_accounts(bs_t *b, const char *config)
     for (size_t i = 0; i < b->cfg.n; i++) {
         account_t *a = &b->acc[i];
         a->cfg = &b->cfg.acc[i];
-        if (!a->cfg->oscore[0] && !b->edhoc.enabled)
-            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s: account %s has no \"oscore\" context and --edhoc is not on",
-                            config, a->cfg->endpoint);
+        if (!a->cfg->oscore[0] && !b->edhoc.enabled && !a->cfg->bootstrap_psk_key_len && !b->dtls_ca)
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s: account %s has no \"oscore\" context or \"psk_key\", and "
+                            "neither --edhoc nor --listen-dtls with --ca is on", config, a->cfg->endpoint);
         if (a->cfg->oscore[0]) { /* else it keys itself with EDHOC */
             int rc = cli_security_add(&b->n.sec, a->cfg->oscore, b->n.sub);
             if (rc != CLI_EXIT_OK)
@@ -504,9 +541,10 @@ static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
             if (rc != CLI_EXIT_OK)
                 return rc;
             a->ctx = cc;
-        } else if (!b->edhoc.enabled) {
-            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "account %s in Redis has no \"oscore\" context and --edhoc "
-                                                       "is not on", a->cfg->endpoint);
+        } else if (!b->edhoc.enabled && !a->cfg->bootstrap_psk_key_len && !b->dtls_ca) {
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "account %s in Redis has no \"oscore\" context or \"psk_key\", "
+                                                       "and neither --edhoc nor --listen-dtls with --ca is on",
+                            a->cfg->endpoint);
         }
         snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->cfg->endpoint);
         if (a->cfg->server_oscore[0] && get_context(b, r, name, &a->server) != CLI_EXIT_OK)
@@ -536,19 +574,50 @@ static int share_accounts(bs_t *b, const char *config, const char *url)
     return rc;
 }
 
+/* --listen-dtls: the accounts' PSKs (identity: the endpoint name) and the
+ * --cert/--key/--ca of Certificate mode. */
+static int listen_dtls(bs_t *b, cs_dtls_config_t *dtls, const char *host, const char *port)
+{
+    char err[256];
+    for (size_t i = 0; i < b->cfg.n; i++) {
+        const cs_bs_account_t *a = &b->cfg.acc[i];
+        cs_dtls_psk_t *psk = &dtls->psks[dtls->n_psks];
+        if (!a->bootstrap_psk_key_len)
+            continue;
+        if (dtls->n_psks == CS_DTLS_MAX_PSKS)
+            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "at most %d accounts with a psk_key", CS_DTLS_MAX_PSKS);
+        snprintf(psk->identity, sizeof psk->identity, "%s", a->endpoint);
+        memcpy(psk->key, a->bootstrap_psk_key, a->bootstrap_psk_key_len);
+        psk->key_len = a->bootstrap_psk_key_len;
+        dtls->n_psks++;
+    }
+    if (!dtls->n_psks && !dtls->ca_file)
+        return cli_fail(b->n.sub, CLI_EXIT_USAGE, "--listen-dtls needs accounts with a \"psk_key\", or --cert, --key "
+                                                  "and --ca for clients with certificates");
+    if (cs_dtls_listen(&b->n.udp, host, port, dtls, err, sizeof err) != CS_NET_OK)
+        return cli_fail(b->n.sub, CLI_EXIT_NETWORK, "cannot serve DTLS: %s", err);
+    return CLI_EXIT_OK;
+}
+
 int lwm2m_bootstrap_main(int argc, char **argv)
 {
     static bs_t b;
     memset(&b, 0, sizeof b);
     b.n.sub = "lwm2m bootstrap";
     const char *listen_host = "::", *listen_port = "5683", *config = NULL, *store = NULL;
-    const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS];
+    const char *edhoc_key = NULL, *edhoc_trust[CLI_MAX_PEERS], *dtls_host = NULL, *dtls_port = NULL;
     int n_trust = 0;
+    static cs_dtls_config_t dtls;
+    memset(&dtls, 0, sizeof dtls);
     static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                              {"config", required_argument, NULL, 'c'},
                                              {"edhoc", required_argument, NULL, 'E'},
                                              {"edhoc-trust", required_argument, NULL, 'T'},
                                              {"store", required_argument, NULL, 'S'},
+                                             {"listen-dtls", required_argument, NULL, 'D'},
+                                             {"cert", required_argument, NULL, 'C'},
+                                             {"key", required_argument, NULL, 'K'},
+                                             {"ca", required_argument, NULL, 'A'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -561,6 +630,13 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                 return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--listen expects HOST:PORT");
             break;
         case 'c': config = optarg; break;
+        case 'D':
+            if (cli_parse_listen(optarg, &dtls_host, &dtls_port) != 0)
+                return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--listen-dtls expects HOST:PORT, e.g. [::]:5784");
+            break;
+        case 'C': dtls.cert_file = optarg; break;
+        case 'K': dtls.key_file = optarg; break;
+        case 'A': dtls.ca_file = optarg; break;
         case 'S':
             if (strncmp(optarg, "redis://", 8) != 0)
                 return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--store expects redis://HOST[:PORT][/DB]");
@@ -579,10 +655,14 @@ int lwm2m_bootstrap_main(int argc, char **argv)
                     "usage: coreseal lwm2m bootstrap (--config FILE | --store redis://...) [--listen HOST:PORT]\n"
                     "                                [--edhoc KEYFILE --edhoc-trust CRED...]\n"
                     "                                [--store redis://HOST[:PORT][/DB]] [-v]\n"
+                    "                                [--listen-dtls HOST:PORT [--cert FILE --key FILE --ca FILE]]\n"
                     "A LwM2M Bootstrap-Server: to each client of FILE asking over its OSCORE\n"
                     "context (POST /bs?ep=NAME), it writes the LwM2M server account and\n"
                     "that server's OSCORE context (/21, /0 with resource 17, /1), then\n"
-                    "Bootstrap-Finish. With --edhoc, a client holding a trusted credential runs\n"
+                    "Bootstrap-Finish. --listen-dtls also takes clients over DTLS: those whose\n"
+                    "account has a \"psk_key\" (PSK identity = endpoint name) and, with --cert,\n"
+                    "--key and --ca, those with a certificate from --ca whose CN is an\n"
+                    "account's endpoint name. With --edhoc, a client holding a trusted credential runs\n"
                     "EDHOC first and the account its credential's subject names is bootstrapped\n"
                     "over the context EDHOC gives. FILE: see docs/lwm2m.md. With --store, several\n"
                     "Bootstrap-Servers share the accounts (the one given --config FILE puts them\n"
@@ -596,6 +676,11 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     if (!config && !store)
         return cli_fail(b.n.sub, CLI_EXIT_USAGE, "--config FILE is required (accounts; see docs/lwm2m.md), or "
                                                  "--store redis://... holding them");
+    if ((dtls.cert_file || dtls.key_file || dtls.ca_file) &&
+        (!dtls.cert_file || !dtls.key_file || !dtls.ca_file || !dtls_port))
+        return cli_fail(b.n.sub, CLI_EXIT_USAGE, "Certificate mode takes --cert FILE, --key FILE and --ca FILE (the "
+                                                 "CA of the clients' certificates, PEM) with --listen-dtls");
+    b.dtls_ca = dtls.ca_file != NULL;
     int rc = cli_security_init(&b.n.sec, b.n.sub);
     b.edhoc.method = b.edhoc.suite = -1;
     if (rc == CLI_EXIT_OK && edhoc_key) {
@@ -612,13 +697,19 @@ int lwm2m_bootstrap_main(int argc, char **argv)
         rc = load_accounts(&b, config);
     if (rc == CLI_EXIT_OK && store)
         rc = share_accounts(&b, config, store);
-    if (rc != CLI_EXIT_OK || (rc = node_open(&b.n, listen_host, listen_port, true)) != CLI_EXIT_OK) {
+    if (rc == CLI_EXIT_OK)
+        rc = node_open(&b.n, listen_host, listen_port, true);
+    if (rc == CLI_EXIT_OK && dtls_port)
+        rc = listen_dtls(&b, &dtls, dtls_host, dtls_port);
+    cs_wipe(&dtls, sizeof dtls); /* the DTLS layer keeps its own copy */
+    if (rc != CLI_EXIT_OK) {
         node_close(&b.n);
         return rc;
     }
     cli_catch_signals();
-    fprintf(stderr, "coreseal lwm2m bootstrap: listening on %s:%s, %zu accounts\n", listen_host, listen_port,
-            b.cfg.n);
+    fprintf(stderr, "coreseal lwm2m bootstrap: listening on %s:%s%s%s%s%s, %zu accounts\n", listen_host, listen_port,
+            dtls_port ? ", DTLS on " : "", dtls_port ? (dtls_host ? dtls_host : "*") : "", dtls_port ? ":" : "",
+            dtls_port ? dtls_port : "", b.cfg.n);
     while (!cli_stopping) {
         node_flush(&b.n);
         if (cs_udp_receive(&b.n.udp, 100) != CS_NET_OK)
@@ -634,7 +725,9 @@ int lwm2m_bootstrap_main(int argc, char **argv)
             }
             for (size_t k = 0; k < b.cfg.n; k++) {
                 account_t *a = &b.acc[k];
-                if (a->step != IDLE && ev.token_len == 8 && !memcmp(ev.token, a->token, 8)) {
+                /* a plain session's answers come in its DTLS session only */
+                if (a->step != IDLE && ev.token_len == 8 && !memcmp(ev.token, a->token, 8) &&
+                    (a->oscore || ev.peer == a->peer)) {
                     if (ev.type == COAP_EV_RESPONSE)
                         step_done(&b, a, &ev);
                     else if (ev.type == COAP_EV_TIMEOUT)

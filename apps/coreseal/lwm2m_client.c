@@ -217,6 +217,17 @@ static int factory_certificates(client_t *c, const cert_files_t *certs)
     return rc;
 }
 
+/* /0/0's Security Mode and DTLS credentials: PSK, Certificate or none. */
+static int factory_security(client_t *c, const cs_dtls_psk_t *psk, const cert_files_t *certs)
+{
+    put(c, 0, 0, 2, INT(psk ? LWM2M_SEC_PSK : certs ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC));
+    if (psk) { /* DTLS PSK: identity (/0/0/3) and key (/0/0/5) */
+        put(c, 0, 0, 3, bytes((const uint8_t *)psk->identity, strlen(psk->identity)));
+        put(c, 0, 0, 5, bytes(psk->key, psk->key_len));
+    }
+    return certs ? factory_certificates(c, certs) : CLI_EXIT_OK;
+}
+
 /* Factory configuration: a server account (/0/0 + /1/0) whose OSCORE
  * context comes from a file, or a bootstrap account (/0/0 + /21/0). */
 static int factory_server(client_t *c, const char *uri, uint32_t lifetime, const cs_dtls_psk_t *psk,
@@ -224,12 +235,7 @@ static int factory_server(client_t *c, const char *uri, uint32_t lifetime, const
 {
     put(c, 0, 0, 0, text(uri));
     put(c, 0, 0, 1, BOOL(false));
-    put(c, 0, 0, 2, INT(psk ? LWM2M_SEC_PSK : certs ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC));
-    if (psk) { /* DTLS PSK: identity (/0/0/3) and key (/0/0/5) */
-        put(c, 0, 0, 3, bytes((const uint8_t *)psk->identity, strlen(psk->identity)));
-        put(c, 0, 0, 5, bytes(psk->key, psk->key_len));
-    }
-    int rc = certs ? factory_certificates(c, certs) : CLI_EXIT_OK;
+    int rc = factory_security(c, psk, certs);
     put(c, 0, 0, 10, INT(1));
     put(c, 1, 0, 0, INT(1));
     put(c, 1, 0, 1, INT(lifetime));
@@ -238,13 +244,14 @@ static int factory_server(client_t *c, const char *uri, uint32_t lifetime, const
     return rc;
 }
 
-static void factory_bootstrap(client_t *c, const char *uri, const cs_context_file_t *f)
+static int factory_bootstrap(client_t *c, const char *uri, const cs_context_file_t *f, const cs_dtls_psk_t *psk,
+                             const cert_files_t *certs)
 {
     put(c, 0, 0, 0, text(uri));
     put(c, 0, 0, 1, BOOL(true));
-    put(c, 0, 0, 2, INT(3));
+    int rc = factory_security(c, psk, certs);
     if (!f)
-        return; /* keyed by EDHOC, not by a /21 instance */
+        return rc; /* keyed by EDHOC or DTLS, not by a /21 instance */
     put(c, 0, 0, 17, (lwm2m_value_t){.type = LWM2M_TYPE_OBJLNK, .v.lnk = {21, 0}});
     put(c, 21, 0, 0, bytes(f->master_secret, f->master_secret_len));
     put(c, 21, 0, 1, bytes(f->sender_id, f->sender_id_len));
@@ -255,6 +262,7 @@ static void factory_bootstrap(client_t *c, const char *uri, const cs_context_fil
         put(c, 21, 0, 5, bytes(f->master_salt, f->master_salt_len));
     if (f->has_id_context)
         put(c, 21, 0, 6, bytes(f->id_context, f->id_context_len));
+    return rc;
 }
 
 /* ---------------------------------------------------------------- state directory */
@@ -437,6 +445,59 @@ static bool context_state_file(client_t *c, const oscore_params_t *p, char *file
     return ok;
 }
 
+/* A DTLS session with the account's server (or Bootstrap-Server), with
+ * the account's credentials: PSK (/0/x/3 and 5) or Certificate (/0/x/3,
+ * 4, 5 and 15, DER). */
+static int connect_dtls(client_t *c, const lwm2m_account_view_t *acc, const char *host, const char *port)
+{
+    cs_dtls_config_t *dtls = &c->dtls;
+    char err[256];
+    memset(dtls, 0, sizeof *dtls);
+    if (acc->security_mode == LWM2M_SEC_CERT) { /* DER, read by the connect that opens DTLS */
+        dtls->cert_der = acc->identity, dtls->cert_der_len = acc->identity_len;
+        dtls->key_der = acc->secret_key, dtls->key_der_len = acc->secret_key_len;
+        dtls->peer_der = acc->server_public_key, dtls->peer_der_len = acc->server_public_key_len;
+        dtls->peer_usage = acc->cert_usage;
+    } else if (acc->security_mode != LWM2M_SEC_PSK || acc->identity_len >= sizeof dtls->psks[0].identity ||
+               acc->secret_key_len > sizeof dtls->psks[0].key) {
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG,
+                        "account /0/%u: this client reaches a coaps:// server in PSK mode (/0/x/2 = 0) with an "
+                        "identity (/0/x/3) and a key (/0/x/5) of at most 64 bytes, or in Certificate mode (2)",
+                        acc->security_inst);
+    } else {
+        dtls->n_psks = 1;
+        memcpy(dtls->psks[0].identity, acc->identity, acc->identity_len);
+        memcpy(dtls->psks[0].key, acc->secret_key, acc->secret_key_len);
+        dtls->psks[0].key_len = acc->secret_key_len;
+    }
+    snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
+    snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
+    if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+        return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    return CLI_EXIT_OK;
+}
+
+/* The Bootstrap-Request to the factory's Bootstrap-Server account: in its
+ * DTLS session for a coaps:// one, protected with ctx (/21) or the context
+ * EDHOC gives, or both. */
+static int start_bootstrap(client_t *c, oscore_ctx_t *ctx)
+{
+    lwm2m_account_view_t acc;
+    char host[128], port[8];
+    int rc = CLI_EXIT_OK;
+    c->phase = BOOTSTRAPPING;
+    c->peer = 0; /* the address node_open resolved */
+    c->oscore = ctx;
+    if (lwm2m_bootstrap_account(&c->st, &acc) == LWM2M_OK && acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8) &&
+        node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
+        rc = connect_dtls(c, &acc, host, port);
+    if (rc == CLI_EXIT_OK && c->edhoc.enabled) /* keys for the bootstrap server first */
+        rc = edhoc_context(c);
+    if (rc == CLI_EXIT_OK && !send_bootstrap_request(c))
+        rc = cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
+    return rc;
+}
+
 /* The server account bootstrap (or the factory) left: its address, its
  * OSCORE context when /21 holds one (or, with --edhoc, the one EDHOC
  * gives), then Register. */
@@ -452,30 +513,10 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
                         acc.security_inst);
     c->tcp = acc.uri_len > 11 && !memcmp(acc.uri, "coap+tcp://", 11);
     c->ssid = acc.ssid;
-    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) { /* DTLS, with the account's credentials */
-        cs_dtls_config_t *dtls = &c->dtls;
-        memset(dtls, 0, sizeof *dtls);
-        if (acc.security_mode == LWM2M_SEC_CERT) { /* DER, read by the first connect */
-            dtls->cert_der = acc.identity, dtls->cert_der_len = acc.identity_len;
-            dtls->key_der = acc.secret_key, dtls->key_der_len = acc.secret_key_len;
-            dtls->peer_der = acc.server_public_key, dtls->peer_der_len = acc.server_public_key_len;
-            dtls->peer_usage = acc.cert_usage;
-        } else if (acc.security_mode != LWM2M_SEC_PSK || acc.identity_len >= sizeof dtls->psks[0].identity ||
-                   acc.secret_key_len > sizeof dtls->psks[0].key) {
-            return cli_fail(c->n.sub, CLI_EXIT_CONFIG,
-                            "server account /0/%u: this client reaches a coaps:// server in PSK mode (/0/x/2 = 0) "
-                            "with an identity (/0/x/3) and a key (/0/x/5) of at most 64 bytes, or in Certificate "
-                            "mode (2)", acc.security_inst);
-        } else {
-            dtls->n_psks = 1;
-            memcpy(dtls->psks[0].identity, acc.identity, acc.identity_len);
-            memcpy(dtls->psks[0].key, acc.secret_key, acc.secret_key_len);
-            dtls->psks[0].key_len = acc.secret_key_len;
-        }
-        snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
-        snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
-        if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
-            return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
+    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) {
+        int rc = connect_dtls(c, &acc, host, port);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     } else if (c->tcp) { /* RFC 8323; LwM2M 1.2's TCP binding */
         if (cs_tcp_connect(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
             return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
@@ -520,6 +561,7 @@ static int bootstrapped(client_t *c)
     fflush(stdout);
     if (!save_objects(c))
         return cli_fail(c->n.sub, CLI_EXIT_STORAGE, "cannot save the configuration in %s", c->state_dir);
+    cs_dtls_end(&c->n.udp); /* the Bootstrap-Server's session and credentials, if any */
     return start_registration(c, NULL); /* the bootstrap context is not the server's */
 }
 
@@ -930,8 +972,9 @@ static int usage(int c)
             "against --ca (its CA: Certificate Usage 2) or --server-cert (its own certificate,\n"
             "pinned: usage 3); with OSCORE inside DTLS if --oscore is given too;\n"
             "a coap+tcp:// server over TCP (RFC 8323, binding T).\n"
-            "--bootstrap: ask that Bootstrap-Server (over the --oscore context) for the\n"
-            "server account and its OSCORE context (/0, /1, /21), then register;\n"
+            "--bootstrap: ask that Bootstrap-Server (over the --oscore context, or over DTLS\n"
+            "for a coaps:// one with --psk or --cert as above) for the server account and\n"
+            "its credentials (/0, /1, /21), then register;\n"
             "--bootstrap-pack: ask for it all in one answer (GET /bspack, LwM2M 1.2).\n"
             "--edhoc: run EDHOC with the server (whose credential is CRED) and register over\n"
             "the OSCORE context it gives, or with --bootstrap, with the Bootstrap-Server and\n"
@@ -1037,13 +1080,14 @@ int lwm2m_client_main(int argc, char **argv)
     if (has_cert && (has_psk || !certs.cert || !certs.key || !certs.server))
         return cli_fail(c.n.sub, CLI_EXIT_USAGE, "Certificate mode takes --cert FILE, --key FILE and one of --ca FILE "
                                                  "and --server-cert FILE (PEM), and no --psk");
-    if ((has_psk || has_cert) != (server && !strncmp(server, "coaps://", 8)))
+    bool coaps = !strncmp(first, "coaps://", 8);
+    if ((has_psk || has_cert) != coaps)
         return cli_fail(c.n.sub, CLI_EXIT_USAGE,
-                        "--psk IDENTITY:KEY or --cert/--key go with --server coaps://HOST:PORT (DTLS), and DTLS "
-                        "needs one of them");
-    if (bootstrap && !oscore && !edhoc_key)
-        return cli_fail(c.n.sub, CLI_EXIT_USAGE,
-                        "--bootstrap needs the --oscore context shared with the Bootstrap-Server, or --edhoc");
+                        "--psk IDENTITY:KEY or --cert/--key go with a coaps://HOST:PORT --server or --bootstrap "
+                        "(DTLS), and DTLS needs one of them");
+    if (bootstrap && !oscore && !edhoc_key && !coaps)
+        return cli_fail(c.n.sub, CLI_EXIT_USAGE, "--bootstrap needs the --oscore context shared with the "
+                                                 "Bootstrap-Server, --edhoc, or a coaps:// Bootstrap-Server (DTLS)");
     c.temperature = 21.0;
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0], c.blob, sizeof c.blob);
     lwm2m_attr_table_init(&c.attrs, c.attr_entries, 32);
@@ -1065,7 +1109,8 @@ int lwm2m_client_main(int argc, char **argv)
         c.n.udp.log = c.n.verbose ? stderr : NULL;
         c.bootstrapping = bootstrap != NULL;
         if (bootstrap)
-            factory_bootstrap(&c, bootstrap, oscore ? &c.n.sec.ctx[0].file : NULL);
+            rc = factory_bootstrap(&c, bootstrap, oscore ? &c.n.sec.ctx[0].file : NULL, has_psk ? &psk : NULL,
+                                   has_cert ? &certs : NULL);
         else
             rc = factory_server(&c, server, (uint32_t)lifetime, has_psk ? &psk : NULL, has_cert ? &certs : NULL);
         cli_catch_signals();
@@ -1073,14 +1118,8 @@ int lwm2m_client_main(int argc, char **argv)
         if (bootstrap && load_objects(&c) && lwm2m_server_account(&c.st, 0, &acc) == LWM2M_OK) {
             printf("client: configuration from %s/objects.cbor: no bootstrap needed\n", c.state_dir);
             rc = start_registration(&c, NULL);
-        } else if (bootstrap) {
-            c.phase = BOOTSTRAPPING;
-            c.peer = 0;
-            c.oscore = file_ctx;
-            if (c.edhoc.enabled) /* keys for the bootstrap server first */
-                rc = edhoc_context(&c);
-            if (rc == CLI_EXIT_OK && !send_bootstrap_request(&c))
-                rc = cli_fail(c.n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
+        } else if (bootstrap && rc == CLI_EXIT_OK) {
+            rc = start_bootstrap(&c, file_ctx);
         } else if (rc == CLI_EXIT_OK) {
             rc = start_registration(&c, file_ctx);
         }

@@ -176,7 +176,8 @@ CS_MUST_CHECK cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const c
                                           const cs_dtls_config_t *cfg, char *err, size_t err_len);
 /* Handle of a DTLS session with host:port: the established one, or a new
  * handshake (from the DTLS socket, bound to an ephemeral port unless
- * cs_dtls_listen made one). The configuration of the first call stays. */
+ * cs_dtls_listen made one). The configuration of the first call stays
+ * until cs_dtls_end. */
 CS_MUST_CHECK cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port,
                                            const cs_dtls_config_t *cfg, coap_peer_t *peer, char *err,
                                            size_t err_len);
@@ -184,8 +185,13 @@ CS_MUST_CHECK cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const 
  * cs_dtls_connect to a server that went silent (it restarted and forgot
  * the session, which DTLS has no way to say). */
 void cs_dtls_close(cs_udp_t *u, coap_peer_t peer);
+/* Ends every DTLS session (close_notify) and closes the DTLS socket; the
+ * next cs_dtls_connect starts afresh with its configuration (a LwM2M client
+ * done with its Bootstrap-Server's credentials). */
+void cs_dtls_end(cs_udp_t *u);
 /* Who the peer authenticated as: its PSK identity, or the CN of its
- * certificate; false for a peer without a DTLS session. */
+ * certificate; false for a peer without a DTLS session, or a name longer
+ * than cap - 1 or holding a NUL (never cut short into another). */
 bool cs_dtls_peer_name(const cs_udp_t *u, coap_peer_t peer, char *out, size_t cap);
 static inline bool cs_net_peer_is_dtls(coap_peer_t peer)
 {

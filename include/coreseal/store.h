@@ -85,6 +85,10 @@ bool cs_context_file_from_params(cs_context_file_t *f, const oscore_params_t *p)
 typedef struct {
     char endpoint[CS_BS_NAME_MAX];
     char oscore[CS_STORE_PATH_MAX];
+    /* the client's DTLS PSK with the Bootstrap-Server (its identity being
+     * the endpoint name), 0 without */
+    uint8_t bootstrap_psk_key[64];
+    size_t bootstrap_psk_key_len;
     char server_uri[CS_BS_URI_MAX];
     uint16_t ssid;
     uint32_t lifetime;

@@ -366,7 +366,7 @@ static cs_net_err_t dtls_open(cs_udp_t *u, const char *host, const char *port, b
     u->dtls->cfg = *cfg;
     cs_net_err_t e = dtls_setup(u, host, port, server, err, err_len);
     if (e != CS_NET_OK)
-        cs_dtls_free(u);
+        cs_dtls_end(u);
     return e;
 }
 
@@ -403,10 +403,19 @@ bool cs_dtls_peer_name(const cs_udp_t *u, coap_peer_t peer, char *out, size_t ca
         return false;
     const char *id = SSL_get_psk_identity(s->ssl);
     X509 *cert = SSL_get0_peer_certificate(s->ssl);
-    if (id)
-        snprintf(out, cap, "%s", id);
-    else if (!cert || X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)cap) < 0)
+    const ASN1_STRING *cn = NULL;
+    if (!id && cert) { /* the subject's (first) CN */
+        const X509_NAME *subject = X509_get_subject_name(cert);
+        int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+        cn = at < 0 ? NULL : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+    }
+    const char *name = id ? id : cn ? (const char *)ASN1_STRING_get0_data(cn) : NULL;
+    size_t n = id ? strlen(id) : cn ? (size_t)ASN1_STRING_length(cn) : 0;
+    /* a name cut short, or with a NUL inside, could pass for another */
+    if (!name || n >= cap || memchr(name, 0, n))
         return false;
+    memcpy(out, name, n);
+    out[n] = 0;
     return true;
 }
 
@@ -724,7 +733,7 @@ void cs_dtls_close(cs_udp_t *u, coap_peer_t peer)
         session_free(u, i, "closed here");
 }
 
-void cs_dtls_free(cs_udp_t *u)
+void cs_dtls_end(cs_udp_t *u)
 {
     struct cs_dtls *d = u->dtls;
     if (!d)

@@ -59,7 +59,6 @@ size_t cs_ws_frame_header(uint8_t out[CS_WS_HEADER_MAX], uint8_t opcode, size_t 
 int cs_ws_frame_parse(const uint8_t *buf, size_t avail, size_t max_payload, cs_ws_frame_t *f);
 void cs_ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4]);
 
-void cs_dtls_free(cs_udp_t *u);
 /* Reads the DTLS socket: handshakes advance, plaintext joins u->in. */
 void cs_dtls_on_ready(cs_udp_t *u);
 /* Retransmits handshake flights that are due; returns the ms until the

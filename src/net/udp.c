@@ -107,7 +107,7 @@ void cs_udp_close(cs_udp_t *u)
     if (!u)
         return;
     cs_tcp_free(u);
-    cs_dtls_free(u);
+    cs_dtls_end(u);
     if (u->fd >= 0)
         close(u->fd);
     if (u->epfd >= 0)

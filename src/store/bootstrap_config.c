@@ -56,6 +56,15 @@ static cs_store_err_t get_uint(json_t *obj, const char *key, json_int_t min, jso
     return CS_STORE_OK;
 }
 
+/* "psk_key": absent, or 1..cap bytes in hex. */
+static bool get_key(json_t *obj, uint8_t *out, size_t cap, size_t *len)
+{
+    json_t *key = json_object_get(obj, "psk_key");
+    *len = 0;
+    return !key || (json_is_string(key) &&
+                    cs_hex_decode(json_string_value(key), json_string_length(key), out, cap, len) && *len);
+}
+
 /* An integer member of an access_control entry within min..max. */
 static bool aco_int(json_t *o, const char *key, json_int_t min, json_int_t max, uint16_t *out)
 {
@@ -128,11 +137,10 @@ static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, c
         return e;
     if (ssid == 0)
         return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: server.ssid is required", i);
-    json_t *key = json_object_get(srv, "psk_key");
-    if (key && (!json_is_string(key) || !cs_hex_decode(json_string_value(key), json_string_length(key), acc->psk_key,
-                                                         sizeof acc->psk_key, &acc->psk_key_len) ||
-                !acc->psk_key_len))
+    if (!get_key(srv, acc->psk_key, sizeof acc->psk_key, &acc->psk_key_len))
         return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.psk_key must be 1..64 bytes in hex", i);
+    if (!get_key(a, acc->bootstrap_psk_key, sizeof acc->bootstrap_psk_key, &acc->bootstrap_psk_key_len))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: psk_key must be 1..64 bytes in hex", i);
     json_int_t usage;
     if ((e = get_str(srv, "certificate", false, true, base_dir, acc->certificate, sizeof acc->certificate, i, err,
                      err_len)) ||

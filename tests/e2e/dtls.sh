@@ -287,11 +287,16 @@ J
 cat > bsx.json <<J
 {"accounts":[{"endpoint":"client","oscore":"bs-client.json",
   "server":{"uri":"coaps://127.0.0.1:$LD","ssid":103,"lifetime":60,"certificate":"client.pem",
-            "private_key":"client.key","server_certificate":"ca.pem","certificate_usage":2}}]}
+            "private_key":"client.key","server_certificate":"ca.pem","certificate_usage":2}},
+ {"endpoint":"dev02","psk_key":"$(printf bs-key-two | od -An -tx1 | tr -d ' \n')",
+  "server":{"uri":"coaps://127.0.0.1:$LD","ssid":102,"lifetime":60,
+            "psk_identity":"dev02","psk_key":"$(printf key-two | od -An -tx1 | tr -d ' \n')"}}]}
 J
-LBX=$((PORT + 23))
-"$B" lwm2m bootstrap --listen 127.0.0.1:$LBX --config bsx.json > lbx.log 2>&1 &
+LBX=$((PORT + 23)) LBXD=$((PORT + 24))
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LBX --config bsx.json --listen-dtls 127.0.0.1:$LBXD \
+    --cert server.pem --key server.key --ca ca.pem > lbx.log 2>&1 &
 LBS=$!
+wait_for lbx.log "DTLS on"
 lwm2m_server
 mkdir -p cst
 "$B" lwm2m client --ep client --bootstrap coap://127.0.0.1:$LBX --oscore client-bs.json --state cst --duration 1 \
@@ -309,6 +314,33 @@ check "LwM2M: the certificates kept in the state directory serve the next start 
 rc=$?
 check "LwM2M: a Certificate account in one Bootstrap-Pack (exit $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q 'Bootstrap-Pack sent' lbx.log && grep -q 'registered as client' lbx3.log"
+
+# --- DTLS toward the Bootstrap-Server: PSK (the account's psk_key) or a certificate from its --ca
+"$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two --duration 1 > lbd1.log 2>&1
+rc=$?
+check "LwM2M: bootstrap over DTLS PSK, then Register over DTLS PSK with the server's key (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'dev02: Bootstrap-Request over DTLS' lbx.log && grep -q 'dev02: finished' lbx.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m.log"
+"$B" lwm2m client --ep client --bootstrap coaps://127.0.0.1:$LBXD --cert client.pem --key client.key \
+    --server-cert server.pem --duration 1 > lbd2.log 2>&1
+rc=$?
+check "LwM2M: bootstrap over DTLS with the client's certificate, then Register in Certificate mode (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'client: Bootstrap-Request over DTLS' lbx.log && grep -q 'registered as client' lbd2.log"
+"$B" lwm2m client --ep client --bootstrap coaps://127.0.0.1:$LBXD --cert client.pem --key client.key \
+    --server-cert server.pem --oscore client-bs.json --duration 1 > lbd6.log 2>&1
+rc=$?
+check "LwM2M: bootstrap over OSCORE inside DTLS (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'client: Bootstrap-Request over OSCORE over DTLS' lbx.log && grep -q 'registered as client' lbd6.log"
+"$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:not-the-key --duration 1 \
+    --ack-timeout 200 > lbd3.log 2>&1
+rc=$?
+check "LwM2M: a wrong bootstrap PSK gets no session (exit $rc)" \
+    bash -c "[ $rc -ne 0 ] && [ \$(grep -c 'dev02: Bootstrap-Request' lbx.log) -eq 1 ]"
+"$B" lwm2m client --ep client --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two --duration 1 > lbd4.log 2>&1
+rc=$?
+check "LwM2M: a DTLS identity asking for another endpoint's account is refused with 4.00 (exit $rc)" \
+    bash -c "[ $rc -eq 5 ] && grep -q '4.00' lbd4.log && grep -q 'refused ep=client over the DTLS session of dev02' lbx.log"
+"$B" post "coap://127.0.0.1:$LBX/bs?ep=dev02" > lbd5.log 2>&1
+check "LwM2M: a Bootstrap-Request with neither OSCORE nor DTLS is refused with 4.01" grep -q '4.01' lbd5.log
 kill -TERM $LWS $LBS; wait $LWS $LBS 2>/dev/null
 
 # --- libcoap's DTLS client and server (independent implementations)

@@ -197,7 +197,7 @@ static void test_bootstrap_config(void **state)
                      "\"psk_identity\":\"dev7\",\"psk_key\":\"00112233\"},"
                      "\"access_control\":[{\"object\":3303,\"instance\":0,\"owner\":107,"
                      "\"acl\":{\"107\":3,\"0\":1}}]},"
-                     "{\"endpoint\":\"dev8\",\"server\":{\"uri\":\"coaps://h:5684\",\"ssid\":108,"
+                     "{\"endpoint\":\"dev8\",\"psk_key\":\"a0a1\",\"server\":{\"uri\":\"coaps://h:5684\",\"ssid\":108,"
                      "\"certificate\":\"dev8.pem\",\"private_key\":\"dev8.key\",\"server_certificate\":\"/etc/ca.pem\","
                      "\"certificate_usage\":2}}]}";
     assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
@@ -206,6 +206,9 @@ static void test_bootstrap_config(void **state)
     assert_string_equal(cfg.acc[4].private_key, "/cfg/dev8.key");
     assert_string_equal(cfg.acc[4].server_certificate, "/etc/ca.pem");
     assert_int_equal(cfg.acc[4].certificate_usage, 2);
+    assert_int_equal(cfg.acc[4].bootstrap_psk_key_len, 2); /* DTLS with the Bootstrap-Server */
+    assert_memory_equal(cfg.acc[4].bootstrap_psk_key, "\xa0\xa1", 2);
+    assert_int_equal(cfg.acc[3].bootstrap_psk_key_len, 0);
     assert_int_equal(cfg.acc[3].certificate_usage, 3);
     assert_string_equal(cfg.acc[3].certificate, "");
     assert_string_equal(cfg.acc[2].oscore, ""); /* keyed by EDHOC */
@@ -262,6 +265,8 @@ static void test_bootstrap_config(void **state)
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1,"
          "\"certificate\":\"c.pem\",\"private_key\":\"k\",\"server_certificate\":\"s.pem\",\"certificate_usage\":4}}]}",
          CS_STORE_ERR_VALUE, "server.certificate_usage must be an integer 0..3"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"psk_key\":\"\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1}}]}",
+         CS_STORE_ERR_VALUE, "accounts[0]: psk_key must be 1..64 bytes in hex"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\"}]}", CS_STORE_ERR_MISSING,
          "accounts[0]: server must be an object"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1},"
