@@ -2,7 +2,8 @@
  * message_1 at a responder (then message_2 is prepared if it was accepted,
  * so key checks run too), message_2 or an error message at an initiator
  * that sent message_1, message_3 at a responder that sent message_2, and
- * message_4 at an initiator that completed. Keys are fixed (RFC 9529 trace
+ * message_4 at an initiator that completed; 0xff: an X.509 ID_CRED_x
+ * (x5chain, x5t). Keys are fixed (RFC 9529 trace
  * 3) so the fuzzer explores parsing, not key generation. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +53,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t sel = data[0];
     data++;
     size--;
+    if (sel == 0xff) { /* an X.509 ID_CRED_x: x5chain (against an anchor) or x5t */
+        uint8_t pub[CS_EC_MAX_PUB];
+        int32_t crv;
+        char cn[32];
+        edhoc_cred_t cred;
+        const uint8_t *anchor = pub_r; /* not a certificate: nothing verifies */
+        size_t anchor_len = sizeof pub_r;
+        const edhoc_anchors_t anchors = {&anchor, &anchor_len, 1};
+        if (edhoc_x5chain_credential(&crypto, data, size, &anchors, &crv, pub, cn, sizeof cn, &cred) == EDHOC_OK)
+            abort(); /* no chain can verify up to that */
+        (void)edhoc_x5t_names(&crypto, data, size, pub_i, sizeof pub_i);
+        return 0;
+    }
     static edhoc_session_t si, sr;
     static uint8_t scr_i[1024], scr_r[1024], m[1024];
     size_t n, l1, l2;

@@ -85,9 +85,10 @@ int cli_security_add_derived(cli_security_t *sec, const oscore_params_t *params,
 /* LwM2M servers: the next request on c must prove freshness with Echo
  * when c is volatile or its state file is new (first use). */
 void cli_security_require_echo_on_first_use(cli_context_t *c);
-/* Adds a volatile context from EDHOC for `owner` (the peer's ID_CRED):
- * it replaces that owner's earlier context, or, when the table is full,
- * the oldest EDHOC context. *out receives it. */
+/* Adds a volatile context from EDHOC for `owner` (the peer's ID_CRED; a
+ * long one, a certificate, by its SHA-256): it replaces that owner's
+ * earlier context, or, when the table is full, the oldest EDHOC context.
+ * *out receives it. */
 int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,
                             size_t owner_len, const char *sub, cli_context_t **out);
 /* A cli_cid_taken_fn over sec (a cli_security_t): true if a context here
@@ -149,18 +150,30 @@ void cli_print_msg(FILE *out, char dir, const coap_msg_t *m, const char *note, i
 
 /* EDHOC keys for --edhoc on get and serve (apps/coreseal/edhoc.c). */
 #define CLI_MAX_PEERS 16
+#define CLI_MAX_ANCHORS 4
 typedef struct {
     bool enabled;
     cs_edhoc_key_t own;
     cs_edhoc_key_t peers[CLI_MAX_PEERS];
     int n_peers;
+    /* CA (or pinned) certificates, DER, that verify x5chain credentials */
+    uint8_t anchor[CLI_MAX_ANCHORS][CS_EDHOC_CRED_MAX];
+    size_t anchor_len[CLI_MAX_ANCHORS];
+    int n_anchors;
+    cs_edhoc_key_t verified; /* the last peer a CA vouched for */
     int method; /* -1: from the key types */
     int suite;  /* -1: from the curves */
 } cli_edhoc_t;
 
 int cli_edhoc_load_own(cli_edhoc_t *e, const char *path, const char *sub);
+/* --edhoc-trust FILE: a peer's credential file, or a PEM certificate (a
+ * CA, or a peer's own) that x5chain credentials are verified against. */
 int cli_edhoc_add_peer(cli_edhoc_t *e, const char *path, const char *sub);
-const cs_edhoc_key_t *cli_edhoc_find_peer(const cli_edhoc_t *e, const uint8_t *id_cred, size_t len);
+/* The trusted peer ID_CRED_x names: a credential file's (by its ID_CRED,
+ * or its certificate by x5t or x5chain), or a certificate sent by value
+ * that a trusted CA issued (kept in e->verified until the next call). */
+const cs_edhoc_key_t *cli_edhoc_find_peer(cli_edhoc_t *e, const cs_crypto_t *c, const uint8_t *id_cred,
+                                          size_t len);
 edhoc_cred_t cli_edhoc_cred(const cs_edhoc_key_t *k);
 /* Method and suite for a handshake with `peer` (NULL: any trusted). */
 void cli_edhoc_choose(const cli_edhoc_t *e, const cs_edhoc_key_t *peer, edhoc_method_t *method,

@@ -205,8 +205,13 @@ void cli_security_require_echo_on_first_use(cli_context_t *c)
 int cli_security_add_params(cli_security_t *sec, const oscore_params_t *p, const uint8_t *owner,
                             size_t owner_len, const char *sub, cli_context_t **out)
 {
-    if (owner_len > sizeof sec->ctx[0].owner)
-        return cli_fail(sub, CLI_EXIT_CONFIG, "EDHOC credential identifier too long");
+    uint8_t digest[CS_HASH_MAX];
+    if (owner_len > sizeof sec->ctx[0].owner) { /* a certificate by value: its digest stands for it */
+        if (sec->crypto.hash(sec->crypto.state, CS_HASH_SHA256, owner, owner_len, digest) != CS_CRYPTO_OK)
+            return cli_fail(sub, CLI_EXIT_CONFIG, "cannot hash the EDHOC credential identifier");
+        owner = digest;
+        owner_len = sizeof sec->ctx[0].owner;
+    }
     cli_context_t *c = NULL, *oldest = NULL;
     for (int i = 0; i < sec->n && !c; i++) {
         cli_context_t *x = &sec->ctx[i];

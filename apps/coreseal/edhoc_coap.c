@@ -107,9 +107,13 @@ static void on_message_1(cli_edhoc_responder_t *r, const uint8_t *msg, size_t le
     const uint8_t *ead;
     size_t eadl, n;
     cli_edhoc_choose(e, e->n_peers ? &e->peers[0] : NULL, &method, &suite);
-    /* the responder's role is the mirror of the initiator's choice */
-    if (e->method < 0 && e->n_peers)
-        method = (edhoc_method_t)((e->peers[0].crv == CS_CRV_ED25519 ? 0 : 2) + (e->own.crv == CS_CRV_ED25519 ? 0 : 1));
+    /* the initiator chose the method (message_1 starts with it): taken if
+     * the own key can play the responder's part in it, signing (Ed25519,
+     * P-256) or static DH (X25519, P-256) */
+    bool r_signs = len && (msg[0] == EDHOC_METHOD_SIG_SIG || msg[0] == EDHOC_METHOD_STAT_SIG);
+    if (e->method < 0 && len && msg[0] <= EDHOC_METHOD_STAT_STAT &&
+        e->own.crv != (r_signs ? CS_CRV_X25519 : CS_CRV_ED25519))
+        method = (edhoc_method_t)msg[0];
     edhoc_config_t cfg = {method, &suite, 1, &placeholder, 1, cli_edhoc_cred(&e->own), e->own.priv, e->own.priv_len};
     if (edhoc_responder_init(&x->s, r->crypto, &cfg, x->scratch, sizeof x->scratch) != EDHOC_OK ||
         edhoc_responder_process_message_1(&x->s, msg, len, &ead, &eadl) != EDHOC_OK || !choose_c_r(r, x, now) ||
@@ -139,7 +143,7 @@ static void on_message_3(cli_edhoc_responder_t *r, cli_edhoc_session_t *x, const
         session_abort(r, x, out);
         return;
     }
-    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(r->keys, idc, idl);
+    const cs_edhoc_key_t *peer = cli_edhoc_find_peer(r->keys, r->crypto, idc, idl);
     if (!peer)
         edhoc_reject_credential(&x->s); /* error code 3 */
     edhoc_cred_t cred = peer ? cli_edhoc_cred(peer) : (edhoc_cred_t){0};
@@ -229,7 +233,7 @@ int cli_edhoc_initiate(cli_edhoc_t *e, const cs_crypto_t *crypto, const char *su
     uint8_t suite;
     coap_msg_t resp;
     memset(out, 0, sizeof *out);
-    cli_edhoc_choose(e, &e->peers[0], &method, &suite);
+    cli_edhoc_choose(e, e->n_peers ? &e->peers[0] : NULL, &method, &suite);
     if (crypto->random(crypto->state, &cid, 1) != CS_CRYPTO_OK)
         return cli_fail(sub, CLI_EXIT_CONFIG, "no randomness");
     cid %= 24; /* a one-byte identifier that travels as a CBOR integer */
@@ -252,7 +256,7 @@ int cli_edhoc_initiate(cli_edhoc_t *e, const cs_crypto_t *crypto, const char *su
         rc = initiator_failed(sub, err, "message_2");
         goto out;
     }
-    if (!(out->peer = cli_edhoc_find_peer(e, idc, idl))) {
+    if (!(out->peer = cli_edhoc_find_peer(e, crypto, idc, idl))) {
         edhoc_reject_credential(&s);
         rc = cli_fail(sub, CLI_EXIT_SECURITY, "EDHOC: the server authenticated with a credential not trusted here");
         goto out;

@@ -112,6 +112,20 @@ typedef struct cs_crypto {
                               size_t sig_len);
 
     cs_crypto_err_t (*random)(void *state, uint8_t *buf, size_t len);
+
+    /* X.509 (optional: NULL in a backend without it). The public key of
+     * chain[0], the end-entity certificate (DER), once chain[0..n) (its
+     * issuers as the peer sent them) verifies at the current time up to
+     * one of the anchors (DER; an anchor is trusted as given, self-signed
+     * or not): *crv its curve, pub (CS_EC_MAX_PUB bytes) in the door's
+     * format, and (cn not NULL) its subject's common name, "" without one
+     * that fits cn_cap. CS_CRYPTO_ERR_BAD_KEY for a certificate that does
+     * not parse or a key on a curve the door lacks, CS_CRYPTO_ERR_AUTH when
+     * the chain does not verify. */
+    cs_crypto_err_t (*x509_verify)(void *state, const uint8_t *const *chain, const size_t *chain_len,
+                                   size_t n, const uint8_t *const *anchors, const size_t *anchor_len,
+                                   size_t n_anchors, int32_t *crv, uint8_t *pub, size_t *pub_len, char *cn,
+                                   size_t cn_cap);
 } cs_crypto_t;
 
 /* Sizes by algorithm, 0 if unknown: digest length of a hash algorithm,

@@ -15,4 +15,21 @@ typedef struct cs_openssl cs_openssl_t;
 CS_MUST_CHECK cs_crypto_err_t cs_crypto_openssl_new(cs_crypto_t *c);
 void cs_crypto_openssl_free(cs_crypto_t *c);
 
+/* Not part of the door: an X.509 v3 certificate (DER, into out[cap]) for
+ * the public key pub on crv (door format), subject CN=cn, valid from now
+ * for `days`, a CA (basicConstraints CA:TRUE, keyCertSign) if ca. Signed
+ * by issuer_priv on issuer_crv (P-256, P-384 or Ed25519) whose certificate
+ * is issuer_cert (DER), or, with issuer_cert NULL, self-signed (issuer_priv
+ * being the key's own). For `coreseal edhoc keygen --x509` and tests. */
+CS_MUST_CHECK cs_crypto_err_t cs_openssl_make_certificate(int32_t crv, const uint8_t *pub, size_t pub_len,
+                                                          const char *cn, unsigned days, bool ca,
+                                                          int32_t issuer_crv, const uint8_t *issuer_priv,
+                                                          size_t issuer_priv_len, const uint8_t *issuer_cert,
+                                                          size_t issuer_cert_len, uint8_t *out, size_t cap,
+                                                          size_t *len);
+
+/* The certificate der as PEM text ("-----BEGIN CERTIFICATE-----"...), a
+ * NUL-terminated string in out[cap]. */
+CS_MUST_CHECK cs_crypto_err_t cs_openssl_certificate_pem(const uint8_t *der, size_t len, char *out, size_t cap);
+
 #endif

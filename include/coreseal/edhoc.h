@@ -212,6 +212,33 @@ typedef struct {
 CS_MUST_CHECK edhoc_err_t edhoc_export_oscore(const edhoc_session_t *s, edhoc_oscore_keys_t *keys,
                                               oscore_params_t *p);
 
+/* ---- X.509 credentials (§3.5.2, RFC 9360) ----
+ * CRED_x of a certificate is its DER wrapped as a bstr. */
+
+#define EDHOC_X5CHAIN_MAX 4 /* certificates in one x5chain */
+
+/* ID_CRED_x carrying the certificate, {33: x5chain} (one certificate as a
+ * bstr, or an array of them, end-entity first): the chain is verified by
+ * the backend (x509_verify) up to one of the anchors (DER); *cred then
+ * holds ID_CRED_x, CRED_x (the end-entity's bstr inside id_cred) and its
+ * public key, copied into pub (CS_EC_MAX_PUB bytes), with *crv its curve
+ * and (cn not NULL) the certificate's subject CN, whom the application
+ * authorizes. EDHOC_ERR_MALFORMED for another ID_CRED_x,
+ * EDHOC_ERR_UNKNOWN_CREDENTIAL when the chain does not verify (reject the
+ * credential: error code 3), EDHOC_ERR_CRYPTO for a backend without X.509. */
+typedef struct {
+    const uint8_t *const *der; /* trust anchors, DER */
+    const size_t *len;
+    size_t n;
+} edhoc_anchors_t;
+CS_MUST_CHECK edhoc_err_t edhoc_x5chain_credential(const cs_crypto_t *c, const uint8_t *id_cred, size_t len,
+                                                   const edhoc_anchors_t *anchors, int32_t *crv, uint8_t *pub,
+                                                   char *cn, size_t cn_cap, edhoc_cred_t *cred);
+/* True if ID_CRED_x is {34: [alg, hash]} (x5t) naming the certificate
+ * cert (DER): alg -16 SHA-256, or -15 SHA-256/64 (the first 8 bytes). */
+bool edhoc_x5t_names(const cs_crypto_t *c, const uint8_t *id_cred, size_t len, const uint8_t *cert,
+                     size_t cert_len);
+
 /* EAD items with a negative label are critical (§3.8): true if one is not
  * in `known`. Malformed EAD counts as not understood. */
 bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_t *known,

@@ -147,7 +147,10 @@ CS_MUST_CHECK cs_store_err_t cs_state_close(cs_state_file_t *sf, const oscore_ct
 /* ---- EDHOC key and credential files (docs/edhoc-files.md) ---- */
 
 /* One authentication key: private part (absent in credential files), the
- * public key, and the credential (a CCS) with its ID_CRED ({4: kid}). */
+ * public key, and the credential with its ID_CRED: a CCS with {4: kid},
+ * or an X.509 certificate (CRED_x its DER as a bstr) sent by value
+ * ({33: x5chain}) or named by its hash ({34: x5t}). */
+#define CS_EDHOC_CRED_MAX 1100
 typedef struct {
     int32_t crv; /* CS_CRV_P256, CS_CRV_X25519, CS_CRV_ED25519 */
     uint8_t priv[CS_EC_MAX_PRIV];
@@ -156,17 +159,26 @@ typedef struct {
     size_t pub_len;
     uint8_t kid[8];
     size_t kid_len;
-    uint8_t id_cred[16];
+    uint8_t id_cred[CS_EDHOC_CRED_MAX];
     size_t id_cred_len;
-    uint8_t cred[256];
+    uint8_t cred[CS_EDHOC_CRED_MAX];
     size_t cred_len;
-    char subject[64]; /* the CCS's sub (2) claim; "" when it has none */
+    bool x509;        /* cred is a certificate */
+    char subject[64]; /* the CCS's sub (2) claim, or the certificate's CN; "" when it has none */
 } cs_edhoc_key_t;
 
 /* Fresh key pair on crv with a CCS {2: subject, 8: {1: COSE_Key}}. */
 CS_MUST_CHECK cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv,
                                                    const uint8_t *kid, size_t kid_len,
                                                    const char *subject, cs_edhoc_key_t *k);
+/* Makes k's credential the X.509 certificate cert (DER, for k's key; its
+ * CN is subject), sent by value ({33: cert}) or by reference ({34: [-15,
+ * SHA-256/64 of cert]}, RFC 9360). */
+CS_MUST_CHECK cs_store_err_t cs_edhoc_key_set_certificate(cs_edhoc_key_t *k, const cs_crypto_t *c,
+                                                          const uint8_t *cert, size_t len, bool by_value,
+                                                          const char *subject);
+/* The certificate of an X.509 credential (inside k->cred); NULL otherwise. */
+const uint8_t *cs_edhoc_key_certificate(const cs_edhoc_key_t *k, size_t *len);
 /* Writes the key file (with the private key, mode 0600) or, with
  * with_private false, the credential file to hand to peers. */
 CS_MUST_CHECK cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path,

@@ -1,7 +1,8 @@
 /* OpenSSL 3 backend of the crypto door (include/coreseal/crypto.h).
  * AEADs of RFC 9053 §4 (AES-CCM, AES-GCM, ChaCha20/Poly1305), HKDF (RFC
- * 5869), SHA-2, ECDH (RFC 7748, SEC1) and EdDSA/ECDSA (RFC 8032, RFC 9053
- * §2). This layer may allocate; the protocol core above it never does. */
+ * 5869), SHA-2, ECDH (RFC 7748, SEC1), EdDSA/ECDSA (RFC 8032, RFC 9053
+ * §2) and X.509 chain verification. This layer may allocate; the protocol
+ * core above it never does. */
 #include "coreseal/crypto_openssl.h"
 
 #include <openssl/core_names.h>
@@ -10,7 +11,12 @@
 #include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -499,6 +505,181 @@ static cs_crypto_err_t os_random(void *state, uint8_t *buf, size_t len)
     return len == 0 || RAND_bytes(buf, (int)len) == 1 ? CS_CRYPTO_OK : CS_CRYPTO_ERR_RANDOM;
 }
 
+/* ---------------------------------------------------------------- X.509 */
+
+/* A certificate's key in the door's format: raw (Ed25519, X25519), SEC1
+ * uncompressed (P-256, P-384). */
+static cs_crypto_err_t pkey_to_door(EVP_PKEY *k, int32_t *crv, uint8_t *pub, size_t *pub_len)
+{
+    int id = EVP_PKEY_get_base_id(k);
+    size_t n = CS_EC_MAX_PUB;
+    char group[32] = "";
+    if (id == EVP_PKEY_ED25519 || id == EVP_PKEY_X25519) {
+        *crv = id == EVP_PKEY_ED25519 ? CS_CRV_ED25519 : CS_CRV_X25519;
+        if (EVP_PKEY_get_raw_public_key(k, pub, &n) != 1)
+            return CS_CRYPTO_ERR_BAD_KEY;
+    } else if (id == EVP_PKEY_EC &&
+               EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) == 1) {
+        *crv = !strcmp(group, "prime256v1") ? CS_CRV_P256 : !strcmp(group, "secp384r1") ? CS_CRV_P384 : 0;
+        if (!*crv || EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                    "uncompressed") != 1 ||
+            EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, n, &n) != 1)
+            return CS_CRYPTO_ERR_BAD_KEY;
+    } else {
+        return CS_CRYPTO_ERR_BAD_KEY;
+    }
+    *pub_len = n;
+    return CS_CRYPTO_OK;
+}
+
+static X509 *der_cert(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = len <= LONG_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+    if (x && p != der + len) { /* trailing bytes: not one certificate */
+        X509_free(x);
+        x = NULL;
+    }
+    return x;
+}
+
+/* The subject's first CN into cn[cap]: "" if there is none, it does not
+ * fit, or it holds a NUL (it must never pass for another name). */
+static void subject_cn(X509 *x, char *cn, size_t cap)
+{
+    const X509_NAME *name = X509_get_subject_name(x);
+    int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+    const ASN1_STRING *s = at < 0 ? NULL : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+    size_t n = s ? (size_t)ASN1_STRING_length(s) : 0;
+    cn[0] = 0;
+    if (s && n < cap && !memchr(ASN1_STRING_get0_data(s), 0, n)) {
+        memcpy(cn, ASN1_STRING_get0_data(s), n);
+        cn[n] = 0;
+    }
+}
+
+static cs_crypto_err_t os_x509_verify(void *state, const uint8_t *const *chain, const size_t *chain_len, size_t n,
+                                      const uint8_t *const *anchors, const size_t *anchor_len, size_t n_anchors,
+                                      int32_t *crv, uint8_t *pub, size_t *pub_len, char *cn, size_t cn_cap)
+{
+    (void)state;
+    if (!chain || !chain_len || !n || !anchors || !anchor_len || !n_anchors || !crv || !pub || !pub_len)
+        return CS_CRYPTO_ERR_BAD_ARG;
+    X509_STORE *store = X509_STORE_new();
+    STACK_OF(X509) *issuers = sk_X509_new_null();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509 *leaf = NULL;
+    cs_crypto_err_t e = store && issuers && ctx ? CS_CRYPTO_OK : CS_CRYPTO_ERR_BACKEND;
+    for (size_t i = 0; e == CS_CRYPTO_OK && i < n_anchors; i++) {
+        X509 *a = der_cert(anchors[i], anchor_len[i]);
+        e = !a ? CS_CRYPTO_ERR_BAD_KEY : X509_STORE_add_cert(store, a) == 1 ? CS_CRYPTO_OK : CS_CRYPTO_ERR_BACKEND;
+        X509_free(a);
+    }
+    for (size_t i = 0; e == CS_CRYPTO_OK && i < n; i++) {
+        X509 *x = der_cert(chain[i], chain_len[i]);
+        if (!x)
+            e = CS_CRYPTO_ERR_BAD_KEY;
+        else if (i == 0)
+            leaf = x;
+        else if (!sk_X509_push(issuers, x)) {
+            X509_free(x);
+            e = CS_CRYPTO_ERR_BACKEND;
+        }
+    }
+    /* an anchor need not be a self-signed root: a pinned CA or end entity */
+    if (e == CS_CRYPTO_OK && (X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
+                              X509_STORE_CTX_init(ctx, store, leaf, issuers) != 1))
+        e = CS_CRYPTO_ERR_BACKEND;
+    if (e == CS_CRYPTO_OK && X509_verify_cert(ctx) != 1)
+        e = CS_CRYPTO_ERR_AUTH;
+    EVP_PKEY *key = e == CS_CRYPTO_OK ? X509_get0_pubkey(leaf) : NULL;
+    if (e == CS_CRYPTO_OK)
+        e = key ? pkey_to_door(key, crv, pub, pub_len) : CS_CRYPTO_ERR_BAD_KEY;
+    if (e == CS_CRYPTO_OK && cn && cn_cap)
+        subject_cn(leaf, cn, cn_cap);
+    X509_STORE_CTX_free(ctx);
+    sk_X509_pop_free(issuers, X509_free);
+    X509_free(leaf);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return e;
+}
+
+static bool add_extension(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    bool ok = ext && X509_add_ext(x, ext, -1) == 1;
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+cs_crypto_err_t cs_openssl_make_certificate(int32_t crv, const uint8_t *pub, size_t pub_len, const char *cn,
+                                            unsigned days, bool ca, int32_t issuer_crv, const uint8_t *issuer_priv,
+                                            size_t issuer_priv_len, const uint8_t *issuer_cert,
+                                            size_t issuer_cert_len, uint8_t *out, size_t cap, size_t *len)
+{
+    if (!pub || !cn || !issuer_priv || !out || !len)
+        return CS_CRYPTO_ERR_BAD_ARG;
+    EVP_PKEY *key = any_public_pkey(crv, pub, pub_len);
+    EVP_PKEY *signer = any_private_pkey(issuer_crv, issuer_priv, issuer_priv_len);
+    X509 *issuer = issuer_cert ? der_cert(issuer_cert, issuer_cert_len) : NULL;
+    X509 *x = X509_new();
+    uint8_t serial[16];
+    BIGNUM *bn = RAND_bytes(serial, sizeof serial) == 1 ? BN_bin2bn(serial, sizeof serial, NULL) : NULL;
+    cs_crypto_err_t e = CS_CRYPTO_ERR_BACKEND;
+    if (!key || !signer || (issuer_cert && !issuer))
+        e = CS_CRYPTO_ERR_BAD_KEY;
+    else if (x && bn && X509_set_version(x, X509_VERSION_3) == 1 && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+             X509_NAME_add_entry_by_NID(X509_get_subject_name(x), NID_commonName, MBSTRING_UTF8,
+                                        (const unsigned char *)cn, -1, -1, 0) == 1 &&
+             X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x)) == 1 &&
+             X509_gmtime_adj(X509_getm_notBefore(x), 0) && X509_gmtime_adj(X509_getm_notAfter(x), 86400L * days) &&
+             X509_set_pubkey(x, key) == 1 &&
+             add_extension(x, issuer ? issuer : x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE") &&
+             add_extension(x, issuer ? issuer : x, NID_key_usage,
+                           ca                       ? "critical,keyCertSign,cRLSign,digitalSignature"
+                           : crv == CS_CRV_X25519   ? "critical,keyAgreement"
+                           : crv == CS_CRV_ED25519  ? "critical,digitalSignature"
+                                                    : "critical,digitalSignature,keyAgreement") &&
+             add_extension(x, issuer ? issuer : x, NID_subject_key_identifier, "hash") &&
+             X509_sign(x, signer, issuer_crv == CS_CRV_ED25519 ? NULL
+                                  : issuer_crv == CS_CRV_P384  ? EVP_sha384()
+                                                               : EVP_sha256()) > 0) {
+        int n = i2d_X509(x, NULL);
+        unsigned char *p = out;
+        e = n <= 0 ? CS_CRYPTO_ERR_BACKEND : (size_t)n > cap ? CS_CRYPTO_ERR_NO_SPACE : CS_CRYPTO_OK;
+        if (e == CS_CRYPTO_OK)
+            *len = (size_t)i2d_X509(x, &p);
+    }
+    BN_free(bn);
+    X509_free(x);
+    X509_free(issuer);
+    EVP_PKEY_free(signer);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return e;
+}
+
+cs_crypto_err_t cs_openssl_certificate_pem(const uint8_t *der, size_t len, char *out, size_t cap)
+{
+    X509 *x = der ? der_cert(der, len) : NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *text;
+    long n = x && b && PEM_write_bio_X509(b, x) == 1 ? BIO_get_mem_data(b, &text) : -1;
+    cs_crypto_err_t e = !x ? CS_CRYPTO_ERR_BAD_KEY : n < 0 ? CS_CRYPTO_ERR_BACKEND
+                      : out && (size_t)n < cap ? CS_CRYPTO_OK : CS_CRYPTO_ERR_NO_SPACE;
+    if (e == CS_CRYPTO_OK) {
+        memcpy(out, text, (size_t)n);
+        out[n] = 0;
+    }
+    BIO_free(b);
+    X509_free(x);
+    ERR_clear_error();
+    return e;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 cs_crypto_err_t cs_crypto_openssl_new(cs_crypto_t *c)
@@ -528,6 +709,7 @@ cs_crypto_err_t cs_crypto_openssl_new(cs_crypto_t *c)
         .sign = os_sign,
         .verify = os_verify,
         .random = os_random,
+        .x509_verify = os_x509_verify,
     };
     return CS_CRYPTO_OK;
 }

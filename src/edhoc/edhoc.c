@@ -1187,6 +1187,71 @@ bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_
     return false;
 }
 
+/* ---------------------------------------------------------------- X.509 credentials */
+
+enum { ID_CRED_X5CHAIN = 33, ID_CRED_X5T = 34 };
+
+/* The single entry of a one-pair ID_CRED_x map with this label. */
+static bool id_cred_entry(cbor_dec_t *d, const uint8_t *id_cred, size_t len, int64_t label)
+{
+    size_t pairs;
+    int64_t got;
+    cbor_dec_init(d, id_cred, len, 0);
+    return cbor_decode_map(d, &pairs) == CBOR_OK && pairs == 1 && cbor_decode_int(d, &got) == CBOR_OK &&
+           got == label;
+}
+
+edhoc_err_t edhoc_x5chain_credential(const cs_crypto_t *c, const uint8_t *id_cred, size_t len,
+                                     const edhoc_anchors_t *anchors, int32_t *crv, uint8_t *pub, char *cn,
+                                     size_t cn_cap, edhoc_cred_t *cred)
+{
+    if (!c || !id_cred || !anchors || !crv || !pub || !cred)
+        return EDHOC_ERR_BAD_ARG;
+    cbor_dec_t d;
+    cbor_type_t t;
+    const uint8_t *der[EDHOC_X5CHAIN_MAX], *ee_item = NULL;
+    size_t der_len[EDHOC_X5CHAIN_MAX], n = 1, ee_item_len = 0;
+    if (!id_cred_entry(&d, id_cred, len, ID_CRED_X5CHAIN) || cbor_dec_peek(&d, &t) != CBOR_OK)
+        return EDHOC_ERR_MALFORMED;
+    if (t == CBOR_TYPE_ARRAY && (cbor_decode_array(&d, &n) != CBOR_OK || n < 1 || n > EDHOC_X5CHAIN_MAX))
+        return EDHOC_ERR_MALFORMED;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *item = d.buf + d.pos; /* where the bstr starts */
+        if (cbor_decode_bstr(&d, &der[i], &der_len[i]) != CBOR_OK)
+            return EDHOC_ERR_MALFORMED;
+        if (i == 0)
+            ee_item = item, ee_item_len = (size_t)(der[0] + der_len[0] - item);
+    }
+    if (!cbor_dec_done(&d))
+        return EDHOC_ERR_MALFORMED;
+    if (!c->x509_verify)
+        return EDHOC_ERR_CRYPTO;
+    size_t pub_len;
+    cs_crypto_err_t e = c->x509_verify(c->state, der, der_len, n, anchors->der, anchors->len, anchors->n, crv, pub,
+                                       &pub_len, cn, cn_cap);
+    if (e != CS_CRYPTO_OK)
+        return e == CS_CRYPTO_ERR_AUTH || e == CS_CRYPTO_ERR_BAD_KEY ? EDHOC_ERR_UNKNOWN_CREDENTIAL : EDHOC_ERR_CRYPTO;
+    *cred = (edhoc_cred_t){id_cred, len, ee_item, ee_item_len, pub, pub_len};
+    return EDHOC_OK;
+}
+
+bool edhoc_x5t_names(const cs_crypto_t *c, const uint8_t *id_cred, size_t len, const uint8_t *cert,
+                     size_t cert_len)
+{
+    cbor_dec_t d;
+    size_t n, hash_len;
+    int64_t alg;
+    const uint8_t *hash;
+    uint8_t digest[CS_HASH_MAX];
+    if (!c || !id_cred || !cert || !id_cred_entry(&d, id_cred, len, ID_CRED_X5T) ||
+        cbor_decode_array(&d, &n) != CBOR_OK || n != 2 || cbor_decode_int(&d, &alg) != CBOR_OK ||
+        cbor_decode_bstr(&d, &hash, &hash_len) != CBOR_OK || !cbor_dec_done(&d))
+        return false;
+    size_t want = alg == -16 ? 32 : alg == -15 ? 8 : 0; /* SHA-256, SHA-256/64 (RFC 9054) */
+    return want && hash_len == want && c->hash(c->state, CS_HASH_SHA256, cert, cert_len, digest) == CS_CRYPTO_OK &&
+           cs_ct_equal(digest, hash, want);
+}
+
 /* ---------------------------------------------------------------- over CoAP */
 
 edhoc_err_t edhoc_coap_wrap_message_1(const uint8_t *m1, size_t len, uint8_t *out, size_t cap,

@@ -1,6 +1,7 @@
 /* EDHOC key and credential files: JSON with hex members, written
  * atomically; the credential is a CWT Claims Set (RFC 8392) carrying a
- * COSE_Key in its cnf claim (RFC 8747), as RFC 9528 §3.5.2 uses. */
+ * COSE_Key in its cnf claim (RFC 8747), as RFC 9528 §3.5.2 uses, or an
+ * X.509 certificate (RFC 9360). */
 #define _POSIX_C_SOURCE 200809L
 #include "coreseal/store.h"
 #include "store_internal.h"
@@ -57,6 +58,45 @@ cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t crv, const ui
     return cbor_enc_finish(&e, &k->id_cred_len) == CBOR_OK ? CS_STORE_OK : CS_STORE_ERR_VALUE;
 }
 
+cs_store_err_t cs_edhoc_key_set_certificate(cs_edhoc_key_t *k, const cs_crypto_t *c, const uint8_t *cert,
+                                            size_t len, bool by_value, const char *subject)
+{
+    uint8_t hash[CS_HASH_MAX];
+    if (!k || !c || !cert || !subject || c->hash(c->state, CS_HASH_SHA256, cert, len, hash) != CS_CRYPTO_OK)
+        return CS_STORE_ERR_BAD_ARG;
+    cbor_enc_t e;
+    cbor_enc_init(&e, k->cred, sizeof k->cred);
+    cbor_encode_bstr(&e, cert, len);
+    if (cbor_enc_finish(&e, &k->cred_len) != CBOR_OK)
+        return CS_STORE_ERR_VALUE;
+    cbor_enc_init(&e, k->id_cred, sizeof k->id_cred);
+    cbor_encode_map(&e, 1);
+    if (by_value) { /* x5chain: the certificate itself */
+        cbor_encode_uint(&e, 33);
+        cbor_encode_raw(&e, k->cred, k->cred_len);
+    } else { /* x5t: SHA-256/64 (COSE -15) of it */
+        cbor_encode_uint(&e, 34);
+        cbor_encode_array(&e, 2);
+        cbor_encode_int(&e, -15);
+        cbor_encode_bstr(&e, hash, 8);
+    }
+    if (cbor_enc_finish(&e, &k->id_cred_len) != CBOR_OK)
+        return CS_STORE_ERR_VALUE;
+    k->x509 = true;
+    snprintf(k->subject, sizeof k->subject, "%s", subject);
+    return CS_STORE_OK;
+}
+
+const uint8_t *cs_edhoc_key_certificate(const cs_edhoc_key_t *k, size_t *len)
+{
+    cbor_dec_t d;
+    const uint8_t *cert;
+    cbor_dec_init(&d, k->cred, k->cred_len, 0);
+    if (!k->x509 || cbor_decode_bstr(&d, &cert, len) != CBOR_OK || !cbor_dec_done(&d))
+        return NULL;
+    return cert;
+}
+
 cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool with_private)
 {
     const char *name = NULL;
@@ -70,7 +110,10 @@ cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool
     if (with_private)
         json_object_set_new(o, "private_key", cs_json_hex(k->priv, k->priv_len));
     json_object_set_new(o, "public_key", cs_json_hex(k->pub, k->pub_len));
-    json_object_set_new(o, "kid", cs_json_hex(k->kid, k->kid_len));
+    if (k->kid_len)
+        json_object_set_new(o, "kid", cs_json_hex(k->kid, k->kid_len));
+    if (k->x509) /* a CCS names its subject itself */
+        json_object_set_new(o, "subject", json_string(k->subject));
     json_object_set_new(o, "id_cred", cs_json_hex(k->id_cred, k->id_cred_len));
     json_object_set_new(o, "cred", cs_json_hex(k->cred, k->cred_len));
     char *text = json_dumps(o, JSON_INDENT(2));
@@ -128,6 +171,7 @@ static void ccs_subject(const uint8_t *cred, size_t len, char *out, size_t cap)
 static cs_store_err_t key_from_json(json_t *o, const char *path, cs_edhoc_key_t *k, char *err, size_t err_len)
 {
     const char *curve = json_string_value(json_object_get(o, "curve"));
+    const char *subject = json_string_value(json_object_get(o, "subject"));
     for (size_t i = 0; curve && i < sizeof curves / sizeof curves[0]; i++)
         if (strcmp(curves[i].name, curve) == 0)
             k->crv = curves[i].crv;
@@ -141,15 +185,21 @@ static cs_store_err_t key_from_json(json_t *o, const char *path, cs_edhoc_key_t 
                           ? "id_cred"
                       : !get_hex(o, "cred", k->cred, sizeof k->cred, &k->cred_len, true) ? "cred"
                                                                                          : NULL;
-    json_decref(o);
     if (!bad && k->priv_len && k->priv_len != cs_crv_priv_len(k->crv))
         bad = "private_key (wrong length for the curve)";
+    k->x509 = !bad && k->cred_len && (k->cred[0] >> 5) == 2; /* a bstr: a certificate */
+    if (!bad && subject && strlen(subject) >= sizeof k->subject)
+        bad = "subject (longer than 63 bytes)";
+    if (!bad && k->x509)
+        snprintf(k->subject, sizeof k->subject, "%s", subject ? subject : "");
+    json_decref(o); /* subject pointed into it */
     if (bad) {
         snprintf(err, err_len, "%s: missing or malformed %s", path, bad);
         cs_wipe(k, sizeof *k);
         return CS_STORE_ERR_VALUE;
     }
-    ccs_subject(k->cred, k->cred_len, k->subject, sizeof k->subject);
+    if (!k->x509)
+        ccs_subject(k->cred, k->cred_len, k->subject, sizeof k->subject);
     return CS_STORE_OK;
 }
 

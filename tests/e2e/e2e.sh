@@ -227,6 +227,31 @@ check "EDHOC with an untrusted credential: refused (error code 3)" \
     test $rc = 5 -a -n "$(grep 'code 3' err.txt)"
 "$B" get --edhoc dev.key --edhoc-peer stranger.cred $E/oscore/hello/1 2> err.txt; rc=$?
 check "EDHOC: the client refuses a server with an unexpected credential" test $rc = 6
+# --- EDHOC with X.509 certificates (RFC 9360): sent by value and verified
+# against a CA, or named by hash (x5t) and trusted by its credential file
+"$B" edhoc keygen --curve P-256 --x509 --ca --subject test-ca --out xca > /dev/null
+"$B" edhoc keygen --curve P-256 --x509 --ca --subject other-ca --out xother > /dev/null
+"$B" edhoc keygen --curve Ed25519 --x509 --issuer xca.key --subject xsrv --out xsrv > /dev/null
+"$B" edhoc keygen --curve Ed25519 --x509 --issuer xca.key --subject xdev --out xdev > /dev/null
+"$B" edhoc keygen --curve Ed25519 --x509 --issuer xother.key --subject xdev --out xforged > /dev/null
+"$B" edhoc keygen --curve Ed25519 --x509 --id-cred x5t --subject xpin --out xpin > /dev/null
+check "edhoc keygen --x509: a CA-issued certificate (PEM) for the key" \
+    bash -c "openssl verify -CAfile xca.pem xdev.pem > /dev/null && openssl x509 -in xdev.pem -noout -subject | grep -q xdev"
+X=coap://127.0.0.1:$((PORT + 46))
+"$B" serve --listen 127.0.0.1:$((PORT + 46)) --root www --interop --edhoc xsrv.key --edhoc-trust xca.pem \
+    --edhoc-trust xpin.cred -v > edhoc3.log 2>&1 &
+sleep 0.3
+check "EDHOC X.509: certificates by value (x5chain) verified against the CA both ways, then OSCORE GET" \
+    bash -c "[ \"\$(\"$B\" get --edhoc xdev.key --edhoc-peer xca.pem $X/oscore/hello/1)\" = 'Hello World!' ] && grep -q 'EDHOC completed with xdev' edhoc3.log"
+check "EDHOC X.509: a certificate named by hash (x5t) and trusted by its credential file" \
+    test "$("$B" get --edhoc xpin.key --edhoc-peer xca.pem $X/oscore/hello/1)" = "Hello World!"
+"$B" get --edhoc xforged.key --edhoc-peer xca.pem $X/oscore/hello/1 2> err.txt; rc=$?
+check "EDHOC X.509: a certificate from another CA is refused (error code 3)" \
+    test $rc = 5 -a -n "$(grep 'code 3' err.txt)"
+"$B" get --edhoc xdev.key --edhoc-peer xother.pem $X/oscore/hello/1 2> err.txt; rc=$?
+check "EDHOC X.509: the client refuses a server its trusted CA did not issue" test $rc = 6
+check "EDHOC X.509: the server's own certificate pinned, in a combined request (RFC 9668)" \
+    test "$("$B" get --combined --edhoc xdev.key --edhoc-peer xsrv.pem $X/oscore/hello/1)" = "Hello World!"
 # --- an untrusted proxy: it sees only ciphertext, and every change it makes is caught
 start_server
 P=$((PORT + 10))
@@ -602,6 +627,19 @@ check "LwM2M over EDHOC: an endpoint name not the credential's is refused with 4
     > ledc3.log 2>&1; rc=$?
 check "LwM2M over EDHOC: an untrusted credential gets EDHOC error 3 and no context (exit $rc)" \
     test $rc = 5 -a -n "$(grep "does not know our credential (code 3)" ledc3.log)" -a -z "$(grep dev28 led.log)"
+kill -TERM $LWS; wait $LWS 2>/dev/null
+# with X.509 certificates from a CA: the endpoint name is the certificate's CN
+"$B" edhoc keygen --curve P-256 --x509 --issuer xca.key --subject lwm2m-server --out xlws > /dev/null
+"$B" edhoc keygen --curve P-256 --x509 --issuer xca.key --subject dev30 --out dev30 > /dev/null
+L=$((PORT + 47))
+"$B" lwm2m server --listen 127.0.0.1:$L --db :memory: --edhoc xlws.key --edhoc-trust xca.pem --read /3/0/2 \
+    > lex.log 2>&1 &
+LWS=$!
+sleep 0.3
+"$B" lwm2m client --server coap://127.0.0.1:$L --edhoc dev30.key --edhoc-peer xca.pem --duration 1 > lexc.log 2>&1
+rc=$?
+check "LwM2M over EDHOC with X.509 certificates: Register as the certificate's CN, Read (exit $rc)" \
+    test $rc = 0 -a -n "$(grep 'registered dev30 lt=300 over OSCORE' lex.log)" -a -n "$(grep 'read dev30 /3/0/2 = dev30' lex.log)"
 kill -TERM $LWS; wait $LWS 2>/dev/null
 
 # --- EDHOC with the Bootstrap-Server: a device holding only its EDHOC key is bootstrapped

@@ -609,6 +609,199 @@ static void test_errors_and_misuse(void **state)
     assert_false(edhoc_ead_has_unknown_critical(ead_opt, 1, known, 1));
 }
 
+/* ---------------------------------------------------------------- X.509 */
+
+typedef struct {
+    uint8_t priv[48], pub[97], der[1024];
+    size_t priv_len, pub_len, der_len;
+} cert_t;
+
+/* A key pair on crv and its certificate: self-signed (issuer NULL) or
+ * issued by issuer. */
+static void make_cert(int32_t crv, const char *cn, bool ca, const cert_t *issuer, int32_t issuer_crv, cert_t *c)
+{
+    assert_int_equal(real.keygen(real.state, crv, c->priv, &c->priv_len, c->pub, &c->pub_len), CS_CRYPTO_OK);
+    assert_int_equal(cs_openssl_make_certificate(crv, c->pub, c->pub_len, cn, 2, ca, issuer ? issuer_crv : crv,
+                                                 issuer ? issuer->priv : c->priv,
+                                                 issuer ? issuer->priv_len : c->priv_len, issuer ? issuer->der : NULL,
+                                                 issuer ? issuer->der_len : 0, c->der, sizeof c->der, &c->der_len),
+                     CS_CRYPTO_OK);
+}
+
+/* {33: x5chain}: one bstr, or an array of n. */
+static size_t x5chain(const cert_t *const *chain, size_t n, bool array, uint8_t *out, size_t cap)
+{
+    cbor_enc_t e;
+    size_t len;
+    cbor_enc_init(&e, out, cap);
+    cbor_encode_map(&e, 1);
+    cbor_encode_uint(&e, 33);
+    if (array)
+        cbor_encode_array(&e, n);
+    for (size_t i = 0; i < n; i++)
+        cbor_encode_bstr(&e, chain[i]->der, chain[i]->der_len);
+    assert_int_equal(cbor_enc_finish(&e, &len), CBOR_OK);
+    return len;
+}
+
+/* x5t against RFC 9529 trace 2 (its ID_CRED_x name the certificates by
+ * SHA-256/64); x5chain verified up to a trust anchor, by value, alone or
+ * with its issuer, a pinned end entity, and every way it fails. */
+static void test_x509_credentials(void **state)
+{
+    (void)state;
+    json_t *s2 = step("2", "2.2"), *s3 = step("2", "2.3");
+    uint8_t idc_r[64], cred_r[512], idc_i[64], cred_i[512];
+    size_t idc_r_len = tu_json_hex(s2, "id_cred_r_cbor", idc_r, sizeof idc_r);
+    size_t cred_r_len = tu_json_hex(s2, "cred_r_cbor", cred_r, sizeof cred_r);
+    size_t idc_i_len = tu_json_hex(s3, "id_cred_i_cbor", idc_i, sizeof idc_i);
+    size_t cred_i_len = tu_json_hex(s3, "cred_i_cbor", cred_i, sizeof cred_i);
+    cbor_dec_t d;
+    const uint8_t *cert_r, *cert_i;
+    size_t cert_r_len, cert_i_len;
+    cbor_dec_init(&d, cred_r, cred_r_len, 0);
+    assert_int_equal(cbor_decode_bstr(&d, &cert_r, &cert_r_len), CBOR_OK);
+    cbor_dec_init(&d, cred_i, cred_i_len, 0);
+    assert_int_equal(cbor_decode_bstr(&d, &cert_i, &cert_i_len), CBOR_OK);
+    assert_true(edhoc_x5t_names(&real, idc_r, idc_r_len, cert_r, cert_r_len));
+    assert_true(edhoc_x5t_names(&real, idc_i, idc_i_len, cert_i, cert_i_len));
+    assert_false(edhoc_x5t_names(&real, idc_r, idc_r_len, cert_i, cert_i_len));
+    assert_false(edhoc_x5t_names(&real, (const uint8_t *)"\xa1\x04\x41\x01", 4, cert_i, cert_i_len));
+
+    static cert_t ca, other_ca, ee, ee_p256;
+    make_cert(CS_CRV_P256, "test-ca", true, NULL, 0, &ca);
+    make_cert(CS_CRV_P256, "other-ca", true, NULL, 0, &other_ca);
+    make_cert(CS_CRV_ED25519, "dev1", false, &ca, CS_CRV_P256, &ee);
+    make_cert(CS_CRV_P256, "dev2", false, &ca, CS_CRV_P256, &ee_p256);
+    const uint8_t *ca_der[] = {ca.der}, *other_der[] = {other_ca.der}, *ee_der[] = {ee.der};
+    size_t ca_len[] = {ca.der_len}, other_len[] = {other_ca.der_len}, ee_len[] = {ee.der_len};
+    const edhoc_anchors_t anchors = {ca_der, ca_len, 1}, others = {other_der, other_len, 1},
+                          pinned = {ee_der, ee_len, 1};
+    char cn[16];
+    uint8_t idc[2048], pub[CS_EC_MAX_PUB];
+    int32_t crv;
+    edhoc_cred_t cred;
+    const cert_t *one[] = {&ee}, *two[] = {&ee, &ca}, *p256[] = {&ee_p256};
+    size_t n = x5chain(one, 1, false, idc, sizeof idc);
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, cn, sizeof cn, &cred), EDHOC_OK);
+    assert_string_equal(cn, "dev1"); /* whom the application authorizes */
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, cn, 4, &cred), EDHOC_OK);
+    assert_string_equal(cn, ""); /* never cut short */
+    assert_int_equal(crv, CS_CRV_ED25519);
+    assert_int_equal(cred.pub_len, ee.pub_len);
+    assert_memory_equal(cred.pub, ee.pub, ee.pub_len);
+    assert_ptr_equal(cred.id_cred, idc);
+    assert_ptr_equal(cred.cred, idc + 3); /* a1 18 21, then the bstr: CRED_x */
+    assert_int_equal(cred.cred_len, cbor_head_size(ee.der_len) + ee.der_len);
+    assert_memory_equal(cred.cred + cred.cred_len - ee.der_len, ee.der, ee.der_len);
+    n = x5chain(two, 2, true, idc, sizeof idc); /* with its issuer */
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, NULL, 0, &cred), EDHOC_OK);
+    assert_memory_equal(cred.cred + cred.cred_len - ee.der_len, ee.der, ee.der_len);
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &others, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_UNKNOWN_CREDENTIAL);
+    n = x5chain(one, 1, true, idc, sizeof idc); /* an end entity pinned as the anchor */
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &pinned, &crv, pub, NULL, 0, &cred), EDHOC_OK);
+    n = x5chain(p256, 1, false, idc, sizeof idc);
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, NULL, 0, &cred), EDHOC_OK);
+    assert_int_equal(crv, CS_CRV_P256);
+    assert_int_equal(cred.pub_len, 65);
+    assert_memory_equal(cred.pub, ee_p256.pub, 65);
+    idc[n - 1] ^= 0x01; /* the CA's signature no longer holds */
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_UNKNOWN_CREDENTIAL);
+    /* not an x5chain, or not well formed */
+    static const uint8_t kid[] = {0xa1, 0x04, 0x41, 0x01}, not_bstr[] = {0xa1, 0x18, 0x21, 0x05},
+                         empty_array[] = {0xa1, 0x18, 0x21, 0x80};
+    assert_int_equal(edhoc_x5chain_credential(&real, kid, 4, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_MALFORMED);
+    assert_int_equal(edhoc_x5chain_credential(&real, not_bstr, 4, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_MALFORMED);
+    assert_int_equal(edhoc_x5chain_credential(&real, empty_array, 4, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_MALFORMED);
+    const cert_t *five[] = {&ee, &ca, &ca, &ca, &ca};
+    n = x5chain(five, 5, true, idc, sizeof idc);
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_MALFORMED);
+    n = x5chain(one, 1, false, idc, sizeof idc);
+    idc[n++] = 0x00; /* trailing bytes */
+    assert_int_equal(edhoc_x5chain_credential(&real, idc, n, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_MALFORMED);
+    cs_crypto_t no_x509 = real;
+    no_x509.x509_verify = NULL;
+    n = x5chain(one, 1, false, idc, sizeof idc);
+    assert_int_equal(edhoc_x5chain_credential(&no_x509, idc, n, &anchors, &crv, pub, NULL, 0, &cred),
+                     EDHOC_ERR_CRYPTO);
+}
+
+/* Method 0, suite 0 between parties that send their certificates by value
+ * (x5chain) and verify each other's against a CA; then a responder whose
+ * certificate another CA issued is refused with error code 3. */
+static void test_x5chain_handshake(void **state)
+{
+    (void)state;
+    static cert_t ca, other_ca, ci, cr, stranger;
+    make_cert(CS_CRV_P256, "test-ca", true, NULL, 0, &ca);
+    make_cert(CS_CRV_P256, "other-ca", true, NULL, 0, &other_ca);
+    make_cert(CS_CRV_ED25519, "initiator", false, &ca, CS_CRV_P256, &ci);
+    make_cert(CS_CRV_ED25519, "responder", false, &ca, CS_CRV_P256, &cr);
+    make_cert(CS_CRV_ED25519, "responder", false, &other_ca, CS_CRV_P256, &stranger);
+    const uint8_t *ca_der[] = {ca.der};
+    size_t ca_len[] = {ca.der_len};
+    const edhoc_anchors_t anchors = {ca_der, ca_len, 1};
+    for (int round = 0; round < 2; round++) {
+        const cert_t *resp = round ? &stranger : &cr;
+        static uint8_t idc_i[1100], idc_r[1100];
+        const cert_t *chain_i[] = {&ci}, *chain_r[] = {resp};
+        size_t li = x5chain(chain_i, 1, false, idc_i, sizeof idc_i), lr = x5chain(chain_r, 1, false, idc_r, sizeof idc_r);
+        uint8_t pub[CS_EC_MAX_PUB];
+        int32_t crv;
+        edhoc_cred_t own_i, own_r, peer;
+        /* each side's own credential: its x5chain verified against itself */
+        const uint8_t *der_i[] = {ci.der}, *der_r[] = {resp->der};
+        size_t len_i[] = {ci.der_len}, len_r[] = {resp->der_len};
+        const edhoc_anchors_t self_i = {der_i, len_i, 1}, self_r = {der_r, len_r, 1};
+        static uint8_t pub_i[CS_EC_MAX_PUB], pub_r[CS_EC_MAX_PUB];
+        assert_int_equal(edhoc_x5chain_credential(&real, idc_i, li, &self_i, &crv, pub_i, NULL, 0, &own_i),
+                         EDHOC_OK);
+        assert_int_equal(edhoc_x5chain_credential(&real, idc_r, lr, &self_r, &crv, pub_r, NULL, 0, &own_r),
+                         EDHOC_OK);
+        const uint8_t suites[] = {0}, c_i[] = {0x0e}, c_r[] = {0x18};
+        edhoc_config_t cfg_i = {EDHOC_METHOD_SIG_SIG, suites, 1, c_i, 1, own_i, ci.priv, ci.priv_len};
+        edhoc_config_t cfg_r = {EDHOC_METHOD_SIG_SIG, suites, 1, c_r, 1, own_r, resp->priv, resp->priv_len};
+        static edhoc_session_t si, sr;
+        static uint8_t scr_i[4096], scr_r[4096];
+        uint8_t m[2048];
+        size_t n, idl, eadl;
+        const uint8_t *idc, *ead;
+        assert_int_equal(edhoc_initiator_init(&si, &real, &cfg_i, scr_i, sizeof scr_i), EDHOC_OK);
+        assert_int_equal(edhoc_responder_init(&sr, &real, &cfg_r, scr_r, sizeof scr_r), EDHOC_OK);
+        assert_int_equal(edhoc_initiator_prepare_message_1(&si, NULL, 0, m, sizeof m, &n), EDHOC_OK);
+        assert_int_equal(edhoc_responder_process_message_1(&sr, m, n, &ead, &eadl), EDHOC_OK);
+        assert_int_equal(edhoc_responder_prepare_message_2(&sr, NULL, 0, m, sizeof m, &n), EDHOC_OK);
+        assert_int_equal(edhoc_initiator_parse_message_2(&si, m, n, &idc, &idl, &ead, &eadl), EDHOC_OK);
+        edhoc_err_t e = edhoc_x5chain_credential(&real, idc, idl, &anchors, &crv, pub, NULL, 0, &peer);
+        if (round == 1) { /* another CA's certificate: error code 3 */
+            assert_int_equal(e, EDHOC_ERR_UNKNOWN_CREDENTIAL);
+            edhoc_reject_credential(&si);
+            assert_int_equal(edhoc_prepare_error(&si, m, sizeof m, &n), EDHOC_OK);
+            assert_int_equal(edhoc_decode_error(m, n), EDHOC_ERR_PEER_UNKNOWN_CREDENTIAL);
+            continue;
+        }
+        assert_int_equal(e, EDHOC_OK);
+        assert_int_equal(edhoc_initiator_verify_message_2(&si, &peer), EDHOC_OK);
+        assert_int_equal(edhoc_initiator_prepare_message_3(&si, NULL, 0, m, sizeof m, &n), EDHOC_OK);
+        assert_int_equal(edhoc_responder_parse_message_3(&sr, m, n, &idc, &idl, &ead, &eadl), EDHOC_OK);
+        assert_int_equal(edhoc_x5chain_credential(&real, idc, idl, &anchors, &crv, pub, NULL, 0, &peer),
+                         EDHOC_OK);
+        assert_int_equal(edhoc_responder_verify_message_3(&sr, &peer), EDHOC_OK);
+        static edhoc_oscore_keys_t ki, kr;
+        oscore_params_t pi, pr;
+        assert_int_equal(edhoc_export_oscore(&si, &ki, &pi), EDHOC_OK);
+        assert_int_equal(edhoc_export_oscore(&sr, &kr, &pr), EDHOC_OK);
+        assert_memory_equal(ki.master_secret, kr.master_secret, sizeof ki.master_secret);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_tampering_and_wrong_credentials),
         cmocka_unit_test(test_combined_request_rfc9668),
         cmocka_unit_test(test_errors_and_misuse),
+        cmocka_unit_test(test_x509_credentials),
+        cmocka_unit_test(test_x5chain_handshake),
     };
     return cmocka_run_group_tests_name("edhoc", tests, setup, teardown);
 }

@@ -439,6 +439,56 @@ static void test_state_file_keeps_b2_id_context(void **state)
     cs_crypto_openssl_free(&c);
 }
 
+/* EDHOC key files with an X.509 certificate, by value and by hash: saved
+ * and loaded back with their subject, the certificate recoverable; a CCS
+ * key file is not one. */
+static void test_edhoc_x509_key_files(void **state)
+{
+    (void)state;
+    cs_crypto_t c;
+    assert_int_equal(cs_crypto_openssl_new(&c), CS_CRYPTO_OK);
+    static cs_edhoc_key_t k, back;
+    uint8_t der[1024];
+    size_t n, cert_len;
+    char path[] = "/tmp/coreseal-edhoc-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (int by_value = 0; by_value < 2; by_value++) {
+        memset(&k, 0, sizeof k);
+        k.crv = CS_CRV_ED25519;
+        assert_int_equal(c.keygen(c.state, k.crv, k.priv, &k.priv_len, k.pub, &k.pub_len), CS_CRYPTO_OK);
+        assert_int_equal(cs_openssl_make_certificate(k.crv, k.pub, k.pub_len, "dev9", 1, false, k.crv, k.priv,
+                                                     k.priv_len, NULL, 0, der, sizeof der, &n),
+                         CS_CRYPTO_OK);
+        assert_int_equal(cs_edhoc_key_set_certificate(&k, &c, der, n, by_value, "dev9"), CS_STORE_OK);
+        assert_int_equal(k.id_cred[1], 0x18);
+        assert_int_equal(k.id_cred[2], by_value ? 33 : 34); /* x5chain or x5t */
+        assert_int_equal(k.id_cred_len, by_value ? 3 + k.cred_len : 3 + 1 + 1 + 1 + 8);
+        assert_int_equal(cs_edhoc_key_save(&k, path, false), CS_STORE_OK);
+        assert_int_equal(cs_edhoc_key_load(path, &back, err, sizeof err), CS_STORE_OK);
+        assert_true(back.x509);
+        assert_string_equal(back.subject, "dev9");
+        assert_int_equal(back.priv_len, 0);
+        assert_int_equal(back.id_cred_len, k.id_cred_len);
+        assert_memory_equal(back.id_cred, k.id_cred, k.id_cred_len);
+        const uint8_t *cert = cs_edhoc_key_certificate(&back, &cert_len);
+        assert_non_null(cert);
+        assert_int_equal(cert_len, n);
+        assert_memory_equal(cert, der, n);
+    }
+    uint8_t kid = 0x2b;
+    assert_int_equal(cs_edhoc_key_generate(&c, CS_CRV_P256, &kid, 1, "dev8", &k), CS_STORE_OK);
+    assert_false(k.x509);
+    assert_null(cs_edhoc_key_certificate(&k, &cert_len));
+    assert_int_equal(cs_edhoc_key_save(&k, path, true), CS_STORE_OK);
+    assert_int_equal(cs_edhoc_key_load(path, &back, err, sizeof err), CS_STORE_OK);
+    assert_false(back.x509);
+    assert_string_equal(back.subject, "dev8"); /* from the CCS */
+    unlink(path);
+    cs_crypto_openssl_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_state_file_keeps_b2_id_context),
         cmocka_unit_test(test_bootstrap_config),
         cmocka_unit_test(test_proxy_routes),
+        cmocka_unit_test(test_edhoc_x509_key_files),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
