@@ -80,8 +80,8 @@ int main(int argc, char **argv)
             make_party(&c, i_sig ? sig_crv : st->ecdh_curve, 0x2b, &I);
             make_party(&c, r_sig ? sig_crv : st->ecdh_curve, 0x32, &R);
             const uint8_t sid[] = {suites[si]}, ci[] = {0x0e}, cr[] = {0x27};
-            edhoc_config_t cfi = {(edhoc_method_t)method, sid, 1, ci, 1, cred(&I), I.priv, I.priv_len};
-            edhoc_config_t cfr = {(edhoc_method_t)method, sid, 1, cr, 1, cred(&R), R.priv, R.priv_len};
+            edhoc_config_t cfi = {(edhoc_method_t)method, sid, 1, ci, 1, cred(&I), I.priv, I.priv_len, NULL, NULL};
+            edhoc_config_t cfr = {(edhoc_method_t)method, sid, 1, cr, 1, cred(&R), R.priv, R.priv_len, NULL, NULL};
             static edhoc_session_t si_, sr_;
             static uint8_t scr_i[2048], scr_r[2048];
             double resp_time = 0, pk_time = 0;

@@ -36,9 +36,9 @@ static void configs(edhoc_config_t *ci, edhoc_config_t *cr, uint8_t method)
     static const uint8_t suites[] = {2}, c_i[] = {0x37}, c_r[] = {0x27};
     /* credentials stand in for themselves: the transcript only needs bytes */
     *ci = (edhoc_config_t){(edhoc_method_t)(method & 3), suites, 1, c_i, 1,
-                           {idc_i, 4, idc_i, 4, pub_i, 65}, sk_i, 32};
+                           {idc_i, 4, idc_i, 4, pub_i, 65}, sk_i, 32, NULL, NULL};
     *cr = (edhoc_config_t){(edhoc_method_t)(method & 3), suites, 1, c_r, 1,
-                           {idc_r, 4, idc_r, 4, pub_r, 65}, sk_r, 32};
+                           {idc_r, 4, idc_r, 4, pub_r, 65}, sk_r, 32, NULL, NULL};
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

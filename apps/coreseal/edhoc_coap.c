@@ -114,7 +114,7 @@ static void on_message_1(cli_edhoc_responder_t *r, const uint8_t *msg, size_t le
     if (e->method < 0 && len && msg[0] <= EDHOC_METHOD_STAT_STAT &&
         e->own.crv != (r_signs ? CS_CRV_X25519 : CS_CRV_ED25519))
         method = (edhoc_method_t)msg[0];
-    edhoc_config_t cfg = {method, &suite, 1, &placeholder, 1, cli_edhoc_cred(&e->own), e->own.priv, e->own.priv_len};
+    edhoc_config_t cfg = {method, &suite, 1, &placeholder, 1, cli_edhoc_cred(&e->own), e->own.priv, e->own.priv_len, NULL, NULL};
     if (edhoc_responder_init(&x->s, r->crypto, &cfg, x->scratch, sizeof x->scratch) != EDHOC_OK ||
         edhoc_responder_process_message_1(&x->s, msg, len, &ead, &eadl) != EDHOC_OK || !choose_c_r(r, x, now) ||
         edhoc_responder_set_cid(&x->s, x->c_r, x->c_r_len) != EDHOC_OK ||
@@ -237,7 +237,7 @@ int cli_edhoc_initiate(cli_edhoc_t *e, const cs_crypto_t *crypto, const char *su
     if (crypto->random(crypto->state, &cid, 1) != CS_CRYPTO_OK)
         return cli_fail(sub, CLI_EXIT_CONFIG, "no randomness");
     cid %= 24; /* a one-byte identifier that travels as a CBOR integer */
-    edhoc_config_t cfg = {method, &suite, 1, &cid, 1, cli_edhoc_cred(&e->own), e->own.priv, e->own.priv_len};
+    edhoc_config_t cfg = {method, &suite, 1, &cid, 1, cli_edhoc_cred(&e->own), e->own.priv, e->own.priv_len, NULL, NULL};
     edhoc_err_t err = edhoc_initiator_init(&s, crypto, &cfg, scratch, sizeof scratch);
     int rc = CLI_EXIT_OK;
     if (err != EDHOC_OK)

@@ -88,6 +88,15 @@ typedef struct {
     edhoc_cred_t own;   /* own credential */
     const uint8_t *priv; /* own authentication private key */
     size_t priv_len;
+    /* EAD (§3.8): every received item of message msg (1..4) goes to
+     * on_ead, which returns true if it understands the item (NULL: none
+     * understood): EAD_1 when message_1 is processed, EAD_2 and EAD_3 once
+     * their message verified, EAD_4 when it decrypted. An item not
+     * understood whose label is negative (critical) ends the session with
+     * EDHOC_ERR_CRITICAL_EAD (an error message, code 1, follows); others
+     * are ignored. value is NULL for an item without one. */
+    bool (*on_ead)(void *arg, int msg, int64_t label, const uint8_t *value, size_t value_len);
+    void *ead_arg;
 } edhoc_config_t;
 
 typedef enum {
@@ -239,10 +248,6 @@ CS_MUST_CHECK edhoc_err_t edhoc_x5chain_credential(const cs_crypto_t *c, const u
 bool edhoc_x5t_names(const cs_crypto_t *c, const uint8_t *id_cred, size_t len, const uint8_t *cert,
                      size_t cert_len);
 
-/* EAD items with a negative label are critical (§3.8): true if one is not
- * in `known`. Malformed EAD counts as not understood. */
-bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_t *known,
-                                    size_t n_known);
 
 /* ---- EDHOC over CoAP (Appendix A.2) ---- */
 

@@ -63,6 +63,28 @@ static edhoc_err_t fail(edhoc_session_t *s, edhoc_err_t err)
     return err;
 }
 
+/* EAD_x (§3.8): a sequence of (label: int, ? value: bstr); each item goes
+ * to the application, and a critical one (negative label) it does not
+ * understand ends the session. */
+static edhoc_err_t take_ead(const edhoc_session_t *s, int msg, const uint8_t *ead, size_t len)
+{
+    cbor_dec_t d;
+    cbor_dec_init(&d, ead, len, 0);
+    while (!cbor_dec_done(&d)) {
+        int64_t label;
+        const uint8_t *value = NULL;
+        size_t n = 0;
+        cbor_type_t t;
+        if (cbor_decode_int(&d, &label) != CBOR_OK ||
+            (cbor_dec_peek(&d, &t) == CBOR_OK && t == CBOR_TYPE_BSTR && cbor_decode_bstr(&d, &value, &n) != CBOR_OK))
+            return EDHOC_ERR_MALFORMED;
+        bool understood = s->cfg.on_ead && s->cfg.on_ead(s->cfg.ead_arg, msg, label, value, n);
+        if (!understood && label < 0)
+            return EDHOC_ERR_CRITICAL_EAD;
+    }
+    return EDHOC_OK;
+}
+
 static size_t hash_len(const edhoc_session_t *s) { return cs_hash_len(s->suite->hash); }
 static size_t g_len(const edhoc_session_t *s) { return cs_crv_priv_len(s->suite->ecdh_curve); }
 
@@ -391,15 +413,12 @@ edhoc_err_t edhoc_responder_process_message_1(edhoc_session_t *s, const uint8_t 
     memcpy(s->g_x, gx, gxl);
     if (!decode_cid(&d, s->c_i, &s->c_i_len))
         return fail(s, EDHOC_ERR_MALFORMED);
-    *ead = msg + d.pos;
+    *ead = msg + d.pos; /* whatever follows C_I is EAD_1 */
     *ead_len = len - d.pos;
-    /* whatever follows C_I is EAD_1: a sequence of well-formed items */
-    cbor_dec_t ed;
-    cbor_dec_init(&ed, *ead, *ead_len, 0);
-    while (!cbor_dec_done(&ed))
-        if (cbor_dec_skip(&ed, NULL, NULL) != CBOR_OK)
-            return fail(s, EDHOC_ERR_MALFORMED);
-    edhoc_err_t err = hash(s, msg, len, s->h_msg1);
+    edhoc_err_t err = take_ead(s, 1, *ead, *ead_len);
+    if (err != EDHOC_OK)
+        return fail(s, err);
+    err = hash(s, msg, len, s->h_msg1);
     if (err != EDHOC_OK)
         return fail(s, err);
     s->state = EDHOC_STATE_GOT_M1;
@@ -729,11 +748,8 @@ static edhoc_err_t split_plaintext(edhoc_session_t *s, bool with_cr)
     if (cbor_decode_bstr(&d, &sig, &s->sig_len) != CBOR_OK)
         return EDHOC_ERR_MALFORMED;
     s->sig_off = (size_t)(sig - s->scratch);
-    s->ead_off = d.pos;
+    s->ead_off = d.pos; /* EAD: delivered once the message verified */
     s->ead_len = s->pt_len - d.pos;
-    while (!cbor_dec_done(&d))
-        if (cbor_dec_skip(&d, NULL, NULL) != CBOR_OK)
-            return EDHOC_ERR_MALFORMED;
     return EDHOC_OK;
 }
 
@@ -812,6 +828,8 @@ edhoc_err_t edhoc_initiator_verify_message_2(edhoc_session_t *s, const edhoc_cre
     if (err == EDHOC_OK)
         err = verify_sig_or_mac(s, mac, mac_len, r_signs(s->method), cred_r, idc, idl, ead,
                                 s->ead_len);
+    if (err == EDHOC_OK)
+        err = take_ead(s, 2, ead, s->ead_len);
     /* TH_3 = H(TH_2, PLAINTEXT_2, CRED_R) */
     if (err == EDHOC_OK)
         err = next_th(s, s->scratch, s->pt_len, cred_r);
@@ -977,6 +995,8 @@ edhoc_err_t edhoc_responder_verify_message_3(edhoc_session_t *s, const edhoc_cre
         err = verify_sig_or_mac(s, mac, mac_len, i_signs(s->method), cred_i, idc, idl, ead,
                                 s->ead_len);
     if (err == EDHOC_OK)
+        err = take_ead(s, 3, ead, s->ead_len);
+    if (err == EDHOC_OK)
         err = next_th(s, s->scratch, s->pt_len, cred_i);
     if (err == EDHOC_OK)
         err = finish_keys(s);
@@ -1051,7 +1071,7 @@ edhoc_err_t edhoc_initiator_process_message_4(edhoc_session_t *s, const uint8_t 
     if (ce != CS_CRYPTO_OK)
         return ce == CS_CRYPTO_ERR_AUTH ? EDHOC_ERR_DECRYPT : EDHOC_ERR_CRYPTO;
     *ead_len = ct_len - a->tag_len;
-    return EDHOC_OK;
+    return take_ead(s, 4, ead_buf, *ead_len);
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -1161,30 +1181,6 @@ edhoc_err_t edhoc_export_oscore(const edhoc_session_t *s, edhoc_oscore_keys_t *k
     p->recipient_id = keys->recipient_id;
     p->recipient_id_len = rl;
     return EDHOC_OK;
-}
-
-bool edhoc_ead_has_unknown_critical(const uint8_t *ead, size_t len, const int32_t *known,
-                                    size_t n_known)
-{
-    cbor_dec_t d;
-    cbor_dec_init(&d, ead, len, 0);
-    while (!cbor_dec_done(&d)) {
-        int64_t label;
-        if (cbor_decode_int(&d, &label) != CBOR_OK)
-            return true;
-        cbor_type_t t;
-        if (cbor_dec_peek(&d, &t) == CBOR_OK && t == CBOR_TYPE_BSTR &&
-            cbor_dec_skip(&d, NULL, NULL) != CBOR_OK)
-            return true;
-        if (label >= 0)
-            continue;
-        bool found = false;
-        for (size_t i = 0; i < n_known && !found; i++)
-            found = known[i] == (int32_t)(-label);
-        if (!found)
-            return true;
-    }
-    return false;
 }
 
 /* ---------------------------------------------------------------- X.509 credentials */

@@ -101,8 +101,8 @@ static void test_trace2_method0_suite0_x509(void **state)
     R.pub_len = tu_json_hex(s2, "pk_r", R.pub, sizeof R.pub);
     R.priv_len = tu_json_hex(s2, "sk_r", R.priv, sizeof R.priv);
     const uint8_t suites[] = {0}, c_i[] = {0x2d}, c_r[] = {0x18};
-    edhoc_config_t ci = {EDHOC_METHOD_SIG_SIG, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len};
-    edhoc_config_t cr = {EDHOC_METHOD_SIG_SIG, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len};
+    edhoc_config_t ci = {EDHOC_METHOD_SIG_SIG, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len, NULL, NULL};
+    edhoc_config_t cr = {EDHOC_METHOD_SIG_SIG, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len, NULL, NULL};
     static edhoc_session_t si, sr;
     static uint8_t scr_i[2048], scr_r[2048];
     uint8_t m[1024];
@@ -199,13 +199,13 @@ static void test_trace3_method3_suite2_negotiation(void **state)
     uint8_t m[512];
     size_t n, idl, eadl;
     const uint8_t *idc, *ead;
-    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, r_suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len};
+    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, r_suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len, NULL, NULL};
 
     /* First attempt with suite 6: error code 2 with SUITES_R 2 (§3.2). The
      * trace's message_1 carries a P-256 G_X although suite 6 uses X25519 (it
      * is refused before the key matters), so our initiator's own message_1
      * cannot equal it; the responder is fed the trace's bytes instead. */
-    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, first, 1, c_i1, 1, cred_of(&I), I.priv, I.priv_len};
+    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, first, 1, c_i1, 1, cred_of(&I), I.priv, I.priv_len, NULL, NULL};
     assert_int_equal(edhoc_initiator_init(&si, &fixed, &ci, scr_i, sizeof scr_i), EDHOC_OK);
     assert_int_equal(edhoc_responder_init(&sr, &fixed, &cr, scr_r, sizeof scr_r), EDHOC_OK);
     assert_int_equal(edhoc_initiator_prepare_message_1(&si, NULL, 0, m, sizeof m, &n), EDHOC_OK);
@@ -290,7 +290,7 @@ static void test_rfc9529_invalid_messages(void **state)
             const uint8_t c_r[] = {0x27};
             edhoc_config_t cr = {(edhoc_method_t)method, suites + (strstr(sec, "4.2.4") ? 0 : 1),
                                  strstr(sec, "4.2.4") ? 1 : 2, c_r, 1, cred_of(&R), R.priv,
-                                 R.priv_len};
+                                 R.priv_len, NULL, NULL};
             if (strstr(sec, "4.2.4")) { /* X25519 low-order point: an X25519 responder */
                 static uint8_t xpriv[32] = {1};
                 static const uint8_t xidc[] = {0xa1, 0x04, 0x41, 0x32};
@@ -311,7 +311,7 @@ static void test_rfc9529_invalid_messages(void **state)
             /* message_2 / PLAINTEXT_2 against the trace 3 initiator */
             const uint8_t suites[] = {6, 2}, c_i[] = {0x37};
             edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 2, c_i, 1, cred_of(&I), I.priv,
-                                 I.priv_len};
+                                 I.priv_len, NULL, NULL};
             assert_int_equal(edhoc_initiator_init(&si, &fixed, &ci, scr_i, sizeof scr_i), EDHOC_OK);
             inject(step("3", "3.3"), "x");
             assert_int_equal(edhoc_initiator_prepare_message_1(&si, NULL, 0, m, sizeof m, &mn),
@@ -401,8 +401,8 @@ static edhoc_err_t handshake(uint8_t suite, edhoc_method_t method, int tamper, b
     make_party(&real, r_sig ? sig_crv : st->ecdh_curve, 0x32, &R);
     make_party(&real, r_sig ? sig_crv : st->ecdh_curve, 0x32, &other);
     const uint8_t suites[] = {suite}, c_i[] = {0x0e}, c_r[] = {0x41, 0x42};
-    edhoc_config_t ci = {method, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len};
-    edhoc_config_t cr = {method, suites, 1, c_r, 2, cred_of(&R), R.priv, R.priv_len};
+    edhoc_config_t ci = {method, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len, NULL, NULL};
+    edhoc_config_t cr = {method, suites, 1, c_r, 2, cred_of(&R), R.priv, R.priv_len, NULL, NULL};
     static edhoc_session_t si, sr;
     static uint8_t scr_i[2048], scr_r[2048];
     uint8_t m[1024];
@@ -491,8 +491,8 @@ static void test_combined_request_rfc9668(void **state)
     party_t I, R;
     trace3_parties(&I, &R);
     const uint8_t suites[] = {2}, c_i[] = {0x37}, c_r[] = {0x27};
-    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len};
-    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len};
+    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len, NULL, NULL};
+    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len, NULL, NULL};
     static edhoc_session_t si, sr;
     static uint8_t scr_i[2048], scr_r[2048];
     uint8_t m[512], m3[256], plain[64], prot[256], comb[512], split[512], back[512];
@@ -564,8 +564,8 @@ static void test_errors_and_misuse(void **state)
     party_t I, R;
     trace3_parties(&I, &R);
     const uint8_t suites[] = {2}, c_i[] = {0x37}, c_r[] = {0x27};
-    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len};
-    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len};
+    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len, NULL, NULL};
+    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len, NULL, NULL};
     static edhoc_session_t si, sr;
     static uint8_t scr_i[2048], scr_r[2048];
     uint8_t m[512];
@@ -599,14 +599,132 @@ static void test_errors_and_misuse(void **state)
     /* truncated message_1 */
     assert_int_equal(edhoc_responder_init(&sr, &real, &cr, scr_r, sizeof scr_r), EDHOC_OK);
     assert_int_equal(edhoc_responder_process_message_1(&sr, m, 1, &ead, &eadl), EDHOC_ERR_MALFORMED);
-    /* EAD: a critical item nobody knows */
-    const uint8_t ead_crit[] = {0x21, 0x41, 0x00}; /* label -2, value h'00' */
-    const int32_t known[] = {5};
-    assert_true(edhoc_ead_has_unknown_critical(ead_crit, sizeof ead_crit, known, 1));
-    const int32_t known2[] = {2};
-    assert_false(edhoc_ead_has_unknown_critical(ead_crit, sizeof ead_crit, known2, 1));
-    const uint8_t ead_opt[] = {0x02};
-    assert_false(edhoc_ead_has_unknown_critical(ead_opt, 1, known, 1));
+}
+
+/* ---------------------------------------------------------------- EAD */
+
+typedef struct {
+    int32_t knows; /* the one label understood (critical: -knows) */
+    int n;
+    int msg[8];
+    int64_t label[8];
+    size_t value_len[8];
+    uint8_t first_value_byte[8];
+} ead_log_t;
+
+static bool on_ead(void *arg, int msg, int64_t label, const uint8_t *value, size_t value_len)
+{
+    ead_log_t *l = arg;
+    if (l->n < 8) {
+        l->msg[l->n] = msg, l->label[l->n] = label, l->value_len[l->n] = value_len;
+        l->first_value_byte[l->n++] = value && value_len ? value[0] : 0;
+    }
+    return label == l->knows || label == -l->knows;
+}
+
+/* A handshake carrying EAD in all four messages; returns the first error.
+ * The items reach the peer's callback, each message's after it verified. */
+static edhoc_err_t ead_handshake(const uint8_t *ead1, size_t l1, const uint8_t *ead2, size_t l2, const uint8_t *ead3,
+                                 size_t l3, const uint8_t *ead4, size_t l4, ead_log_t *at_i, ead_log_t *at_r,
+                                 uint8_t *err_msg, size_t *err_len)
+{
+    party_t I, R;
+    make_party(&real, CS_CRV_P256, 0x2b, &I);
+    make_party(&real, CS_CRV_P256, 0x32, &R);
+    const uint8_t suites[] = {2}, c_i[] = {0x0e}, c_r[] = {0x18};
+    edhoc_config_t ci = {EDHOC_METHOD_STAT_STAT, suites, 1, c_i, 1, cred_of(&I), I.priv, I.priv_len, on_ead, at_i};
+    edhoc_config_t cr = {EDHOC_METHOD_STAT_STAT, suites, 1, c_r, 1, cred_of(&R), R.priv, R.priv_len, on_ead, at_r};
+    static edhoc_session_t si, sr;
+    static uint8_t scr_i[2048], scr_r[2048];
+    uint8_t m[1024], ead_out[64];
+    size_t n, idl, eadl;
+    const uint8_t *idc, *ead;
+    edhoc_err_t err;
+    edhoc_cred_t rc = cred_of(&R), ic = cred_of(&I);
+    assert_int_equal(edhoc_initiator_init(&si, &real, &ci, scr_i, sizeof scr_i), EDHOC_OK);
+    assert_int_equal(edhoc_responder_init(&sr, &real, &cr, scr_r, sizeof scr_r), EDHOC_OK);
+    assert_int_equal(edhoc_initiator_prepare_message_1(&si, ead1, l1, m, sizeof m, &n), EDHOC_OK);
+    edhoc_session_t *failed = &sr;
+    if ((err = edhoc_responder_process_message_1(&sr, m, n, &ead, &eadl)) == EDHOC_OK) {
+        assert_int_equal(eadl, l1); /* also handed out as it came */
+        assert_int_equal(edhoc_responder_prepare_message_2(&sr, ead2, l2, m, sizeof m, &n), EDHOC_OK);
+        failed = &si;
+        if ((err = edhoc_initiator_parse_message_2(&si, m, n, &idc, &idl, &ead, &eadl)) == EDHOC_OK &&
+            (err = edhoc_initiator_verify_message_2(&si, &rc)) == EDHOC_OK) {
+            assert_int_equal(edhoc_initiator_prepare_message_3(&si, ead3, l3, m, sizeof m, &n), EDHOC_OK);
+            failed = &sr;
+            if ((err = edhoc_responder_parse_message_3(&sr, m, n, &idc, &idl, &ead, &eadl)) == EDHOC_OK &&
+                (err = edhoc_responder_verify_message_3(&sr, &ic)) == EDHOC_OK) {
+                assert_int_equal(edhoc_responder_prepare_message_4(&sr, ead4, l4, m, sizeof m, &n), EDHOC_OK);
+                failed = NULL;
+                err = edhoc_initiator_process_message_4(&si, m, n, ead_out, sizeof ead_out, &eadl);
+            }
+        }
+    }
+    *err_len = 0;
+    if (err != EDHOC_OK && failed)
+        assert_int_equal(edhoc_prepare_error(failed, err_msg, 64, err_len), EDHOC_OK);
+    return err;
+}
+
+/* EAD items reach the application in every message; a critical item it
+ * does not understand ends the session with error code 1, wherever it
+ * comes; a non-critical one is ignored; malformed EAD is refused. */
+static void test_ead_callbacks(void **state)
+{
+    (void)state;
+    static const uint8_t ead1[] = {0x05, 0x42, 0xaa, 0xbb}, /* label 5, h'aabb' */
+        ead2[] = {0x00, 0x09},                               /* padding, then label 9 without a value */
+        ead3[] = {0x24, 0x41, 0x33},                         /* label -5 (critical), h'33' */
+        ead4[] = {0x07, 0x41, 0x44}, crit_unknown[] = {0x26, 0x41, 0x01} /* label -7 */,
+        malformed[] = {0x41, 0x00}; /* a bstr where a label belongs */
+    ead_log_t at_i = {.knows = 5}, at_r = {.knows = 5};
+    uint8_t err_msg[64];
+    size_t err_len;
+    assert_int_equal(ead_handshake(ead1, sizeof ead1, ead2, sizeof ead2, ead3, sizeof ead3, ead4, sizeof ead4, &at_i,
+                                   &at_r, err_msg, &err_len),
+                     EDHOC_OK);
+    assert_int_equal(at_r.n, 2); /* EAD_1 and EAD_3 at the responder */
+    assert_int_equal(at_r.msg[0], 1);
+    assert_int_equal(at_r.label[0], 5);
+    assert_int_equal(at_r.value_len[0], 2);
+    assert_int_equal(at_r.first_value_byte[0], 0xaa);
+    assert_int_equal(at_r.msg[1], 3);
+    assert_int_equal(at_r.label[1], -5);
+    assert_int_equal(at_i.n, 3); /* EAD_2's two items and EAD_4 at the initiator */
+    assert_int_equal(at_i.msg[0], 2);
+    assert_int_equal(at_i.label[0], 0);
+    assert_int_equal(at_i.label[1], 9);
+    assert_int_equal(at_i.value_len[1], 0);
+    assert_int_equal(at_i.msg[2], 4);
+    assert_int_equal(at_i.label[2], 7);
+    /* a critical item nobody understands, in message_1, 2 or 3: error code 1 */
+    for (int where = 1; where <= 3; where++) {
+        at_i = (ead_log_t){.knows = 5}, at_r = (ead_log_t){.knows = 5};
+        edhoc_err_t e = ead_handshake(where == 1 ? crit_unknown : NULL, where == 1 ? 3 : 0,
+                                      where == 2 ? crit_unknown : NULL, where == 2 ? 3 : 0,
+                                      where == 3 ? crit_unknown : NULL, where == 3 ? 3 : 0, NULL, 0, &at_i, &at_r,
+                                      err_msg, &err_len);
+        assert_int_equal(e, EDHOC_ERR_CRITICAL_EAD);
+        assert_true(err_len > 1);
+        assert_int_equal(err_msg[0], 0x01); /* ERR_CODE 1, "critical EAD item not understood" */
+        assert_int_equal(edhoc_decode_error(err_msg, err_len), EDHOC_ERR_PEER_UNSPECIFIED);
+    }
+    /* ... and in message_4 */
+    at_i = (ead_log_t){.knows = 5}, at_r = (ead_log_t){.knows = 5};
+    assert_int_equal(ead_handshake(NULL, 0, NULL, 0, NULL, 0, crit_unknown, 3, &at_i, &at_r, err_msg, &err_len),
+                     EDHOC_ERR_CRITICAL_EAD);
+    /* understood, the same critical item passes */
+    at_i = (ead_log_t){.knows = 7}, at_r = (ead_log_t){.knows = 7};
+    assert_int_equal(ead_handshake(crit_unknown, 3, crit_unknown, 3, crit_unknown, 3, crit_unknown, 3, &at_i, &at_r,
+                                   err_msg, &err_len),
+                     EDHOC_OK);
+    /* malformed EAD_1 */
+    at_i = (ead_log_t){.knows = 5}, at_r = (ead_log_t){.knows = 5};
+    assert_int_equal(ead_handshake(malformed, sizeof malformed, NULL, 0, NULL, 0, NULL, 0, &at_i, &at_r, err_msg,
+                                   &err_len),
+                     EDHOC_ERR_MALFORMED);
+    assert_int_equal(at_r.n, 0);
 }
 
 /* ---------------------------------------------------------------- X.509 */
@@ -766,8 +884,8 @@ static void test_x5chain_handshake(void **state)
         assert_int_equal(edhoc_x5chain_credential(&real, idc_r, lr, &self_r, &crv, pub_r, NULL, 0, &own_r),
                          EDHOC_OK);
         const uint8_t suites[] = {0}, c_i[] = {0x0e}, c_r[] = {0x18};
-        edhoc_config_t cfg_i = {EDHOC_METHOD_SIG_SIG, suites, 1, c_i, 1, own_i, ci.priv, ci.priv_len};
-        edhoc_config_t cfg_r = {EDHOC_METHOD_SIG_SIG, suites, 1, c_r, 1, own_r, resp->priv, resp->priv_len};
+        edhoc_config_t cfg_i = {EDHOC_METHOD_SIG_SIG, suites, 1, c_i, 1, own_i, ci.priv, ci.priv_len, NULL, NULL};
+        edhoc_config_t cfg_r = {EDHOC_METHOD_SIG_SIG, suites, 1, c_r, 1, own_r, resp->priv, resp->priv_len, NULL, NULL};
         static edhoc_session_t si, sr;
         static uint8_t scr_i[4096], scr_r[4096];
         uint8_t m[2048];
@@ -814,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_errors_and_misuse),
         cmocka_unit_test(test_x509_credentials),
         cmocka_unit_test(test_x5chain_handshake),
+        cmocka_unit_test(test_ead_callbacks),
     };
     return cmocka_run_group_tests_name("edhoc", tests, setup, teardown);
 }
