@@ -1,5 +1,6 @@
 /* libFuzzer: the Bootstrap-Server's account file. Accepted files hold only
- * complete accounts with distinct endpoint names. */
+ * complete accounts (1..CS_BS_MAX_SERVERS servers each) with distinct
+ * endpoint names. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg.n == 0 || cfg.n > CS_BS_MAX_ACCOUNTS)
         abort();
     for (size_t i = 0; i < cfg.n; i++) {
-        if (!cfg.acc[i].endpoint[0] || cfg.acc[i].ssid == 0)
+        if (!cfg.acc[i].endpoint[0] || cfg.acc[i].n_servers == 0 || cfg.acc[i].n_servers > CS_BS_MAX_SERVERS)
             abort();
+        for (size_t k = 0; k < cfg.acc[i].n_servers; k++)
+            if (cfg.acc[i].servers[k].ssid == 0)
+                abort();
         for (size_t k = 0; k < i; k++)
             if (!strcmp(cfg.acc[i].endpoint, cfg.acc[k].endpoint))
                 abort();

@@ -25,8 +25,9 @@
 #include "coreseal/redis_state.h"
 #include "lwm2m.h"
 
-/* A Certificate account's certificates and key follow its /0 instance one
- * by one (together they are too long for one message). */
+/* The writes from WRITE_OSCORE to WRITE_SERVER run once per server
+ * account (a->k). A Certificate account's certificates and key follow its
+ * /0 instance one by one (together they are too long for one message). */
 typedef enum {
     IDLE, DELETE_ALL, DISCOVER, WRITE_OSCORE, WRITE_SECURITY, WRITE_CERTIFICATE, WRITE_SERVER_CERTIFICATE,
     WRITE_PRIVATE_KEY, WRITE_SERVER, WRITE_ACCESS, READ_ACCESS, FINISH
@@ -39,20 +40,26 @@ static const char *const step_names[] = {"",          "Delete /",  "Discover", "
 /* Longest DER certificate or key: it goes in one Bootstrap-Write. */
 #define DER_MAX 1100
 
+/* What the client gets for one LwM2M server account. */
+typedef struct {
+    cs_context_file_t oscore; /* the LwM2M server's context with the client */
+    /* a Certificate account: DER of its PEM files */
+    uint8_t cert[DER_MAX], private_key[DER_MAX], server_cert[DER_MAX];
+    size_t cert_len, private_key_len, server_cert_len;
+    uint16_t security_inst, oscore_inst; /* where it goes in the client */
+} server_out_t;
+
 typedef struct {
     const cs_bs_account_t *cfg;
     cli_context_t *ctx;        /* with the client: from its file, or from EDHOC (NULL before) */
-    cs_context_file_t server;  /* the LwM2M server's context with the client */
+    server_out_t servers[CS_BS_MAX_SERVERS];
     /* the session: OSCORE-protected (oscore set), or plain inside peer's DTLS session */
     step_t step;
+    size_t k; /* the server account being written */
     coap_peer_t peer;
     oscore_ctx_t *oscore;
     uint8_t token[8];
     oscore_binding_t bind;
-    uint16_t security_inst, oscore_inst;
-    /* a Certificate account: DER of its PEM files */
-    uint8_t cert[DER_MAX], private_key[DER_MAX], server_cert[DER_MAX];
-    size_t cert_len, private_key_len, server_cert_len;
 } account_t;
 
 typedef struct {
@@ -64,8 +71,8 @@ typedef struct {
     bool dtls_ca; /* --listen-dtls with --ca: certificates may name accounts */
 } bs_t;
 
-/* The lowest instance id of obj that a Discover payload does not list. */
-static uint16_t free_instance(const coap_msg_t *discover, uint16_t obj)
+/* The n lowest instance ids of obj that a Discover payload does not list. */
+static void free_instances(const coap_msg_t *discover, uint16_t obj, size_t n, uint16_t *ids)
 {
     uint32_t used = 0; /* ids 0..31 */
     lwm2m_link_dec_t d;
@@ -75,35 +82,39 @@ static uint16_t free_instance(const coap_msg_t *discover, uint16_t obj)
         if (l.path.len == 2 && l.path.ids[0] == obj && l.path.ids[1] < 32)
             used |= 1u << l.path.ids[1];
     uint16_t i = 0;
-    while (i < 31 && (used >> i & 1))
-        i++;
-    return i;
+    for (size_t k = 0; k < n; k++, i++) {
+        while (i < 31 && (used >> i & 1))
+            i++;
+        ids[k] = i;
+    }
 }
 
-/* The client's side of the server's context: the mirror image. */
-static void client_view(const account_t *a, oscore_params_t *cp)
+/* The client's side of server k's context: the mirror image. */
+static void client_view(const account_t *a, size_t k, oscore_params_t *cp)
 {
     oscore_params_t sp;
-    cs_context_file_params(&a->server, &sp);
+    cs_context_file_params(&a->servers[k].oscore, &sp);
     *cp = sp;
     cp->sender_id = sp.recipient_id, cp->sender_id_len = sp.recipient_id_len;
     cp->recipient_id = sp.sender_id, cp->recipient_id_len = sp.sender_id_len;
 }
 
-static lwm2m_account_t server_account(const account_t *a)
+static lwm2m_account_t server_account(const account_t *a, size_t k)
 {
-    lwm2m_account_t srv = {.uri = a->cfg->server_uri, .ssid = a->cfg->ssid, .lifetime = a->cfg->lifetime,
-                           .binding = a->cfg->binding, .aco = a->cfg->aco, .n_aco = a->cfg->n_aco};
-    if (a->cfg->psk_key_len) { /* a coaps:// server: DTLS PSK */
-        srv.psk_identity = (const uint8_t *)a->cfg->psk_identity;
-        srv.psk_identity_len = strlen(a->cfg->psk_identity);
-        srv.psk_key = a->cfg->psk_key;
-        srv.psk_key_len = a->cfg->psk_key_len;
-    } else if (a->cert_len) { /* DTLS Certificate */
-        srv.cert = a->cert, srv.cert_len = a->cert_len;
-        srv.private_key = a->private_key, srv.private_key_len = a->private_key_len;
-        srv.server_cert = a->server_cert, srv.server_cert_len = a->server_cert_len;
-        srv.cert_usage = a->cfg->certificate_usage;
+    const cs_bs_server_t *c = &a->cfg->servers[k];
+    const server_out_t *o = &a->servers[k];
+    lwm2m_account_t srv = {.uri = c->uri, .ssid = c->ssid, .lifetime = c->lifetime, .binding = c->binding,
+                           .aco = a->cfg->aco, .n_aco = a->cfg->n_aco};
+    if (c->psk_key_len) { /* a coaps:// server: DTLS PSK */
+        srv.psk_identity = (const uint8_t *)c->psk_identity;
+        srv.psk_identity_len = strlen(c->psk_identity);
+        srv.psk_key = c->psk_key;
+        srv.psk_key_len = c->psk_key_len;
+    } else if (o->cert_len) { /* DTLS Certificate */
+        srv.cert = o->cert, srv.cert_len = o->cert_len;
+        srv.private_key = o->private_key, srv.private_key_len = o->private_key_len;
+        srv.server_cert = o->server_cert, srv.server_cert_len = o->server_cert_len;
+        srv.cert_usage = c->certificate_usage;
     }
     return srv;
 }
@@ -117,7 +128,8 @@ static bool send_step(bs_t *b, account_t *a)
     size_t n = 0;
     char inst[8];
     lwm2m_err_t e = LWM2M_OK;
-    lwm2m_account_t srv = server_account(a);
+    lwm2m_account_t srv = server_account(a, a->k);
+    const server_out_t *o = &a->servers[a->k];
     uint8_t code = COAP_PUT;
     coap_optlist_init(&l, list, 6, arena, sizeof arena);
     switch (a->step) {
@@ -128,17 +140,17 @@ static bool send_step(bs_t *b, account_t *a)
         break;
     case WRITE_OSCORE: {
         oscore_params_t cp;
-        client_view(a, &cp);
+        client_view(a, a->k, &cp);
         e = lwm2m_bs_oscore_payload(&cp, pl, sizeof pl, &n);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "21", 2);
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->oscore_inst));
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", o->oscore_inst));
         break;
     }
     case WRITE_SECURITY:
-        e = lwm2m_bs_security_payload(&srv, a->cfg->server_oscore[0] ? a->oscore_inst : LWM2M_ID_NONE, pl,
+        e = lwm2m_bs_security_payload(&srv, a->cfg->servers[a->k].oscore[0] ? o->oscore_inst : LWM2M_ID_NONE, pl,
                                       sizeof pl, &n);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "0", 1);
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", o->security_inst));
         break;
     case WRITE_CERTIFICATE:
     case WRITE_SERVER_CERTIFICATE:
@@ -148,14 +160,14 @@ static bool send_step(bs_t *b, account_t *a)
         size_t len[] = {srv.cert_len, srv.server_cert_len, srv.private_key_len}, k = a->step - WRITE_CERTIFICATE;
         memcpy(pl, der[k], n = len[k]);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "0", 1);
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", o->security_inst));
         coap_optlist_add(&l, COAP_OPT_URI_PATH, &res[k], 1);
         break;
     }
     case WRITE_SERVER:
         e = lwm2m_bs_server_payload(&srv, pl, sizeof pl, &n);
         coap_optlist_add(&l, COAP_OPT_URI_PATH, "1", 1);
-        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", a->security_inst));
+        coap_optlist_add(&l, COAP_OPT_URI_PATH, inst, (size_t)snprintf(inst, sizeof inst, "%u", o->security_inst));
         break;
     case WRITE_ACCESS:
         e = lwm2m_bs_access_payload(&srv, pl, sizeof pl, &n);
@@ -223,23 +235,32 @@ static void step_done(bs_t *b, account_t *a, const coap_ep_event_t *ev)
         end_session(b, a, why);
         return;
     }
+    size_t n = a->cfg->n_servers;
     if (a->step == DISCOVER) { /* the bootstrap account keeps its ids: take others */
-        a->security_inst = free_instance(&resp, 0);
-        a->oscore_inst = free_instance(&resp, 21);
+        uint16_t sec[CS_BS_MAX_SERVERS], osc[CS_BS_MAX_SERVERS];
+        free_instances(&resp, 0, n, sec);
+        free_instances(&resp, 21, n, osc);
+        for (size_t k = 0; k < n; k++)
+            a->servers[k].security_inst = sec[k], a->servers[k].oscore_inst = osc[k];
     }
     if (a->step == READ_ACCESS)
         report_access(a, &resp);
     if (a->step == FINISH) {
-        snprintf(why, sizeof why, "finished: /0/%u, /1/%u%s%s for %s", a->security_inst, a->security_inst,
-                 a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "",
-                 a->cfg->n_aco ? ", Access Control in /2" : "", a->cfg->server_uri);
+        int at = snprintf(why, sizeof why, "finished:");
+        for (size_t k = 0; k < n && at > 0 && (size_t)at < sizeof why; k++)
+            at += snprintf(why + at, sizeof why - (size_t)at, "%s /0/%u, /1/%u%s%s for %s", k ? ";" : "",
+                           a->servers[k].security_inst, a->servers[k].security_inst,
+                           a->cfg->servers[k].oscore[0] ? " and its OSCORE context in /21" : "",
+                           a->cfg->n_aco && !k ? ", Access Control in /2" : "", a->cfg->servers[k].uri);
         end_session(b, a, why);
         return;
     }
     a->step = (step_t)(a->step + 1);
-    if (a->step == WRITE_OSCORE && !a->cfg->server_oscore[0])
+    if (a->step == WRITE_ACCESS && ++a->k < n) /* the next server account */
+        a->step = WRITE_OSCORE;
+    if (a->step == WRITE_OSCORE && !a->cfg->servers[a->k].oscore[0])
         a->step = WRITE_SECURITY; /* a NoSec server account */
-    if (a->step == WRITE_CERTIFICATE && !a->cert_len)
+    if (a->step == WRITE_CERTIFICATE && !a->servers[a->k].cert_len)
         a->step = WRITE_SERVER;
     if (a->step == WRITE_ACCESS && !a->cfg->n_aco)
         a->step = FINISH;
@@ -285,37 +306,50 @@ static void on_edhoc(bs_t *b, const coap_ep_event_t *ev)
                ev->msg.token_len);
 }
 
-/* GET /bspack: the account as one SenML CBOR pack, instance ids = SSID. */
+/* GET /bspack: the account as one SenML CBOR pack, instance ids = SSIDs. */
 static void pack_response(bs_t *b, const account_t *a, const coap_ep_event_t *ev, oscore_ctx_t *ctx,
                           const oscore_binding_t *bind, const coap_msg_t *req)
 {
     uint8_t pl[LWM2M_CLI_MSG - 128], arena[16]; /* room for the header, options and OSCORE */
     coap_opt_t list[1];
     coap_optlist_t l;
-    size_t n;
-    oscore_params_t cp;
-    lwm2m_account_t srv = server_account(a);
+    size_t n = a->cfg->n_servers, len;
+    oscore_params_t cp[CS_BS_MAX_SERVERS];
+    const oscore_params_t *params[CS_BS_MAX_SERVERS];
+    lwm2m_account_t srv[CS_BS_MAX_SERVERS];
+    uint16_t inst[CS_BS_MAX_SERVERS];
     coap_opt_t accept;
     uint32_t want = LWM2M_CF_SENML_CBOR;
     if (coap_msg_find_option(req, COAP_OPT_ACCEPT, &accept) && (!coap_opt_uint(&accept, &want) || want != LWM2M_CF_SENML_CBOR)) {
         node_reply(&b->n, ev, ctx, bind, COAP_NOT_ACCEPTABLE, NULL, NULL, 0, false, 0, req->token, req->token_len);
         return;
     }
-    if (a->cfg->server_oscore[0])
-        client_view(a, &cp);
+    for (size_t k = 0; k < n; k++) {
+        srv[k] = server_account(a, k);
+        inst[k] = a->cfg->servers[k].ssid;
+        params[k] = NULL;
+        if (a->cfg->servers[k].oscore[0]) {
+            client_view(a, k, &cp[k]);
+            params[k] = &cp[k];
+        }
+    }
     coap_optlist_init(&l, list, 1, arena, sizeof arena);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
-    lwm2m_err_t e = lwm2m_bs_pack(&srv, a->cfg->server_oscore[0] ? &cp : NULL, a->cfg->ssid, pl, sizeof pl, &n);
+    lwm2m_err_t e = lwm2m_bs_pack(srv, params, inst, n, pl, sizeof pl, &len);
     bool ok = e == LWM2M_OK;
-    node_reply(&b->n, ev, ctx, bind, ok ? COAP_CONTENT : COAP_INTERNAL_SERVER_ERROR, ok ? &l : NULL, pl, ok ? n : 0,
-               false, 0, req->token, req->token_len);
+    node_reply(&b->n, ev, ctx, bind, ok ? COAP_CONTENT : COAP_INTERNAL_SERVER_ERROR, ok ? &l : NULL, pl,
+               ok ? len : 0, false, 0, req->token, req->token_len);
     cs_wipe(pl, sizeof pl);
-    printf("bootstrap: %s: Bootstrap-Pack %s: /0/%u, /1/%u%s for %s\n", a->cfg->endpoint,
-           ok ? "sent" : e == LWM2M_ERR_NO_SPACE ? "failed (longer than one message: bootstrap this Certificate "
-                                                   "account without --bootstrap-pack)"
+    char what[512];
+    int at = 0;
+    for (size_t k = 0; k < n && at >= 0 && (size_t)at < sizeof what; k++)
+        at += snprintf(what + at, sizeof what - (size_t)at, "%s /0/%u, /1/%u%s for %s", k ? ";" : "", inst[k],
+                       inst[k], params[k] ? " and its OSCORE context in /21" : "", a->cfg->servers[k].uri);
+    printf("bootstrap: %s: Bootstrap-Pack %s:%s\n", a->cfg->endpoint,
+           ok ? "sent" : e == LWM2M_ERR_NO_SPACE ? "failed (longer than one message: bootstrap this account "
+                                                   "without --bootstrap-pack)"
                        : "failed",
-           a->cfg->ssid, a->cfg->ssid, a->cfg->server_oscore[0] ? " and its OSCORE context in /21" : "",
-           a->cfg->server_uri);
+           what);
     fflush(stdout);
 }
 
@@ -349,6 +383,7 @@ static void begin_session(bs_t *b, account_t *a, const coap_ep_event_t *ev, osco
     fflush(stdout);
     a->peer = ev->peer;
     a->oscore = oscore;
+    a->k = 0;
     a->step = DELETE_ALL;
     if (!send_step(b, a))
         end_session(b, a, "cannot send Bootstrap-Delete");
@@ -412,30 +447,42 @@ static void bootstrap_request(bs_t *b, const coap_ep_event_t *ev)
     begin_session(b, a, ev, &ctx->ctx, &bind, &req);
 }
 
-/* A Certificate account's three PEM files as DER: from the files, or
- * (r given) from their copies in Redis. */
+/* A Certificate server account's three PEM files as DER: from the files,
+ * or (r given) from their copies in Redis. */
 static const char *const cert_names[3] = {"certificate", "private-key", "server-certificate"};
 
-static int load_certificates(bs_t *b, account_t *a, cs_redis_t *r)
+/* The Redis key of one of account a's files for server k ("oscore" for the
+ * account's own context, k ignored). */
+static void redis_name(char *out, size_t cap, const char *what, const cs_bs_account_t *a, size_t k)
 {
-    const char *files[3] = {a->cfg->certificate, a->cfg->private_key, a->cfg->server_certificate};
-    uint8_t *der[3] = {a->cert, a->private_key, a->server_cert};
-    size_t *len[3] = {&a->cert_len, &a->private_key_len, &a->server_cert_len};
-    for (int k = 0; k < 3 && a->cfg->certificate[0]; k++) {
+    if (!strcmp(what, "oscore"))
+        snprintf(out, cap, "bootstrap:oscore:%s", a->endpoint);
+    else
+        snprintf(out, cap, "bootstrap:%s:%s:%zu", what, a->endpoint, k);
+}
+
+static int load_certificates(bs_t *b, account_t *a, size_t k, cs_redis_t *r)
+{
+    const cs_bs_server_t *c = &a->cfg->servers[k];
+    server_out_t *o = &a->servers[k];
+    const char *files[3] = {c->certificate, c->private_key, c->server_certificate};
+    uint8_t *der[3] = {o->cert, o->private_key, o->server_cert};
+    size_t *len[3] = {&o->cert_len, &o->private_key_len, &o->server_cert_len};
+    for (int i = 0; i < 3 && c->certificate[0]; i++) {
         if (!r) {
-            int rc = cli_pem_file_to_der(files[k], k == 1, der[k], DER_MAX, len[k], b->n.sub);
+            int rc = cli_pem_file_to_der(files[i], i == 1, der[i], DER_MAX, len[i], b->n.sub);
             if (rc != CLI_EXIT_OK)
                 return rc;
             continue;
         }
-        char name[CS_BS_NAME_MAX + 32], err[128], *text;
+        char name[CS_BS_NAME_MAX + 48], err[128], *text;
         size_t n;
-        snprintf(name, sizeof name, "bootstrap:%s:%s", cert_names[k], a->cfg->endpoint);
+        redis_name(name, sizeof name, cert_names[i], a->cfg, k);
         cs_store_err_t e = cs_redis_get_text(r, name, &text, &n);
         if (e != CS_STORE_OK)
             return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "%s: %s in Redis", name,
                             e == CS_STORE_ERR_MISSING ? "missing" : cs_redis_error(r));
-        cs_net_err_t ne = cs_dtls_pem_to_der(text, n, k == 1, der[k], DER_MAX, len[k], err, sizeof err);
+        cs_net_err_t ne = cs_dtls_pem_to_der(text, n, i == 1, der[i], DER_MAX, len[i], err, sizeof err);
         cs_wipe(text, n);
         free(text);
         if (ne != CS_NET_OK)
@@ -462,11 +509,14 @@ static int load_accounts(bs_t *b, const char *config)
             a->ctx = &b->n.sec.ctx[b->n.sec.n - 1];
             cli_security_require_echo_on_first_use(a->ctx);
         }
-        if (a->cfg->server_oscore[0] && cs_context_file_load(a->cfg->server_oscore, &a->server, err, sizeof err) != CS_STORE_OK)
-            return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
-        int rc = load_certificates(b, a, NULL);
-        if (rc != CLI_EXIT_OK)
-            return rc;
+        for (size_t k = 0; k < a->cfg->n_servers; k++) {
+            const cs_bs_server_t *c = &a->cfg->servers[k];
+            if (c->oscore[0] && cs_context_file_load(c->oscore, &a->servers[k].oscore, err, sizeof err) != CS_STORE_OK)
+                return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s; see docs/context-files.md", err);
+            int rc = load_certificates(b, a, k, NULL);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+        }
     }
     return CLI_EXIT_OK;
 }
@@ -475,20 +525,23 @@ static int load_accounts(bs_t *b, const char *config)
  * go to Redis, for the nodes started with --store alone. */
 static int put_accounts(bs_t *b, cs_redis_t *r, const char *config)
 {
-    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX], name[CS_BS_NAME_MAX + 32];
+    char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX], name[CS_BS_NAME_MAX + 48];
     if (cs_redis_put_file(r, "bootstrap:config", config, err, sizeof err) != CS_STORE_OK)
         return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
     for (size_t i = 0; i < b->cfg.n; i++) {
         const cs_bs_account_t *a = &b->cfg.acc[i];
-        const char *const files[5][2] = {{"oscore", a->oscore},
-                                         {"server-oscore", a->server_oscore},
-                                         {cert_names[0], a->certificate},
-                                         {cert_names[1], a->private_key},
-                                         {cert_names[2], a->server_certificate}};
-        for (int k = 0; k < 5; k++) {
-            snprintf(name, sizeof name, "bootstrap:%s:%s", files[k][0], a->endpoint);
-            if (files[k][1][0] && cs_redis_put_file(r, name, files[k][1], err, sizeof err) != CS_STORE_OK)
-                return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+        for (size_t k = 0; k < a->n_servers; k++) {
+            const cs_bs_server_t *c = &a->servers[k];
+            const char *const files[5][2] = {{"oscore", a->oscore},
+                                             {"server-oscore", c->oscore},
+                                             {cert_names[0], c->certificate},
+                                             {cert_names[1], c->private_key},
+                                             {cert_names[2], c->server_certificate}};
+            for (int f = k ? 1 : 0; f < 5; f++) { /* the account's own context once */
+                redis_name(name, sizeof name, files[f][0], a, k);
+                if (files[f][1][0] && cs_redis_put_file(r, name, files[f][1], err, sizeof err) != CS_STORE_OK)
+                    return cli_fail(b->n.sub, CLI_EXIT_STORAGE, "cannot put the accounts into Redis: %s", err);
+            }
         }
     }
     return CLI_EXIT_OK;
@@ -532,7 +585,7 @@ static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
             static cs_context_file_t f;
             oscore_params_t p;
             cli_context_t *cc;
-            snprintf(name, sizeof name, "bootstrap:oscore:%s", a->cfg->endpoint);
+            redis_name(name, sizeof name, "oscore", a->cfg, 0);
             int rc = get_context(b, r, name, &f);
             cs_context_file_params(&f, &p);
             if (rc == CLI_EXIT_OK)
@@ -546,12 +599,14 @@ static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
                                                        "and neither --edhoc nor --listen-dtls with --ca is on",
                             a->cfg->endpoint);
         }
-        snprintf(name, sizeof name, "bootstrap:server-oscore:%s", a->cfg->endpoint);
-        if (a->cfg->server_oscore[0] && get_context(b, r, name, &a->server) != CLI_EXIT_OK)
-            return CLI_EXIT_CONFIG;
-        int rc = load_certificates(b, a, r);
-        if (rc != CLI_EXIT_OK)
-            return rc;
+        for (size_t k = 0; k < a->cfg->n_servers; k++) {
+            redis_name(name, sizeof name, "server-oscore", a->cfg, k);
+            if (a->cfg->servers[k].oscore[0] && get_context(b, r, name, &a->servers[k].oscore) != CLI_EXIT_OK)
+                return CLI_EXIT_CONFIG;
+            int rc = load_certificates(b, a, k, r);
+            if (rc != CLI_EXIT_OK)
+                return rc;
+        }
     }
     return CLI_EXIT_OK;
 }
@@ -746,7 +801,7 @@ int lwm2m_bootstrap_main(int argc, char **argv)
     cs_wipe(&b.edhoc, sizeof b.edhoc);
     node_close(&b.n);
     for (size_t i = 0; i < b.cfg.n; i++)
-        cs_wipe(&b.acc[i].server, sizeof b.acc[i].server);
+        cs_wipe(b.acc[i].servers, sizeof b.acc[i].servers); /* contexts and DTLS keys */
     cs_wipe(&b.cfg, sizeof b.cfg); /* DTLS keys */
     return CLI_EXIT_OK;
 }

@@ -22,8 +22,33 @@
 /* LwM2M Core: a client that gets no Bootstrap-Finish in this time fails. */
 #define BOOTSTRAP_TIMEOUT_MS 247000
 
+typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING, GONE } phase_t;
+
+/* The client's exchange with one server: each LwM2M server account's
+ * registration, or while bootstrapping, the Bootstrap-Server's (srv[0]). */
+#define CLIENT_MAX_SERVERS 4
+typedef struct {
+    phase_t phase;
+    coap_peer_t peer;
+    bool tcp;                /* a coap+tcp:// server (binding T) */
+    uint16_t ssid;           /* its Short Server ID: whose rights Access Control (/2) checks */
+    cs_dtls_config_t dtls;   /* a coaps:// server: the account's credentials, */
+    char dtls_host[128], dtls_port[8]; /* and where, for a new handshake */
+    oscore_ctx_t *oscore;    /* toward that server */
+    uint8_t token[8];        /* the request in flight (Register, Update...) */
+    oscore_binding_t bind;
+    uint8_t pending[LWM2M_CLI_MSG]; /* its request, to repeat with Echo */
+    size_t pending_len;
+    bool echoed;
+    int b2_runs;             /* RFC 8613 B.2 runs the server asked for on this request */
+    node_location_t location;
+    uint32_t lifetime;
+    cs_time_ms_t next_update;
+} server_link_t;
+
 typedef struct {
     bool active;
+    server_link_t *srv; /* who observes */
     coap_peer_t peer;
     uint8_t token[8], tkl;
     lwm2m_path_t path;
@@ -37,8 +62,6 @@ typedef struct {
     size_t req_len;
     cs_time_ms_t last_con;    /* the last confirmable notification (RFC 7641 §4.5) */
 } observer_t;
-
-typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING } phase_t;
 
 typedef struct {
     node_t n;
@@ -54,23 +77,10 @@ typedef struct {
     const char *state_dir;
     lwm2m_path_t sends[4];
     size_t n_sends;
-    /* the exchange that drives the phases */
-    phase_t phase;
-    coap_peer_t peer;       /* bootstrap server, then server */
-    bool tcp;               /* a coap+tcp:// server (binding T) */
-    uint16_t ssid;          /* its Short Server ID: whose rights Access Control (/2) checks */
-    cs_dtls_config_t dtls;  /* a coaps:// server: the account's PSK, */
-    char dtls_host[128], dtls_port[8]; /* and where, for a new handshake */
-    oscore_ctx_t *oscore;   /* toward that peer */
-    uint8_t token[8];
-    oscore_binding_t bind;
-    uint8_t pending[LWM2M_CLI_MSG]; /* its request, to repeat with Echo */
-    size_t pending_len;
-    bool echoed;
-    int b2_runs;       /* RFC 8613 B.2 runs the server asked for on this request */
+    server_link_t srv[CLIENT_MAX_SERVERS]; /* the Bootstrap-Server, then every server account */
+    size_t n_srv;
+    int exit_rc;       /* how the de-registrations went */
     bool b2;           /* --b2: B.2 on the first use of /21 contexts */
-    node_location_t location;
-    uint32_t lifetime;
     cli_edhoc_t edhoc; /* --edhoc: key the server account with EDHOC */
     bool bootstrapping; /* --bootstrap: --edhoc keys the Bootstrap-Server's hop, /21 the server's */
     bool pack;         /* --bootstrap-pack: GET /bspack instead of POST /bs */
@@ -306,21 +316,21 @@ static bool load_objects(client_t *c)
 
 /* ---------------------------------------------------------------- the main exchange */
 
-static bool send_main(client_t *c, uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t n)
+static bool send_main(client_t *c, server_link_t *s, uint8_t code, coap_optlist_t *l, const uint8_t *pl, size_t n)
 {
-    if (!node_request(&c->n, c->peer, c->oscore, code, l, pl, n, false, c->token, &c->bind))
+    if (!node_request(&c->n, s->peer, s->oscore, code, l, pl, n, false, s->token, &s->bind))
         return false;
     c->awake_until = cs_net_now() + c->awake_ms; /* queue mode: listening again */
-    memcpy(c->pending, c->n.last, c->n.last_len);
-    c->pending_len = c->n.last_len;
-    c->echoed = false;
-    c->b2_runs = 0;
+    memcpy(s->pending, c->n.last, c->n.last_len);
+    s->pending_len = c->n.last_len;
+    s->echoed = false;
+    s->b2_runs = 0;
     return true;
 }
 
 /* Bootstrap-Request (POST /bs), or with --bootstrap-pack the
  * Bootstrap-Pack-Request (GET /bspack) whose answer is the configuration. */
-static bool send_bootstrap_request(client_t *c)
+static bool send_bootstrap_request(client_t *c, server_link_t *s)
 {
     uint8_t arena[128];
     coap_opt_t list[8];
@@ -328,38 +338,38 @@ static bool send_bootstrap_request(client_t *c)
     coap_optlist_init(&l, list, 8, arena, sizeof arena);
     if (c->pack)
         return lwm2m_bootstrap_pack_request_options(c->ep, LWM2M_CF_SENML_CBOR, &l) == LWM2M_OK &&
-               send_main(c, COAP_GET, &l, NULL, 0);
+               send_main(c, s, COAP_GET, &l, NULL, 0);
     return lwm2m_bootstrap_request_options(c->ep, LWM2M_CF_TLV, &l) == LWM2M_OK &&
-           send_main(c, COAP_POST, &l, NULL, 0);
+           send_main(c, s, COAP_POST, &l, NULL, 0);
 }
 
-static bool send_register(client_t *c)
+static bool send_register(client_t *c, server_link_t *s)
 {
     uint8_t arena[256], links[512];
     coap_opt_t list[16];
     coap_optlist_t l;
     size_t ln;
     const uint16_t objs[] = {1, 2, 3, 5, 3303}; /* never 0 or 21 */
-    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = c->lifetime,
-                            .binding = c->tcp ? (c->queue ? "TQ" : "T") : c->queue ? "UQ" : "U",
+    lwm2m_register_t reg = {.endpoint = c->ep, .lifetime = s->lifetime,
+                            .binding = s->tcp ? (c->queue ? "TQ" : "T") : c->queue ? "UQ" : "U",
                             .queue_mode = c->queue};
     coap_optlist_init(&l, list, 16, arena, sizeof arena);
     if (lwm2m_register_options(&reg, &l) != LWM2M_OK ||
         lwm2m_register_payload(&c->st, objs, sizeof objs / sizeof objs[0], links, sizeof links, &ln) != LWM2M_OK)
         return false;
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_LINK);
-    return send_main(c, COAP_POST, &l, links, ln);
+    return send_main(c, s, COAP_POST, &l, links, ln);
 }
 
 /* Update (POST) or De-register (DELETE) of the location the server gave. */
-static bool send_registration(client_t *c, uint8_t code)
+static bool send_registration(client_t *c, server_link_t *s, uint8_t code)
 {
     uint8_t arena[96];
     coap_opt_t list[8];
     coap_optlist_t l;
     coap_optlist_init(&l, list, 8, arena, sizeof arena);
-    node_location_add(&c->location, &l);
-    return send_main(c, code, &l, NULL, 0);
+    node_location_add(&s->location, &l);
+    return send_main(c, s, code, &l, NULL, 0);
 }
 
 /* One POST /.well-known/edhoc to the server and its answer, waited for
@@ -376,7 +386,7 @@ static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t 
     coap_optlist_add(&l, COAP_OPT_URI_PATH, ".well-known", 11);
     coap_optlist_add(&l, COAP_OPT_URI_PATH, "edhoc", 5);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, EDHOC_CF_CID_CBOR_SEQ);
-    if (!node_request(&c->n, c->peer, NULL, COAP_POST, &l, payload, len, false, token, &bind))
+    if (!node_request(&c->n, c->srv[0].peer, NULL, COAP_POST, &l, payload, len, false, token, &bind))
         return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot send the EDHOC request");
     while (!cli_stopping) {
         node_flush(&c->n);
@@ -399,7 +409,8 @@ static int edhoc_post(void *arg, const uint8_t *payload, size_t len, coap_msg_t 
     return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "EDHOC interrupted");
 }
 
-/* EDHOC with the server: a fresh OSCORE context for this run. */
+/* EDHOC with the (Bootstrap-)Server of srv[0]: a fresh OSCORE context for
+ * this run. */
 static int edhoc_context(client_t *c)
 {
     static cli_edhoc_result_t x;
@@ -409,7 +420,7 @@ static int edhoc_context(client_t *c)
     if (rc == CLI_EXIT_OK &&
         (rc = cli_security_add_params(&c->n.sec, &x.params, x.peer->id_cred, x.peer->id_cred_len, c->n.sub, &cc)) ==
             CLI_EXIT_OK) {
-        c->oscore = &cc->ctx;
+        c->srv[0].oscore = &cc->ctx;
         printf("client: EDHOC with the %sserver completed: OSCORE context ready\n", c->bootstrapping ? "bootstrap " : "");
         fflush(stdout);
     }
@@ -448,10 +459,15 @@ static bool context_state_file(client_t *c, const oscore_params_t *p, char *file
 /* A DTLS session with the account's server (or Bootstrap-Server), with
  * the account's credentials: PSK (/0/x/3 and 5) or Certificate (/0/x/3,
  * 4, 5 and 15, DER). */
-static int connect_dtls(client_t *c, const lwm2m_account_view_t *acc, const char *host, const char *port)
+static int connect_dtls(client_t *c, server_link_t *s, const lwm2m_account_view_t *acc, const char *host,
+                        const char *port)
 {
-    cs_dtls_config_t *dtls = &c->dtls;
+    cs_dtls_config_t *dtls = &s->dtls;
     char err[256];
+    for (size_t i = 0; i < c->n_srv; i++) /* the DTLS layer keeps one client configuration */
+        if (&c->srv[i] != s && cs_net_peer_is_dtls(c->srv[i].peer))
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "account /0/%u: this client reaches one coaps:// server "
+                                                       "at a time", acc->security_inst);
     memset(dtls, 0, sizeof *dtls);
     if (acc->security_mode == LWM2M_SEC_CERT) { /* DER, read by the connect that opens DTLS */
         dtls->cert_der = acc->identity, dtls->cert_der_len = acc->identity_len;
@@ -470,9 +486,9 @@ static int connect_dtls(client_t *c, const lwm2m_account_view_t *acc, const char
         memcpy(dtls->psks[0].key, acc->secret_key, acc->secret_key_len);
         dtls->psks[0].key_len = acc->secret_key_len;
     }
-    snprintf(c->dtls_host, sizeof c->dtls_host, "%s", host);
-    snprintf(c->dtls_port, sizeof c->dtls_port, "%s", port);
-    if (cs_dtls_connect(&c->n.udp, host, port, dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+    snprintf(s->dtls_host, sizeof s->dtls_host, "%s", host);
+    snprintf(s->dtls_port, sizeof s->dtls_port, "%s", port);
+    if (cs_dtls_connect(&c->n.udp, host, port, dtls, &s->peer, err, sizeof err) != CS_NET_OK)
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
     return CLI_EXIT_OK;
 }
@@ -485,58 +501,58 @@ static int start_bootstrap(client_t *c, oscore_ctx_t *ctx)
     lwm2m_account_view_t acc;
     char host[128], port[8];
     int rc = CLI_EXIT_OK;
-    c->phase = BOOTSTRAPPING;
-    c->peer = 0; /* the address node_open resolved */
-    c->oscore = ctx;
+    server_link_t *s = &c->srv[0];
+    c->n_srv = 1;
+    memset(s, 0, sizeof *s);
+    s->phase = BOOTSTRAPPING;
+    s->peer = 0; /* the address node_open resolved */
+    s->oscore = ctx;
     if (lwm2m_bootstrap_account(&c->st, &acc) == LWM2M_OK && acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8) &&
         node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
-        rc = connect_dtls(c, &acc, host, port);
+        rc = connect_dtls(c, s, &acc, host, port);
     if (rc == CLI_EXIT_OK && c->edhoc.enabled) /* keys for the bootstrap server first */
         rc = edhoc_context(c);
-    if (rc == CLI_EXIT_OK && !send_bootstrap_request(c))
+    if (rc == CLI_EXIT_OK && !send_bootstrap_request(c, s))
         rc = cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Bootstrap-Request");
     return rc;
 }
 
-/* The server account bootstrap (or the factory) left: its address, its
- * OSCORE context when /21 holds one (or, with --edhoc, the one EDHOC
- * gives), then Register. */
-static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
+/* One server account that bootstrap (or the factory) left: its address,
+ * its OSCORE context when /21 holds one (or, with --edhoc, the one EDHOC
+ * gives; ctx: the --oscore file's), then Register. */
+static int register_account(client_t *c, server_link_t *s, const lwm2m_account_view_t *acc, oscore_ctx_t *ctx)
 {
-    lwm2m_account_view_t acc;
     char host[128], port[8], err[256] = "";
-    lwm2m_err_t e = lwm2m_server_account(&c->st, 0, &acc);
-    if (e != LWM2M_OK)
-        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "no usable LwM2M server account: %s", coreseal_strerror(e));
-    if (!acc.uri || !node_uri_host_port(acc.uri, acc.uri_len, host, sizeof host, port, sizeof port))
+    lwm2m_err_t e;
+    if (!acc->uri || !node_uri_host_port(acc->uri, acc->uri_len, host, sizeof host, port, sizeof port))
         return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account /0/%u: URI is not coap[s|+tcp]://HOST[:PORT]",
-                        acc.security_inst);
-    c->tcp = acc.uri_len > 11 && !memcmp(acc.uri, "coap+tcp://", 11);
-    c->ssid = acc.ssid;
-    if (acc.uri_len > 8 && !memcmp(acc.uri, "coaps://", 8)) {
-        int rc = connect_dtls(c, &acc, host, port);
+                        acc->security_inst);
+    s->tcp = acc->uri_len > 11 && !memcmp(acc->uri, "coap+tcp://", 11);
+    s->ssid = acc->ssid;
+    if (acc->uri_len > 8 && !memcmp(acc->uri, "coaps://", 8)) {
+        int rc = connect_dtls(c, s, acc, host, port);
         if (rc != CLI_EXIT_OK)
             return rc;
-    } else if (c->tcp) { /* RFC 8323; LwM2M 1.2's TCP binding */
-        if (cs_tcp_connect(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK)
+    } else if (s->tcp) { /* RFC 8323; LwM2M 1.2's TCP binding */
+        if (cs_tcp_connect(&c->n.udp, host, port, &s->peer, err, sizeof err) != CS_NET_OK)
             return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
-    } else if (cs_udp_resolve_peer(&c->n.udp, host, port, &c->peer, err, sizeof err) != CS_NET_OK) {
+    } else if (cs_udp_resolve_peer(&c->n.udp, host, port, &s->peer, err, sizeof err) != CS_NET_OK) {
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "%s", err);
     }
-    c->oscore = factory_ctx;
+    s->oscore = ctx;
     if (c->edhoc.enabled && !c->bootstrapping) { /* --server with --edhoc */
         int rc = edhoc_context(c);
         if (rc != CLI_EXIT_OK)
             return rc;
-    } else if (acc.has_oscore) {
+    } else if (acc->has_oscore) {
         oscore_params_t p;
         char name[32], spath[CS_STORE_PATH_MAX], file[40];
         cli_context_t *cc;
-        if ((e = lwm2m_oscore_object_params(&c->st, acc.oscore_inst, &p)) != LWM2M_OK)
-            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "/21/%u: %s", acc.oscore_inst, coreseal_strerror(e));
-        snprintf(name, sizeof name, "/21/%u", acc.oscore_inst);
+        if ((e = lwm2m_oscore_object_params(&c->st, acc->oscore_inst, &p)) != LWM2M_OK)
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "/21/%u: %s", acc->oscore_inst, coreseal_strerror(e));
+        snprintf(name, sizeof name, "/21/%u", acc->oscore_inst);
         if (c->state_dir && !context_state_file(c, &p, file, sizeof file))
-            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot name the state file of /21/%u", acc.oscore_inst);
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "cannot name the state file of /21/%u", acc->oscore_inst);
         if (c->state_dir)
             state_path(c, file, spath, sizeof spath);
         p.b2 = c->b2;
@@ -545,13 +561,36 @@ static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
             rc = cli_b2_start_if_new(&c->n.sec, cc, c->n.verbose, c->n.sub);
         if (rc != CLI_EXIT_OK)
             return rc;
-        c->oscore = &cc->ctx;
+        s->oscore = &cc->ctx;
     }
-    c->lifetime = acc.lifetime ? acc.lifetime : 86400;
-    c->phase = REGISTERING;
-    if (!send_register(c))
+    s->lifetime = acc->lifetime ? acc->lifetime : 86400;
+    s->phase = REGISTERING;
+    if (!send_register(c, s))
         return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
     return CLI_EXIT_OK;
+}
+
+/* Register with every server account (LwM2M Core 6.2: a client registers
+ * with each LwM2M Server it has an account for); factory_ctx, the --oscore
+ * file's context, belongs to the factory's one. */
+static int start_registration(client_t *c, oscore_ctx_t *factory_ctx)
+{
+    lwm2m_account_view_t acc;
+    lwm2m_err_t e;
+    int rc = CLI_EXIT_OK;
+    memset(c->srv, 0, sizeof c->srv);
+    c->n_srv = 0;
+    while (rc == CLI_EXIT_OK && (e = lwm2m_server_account(&c->st, c->n_srv, &acc)) == LWM2M_OK) {
+        if (c->n_srv == CLIENT_MAX_SERVERS)
+            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "more than %d server accounts", CLIENT_MAX_SERVERS);
+        server_link_t *s = &c->srv[c->n_srv++];
+        rc = register_account(c, s, &acc, c->n_srv == 1 ? factory_ctx : NULL);
+    }
+    if (rc == CLI_EXIT_OK && e != LWM2M_ERR_END)
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "server account %zu: %s", c->n_srv, coreseal_strerror(e));
+    if (rc == CLI_EXIT_OK && c->n_srv == 0)
+        return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "no usable LwM2M server account: %s", coreseal_strerror(e));
+    return rc;
 }
 
 /* Bootstrap is through: keep the configuration, then register. */
@@ -605,8 +644,8 @@ static bool keep_request(const coap_msg_t *req, uint8_t *out, size_t cap, size_t
 
 /* Starts or cancels an observation (Observe 0 or 1 on a GET, or on a FETCH
  * of the root: Observe-Composite) after the request was answered. */
-static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *req, const oscore_binding_t *bind,
-                    uint32_t obsv, const uint8_t *pl, size_t pl_len, coap_optlist_t *l)
+static void observe(client_t *c, server_link_t *s, const coap_ep_event_t *ev, const coap_msg_t *req,
+                    const oscore_binding_t *bind, uint32_t obsv, const uint8_t *pl, size_t pl_len, coap_optlist_t *l)
 {
     for (int i = 0; i < 8; i++) {
         observer_t *o = &c->obs[i];
@@ -615,6 +654,7 @@ static void observe(client_t *c, const coap_ep_event_t *ev, const coap_msg_t *re
         if (obsv != 0 || o->active)
             continue;
         memset(o, 0, sizeof *o);
+        o->srv = s;
         o->peer = ev->peer;
         o->tkl = (uint8_t)req->token_len;
         o->bind = *bind;
@@ -640,7 +680,8 @@ static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
     coap_msg_t req;
     lwm2m_dm_result_t r;
     if (coap_msg_parse(&req, o->req, o->req_len) != COAP_OK ||
-        lwm2m_dm_handle_as(&c->st, c->ssid, &req, out, sizeof out, &r) != LWM2M_OK || COAP_CODE_CLASS(r.code) != 2)
+        lwm2m_dm_handle_as(&c->st, o->srv->ssid, &req, out, sizeof out, &r) != LWM2M_OK ||
+        COAP_CODE_CLASS(r.code) != 2)
         return;
     lwm2m_attrs_t a;
     lwm2m_value_t v;
@@ -655,14 +696,15 @@ static void evaluate(client_t *c, observer_t *o, cs_time_ms_t now)
     coap_optlist_init(&l, list, 4, arena, sizeof arena);
     coap_optlist_add_uint(&l, COAP_OPT_OBSERVE, ++o->seq);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
-    node_notify(&c->n, c->oscore, &o->bind, &l, out, r.payload_len, coap_observe_con_due(&o->last_con, now, false),
+    node_notify(&c->n, o->srv->oscore, &o->bind, &l, out, r.payload_len, coap_observe_con_due(&o->last_con, now, false),
                 o->peer, o->token, o->tkl);
     observer_sent(o, &a, &v, out, r.payload_len, now);
 }
 
-/* Send (POST /dp): the values at the --send paths in SenML CBOR. The
- * answer is not waited for: a lost Send is repeated with the next Update. */
-static void send_values(client_t *c)
+/* Send (POST /dp) to server s: the values at the --send paths in SenML
+ * CBOR. The answer is not waited for: a lost Send is repeated with the
+ * next Update. */
+static void send_values(client_t *c, server_link_t *s)
 {
     uint8_t pl[512], arena[16], token[8];
     size_t len;
@@ -679,7 +721,7 @@ static void send_values(client_t *c)
     coap_optlist_init(&l, list, 4, arena, sizeof arena);
     coap_optlist_add(&l, COAP_OPT_URI_PATH, "dp", 2);
     coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, LWM2M_CF_SENML_CBOR);
-    if (!node_request(&c->n, c->peer, c->oscore, COAP_POST, &l, pl, len, false, token, &bind))
+    if (!node_request(&c->n, s->peer, s->oscore, COAP_POST, &l, pl, len, false, token, &bind))
         fprintf(stderr, "coreseal %s: Send could not be queued\n", c->n.sub);
     else
         c->awake_until = cs_net_now() + c->awake_ms;
@@ -687,27 +729,37 @@ static void send_values(client_t *c)
 
 /* ---------------------------------------------------------------- requests from servers */
 
-/* Requests come from the server's address or, protected with the server's
- * OSCORE context, from any: OSCORE proves who sent them whatever the
- * address (a proxy, or another node of a server cluster; serve_request
- * verifies them). A DTLS account takes requests only in its session. */
-static bool from_server(const client_t *c, const coap_ep_event_t *ev)
+/* The server a request comes from: protected with a server's OSCORE
+ * context (its kid is that context's Recipient ID), from any address:
+ * OSCORE proves who sent it whatever the address (a proxy, or another node
+ * of a server cluster; serve_request verifies it); otherwise from a
+ * server's address. A DTLS account takes requests only in its session. */
+static server_link_t *from_server(client_t *c, const coap_ep_event_t *ev)
 {
     oscore_option_t opt;
-    return ev->peer == c->peer || (c->oscore && !cs_net_peer_is_dtls(c->peer) && !cs_net_peer_is_dtls(ev->peer) &&
-                                   oscore_msg_option(&ev->msg, &opt) == OSCORE_OK);
+    bool kid = !cs_net_peer_is_dtls(ev->peer) && oscore_msg_option(&ev->msg, &opt) == OSCORE_OK && opt.has_kid;
+    for (size_t i = 0; kid && i < c->n_srv; i++) {
+        const oscore_ctx_t *x = c->srv[i].oscore;
+        if (x && !cs_net_peer_is_dtls(c->srv[i].peer) && opt.kid_len == x->recipient_id_len &&
+            (!opt.kid_len || !memcmp(opt.kid, x->recipient_id, opt.kid_len)))
+            return &c->srv[i];
+    }
+    for (size_t i = 0; i < c->n_srv; i++)
+        if (ev->peer == c->srv[i].peer)
+            return &c->srv[i];
+    return NULL;
 }
 
 /* A Bootstrap-Server request (during bootstrap) or a Device Management
  * one (once registered), each only over its own context. Returns true
  * when it was a Bootstrap-Finish that was accepted. */
-static bool serve_request(client_t *c, coap_ep_event_t *ev)
+static bool serve_request(client_t *c, server_link_t *s, coap_ep_event_t *ev)
 {
     uint8_t buf[LWM2M_CLI_MSG], out[1024], arena[64];
     coap_msg_t req;
     oscore_binding_t bind;
-    bool bootstrap = c->phase == BOOTSTRAPPING;
-    if (!node_verify_request(&c->n, c->oscore, ev, &bind, buf, &req))
+    bool bootstrap = s->phase == BOOTSTRAPPING;
+    if (!node_verify_request(&c->n, s->oscore, ev, &bind, buf, &req))
         return false;
     coap_opt_t b1o;
     coap_block_t b1;
@@ -719,12 +771,12 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
         coap_optlist_init(&bl, one, 1, arena, sizeof arena);
         if (code == COAP_CONTINUE || code == COAP_CHANGED)
             coap_optlist_add_uint(&bl, COAP_OPT_BLOCK1, coap_block_encode(&b1));
-        node_reply(&c->n, ev, c->oscore, &bind, code, &bl, NULL, 0, false, 0, req.token, req.token_len);
+        node_reply(&c->n, ev, s->oscore, &bind, code, &bl, NULL, 0, false, 0, req.token, req.token_len);
         return false;
     }
     lwm2m_dm_result_t r;
     if ((bootstrap ? lwm2m_bs_handle(&c->st, &req, out, sizeof out, &r)
-                   : lwm2m_dm_handle_as(&c->st, c->ssid, &req, out, sizeof out, &r)) != LWM2M_OK)
+                   : lwm2m_dm_handle_as(&c->st, s->ssid, &req, out, sizeof out, &r)) != LWM2M_OK)
         return false;
     coap_opt_t list[4], o;
     coap_optlist_t l;
@@ -733,7 +785,7 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
     bool observable = req.code == COAP_GET || (req.code == COAP_FETCH && coap_msg_path_is(&req, ""));
     if (!bootstrap && observable && coap_msg_find_option(&req, COAP_OPT_OBSERVE, &o) &&
         coap_opt_uint(&o, &obsv) && (obsv != 0 || COAP_CODE_CLASS(r.code) == 2))
-        observe(c, ev, &req, &bind, obsv, out, r.payload_len, &l);
+        observe(c, s, ev, &req, &bind, obsv, out, r.payload_len, &l);
     if (r.has_payload)
         coap_optlist_add_uint(&l, COAP_OPT_CONTENT_FORMAT, r.content_format);
     if (bootstrap && c->n.verbose) {
@@ -744,7 +796,7 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
         fprintf(stderr, "* bootstrap: %s %s -> %s\n", cli_code_str(req.code, code), path,
                 cli_code_str(r.code, code + 16));
     }
-    node_reply(&c->n, ev, c->oscore, &bind, r.code, &l, out, r.has_payload ? r.payload_len : 0, false, 0,
+    node_reply(&c->n, ev, s->oscore, &bind, r.code, &l, out, r.has_payload ? r.payload_len : 0, false, 0,
                req.token, req.token_len);
     return r.finished;
 }
@@ -753,40 +805,39 @@ static bool serve_request(client_t *c, coap_ep_event_t *ev)
 
 /* RFC 8613 B.2 response #1: the peer gave the context a new ID Context;
  * the pending request goes out again on it. Returns -1 or an exit code. */
-static int follow_b2(client_t *c, const coap_ep_event_t *ev)
+static int follow_b2(client_t *c, server_link_t *s, const coap_ep_event_t *ev)
 {
-    cli_context_t *slot = cli_security_slot(&c->n.sec, c->oscore);
+    cli_context_t *slot = cli_security_slot(&c->n.sec, s->oscore);
     uint8_t plain[LWM2M_CLI_MSG];
-    size_t n = c->pending_len;
+    size_t n = s->pending_len;
     oscore_params_t base;
-    if (!slot || ++c->b2_runs > 2)
+    const char *who = s->phase == BOOTSTRAPPING ? "the Bootstrap-Server" : "the server";
+    if (!slot || ++s->b2_runs > 2)
         return cli_fail(c->n.sub, CLI_EXIT_SECURITY,
                         "the peer keeps asking for a new OSCORE context (RFC 8613 B.2); check that both "
                         "sides hold the same Master Secret and IDs");
     cli_context_base(slot, &base);
-    memcpy(plain, c->pending, n); /* the repeat rebuilds into n.last */
-    if (!node_follow_b2_response(&c->n, c->peer, c->oscore, &base, &ev->msg, &c->bind, plain, n, false,
-                                 c->token, &c->bind))
-        return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "RFC 8613 B.2 with %s failed",
-                        c->phase == BOOTSTRAPPING ? "the Bootstrap-Server" : "the server");
-    memcpy(c->pending, c->n.last, c->n.last_len);
-    c->pending_len = c->n.last_len;
-    printf("client: new OSCORE context with %s (RFC 8613 B.2)\n",
-           c->phase == BOOTSTRAPPING ? "the Bootstrap-Server" : "the server");
+    memcpy(plain, s->pending, n); /* the repeat rebuilds into n.last */
+    if (!node_follow_b2_response(&c->n, s->peer, s->oscore, &base, &ev->msg, &s->bind, plain, n, false, s->token,
+                                 &s->bind))
+        return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "RFC 8613 B.2 with %s failed", who);
+    memcpy(s->pending, c->n.last, c->n.last_len);
+    s->pending_len = c->n.last_len;
+    printf("client: new OSCORE context with %s (RFC 8613 B.2)\n", who);
     fflush(stdout);
     return -1;
 }
 
-/* The answer to the main exchange; returns an exit code to stop with, or
- * -1 to go on. */
-static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_time_ms_t *next_update)
+/* The answer to server s's exchange (Bootstrap-Request, Register, Update,
+ * De-register); returns an exit code to stop with, or -1 to go on. */
+static int main_response(client_t *c, server_link_t *s, coap_ep_event_t *ev, cs_time_ms_t now)
 {
     uint8_t buf[LWM2M_CLI_MSG];
     coap_msg_t resp;
     char code[32];
-    if (c->oscore && oscore_b2_is_response1(c->oscore, &ev->msg))
-        return follow_b2(c, ev);
-    if (node_open_msg(&c->n, c->oscore, ev, false, &c->bind, buf, &resp) != OSCORE_OK) {
+    if (s->oscore && oscore_b2_is_response1(s->oscore, &ev->msg))
+        return follow_b2(c, s, ev);
+    if (node_open_msg(&c->n, s->oscore, ev, false, &s->bind, buf, &resp) != OSCORE_OK) {
         /* an unprotected error is how a server reports OSCORE failures
          * (RFC 8613 §8.2); anything else is forged */
         bool plain_error = COAP_CODE_CLASS(ev->msg.code) >= 4 &&
@@ -796,18 +847,18 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
                                       (const char *)ev->msg.payload)
                            : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "response failed verification");
     }
-    if (!c->echoed && resp.code == COAP_UNAUTHORIZED) {
+    if (!s->echoed && resp.code == COAP_UNAUTHORIZED) {
         uint8_t plain[LWM2M_CLI_MSG];
-        size_t n = c->pending_len;
-        memcpy(plain, c->pending, n); /* node_repeat_with_echo rebuilds into n.last */
-        if (node_repeat_with_echo(&c->n, c->peer, c->oscore, plain, n, &resp, false, c->token, &c->bind)) {
-            memcpy(c->pending, c->n.last, c->n.last_len);
-            c->pending_len = c->n.last_len;
-            c->echoed = true;
+        size_t n = s->pending_len;
+        memcpy(plain, s->pending, n); /* node_repeat_with_echo rebuilds into n.last */
+        if (node_repeat_with_echo(&c->n, s->peer, s->oscore, plain, n, &resp, false, s->token, &s->bind)) {
+            memcpy(s->pending, c->n.last, c->n.last_len);
+            s->pending_len = c->n.last_len;
+            s->echoed = true;
             return -1;
         }
     }
-    switch (c->phase) {
+    switch (s->phase) {
     case BOOTSTRAPPING:
         if (c->pack) { /* the answer is the whole configuration */
             lwm2m_dm_result_t r;
@@ -824,89 +875,116 @@ static int main_response(client_t *c, coap_ep_event_t *ev, cs_time_ms_t now, cs_
         if (resp.code != COAP_CHANGED)
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Bootstrap-Request refused: %s",
                             cli_code_str(resp.code, code));
-        printf("client: bootstrap requested as %s%s\n", c->ep, c->oscore ? " over OSCORE" : "");
+        printf("client: bootstrap requested as %s%s\n", c->ep, s->oscore ? " over OSCORE" : "");
         fflush(stdout);
         return -1;
     case REGISTERING: {
         if (resp.code != COAP_CREATED)
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Register refused: %s", cli_code_str(resp.code, code));
         char where[48];
-        if (!node_location_keep(&c->location, &resp))
+        if (!node_location_keep(&s->location, &resp))
             return cli_fail(c->n.sub, CLI_EXIT_PEER_REJECTED, "Register answered without a usable Location-Path");
-        node_location_text(&c->location, where, sizeof where);
-        printf("client: registered as %s (%s)%s\n", c->ep, where, c->oscore ? " over OSCORE" : "");
+        node_location_text(&s->location, where, sizeof where);
+        printf("client: registered as %s (%s)%s\n", c->ep, where, s->oscore ? " over OSCORE" : "");
         fflush(stdout);
-        c->phase = REGISTERED;
-        *next_update = now + (cs_time_ms_t)c->lifetime * 500;
-        send_values(c);
+        s->phase = REGISTERED;
+        s->next_update = now + (cs_time_ms_t)s->lifetime * 500;
+        send_values(c, s);
         return -1;
     }
     case DEREGISTERING:
         printf("client: de-registered (%s)\n", cli_code_str(resp.code, code));
-        return resp.code == COAP_DELETED ? CLI_EXIT_OK : CLI_EXIT_PEER_REJECTED;
+        s->phase = GONE;
+        if (resp.code != COAP_DELETED)
+            c->exit_rc = CLI_EXIT_PEER_REJECTED;
+        return -1;
     case REGISTERED:
         if (c->n.verbose)
             fprintf(stderr, "* update: %s\n", cli_code_str(resp.code, code));
         if (resp.code == COAP_NOT_FOUND) { /* LwM2M Core 6.2.2: the server forgot us */
             printf("client: the server no longer knows this registration: registering again\n");
             fflush(stdout);
-            c->phase = REGISTERING;
-            if (!send_register(c))
+            s->phase = REGISTERING;
+            if (!send_register(c, s))
                 return cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
         }
         return -1;
+    case GONE: return -1;
     }
     return -1;
 }
 
-/* An RST for the request in flight (also what the transport makes of a
- * DTLS session or TCP connection that is gone): as good as no answer. */
-static bool is_main_reset(const client_t *c, const coap_ep_event_t *ev)
+/* The server whose exchange the token belongs to, or NULL. */
+static server_link_t *link_of(client_t *c, const coap_ep_event_t *ev)
 {
-    return ev->type == COAP_EV_RESET && ev->token_len == 8 && !memcmp(ev->token, c->token, 8);
+    for (size_t i = 0; ev->token_len == 8 && i < c->n_srv; i++)
+        if (c->srv[i].phase != GONE && !memcmp(ev->token, c->srv[i].token, 8))
+            return &c->srv[i];
+    return NULL;
 }
 
-/* No answer: before registration the end; an Update over DTLS may have
- * met a server that restarted and forgot the session (DTLS cannot say
- * so), so a new handshake and a Register follow (LwM2M Core 6.2.2: a
- * failed Update is followed by Register). -1 to go on. */
-static int on_timeout(client_t *c, const coap_ep_event_t *ev)
+/* No answer (or an RST, also what the transport makes of a DTLS session
+ * or TCP connection that is gone): before registration the end; an Update
+ * over DTLS may have met a server that restarted and forgot the session
+ * (DTLS cannot say so), so a new handshake and a Register follow (LwM2M
+ * Core 6.2.2: a failed Update is followed by Register). -1 to go on. */
+static int on_timeout(client_t *c, server_link_t *s, const coap_ep_event_t *ev)
 {
-    if (c->phase != REGISTERED)
+    if (s->phase != REGISTERED)
         return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "the LwM2M %sserver %s%s%s",
-                        c->phase == BOOTSTRAPPING ? "bootstrap " : "",
+                        s->phase == BOOTSTRAPPING ? "bootstrap " : "",
                         ev->type == COAP_EV_RESET ? "reset the request (or its connection is gone)" : "does not answer",
                         c->n.udp.why[0] ? ": " : "", c->n.udp.why); /* e.g. why a DTLS handshake failed */
-    if (!cs_net_peer_is_dtls(c->peer) || ev->token_len != 8 || memcmp(ev->token, c->token, 8))
+    if (!cs_net_peer_is_dtls(s->peer))
         return -1;
     printf("client: no answer to the Update%s: new DTLS handshake, registering again\n",
            ev->type == COAP_EV_RESET ? " (session gone)" : "");
     fflush(stdout);
     char err[256] = "";
-    cs_dtls_close(&c->n.udp, c->peer);
-    if (cs_dtls_connect(&c->n.udp, c->dtls_host, c->dtls_port, &c->dtls, &c->peer, err, sizeof err) != CS_NET_OK)
+    cs_dtls_close(&c->n.udp, s->peer);
+    if (cs_dtls_connect(&c->n.udp, s->dtls_host, s->dtls_port, &s->dtls, &s->peer, err, sizeof err) != CS_NET_OK)
         return cli_fail(c->n.sub, CLI_EXIT_NETWORK, "cannot start a new DTLS handshake: %s", err);
-    c->phase = REGISTERING;
-    return send_register(c) ? -1 : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
+    s->phase = REGISTERING;
+    return send_register(c, s) ? -1 : cli_fail(c->n.sub, CLI_EXIT_SECURITY, "cannot send the Register request");
+}
+
+/* A timeout, or an RST, of one of the servers' exchanges: on_timeout. */
+static int on_lost(client_t *c, const coap_ep_event_t *ev)
+{
+    server_link_t *s = ev->type == COAP_EV_TIMEOUT || ev->type == COAP_EV_RESET ? link_of(c, ev) : NULL;
+    return s ? on_timeout(c, s, ev) : -1;
+}
+
+/* Every server's timers: Updates (with Send) and, at the end, De-register;
+ * true once every registration is gone. */
+static bool tend_servers(client_t *c, cs_time_ms_t now, bool ending)
+{
+    bool all_gone = true;
+    for (size_t i = 0; i < c->n_srv; i++) {
+        server_link_t *s = &c->srv[i];
+        if (s->phase == REGISTERED && ending && send_registration(c, s, COAP_DELETE))
+            s->phase = DEREGISTERING;
+        if (s->phase == REGISTERED && now >= s->next_update) {
+            if (send_registration(c, s, COAP_POST))
+                s->next_update = now + (cs_time_ms_t)s->lifetime * 500;
+            send_values(c, s);
+        }
+        all_gone = all_gone && s->phase == GONE;
+    }
+    return all_gone;
 }
 
 static int run(client_t *c, long duration, long interval_ms)
 {
-    cs_time_ms_t start = cs_net_now(), next_update = 0, next_tick = start + (cs_time_ms_t)interval_ms;
+    cs_time_ms_t start = cs_net_now(), next_tick = start + (cs_time_ms_t)interval_ms;
     while (1) {
         cs_time_ms_t now = cs_net_now();
-        if (c->phase == REGISTERED && (cli_stopping || (duration >= 0 && now - start >= (cs_time_ms_t)duration * 1000))) {
-            if (!send_registration(c, COAP_DELETE))
-                return CLI_EXIT_NETWORK;
-            c->phase = DEREGISTERING;
-        }
-        if (c->phase == BOOTSTRAPPING && (cli_stopping || now - start > BOOTSTRAP_TIMEOUT_MS))
+        bool bootstrapping = c->srv[0].phase == BOOTSTRAPPING;
+        if (bootstrapping && (cli_stopping || now - start > BOOTSTRAP_TIMEOUT_MS))
             return cli_fail(c->n.sub, CLI_EXIT_TIMEOUT, "no Bootstrap-Finish within %d s", BOOTSTRAP_TIMEOUT_MS / 1000);
-        if (c->phase == REGISTERED && now >= next_update) {
-            if (send_registration(c, COAP_POST))
-                next_update = now + (cs_time_ms_t)c->lifetime * 500;
-            send_values(c);
-        }
+        bool ending = cli_stopping || (duration >= 0 && now - start >= (cs_time_ms_t)duration * 1000);
+        if (!bootstrapping && tend_servers(c, now, ending))
+            return c->exit_rc;
         bool moved = now >= next_tick;
         if (moved) { /* the sensor moves */
             next_tick = now + (cs_time_ms_t)interval_ms;
@@ -920,33 +998,33 @@ static int run(client_t *c, long duration, long interval_ms)
             return CLI_EXIT_NETWORK;
         now = cs_net_now();
         /* queue mode: the radio is off between awake periods, datagrams are lost */
-        if (c->queue && c->phase == REGISTERED && now >= c->awake_until)
+        if (c->queue && !bootstrapping && now >= c->awake_until)
             c->n.udp.n_in = 0;
         for (size_t i = 0; i < c->n.udp.n_in; i++) {
             coap_ep_event_t ev;
+            server_link_t *s;
             int rc = -1;
             if (coap_ep_input(&c->n.ep, c->n.udp.in_peer[i], c->n.udp.in[i], c->n.udp.in_len[i], now, &ev) != COAP_OK)
                 continue;
             if (fw_pull_event(&c->fw, &c->n, &ev))
                 continue;
-            if (ev.type == COAP_EV_REQUEST && from_server(c, &ev)) {
-                if (serve_request(c, &ev)) { /* Bootstrap-Finish */
+            if (ev.type == COAP_EV_REQUEST && (s = from_server(c, &ev))) {
+                if (serve_request(c, s, &ev)) { /* Bootstrap-Finish */
                     node_flush(&c->n);
                     if ((rc = bootstrapped(c)) != CLI_EXIT_OK)
                         return rc;
                 }
-            } else if (ev.type == COAP_EV_RESPONSE && ev.token_len == 8 && !memcmp(ev.token, c->token, 8)) {
-                if ((rc = main_response(c, &ev, now, &next_update)) >= 0)
+            } else if (ev.type == COAP_EV_RESPONSE && (s = link_of(c, &ev))) {
+                if ((rc = main_response(c, s, &ev, now)) >= 0)
                     return rc;
-            } else if ((ev.type == COAP_EV_TIMEOUT || is_main_reset(c, &ev)) && (rc = on_timeout(c, &ev)) >= 0) {
+            } else if ((rc = on_lost(c, &ev)) >= 0) {
                 return rc;
             }
         }
         coap_ep_event_t ev;
-        while (coap_ep_tick(&c->n.ep, now, &ev) == COAP_OK && ev.type != COAP_EV_NONE) {
+        while (coap_ep_tick(&c->n.ep, cs_net_now(), &ev) == COAP_OK && ev.type != COAP_EV_NONE) {
             int rc;
-            if (!fw_pull_event(&c->fw, &c->n, &ev) && (ev.type == COAP_EV_TIMEOUT || is_main_reset(c, &ev)) &&
-                (rc = on_timeout(c, &ev)) >= 0)
+            if (!fw_pull_event(&c->fw, &c->n, &ev) && (rc = on_lost(c, &ev)) >= 0)
                 return rc;
         }
     }
@@ -1131,7 +1209,7 @@ int lwm2m_client_main(int argc, char **argv)
     fw_free(&c.fw);
     cs_wipe(&c.edhoc, sizeof c.edhoc);
     cs_wipe(&psk, sizeof psk);
-    cs_wipe(&c.dtls, sizeof c.dtls);
+    cs_wipe(c.srv, sizeof c.srv); /* DTLS keys */
     lwm2m_memstore_init(&c.mem, c.rec, sizeof c.rec / sizeof c.rec[0], c.blob, sizeof c.blob); /* keys do not linger */
     return rc;
 }

@@ -160,10 +160,11 @@ CS_MUST_CHECK lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *params,
  * object-level Bootstrap-Write (TLV). */
 CS_MUST_CHECK lwm2m_err_t lwm2m_bs_access_payload(const lwm2m_account_t *a, uint8_t *out, size_t cap,
                                                   size_t *len);
-/* The same instances as one Bootstrap-Pack (SenML CBOR): /21/inst
- * (when params is given), /0/inst linking to it (a Certificate account's
- * certificates and key included), /1/inst, and /2/0... */
-CS_MUST_CHECK lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *params, uint16_t inst,
-                                        uint8_t *out, size_t cap, size_t *len);
+/* The same instances for n server accounts as one Bootstrap-Pack (SenML
+ * CBOR): for each a[k], /21/inst[k] (when params and params[k] are given),
+ * /0/inst[k] linking to it (a Certificate account's certificates and key
+ * included) and /1/inst[k]; then a[0]'s Access Control instances /2/0... */
+CS_MUST_CHECK lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *const *params,
+                                        const uint16_t *inst, size_t n, uint8_t *out, size_t cap, size_t *len);
 
 #endif

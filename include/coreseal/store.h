@@ -82,18 +82,13 @@ bool cs_context_file_from_params(cs_context_file_t *f, const oscore_params_t *p)
 #define CS_BS_URI_MAX 128
 #define CS_BS_MAX_ACO 8
 
+/* One LwM2M Server account the Bootstrap-Server writes (/0, /1 and /21). */
 typedef struct {
-    char endpoint[CS_BS_NAME_MAX];
-    char oscore[CS_STORE_PATH_MAX];
-    /* the client's DTLS PSK with the Bootstrap-Server (its identity being
-     * the endpoint name), 0 without */
-    uint8_t bootstrap_psk_key[64];
-    size_t bootstrap_psk_key_len;
-    char server_uri[CS_BS_URI_MAX];
+    char uri[CS_BS_URI_MAX];
     uint16_t ssid;
     uint32_t lifetime;
     char binding[8];
-    char server_oscore[CS_STORE_PATH_MAX]; /* "": the server account is NoSec */
+    char oscore[CS_STORE_PATH_MAX]; /* "": the server account is NoSec */
     /* DTLS PSK toward a coaps:// server: identity and key, "" / 0 without */
     char psk_identity[CS_BS_NAME_MAX];
     uint8_t psk_key[64];
@@ -104,6 +99,20 @@ typedef struct {
     char certificate[CS_STORE_PATH_MAX], private_key[CS_STORE_PATH_MAX];
     char server_certificate[CS_STORE_PATH_MAX];
     uint8_t certificate_usage;
+} cs_bs_server_t;
+
+#define CS_BS_MAX_SERVERS 4
+
+typedef struct {
+    char endpoint[CS_BS_NAME_MAX];
+    char oscore[CS_STORE_PATH_MAX];
+    /* the client's DTLS PSK with the Bootstrap-Server (its identity being
+     * the endpoint name), 0 without */
+    uint8_t bootstrap_psk_key[64];
+    size_t bootstrap_psk_key_len;
+    /* "server": {...}, or "servers": [{...}, ...] with distinct SSIDs */
+    cs_bs_server_t servers[CS_BS_MAX_SERVERS];
+    size_t n_servers;
     lwm2m_aco_t aco[CS_BS_MAX_ACO]; /* Access Control instances to write */
     size_t n_aco;
 } cs_bs_account_t;

@@ -640,20 +640,26 @@ lwm2m_err_t lwm2m_bs_oscore_payload(const oscore_params_t *p, uint8_t *out, size
     return lwm2m_tlv_enc_finish(&e, len);
 }
 
-lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *p, uint16_t inst, uint8_t *out,
-                          size_t cap, size_t *len)
+lwm2m_err_t lwm2m_bs_pack(const lwm2m_account_t *a, const oscore_params_t *const *params, const uint16_t *inst,
+                          size_t n, uint8_t *out, size_t cap, size_t *len)
 {
-    if (!a || !a->uri || a->bootstrap || (p && !p->master_secret) || inst > LWM2M_ID_MAX || !out || !len)
+    if (!a || !inst || !n || !out || !len)
         return LWM2M_ERR_BAD_ARG;
     lwm2m_senml_enc_t e;
-    out_t o = {NULL, &e, {{21, inst}, 2}};
+    out_t o = {NULL, &e, {{21}, 2}};
     lwm2m_senml_enc_init(&e, out, cap);
-    if (p)
-        oscore_values(&o, p);
-    o.inst.ids[0] = 0;
-    security_values(&o, a, p ? inst : LWM2M_ID_NONE, true);
-    o.inst.ids[0] = 1;
-    server_values(&o, a);
+    for (size_t k = 0; k < n; k++) {
+        const oscore_params_t *p = params ? params[k] : NULL;
+        if (!a[k].uri || a[k].bootstrap || (p && !p->master_secret) || inst[k] > LWM2M_ID_MAX)
+            return LWM2M_ERR_BAD_ARG;
+        o.inst = (lwm2m_path_t){{21, inst[k]}, 2};
+        if (p)
+            oscore_values(&o, p);
+        o.inst.ids[0] = 0;
+        security_values(&o, &a[k], p ? inst[k] : LWM2M_ID_NONE, true);
+        o.inst.ids[0] = 1;
+        server_values(&o, &a[k]);
+    }
     for (size_t i = 0; i < a->n_aco && a->aco; i++) {
         o.inst = (lwm2m_path_t){{2, (uint16_t)i}, 2};
         access_values(&o, &a->aco[i]);

@@ -42,16 +42,17 @@ static cs_store_err_t get_str(json_t *obj, const char *key, bool required, bool 
     return CS_STORE_OK;
 }
 
-static cs_store_err_t get_uint(json_t *obj, const char *key, json_int_t min, json_int_t max, json_int_t dflt,
-                               json_int_t *out, size_t i, char *err, size_t err_len)
+/* A server member (where: "server" or "servers[k]"). */
+static cs_store_err_t get_uint(json_t *obj, const char *where, const char *key, json_int_t min, json_int_t max,
+                               json_int_t dflt, json_int_t *out, size_t i, char *err, size_t err_len)
 {
     json_t *v = json_object_get(obj, key);
     *out = dflt;
     if (!v)
         return CS_STORE_OK;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.%s must be an integer %lld..%lld", i,
-                    key, (long long)min, (long long)max);
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s.%s must be an integer %lld..%lld", i,
+                    where, key, (long long)min, (long long)max);
     *out = json_integer_value(v);
     return CS_STORE_OK;
 }
@@ -113,64 +114,89 @@ static cs_store_err_t parse_access(json_t *list, size_t i, cs_bs_account_t *acc,
     return CS_STORE_OK;
 }
 
+/* One server account of accounts[i] (where: "server" or "servers[k]"). */
+static cs_store_err_t parse_server(json_t *srv, const char *where, size_t i, const char *base_dir, cs_bs_server_t *sv,
+                                   char *err, size_t err_len)
+{
+    cs_store_err_t e;
+    json_int_t ssid, lifetime, usage;
+    if (!json_is_object(srv))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s must be an object with uri and ssid", i,
+                    where);
+    if ((e = get_str(srv, "uri", true, false, NULL, sv->uri, sizeof sv->uri, i, err, err_len)) ||
+        (e = get_str(srv, "binding", false, false, NULL, sv->binding, sizeof sv->binding, i, err, err_len)) ||
+        (e = get_str(srv, "oscore", false, true, base_dir, sv->oscore, sizeof sv->oscore, i, err, err_len)) ||
+        (e = get_uint(srv, where, "ssid", 1, 65534, 0, &ssid, i, err, err_len)) ||
+        (e = get_uint(srv, where, "lifetime", 1, 0xffffffff, 86400, &lifetime, i, err, err_len)) ||
+        (e = get_str(srv, "psk_identity", false, false, NULL, sv->psk_identity, sizeof sv->psk_identity, i, err,
+                     err_len)) ||
+        (e = get_str(srv, "certificate", false, true, base_dir, sv->certificate, sizeof sv->certificate, i, err,
+                     err_len)) ||
+        (e = get_str(srv, "private_key", false, true, base_dir, sv->private_key, sizeof sv->private_key, i, err,
+                     err_len)) ||
+        (e = get_str(srv, "server_certificate", false, true, base_dir, sv->server_certificate,
+                     sizeof sv->server_certificate, i, err, err_len)) ||
+        (e = get_uint(srv, where, "certificate_usage", 0, 3, 3, &usage, i, err, err_len)))
+        return e;
+    if (ssid == 0)
+        return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: %s.ssid is required", i, where);
+    if (!get_key(srv, sv->psk_key, sizeof sv->psk_key, &sv->psk_key_len))
+        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s.psk_key must be 1..64 bytes in hex", i,
+                    where);
+    bool psk = sv->psk_identity[0] && sv->psk_key_len;
+    bool cert = sv->certificate[0] || sv->private_key[0] || sv->server_certificate[0];
+    if (cert && (psk || !sv->certificate[0] || !sv->private_key[0] || !sv->server_certificate[0]))
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: DTLS Certificate mode takes %s.certificate, private_key and server_certificate "
+                    "(PEM files), and no PSK", i, where);
+    bool dtls = strncmp(sv->uri, "coaps://", 8) == 0;
+    bool tcp = strncmp(sv->uri, "coap+tcp://", 11) == 0;
+    if (!dtls && !tcp && strncmp(sv->uri, "coap://", 7) != 0)
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: %s.uri must be coap://, coaps:// or coap+tcp://HOST[:PORT]", i, where);
+    if (dtls != (psk || cert))
+        return fail(err, err_len, CS_STORE_ERR_VALUE,
+                    "accounts[%zu]: a coaps:// %s.uri goes with psk_identity and psk_key (DTLS PSK) or "
+                    "certificate, private_key and server_certificate (DTLS Certificate), a coap:// one with neither",
+                    i, where);
+    sv->ssid = (uint16_t)ssid;
+    sv->lifetime = (uint32_t)lifetime;
+    sv->certificate_usage = (uint8_t)usage;
+    if (!sv->binding[0])
+        strcpy(sv->binding, tcp ? "T" : "U");
+    return CS_STORE_OK;
+}
+
 static cs_store_err_t parse_account(json_t *a, size_t i, const char *base_dir, cs_bs_account_t *acc, char *err,
                                     size_t err_len)
 {
     cs_store_err_t e;
-    json_t *srv = json_object_get(a, "server");
-    json_int_t ssid, lifetime;
     if (!json_is_object(a))
         return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu] must be an object", i);
-    if (!json_is_object(srv))
-        return fail(err, err_len, srv ? CS_STORE_ERR_VALUE : CS_STORE_ERR_MISSING,
-                    "accounts[%zu]: server must be an object with uri and ssid", i);
+    json_t *one = json_object_get(a, "server"), *many = json_object_get(a, "servers");
+    size_t n = many ? json_array_size(many) : 1;
+    if (!one == !many || (many && (!json_is_array(many) || n == 0 || n > CS_BS_MAX_SERVERS)))
+        return fail(err, err_len, one || many ? CS_STORE_ERR_VALUE : CS_STORE_ERR_MISSING,
+                    "accounts[%zu]: server must be an object with uri and ssid (or servers an array of 1..%d such "
+                    "objects, not both)", i, CS_BS_MAX_SERVERS);
     if ((e = get_str(a, "endpoint", true, false, NULL, acc->endpoint, sizeof acc->endpoint, i, err, err_len)) ||
-        (e = get_str(a, "oscore", false, true, base_dir, acc->oscore, sizeof acc->oscore, i, err, err_len)) ||
-        (e = get_str(srv, "uri", true, false, NULL, acc->server_uri, sizeof acc->server_uri, i, err, err_len)) ||
-        (e = get_str(srv, "binding", false, false, NULL, acc->binding, sizeof acc->binding, i, err, err_len)) ||
-        (e = get_str(srv, "oscore", false, true, base_dir, acc->server_oscore, sizeof acc->server_oscore, i, err,
-                     err_len)) ||
-        (e = get_uint(srv, "ssid", 1, 65534, 0, &ssid, i, err, err_len)) ||
-        (e = get_uint(srv, "lifetime", 1, 0xffffffff, 86400, &lifetime, i, err, err_len)) ||
-        (e = get_str(srv, "psk_identity", false, false, NULL, acc->psk_identity, sizeof acc->psk_identity, i, err,
-                     err_len)))
+        (e = get_str(a, "oscore", false, true, base_dir, acc->oscore, sizeof acc->oscore, i, err, err_len)))
         return e;
-    if (ssid == 0)
-        return fail(err, err_len, CS_STORE_ERR_MISSING, "accounts[%zu]: server.ssid is required", i);
-    if (!get_key(srv, acc->psk_key, sizeof acc->psk_key, &acc->psk_key_len))
-        return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: server.psk_key must be 1..64 bytes in hex", i);
     if (!get_key(a, acc->bootstrap_psk_key, sizeof acc->bootstrap_psk_key, &acc->bootstrap_psk_key_len))
         return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: psk_key must be 1..64 bytes in hex", i);
-    json_int_t usage;
-    if ((e = get_str(srv, "certificate", false, true, base_dir, acc->certificate, sizeof acc->certificate, i, err,
-                     err_len)) ||
-        (e = get_str(srv, "private_key", false, true, base_dir, acc->private_key, sizeof acc->private_key, i, err,
-                     err_len)) ||
-        (e = get_str(srv, "server_certificate", false, true, base_dir, acc->server_certificate,
-                     sizeof acc->server_certificate, i, err, err_len)) ||
-        (e = get_uint(srv, "certificate_usage", 0, 3, 3, &usage, i, err, err_len)))
-        return e;
-    acc->certificate_usage = (uint8_t)usage;
-    bool psk = acc->psk_identity[0] && acc->psk_key_len;
-    bool cert = acc->certificate[0] || acc->private_key[0] || acc->server_certificate[0];
-    if (cert && (psk || !acc->certificate[0] || !acc->private_key[0] || !acc->server_certificate[0]))
-        return fail(err, err_len, CS_STORE_ERR_VALUE,
-                    "accounts[%zu]: DTLS Certificate mode takes server.certificate, server.private_key and "
-                    "server.server_certificate (PEM files), and no PSK", i);
-    bool dtls = strncmp(acc->server_uri, "coaps://", 8) == 0;
-    bool tcp = strncmp(acc->server_uri, "coap+tcp://", 11) == 0;
-    if (!dtls && !tcp && strncmp(acc->server_uri, "coap://", 7) != 0)
-        return fail(err, err_len, CS_STORE_ERR_VALUE,
-                    "accounts[%zu]: server.uri must be coap://, coaps:// or coap+tcp://HOST[:PORT]", i);
-    if (dtls != (psk || cert))
-        return fail(err, err_len, CS_STORE_ERR_VALUE,
-                    "accounts[%zu]: a coaps:// server.uri goes with server.psk_identity and server.psk_key (DTLS "
-                    "PSK) or server.certificate, private_key and server_certificate (DTLS Certificate), a coap:// "
-                    "one with neither", i);
-    acc->ssid = (uint16_t)ssid;
-    acc->lifetime = (uint32_t)lifetime;
-    if (!acc->binding[0])
-        strcpy(acc->binding, tcp ? "T" : "U");
+    for (size_t k = 0; k < n; k++) {
+        char where[16] = "server";
+        if (many)
+            snprintf(where, sizeof where, "servers[%zu]", k);
+        if ((e = parse_server(many ? json_array_get(many, k) : one, where, i, base_dir, &acc->servers[k], err,
+                              err_len)) != CS_STORE_OK)
+            return e;
+        for (size_t j = 0; j < k; j++)
+            if (acc->servers[j].ssid == acc->servers[k].ssid)
+                return fail(err, err_len, CS_STORE_ERR_VALUE, "accounts[%zu]: %s.ssid %u is taken by servers[%zu]", i,
+                            where, acc->servers[k].ssid, j);
+        acc->n_servers = k + 1;
+    }
     return parse_access(json_object_get(a, "access_control"), i, acc, err, err_len);
 }
 

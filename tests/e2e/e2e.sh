@@ -507,6 +507,50 @@ check "LwM2M Bootstrap-Pack: one answer, the same keys again, their SSN state fo
     -a "$(grep -c 'registered dev1 lt=60 over OSCORE' lbsrv.log)" -ge 2
 kill -TERM $LBS $LWS; wait $LBS $LWS 2>/dev/null
 
+# --- several server accounts: the Bootstrap-Server writes two, the client
+# registers with each (one over OSCORE, one NoSec), and Access Control (/2)
+# gives them different rights: only server 202 may read /3303/0
+LA=$((PORT + 48)) LBB=$((PORT + 49)) LBM=$((PORT + 50))
+cat > bs-dev5.json <<J
+{"master_secret":"5051525354555657","sender_id":"6273","recipient_id":"64657635"}
+J
+cat > dev5-bs.json <<J
+{"master_secret":"5051525354555657","sender_id":"64657635","recipient_id":"6273","state_file":"dev5-bs.state"}
+J
+cat > srv-a-dev5.json <<J
+{"master_secret":"b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5","sender_id":"0a","recipient_id":"64657635"}
+J
+cat > bs5.json <<J
+{"accounts":[{"endpoint":"dev5","oscore":"bs-dev5.json",
+  "servers":[{"uri":"coap://127.0.0.1:$LA","ssid":201,"lifetime":60,"oscore":"srv-a-dev5.json"},
+             {"uri":"coap://127.0.0.1:$LBB","ssid":202,"lifetime":60}],
+  "access_control":[{"object":3303,"instance":0,"owner":202,"acl":{"202":1}},
+                    {"object":3,"instance":0,"owner":201,"acl":{"201":1}}]}]}
+J
+"$B" lwm2m bootstrap --listen 127.0.0.1:$LBM --config bs5.json > lbm.log 2>&1 &
+LBMS=$!
+"$B" lwm2m server --listen 127.0.0.1:$LA --db :memory: --oscore srv-a-dev5.json --read /3/0/0 --read /3303/0/5700 \
+    > lma.log 2>&1 &
+LMA=$!
+"$B" lwm2m server --listen 127.0.0.1:$LBB --db :memory: --read /3303/0/5700 > lmb.log 2>&1 &
+LMB=$!
+wait_for lbm.log listening && wait_for lma.log listening && wait_for lmb.log listening
+mkdir dev5
+"$B" lwm2m client --ep dev5 --bootstrap coap://127.0.0.1:$LBM --oscore dev5-bs.json --state dev5 --duration 2 \
+    > lmc.log 2>&1
+rc=$?
+check "LwM2M with two server accounts: both bootstrapped, the client registers with each (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'dev5: finished: /0/1, /1/1 and its OSCORE context in /21, Access Control in /2 for coap://127.0.0.1:$LA; /0/2, /1/2 for' lbm.log && grep -q 'registered dev5 lt=60 over OSCORE' lma.log && grep -q 'registered dev5 lt=60 objects' lmb.log && [ \$(grep -c 'registered as dev5' lmc.log) -eq 2 ] && [ \$(grep -c 'de-registered (2.02' lmc.log) -eq 2 ]"
+check "LwM2M Access Control between servers: 201 reads /3/0 but not /3303/0 (4.01), 202 reads /3303/0" \
+    bash -c "grep -q 'read dev5 /3/0/0 = coreseal' lma.log && grep -q 'read dev5 /3303/0/5700 -> 4.01' lma.log && grep -q 'read dev5 /3303/0/5700 = 2' lmb.log"
+rm dev5/objects.cbor # bootstrap again; the OSCORE state stays
+"$B" lwm2m client --ep dev5 --bootstrap coap://127.0.0.1:$LBM --oscore dev5-bs.json --state dev5 --bootstrap-pack \
+    --duration 1 > lmc2.log 2>&1
+rc=$?
+check "LwM2M: both server accounts in one Bootstrap-Pack (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'dev5: Bootstrap-Pack sent: /0/201, /1/201 and its OSCORE context in /21 for coap://127.0.0.1:$LA; /0/202, /1/202 for' lbm.log && [ \$(grep -c 'registered as dev5' lmc2.log) -eq 2 ]"
+kill -TERM $LBMS $LMA $LMB; wait $LBMS $LMA $LMB 2>/dev/null
+
 # --- LwM2M with RFC 8613 B.2 on first use of each context (Transport TS)
 L7=$((PORT + 35))
 LB7=$((PORT + 36))

@@ -247,7 +247,7 @@ static void test_access_control(void **state)
     assert_int_equal(lwm2m_acl_rights(&store, 102, 3, 0), LWM2M_ACL_ALL);
     assert_int_equal(lwm2m_acl_rights(&store, 103, 3, 0), 0); /* the default entry grants nothing */
     /* the same in a Bootstrap-Pack */
-    assert_int_equal(lwm2m_bs_pack(&acc, NULL, 1, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(lwm2m_bs_pack(&acc, NULL, (const uint16_t[]){1}, 1, pl, sizeof pl, &n), LWM2M_OK);
     lwm2m_senml_dec_t d;
     lwm2m_entry_t e;
     int acl_entries = 0;
@@ -266,7 +266,9 @@ static void test_bootstrap_pack(void **state)
     cli.sender_id = srv.recipient_id, cli.sender_id_len = srv.recipient_id_len;
     cli.recipient_id = srv.sender_id, cli.recipient_id_len = srv.sender_id_len;
     lwm2m_account_t acc = {.uri = "coap://127.0.0.1:5683", .ssid = 101, .lifetime = 300};
-    assert_int_equal(lwm2m_bs_pack(&acc, &cli, 101, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(lwm2m_bs_pack(&acc, (const oscore_params_t *const[]){&cli}, (const uint16_t[]){101}, 1, pl,
+                                   sizeof pl, &n),
+                     LWM2M_OK);
     coap_builder_t b;
     coap_msg_t m;
     lwm2m_dm_result_t r;
@@ -652,7 +654,7 @@ static void test_certificate_account(void **state)
     assert_int_equal(v.secret_key_len, sizeof key);
     assert_memory_equal(v.secret_key, key, sizeof key);
     /* the same account as a pack, applied to a fresh device */
-    assert_int_equal(lwm2m_bs_pack(&acc, NULL, 101, pl, sizeof pl, &n), LWM2M_OK);
+    assert_int_equal(lwm2m_bs_pack(&acc, NULL, (const uint16_t[]){101}, 1, pl, sizeof pl, &n), LWM2M_OK);
     assert_true(n > sizeof cert + sizeof server_cert + sizeof key);
     uint8_t msg[1100];
     size_t mn;

@@ -202,20 +202,20 @@ static void test_bootstrap_config(void **state)
                      "\"certificate_usage\":2}}]}";
     assert_int_equal(cs_bs_config_parse(ok, strlen(ok), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
     assert_int_equal(cfg.n, 5);
-    assert_string_equal(cfg.acc[4].certificate, "/cfg/dev8.pem"); /* DTLS Certificate */
-    assert_string_equal(cfg.acc[4].private_key, "/cfg/dev8.key");
-    assert_string_equal(cfg.acc[4].server_certificate, "/etc/ca.pem");
-    assert_int_equal(cfg.acc[4].certificate_usage, 2);
+    assert_string_equal(cfg.acc[4].servers[0].certificate, "/cfg/dev8.pem"); /* DTLS Certificate */
+    assert_string_equal(cfg.acc[4].servers[0].private_key, "/cfg/dev8.key");
+    assert_string_equal(cfg.acc[4].servers[0].server_certificate, "/etc/ca.pem");
+    assert_int_equal(cfg.acc[4].servers[0].certificate_usage, 2);
     assert_int_equal(cfg.acc[4].bootstrap_psk_key_len, 2); /* DTLS with the Bootstrap-Server */
     assert_memory_equal(cfg.acc[4].bootstrap_psk_key, "\xa0\xa1", 2);
     assert_int_equal(cfg.acc[3].bootstrap_psk_key_len, 0);
-    assert_int_equal(cfg.acc[3].certificate_usage, 3);
-    assert_string_equal(cfg.acc[3].certificate, "");
+    assert_int_equal(cfg.acc[3].servers[0].certificate_usage, 3);
+    assert_string_equal(cfg.acc[3].servers[0].certificate, "");
     assert_string_equal(cfg.acc[2].oscore, ""); /* keyed by EDHOC */
-    assert_int_equal(cfg.acc[2].psk_key_len, 0);
-    assert_string_equal(cfg.acc[3].psk_identity, "dev7"); /* DTLS PSK */
-    assert_int_equal(cfg.acc[3].psk_key_len, 4);
-    assert_memory_equal(cfg.acc[3].psk_key, "\x00\x11\x22\x33", 4);
+    assert_int_equal(cfg.acc[2].servers[0].psk_key_len, 0);
+    assert_string_equal(cfg.acc[3].servers[0].psk_identity, "dev7"); /* DTLS PSK */
+    assert_int_equal(cfg.acc[3].servers[0].psk_key_len, 4);
+    assert_memory_equal(cfg.acc[3].servers[0].psk_key, "\x00\x11\x22\x33", 4);
     assert_int_equal(cfg.acc[3].n_aco, 1); /* Access Control, object 2 */
     assert_int_equal(cfg.acc[3].aco[0].object, 3303);
     assert_int_equal(cfg.acc[3].aco[0].owner, 107);
@@ -225,18 +225,41 @@ static void test_bootstrap_config(void **state)
     assert_int_equal(cfg.acc[0].n_aco, 0);
     assert_string_equal(cfg.acc[0].endpoint, "dev1");
     assert_string_equal(cfg.acc[0].oscore, "/cfg/bs-dev1.json");
-    assert_string_equal(cfg.acc[0].server_oscore, "/etc/srv-dev1.json");
-    assert_int_equal(cfg.acc[0].ssid, 101);
-    assert_int_equal(cfg.acc[0].lifetime, 60);
-    assert_string_equal(cfg.acc[0].binding, "U");
-    assert_string_equal(cfg.acc[1].server_oscore, ""); /* NoSec */
-    assert_int_equal(cfg.acc[1].lifetime, 86400);
-    assert_string_equal(cfg.acc[1].binding, "UQ");
+    assert_string_equal(cfg.acc[0].servers[0].oscore, "/etc/srv-dev1.json");
+    assert_int_equal(cfg.acc[0].servers[0].ssid, 101);
+    assert_int_equal(cfg.acc[0].servers[0].lifetime, 60);
+    assert_string_equal(cfg.acc[0].servers[0].binding, "U");
+    assert_string_equal(cfg.acc[1].servers[0].oscore, ""); /* NoSec */
+    assert_int_equal(cfg.acc[1].servers[0].lifetime, 86400);
+    assert_string_equal(cfg.acc[1].servers[0].binding, "UQ");
+    /* several server accounts */
+    const char *two = "{\"accounts\":[{\"endpoint\":\"dev9\",\"oscore\":\"b.json\",\"servers\":["
+                      "{\"uri\":\"coap://a\",\"ssid\":101,\"oscore\":\"a.json\"},"
+                      "{\"uri\":\"coap+tcp://b\",\"ssid\":102,\"lifetime\":30}]}]}";
+    assert_int_equal(cs_bs_config_parse(two, strlen(two), "/cfg", &cfg, err, sizeof err), CS_STORE_OK);
+    assert_int_equal(cfg.acc[0].n_servers, 2);
+    assert_string_equal(cfg.acc[0].servers[0].uri, "coap://a");
+    assert_string_equal(cfg.acc[0].servers[0].oscore, "/cfg/a.json");
+    assert_int_equal(cfg.acc[0].servers[1].ssid, 102);
+    assert_int_equal(cfg.acc[0].servers[1].lifetime, 30);
+    assert_string_equal(cfg.acc[0].servers[1].binding, "T");
+    assert_string_equal(cfg.acc[0].servers[1].oscore, "");
     static const struct {
         const char *text;
         cs_store_err_t code;
         const char *says;
     } bad[] = {
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"servers\":[{\"uri\":\"coap://a\",\"ssid\":1},"
+         "{\"uri\":\"coap://b\",\"ssid\":1}]}]}",
+         CS_STORE_ERR_VALUE, "accounts[0]: servers[1].ssid 1 is taken by servers[0]"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"servers\":[{\"uri\":\"coap://a\",\"ssid\":1},"
+         "{\"uri\":\"http://b\",\"ssid\":2}]}]}",
+         CS_STORE_ERR_VALUE, "accounts[0]: servers[1].uri must be coap://"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"servers\":[]}]}", CS_STORE_ERR_VALUE,
+         "servers an array of 1..4"},
+        {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://a\",\"ssid\":1},"
+         "\"servers\":[{\"uri\":\"coap://a\",\"ssid\":1}]}]}",
+         CS_STORE_ERR_VALUE, "not both"},
         {"{\"accounts\": [", CS_STORE_ERR_SYNTAX, "line 1"},
         {"[]", CS_STORE_ERR_SYNTAX, "not a JSON object"},
         {"{\"accounts\": []}", CS_STORE_ERR_MISSING, "accounts must be a non-empty array"},
@@ -249,7 +272,7 @@ static void test_bootstrap_config(void **state)
         {"{\"accounts\": [{\"endpoint\":\"d\",\"oscore\":\"a\",\"server\":{\"uri\":\"http://h\",\"ssid\":1}}]}",
          CS_STORE_ERR_VALUE, "server.uri must be coap://"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1}}]}",
-         CS_STORE_ERR_VALUE, "a coaps:// server.uri goes with server.psk_identity and server.psk_key"},
+         CS_STORE_ERR_VALUE, "a coaps:// server.uri goes with psk_identity and psk_key"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coap://h\",\"ssid\":1,"
          "\"psk_identity\":\"d\",\"psk_key\":\"00\"}}]}",
          CS_STORE_ERR_VALUE, "a coaps:// server.uri goes with"},
@@ -258,7 +281,7 @@ static void test_bootstrap_config(void **state)
          CS_STORE_ERR_VALUE, "server.psk_key must be 1..64 bytes in hex"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1,"
          "\"certificate\":\"c.pem\",\"server_certificate\":\"s.pem\"}}]}",
-         CS_STORE_ERR_VALUE, "DTLS Certificate mode takes server.certificate, server.private_key and"},
+         CS_STORE_ERR_VALUE, "DTLS Certificate mode takes server.certificate, private_key and"},
         {"{\"accounts\": [{\"endpoint\":\"d\",\"server\":{\"uri\":\"coaps://h\",\"ssid\":1,\"psk_identity\":\"d\","
          "\"psk_key\":\"00\",\"certificate\":\"c.pem\",\"private_key\":\"k\",\"server_certificate\":\"s.pem\"}}]}",
          CS_STORE_ERR_VALUE, "and no PSK"},
