@@ -238,6 +238,8 @@ static int keygen(int argc, char **argv)
         return cli_fail("edhoc keygen", CLI_EXIT_USAGE, "--id-cred must be x5chain or x5t");
     if (days < 1 || days > 36500)
         return cli_fail("edhoc keygen", CLI_EXIT_USAGE, "--days expects 1..36500");
+    if (strlen(subject ? subject : out) >= sizeof ((cs_edhoc_key_t *)0)->subject)
+        return cli_fail("edhoc keygen", CLI_EXIT_USAGE, "--subject (or --out) is longer than 63 bytes");
     int32_t crv = strcmp(curve, "P-256") == 0 ? CS_CRV_P256
                   : strcmp(curve, "X25519") == 0 ? CS_CRV_X25519
                   : strcmp(curve, "Ed25519") == 0 ? CS_CRV_ED25519 : 0;

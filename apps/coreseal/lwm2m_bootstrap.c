@@ -491,6 +491,12 @@ static int load_certificates(bs_t *b, account_t *a, size_t k, cs_redis_t *r)
     return CLI_EXIT_OK;
 }
 
+/* A client can reach its account: over its OSCORE context, EDHOC or DTLS. */
+static bool reachable(const bs_t *b, const cs_bs_account_t *a)
+{
+    return a->oscore[0] || b->edhoc.enabled || a->bootstrap_psk_key_len || b->dtls_ca;
+}
+
 static int load_accounts(bs_t *b, const char *config)
 {
     char err[CS_STORE_ERRMSG_MAX + CS_STORE_PATH_MAX];
@@ -499,7 +505,7 @@ static int load_accounts(bs_t *b, const char *config)
     for (size_t i = 0; i < b->cfg.n; i++) {
         account_t *a = &b->acc[i];
         a->cfg = &b->cfg.acc[i];
-        if (!a->cfg->oscore[0] && !b->edhoc.enabled && !a->cfg->bootstrap_psk_key_len && !b->dtls_ca)
+        if (!reachable(b, a->cfg))
             return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "%s: account %s has no \"oscore\" context or \"psk_key\", and "
                             "neither --edhoc nor --listen-dtls with --ca is on", config, a->cfg->endpoint);
         if (a->cfg->oscore[0]) { /* else it keys itself with EDHOC */
@@ -594,7 +600,7 @@ static int get_accounts(bs_t *b, cs_redis_t *r, const char *url)
             if (rc != CLI_EXIT_OK)
                 return rc;
             a->ctx = cc;
-        } else if (!b->edhoc.enabled && !a->cfg->bootstrap_psk_key_len && !b->dtls_ca) {
+        } else if (!reachable(b, a->cfg)) {
             return cli_fail(b->n.sub, CLI_EXIT_CONFIG, "account %s in Redis has no \"oscore\" context or \"psk_key\", "
                                                        "and neither --edhoc nor --listen-dtls with --ca is on",
                             a->cfg->endpoint);

@@ -24,6 +24,8 @@
 
 typedef enum { BOOTSTRAPPING, REGISTERING, REGISTERED, DEREGISTERING, GONE } phase_t;
 
+#define CLIENT_BLOB 8192 /* bytes for long values (certificates) in the memstore */
+
 /* The client's exchange with one server: each LwM2M server account's
  * registration, or while bootstrapping, the Bootstrap-Server's (srv[0]). */
 #define CLIENT_MAX_SERVERS 4
@@ -69,7 +71,7 @@ typedef struct {
     double temperature;
     lwm2m_memstore_t mem; /* objects 0, 1 and 21 */
     lwm2m_mem_record_t rec[64];
-    uint8_t blob[8192];   /* values too long for a record: certificates */
+    uint8_t blob[CLIENT_BLOB]; /* values too long for a record: certificates */
     lwm2m_attr_entry_t attr_entries[32];
     lwm2m_attr_table_t attrs;
     lwm2m_store_t st;
@@ -284,7 +286,7 @@ static void state_path(const client_t *c, const char *name, char *out, size_t ca
 
 static bool save_objects(client_t *c)
 {
-    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + 8192];
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + CLIENT_BLOB];
     char path[CS_STORE_PATH_MAX];
     size_t len;
     if (!c->state_dir)
@@ -297,7 +299,7 @@ static bool save_objects(client_t *c)
 /* The objects a previous run kept; false when there are none. */
 static bool load_objects(client_t *c)
 {
-    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + 8192];
+    static uint8_t buf[64 * (LWM2M_MEM_VALUE_MAX + 24) + CLIENT_BLOB];
     char path[CS_STORE_PATH_MAX];
     if (!c->state_dir)
         return false;
@@ -464,10 +466,6 @@ static int connect_dtls(client_t *c, server_link_t *s, const lwm2m_account_view_
 {
     cs_dtls_config_t *dtls = &s->dtls;
     char err[256];
-    for (size_t i = 0; i < c->n_srv; i++) /* the DTLS layer keeps one client configuration */
-        if (&c->srv[i] != s && cs_net_peer_is_dtls(c->srv[i].peer))
-            return cli_fail(c->n.sub, CLI_EXIT_CONFIG, "account /0/%u: this client reaches one coaps:// server "
-                                                       "at a time", acc->security_inst);
     memset(dtls, 0, sizeof *dtls);
     if (acc->security_mode == LWM2M_SEC_CERT) { /* DER, read by the connect that opens DTLS */
         dtls->cert_der = acc->identity, dtls->cert_der_len = acc->identity_len;

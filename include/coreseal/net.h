@@ -176,8 +176,9 @@ CS_MUST_CHECK cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const c
                                           const cs_dtls_config_t *cfg, char *err, size_t err_len);
 /* Handle of a DTLS session with host:port: the established one, or a new
  * handshake (from the DTLS socket, bound to an ephemeral port unless
- * cs_dtls_listen made one). The configuration of the first call stays
- * until cs_dtls_end. */
+ * cs_dtls_listen made one) made with cfg's client credentials; several
+ * configurations (up to 4, one per server, e.g. a LwM2M client's server
+ * accounts) live side by side until cs_dtls_end. */
 CS_MUST_CHECK cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port,
                                            const cs_dtls_config_t *cfg, coap_peer_t *peer, char *err,
                                            size_t err_len);

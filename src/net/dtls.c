@@ -40,18 +40,31 @@ typedef struct {
     size_t pending_len[PENDING_MAX], n_pending;
 } session_t;
 
+/* A client configuration, made at the first connect that names it (a
+ * LwM2M client may hold several server accounts, each its own
+ * credentials): the SSL_CTX new sessions to such a server take. */
+#define MAX_CLIENT_CREDS 4
+typedef struct {
+    SSL_CTX *ctx;
+    unsigned char digest[32]; /* of the cs_dtls_config_t it came from */
+    cs_dtls_psk_t psk;        /* its psks[0] */
+    bool named;               /* the server's certificate must name the host */
+    uint8_t *tlsa;            /* its peer_der, matched as a TLSA record */
+    size_t tlsa_len;
+    uint8_t usage;
+} client_cred_t;
+
 struct cs_dtls {
     int fd;
     bool listening;
-    cs_dtls_config_t cfg;
-    SSL_CTX *server_ctx, *client_ctx;
+    cs_dtls_config_t cfg; /* the first call's: a server's keys */
+    SSL_CTX *server_ctx;
+    client_cred_t clients[MAX_CLIENT_CREDS];
+    size_t n_clients;
     BIO_METHOD *bio_method;
     session_t *sessions;
     size_t n_sessions;
     uint8_t cookie_secret[32];
-    /* the server certificate a client matches (cfg.peer_der), its own copy */
-    uint8_t *tlsa;
-    size_t tlsa_len;
     /* what the BIO reads next, and whose records it writes */
     const uint8_t *in;
     size_t in_len;
@@ -167,8 +180,12 @@ static unsigned int psk_client(SSL *ssl, const char *hint, char *identity, unsig
                                unsigned char *psk, unsigned int max_psk)
 {
     (void)hint;
-    const cs_dtls_psk_t *p = &dtls_of(ssl)->cfg.psks[0];
-    if (strlen(p->identity) >= max_identity || p->key_len > max_psk)
+    const struct cs_dtls *d = dtls_of(ssl);
+    const cs_dtls_psk_t *p = NULL;
+    for (size_t i = 0; i < d->n_clients; i++) /* the configuration the session was made with */
+        if (d->clients[i].ctx == SSL_get_SSL_CTX(ssl))
+            p = &d->clients[i].psk;
+    if (!p || strlen(p->identity) >= max_identity || p->key_len > max_psk)
         return 0;
     strcpy(identity, p->identity);
     memcpy(psk, p->key, p->key_len);
@@ -224,9 +241,8 @@ static const char *use_der_credentials(SSL_CTX *ctx, const cs_dtls_config_t *cfg
     return why;
 }
 
-static SSL_CTX *make_ctx(struct cs_dtls *d, bool server, char *err, size_t err_len)
+static SSL_CTX *make_ctx(struct cs_dtls *d, const cs_dtls_config_t *cfg, bool server, char *err, size_t err_len)
 {
-    const cs_dtls_config_t *cfg = &d->cfg;
     bool der = !server && cfg->cert_der, cert = cfg->cert_file || cfg->ca_file || der;
     bool psk = cfg->n_psks || (server && cfg->psk_lookup);
     SSL_CTX *ctx = SSL_CTX_new(server ? DTLS_server_method() : DTLS_client_method());
@@ -335,19 +351,75 @@ static cs_net_err_t dtls_setup(cs_udp_t *u, const char *host, const char *port, 
         !BIO_meth_set_create(d->bio_method, bio_create) ||
         RAND_bytes(d->cookie_secret, sizeof d->cookie_secret) != 1)
         return cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL setup failed");
-    /* a server whose keys all come from psk_lookup has nothing to connect with */
-    bool can_connect = d->cfg.n_psks || d->cfg.cert_file || d->cfg.ca_file || d->cfg.cert_der;
-    if ((can_connect && !(d->client_ctx = make_ctx(d, false, err, err_len))) ||
-        (server && !(d->server_ctx = make_ctx(d, true, err, err_len))))
+    if (server && !(d->server_ctx = make_ctx(d, &d->cfg, true, err, err_len)))
         return CS_NET_ERR_SOCKET;
-    if (d->cfg.cert_der) { /* the caller's DER is not kept: OpenSSL has the own credentials */
-        if (!(d->tlsa = malloc(d->cfg.peer_der_len)))
-            return CS_NET_ERR_NO_MEMORY;
-        memcpy(d->tlsa, d->cfg.peer_der, d->cfg.peer_der_len);
-        d->tlsa_len = d->cfg.peer_der_len;
-    }
-    d->cfg.cert_der = d->cfg.key_der = d->cfg.peer_der = NULL;
+    d->cfg.cert_der = d->cfg.key_der = d->cfg.peer_der = NULL; /* the caller's, not kept */
     return CS_NET_OK;
+}
+
+/* What tells two client configurations apart. */
+static bool config_digest(const cs_dtls_config_t *cfg, unsigned char out[32])
+{
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    const char *names[4] = {cfg->n_psks ? cfg->psks[0].identity : NULL, cfg->cert_file, cfg->key_file, cfg->ca_file};
+    const struct {
+        const void *p;
+        size_t n;
+    } parts[] = {{cfg->n_psks ? cfg->psks[0].key : NULL, cfg->n_psks ? cfg->psks[0].key_len : 0},
+                 {cfg->cert_der, cfg->cert_der_len}, {cfg->key_der, cfg->key_der_len},
+                 {cfg->peer_der, cfg->peer_der_len}, {&cfg->peer_usage, 1}};
+    bool ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+    for (size_t i = 0; ok && i < 4; i++) /* names, each with its NUL ("" for none) */
+        ok = EVP_DigestUpdate(h, names[i] ? names[i] : "", names[i] ? strlen(names[i]) + 1 : 1) == 1;
+    for (size_t i = 0; ok && i < sizeof parts / sizeof parts[0]; i++) {
+        uint64_t n = parts[i].p ? parts[i].n : 0; /* lengths keep the parts apart */
+        ok = EVP_DigestUpdate(h, &n, sizeof n) == 1 && (!n || EVP_DigestUpdate(h, parts[i].p, n) == 1);
+    }
+    ok = ok && EVP_DigestFinal_ex(h, out, NULL) == 1;
+    EVP_MD_CTX_free(h);
+    return ok;
+}
+
+/* The client configuration cfg names: the one made before, or a new one. */
+static client_cred_t *client_cred(struct cs_dtls *d, const cs_dtls_config_t *cfg, char *err, size_t err_len)
+{
+    unsigned char digest[32];
+    if (!cfg->n_psks && !cfg->cert_file && !cfg->ca_file && !cfg->cert_der) {
+        cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "give a PSK or a certificate to connect with");
+        return NULL;
+    }
+    if (!config_digest(cfg, digest)) {
+        cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "OpenSSL failed");
+        return NULL;
+    }
+    for (size_t i = 0; i < d->n_clients; i++)
+        if (!memcmp(d->clients[i].digest, digest, sizeof digest))
+            return &d->clients[i];
+    if (d->n_clients == MAX_CLIENT_CREDS) {
+        cs_net_fail(err, err_len, CS_NET_ERR_BAD_ARG, "dtls", "too many client configurations on one socket");
+        return NULL;
+    }
+    client_cred_t *c = &d->clients[d->n_clients];
+    memset(c, 0, sizeof *c);
+    if (cfg->cert_der && !(c->tlsa = malloc(cfg->peer_der_len))) {
+        cs_net_fail(err, err_len, CS_NET_ERR_NO_MEMORY, "dtls", "no memory");
+        return NULL;
+    }
+    if (!(c->ctx = make_ctx(d, cfg, false, err, err_len))) {
+        free(c->tlsa);
+        return NULL;
+    }
+    memcpy(c->digest, digest, sizeof digest);
+    if (cfg->n_psks)
+        c->psk = cfg->psks[0];
+    if (cfg->cert_der) { /* the caller's DER is not kept: OpenSSL has the own credentials */
+        memcpy(c->tlsa, cfg->peer_der, cfg->peer_der_len);
+        c->tlsa_len = cfg->peer_der_len;
+        c->usage = cfg->peer_usage;
+    }
+    c->named = cfg->ca_file || cfg->cert_der;
+    d->n_clients++;
+    return c;
 }
 
 static cs_net_err_t dtls_open(cs_udp_t *u, const char *host, const char *port, bool server,
@@ -483,14 +555,16 @@ static long session_slot(cs_udp_t *u)
     return victim;
 }
 
-static long session_new(cs_udp_t *u, const struct sockaddr *sa, socklen_t len, bool server, cs_time_ms_t now)
+/* A session with sa: a server's (server_ctx), or a client's made with ctx. */
+static long session_new(cs_udp_t *u, const struct sockaddr *sa, socklen_t len, SSL_CTX *ctx, cs_time_ms_t now)
 {
     struct cs_dtls *d = u->dtls;
+    bool server = ctx == d->server_ctx;
     long i = session_slot(u);
     if (i < 0)
         return -1;
     session_t *s = &d->sessions[i];
-    SSL *ssl = SSL_new(server ? d->server_ctx : d->client_ctx);
+    SSL *ssl = SSL_new(ctx);
     BIO *bio = ssl ? BIO_new(d->bio_method) : NULL;
     if (!bio) {
         SSL_free(ssl);
@@ -572,7 +646,7 @@ static void on_datagram(cs_udp_t *u, const struct sockaddr *sa, socklen_t len, c
         session_free(u, (size_t)i, "the peer starts a new handshake");
         i = -1;
     }
-    if (i < 0 && (!d->listening || !hello || (i = session_new(u, sa, len, true, now)) < 0))
+    if (i < 0 && (!d->listening || !hello || (i = session_new(u, sa, len, d->server_ctx, now)) < 0))
         return;
     session_t *s = &d->sessions[i];
     s->last_used = now;
@@ -673,10 +747,11 @@ cs_net_err_t cs_dtls_listen(cs_udp_t *u, const char *host, const char *port, con
 }
 
 /* A client session with host at sa, its ClientHello sent; its index or -1. */
-static long client_session(cs_udp_t *u, const char *host, const struct sockaddr *sa, socklen_t len)
+static long client_session(cs_udp_t *u, const client_cred_t *c, const char *host, const struct sockaddr *sa,
+                           socklen_t len)
 {
     struct cs_dtls *d = u->dtls;
-    long i = session_new(u, sa, len, false, cs_net_now());
+    long i = session_new(u, sa, len, c->ctx, cs_net_now());
     if (i < 0)
         return -1;
     session_t *s = &d->sessions[i];
@@ -684,11 +759,10 @@ static long client_session(cs_udp_t *u, const char *host, const struct sockaddr 
     bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
     /* Certificate mode: the server's certificate must name host (unless
      * it is the very certificate the Security object pinned) */
-    bool named = d->cfg.ca_file || d->tlsa;
-    if ((d->tlsa && (SSL_dane_enable(s->ssl, literal ? NULL : host) <= 0 ||
-                     SSL_dane_tlsa_add(s->ssl, d->cfg.peer_usage, 0, 0, d->tlsa, d->tlsa_len) <= 0)) ||
-        (named && !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host)
-                            : SSL_set1_host(s->ssl, host)))) {
+    if ((c->tlsa && (SSL_dane_enable(s->ssl, literal ? NULL : host) <= 0 ||
+                     SSL_dane_tlsa_add(s->ssl, c->usage, 0, 0, c->tlsa, c->tlsa_len) <= 0)) ||
+        (c->named && !(literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), host)
+                               : SSL_set1_host(s->ssl, host)))) {
         session_free(u, (size_t)i, NULL);
         return -1;
     }
@@ -717,11 +791,13 @@ cs_net_err_t cs_dtls_connect(cs_udp_t *u, const char *host, const char *port, co
     if (rc != 0)
         return cs_net_fail(err, err_len, CS_NET_ERR_RESOLVE, host, gai_strerror(rc));
     long i = session_find(d, res->ai_addr, res->ai_addrlen);
-    if (i < 0)
-        i = client_session(u, host, res->ai_addr, res->ai_addrlen);
+    const client_cred_t *c = i < 0 ? client_cred(d, cfg, err, err_len) : NULL;
+    if (i < 0 && c)
+        i = client_session(u, c, host, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     if (i < 0)
-        return cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "cannot start a DTLS session");
+        return c ? cs_net_fail(err, err_len, CS_NET_ERR_SOCKET, "dtls", "cannot start a DTLS session")
+                 : CS_NET_ERR_BAD_ARG;
     *peer = handle_of((size_t)i, &d->sessions[i]);
     return CS_NET_OK;
 }
@@ -742,9 +818,12 @@ void cs_dtls_end(cs_udp_t *u)
         if (d->sessions[i].ssl)
             session_free(u, i, NULL);
     free(d->sessions);
-    free(d->tlsa);
     SSL_CTX_free(d->server_ctx);
-    SSL_CTX_free(d->client_ctx);
+    for (size_t i = 0; i < d->n_clients; i++) {
+        SSL_CTX_free(d->clients[i].ctx);
+        free(d->clients[i].tlsa);
+    }
+    OPENSSL_cleanse(d->clients, sizeof d->clients); /* PSKs */
     BIO_meth_free(d->bio_method);
     if (d->fd >= 0)
         close(d->fd);

@@ -62,7 +62,8 @@ cs_store_err_t cs_edhoc_key_set_certificate(cs_edhoc_key_t *k, const cs_crypto_t
                                             size_t len, bool by_value, const char *subject)
 {
     uint8_t hash[CS_HASH_MAX];
-    if (!k || !c || !cert || !subject || c->hash(c->state, CS_HASH_SHA256, cert, len, hash) != CS_CRYPTO_OK)
+    if (!k || !c || !cert || !subject || strlen(subject) >= sizeof k->subject ||
+        c->hash(c->state, CS_HASH_SHA256, cert, len, hash) != CS_CRYPTO_OK)
         return CS_STORE_ERR_BAD_ARG;
     cbor_enc_t e;
     cbor_enc_init(&e, k->cred, sizeof k->cred);

@@ -42,7 +42,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.
     -subj /CN=coreseal-test-ca 2>/dev/null
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem -days 2 \
     -subj /CN=someone-else 2>/dev/null
-for n in server client; do
+for n in server client dev02; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > $n.ext
     openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 -extfile $n.ext \
@@ -289,8 +289,11 @@ cat > bsx.json <<J
   "server":{"uri":"coaps://127.0.0.1:$LD","ssid":103,"lifetime":60,"certificate":"client.pem",
             "private_key":"client.key","server_certificate":"ca.pem","certificate_usage":2}},
  {"endpoint":"dev02","psk_key":"$(printf bs-key-two | od -An -tx1 | tr -d ' \n')",
-  "server":{"uri":"coaps://127.0.0.1:$LD","ssid":102,"lifetime":60,
-            "psk_identity":"dev02","psk_key":"$(printf key-two | od -An -tx1 | tr -d ' \n')"}}]}
+  "servers":[{"uri":"coaps://127.0.0.1:$LD","ssid":102,"lifetime":60,
+              "psk_identity":"dev02","psk_key":"$(printf key-two | od -An -tx1 | tr -d ' \n')"},
+             {"uri":"coaps://127.0.0.1:$((PORT + 25))","ssid":112,"lifetime":60,"certificate":"dev02.pem",
+              "private_key":"dev02.key","server_certificate":"server.pem"}],
+  "access_control":[{"object":3,"instance":0,"owner":112,"acl":{"112":1}}]}]}
 J
 LBX=$((PORT + 23)) LBXD=$((PORT + 24))
 "$B" lwm2m bootstrap --listen 127.0.0.1:$LBX --config bsx.json --listen-dtls 127.0.0.1:$LBXD \
@@ -315,11 +318,17 @@ rc=$?
 check "LwM2M: a Certificate account in one Bootstrap-Pack (exit $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q 'Bootstrap-Pack sent' lbx.log && grep -q 'registered as client' lbx3.log"
 
-# --- DTLS toward the Bootstrap-Server: PSK (the account's psk_key) or a certificate from its --ca
+# --- DTLS toward the Bootstrap-Server: PSK (the account's psk_key) or a certificate from its --ca;
+# dev02 gets two coaps:// server accounts, one PSK and one Certificate, used side by side
+"$B" lwm2m server --listen 127.0.0.1:$((PORT + 26)) --listen-dtls 127.0.0.1:$((PORT + 25)) --cert server.pem \
+    --key server.key --ca ca.pem --db :memory: --read /3/0/0 > lwm2m2.log 2>&1 &
+LWS2=$!
+wait_for lwm2m2.log "DTLS on"
 "$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two --duration 1 > lbd1.log 2>&1
 rc=$?
-check "LwM2M: bootstrap over DTLS PSK, then Register over DTLS PSK with the server's key (exit $rc)" \
-    bash -c "[ $rc -eq 0 ] && grep -q 'dev02: Bootstrap-Request over DTLS' lbx.log && grep -q 'dev02: finished' lbx.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m.log"
+check "LwM2M: bootstrap over DTLS PSK, then Register with two servers over DTLS, PSK and Certificate (exit $rc)" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'dev02: Bootstrap-Request over DTLS' lbx.log && grep -q 'dev02: finished' lbx.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m2.log && grep -q 'read dev02 /3/0/0 = coreseal' lwm2m2.log && [ \$(grep -c 'de-registered (2.02' lbd1.log) -eq 2 ]"
+kill -TERM $LWS2; wait $LWS2 2>/dev/null
 "$B" lwm2m client --ep client --bootstrap coaps://127.0.0.1:$LBXD --cert client.pem --key client.key \
     --server-cert server.pem --duration 1 > lbd2.log 2>&1
 rc=$?
