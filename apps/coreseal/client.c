@@ -61,7 +61,7 @@ typedef struct {
     cli_security_t sec;
     cli_context_t *oscore;
     cli_edhoc_t edhoc;
-    uint8_t pending_m3[512]; /* RFC 9668: message_3 rides on the first request */
+    uint8_t pending_m3[1024]; /* RFC 9668: message_3 rides on the first request (a certificate, by value) */
     size_t pending_m3_len;
     uint8_t request_tag[2];
     size_t batch_next; /* next unread datagram of the udp batch */

@@ -35,14 +35,14 @@ static int add_anchor(cli_edhoc_t *e, const char *path, const char *sub)
 
 int cli_edhoc_add_peer(cli_edhoc_t *e, const char *path, const char *sub)
 {
-    char head[16] = "";
+    char head[4096] = ""; /* a PEM file may begin with text ("Bag Attributes"...) */
     FILE *f = fopen(path, "r");
     if (f) {
         size_t n = fread(head, 1, sizeof head - 1, f);
         head[n] = 0;
         fclose(f);
     }
-    if (!strncmp(head, "-----BEGIN", 10))
+    if (strstr(head, "-----BEGIN CERTIFICATE-----"))
         return add_anchor(e, path, sub);
     if (e->n_peers == CLI_MAX_PEERS)
         return cli_fail(sub, CLI_EXIT_USAGE, "at most %d trusted EDHOC credentials", CLI_MAX_PEERS);

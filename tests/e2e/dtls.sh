@@ -324,7 +324,7 @@ check "LwM2M: a Certificate account in one Bootstrap-Pack (exit $rc)" \
     --key server.key --ca ca.pem --db :memory: --read /3/0/0 > lwm2m2.log 2>&1 &
 LWS2=$!
 wait_for lwm2m2.log "DTLS on"
-"$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two --duration 1 > lbd1.log 2>&1
+"$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two --duration 4 > lbd1.log 2>&1
 rc=$?
 check "LwM2M: bootstrap over DTLS PSK, then Register with two servers over DTLS, PSK and Certificate (exit $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q 'dev02: Bootstrap-Request over DTLS' lbx.log && grep -q 'dev02: finished' lbx.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m.log && grep -q 'registered dev02 lt=60 over DTLS' lwm2m2.log && grep -q 'read dev02 /3/0/0 = coreseal' lwm2m2.log && [ \$(grep -c 'de-registered (2.02' lbd1.log) -eq 2 ]"
@@ -350,7 +350,31 @@ check "LwM2M: a DTLS identity asking for another endpoint's account is refused w
     bash -c "[ $rc -eq 5 ] && grep -q '4.00' lbd4.log && grep -q 'refused ep=client over the DTLS session of dev02' lbx.log"
 "$B" post "coap://127.0.0.1:$LBX/bs?ep=dev02" > lbd5.log 2>&1
 check "LwM2M: a Bootstrap-Request with neither OSCORE nor DTLS is refused with 4.01" grep -q '4.01' lbd5.log
-kill -TERM $LWS $LBS; wait $LWS $LBS 2>/dev/null
+kill -TERM $LBS; wait $LBS 2>/dev/null
+
+# --- Certificate Usage 0 (CA constraint) and 1 (service certificate constraint): the
+# server's chain must also verify against the system's trust store (SSL_CERT_FILE here)
+for u in 0 1; do
+    anchor=$([ $u = 0 ] && echo ca.pem || echo server.pem)
+    cat > bsu$u.json <<J
+{"accounts":[{"endpoint":"dev02","psk_key":"$(printf bs-key-two | od -An -tx1 | tr -d ' \n')",
+  "server":{"uri":"coaps://127.0.0.1:$LD","ssid":102,"lifetime":60,"certificate":"dev02.pem",
+            "private_key":"dev02.key","server_certificate":"$anchor","certificate_usage":$u}}]}
+J
+    "$B" lwm2m bootstrap --listen 127.0.0.1:$LBX --config bsu$u.json --listen-dtls 127.0.0.1:$LBXD > lbu$u.log 2>&1 &
+    LBS=$!
+    wait_for lbu$u.log "DTLS on"
+    SSL_CERT_FILE=/nonexistent "$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two \
+        --duration 1 --ack-timeout 200 > lbu$u-a.log 2>&1
+    rc_a=$?
+    SSL_CERT_FILE=ca.pem "$B" lwm2m client --ep dev02 --bootstrap coaps://127.0.0.1:$LBXD --psk dev02:bs-key-two \
+        --duration 1 > lbu$u-b.log 2>&1
+    rc_b=$?
+    check "LwM2M Certificate Usage $u: refused while the system does not trust the CA, then accepted (exit $rc_a, $rc_b)" \
+        bash -c "[ $rc_a -ne 0 ] && grep -q 'certificate verify failed' lbu$u-a.log && [ $rc_b -eq 0 ] && grep -q 'registered as dev02' lbu$u-b.log"
+    kill -TERM $LBS; wait $LBS 2>/dev/null
+done
+kill -TERM $LWS; wait $LWS 2>/dev/null
 
 # --- libcoap's DTLS client and server (independent implementations)
 CO=$(command -v coap-client-openssl || true)

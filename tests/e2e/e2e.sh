@@ -536,7 +536,7 @@ LMA=$!
 LMB=$!
 wait_for lbm.log listening && wait_for lma.log listening && wait_for lmb.log listening
 mkdir dev5
-"$B" lwm2m client --ep dev5 --bootstrap coap://127.0.0.1:$LBM --oscore dev5-bs.json --state dev5 --duration 2 \
+"$B" lwm2m client --ep dev5 --bootstrap coap://127.0.0.1:$LBM --oscore dev5-bs.json --state dev5 --duration 4 \
     > lmc.log 2>&1
 rc=$?
 check "LwM2M with two server accounts: both bootstrapped, the client registers with each (exit $rc)" \
