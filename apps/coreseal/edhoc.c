@@ -92,7 +92,6 @@ static const cs_edhoc_key_t *vouched(cli_edhoc_t *e, const cs_crypto_t *c, const
     memcpy(k->cred, cred.cred, cred.cred_len);
     k->cred_len = cred.cred_len;
     k->pub_len = cred.pub_len;
-    k->x509 = true;
     return k;
 }
 

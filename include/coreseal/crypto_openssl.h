@@ -28,6 +28,13 @@ CS_MUST_CHECK cs_crypto_err_t cs_openssl_make_certificate(int32_t crv, const uin
                                                           size_t issuer_cert_len, uint8_t *out, size_t cap,
                                                           size_t *len);
 
+/* The subject's (first) common name of an OpenSSL X509 into out[cap]:
+ * false, with out "", if there is none, it does not fit, or it holds a
+ * NUL (a name cut short could pass for another). x509_verify's CN, and
+ * the DTLS layer's peer names. */
+struct x509_st;
+bool cs_openssl_subject_cn(const struct x509_st *x, char *out, size_t cap);
+
 /* The certificate der as PEM text ("-----BEGIN CERTIFICATE-----"...), a
  * NUL-terminated string in out[cap]. */
 CS_MUST_CHECK cs_crypto_err_t cs_openssl_certificate_pem(const uint8_t *der, size_t len, char *out, size_t cap);

@@ -172,7 +172,6 @@ typedef struct {
     size_t id_cred_len;
     uint8_t cred[CS_EDHOC_CRED_MAX];
     size_t cred_len;
-    bool x509;        /* cred is a certificate */
     char subject[64]; /* the CCS's sub (2) claim, or the certificate's CN; "" when it has none */
 } cs_edhoc_key_t;
 
@@ -186,7 +185,8 @@ CS_MUST_CHECK cs_store_err_t cs_edhoc_key_generate(const cs_crypto_t *c, int32_t
 CS_MUST_CHECK cs_store_err_t cs_edhoc_key_set_certificate(cs_edhoc_key_t *k, const cs_crypto_t *c,
                                                           const uint8_t *cert, size_t len, bool by_value,
                                                           const char *subject);
-/* The certificate of an X.509 credential (inside k->cred); NULL otherwise. */
+/* The certificate of an X.509 credential (k->cred is one bstr, its DER);
+ * NULL for another credential (a CCS). */
 const uint8_t *cs_edhoc_key_certificate(const cs_edhoc_key_t *k, size_t *len);
 /* Writes the key file (with the private key, mode 0600) or, with
  * with_private false, the credential file to hand to peers. */

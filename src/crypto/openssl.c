@@ -543,19 +543,20 @@ static X509 *der_cert(const uint8_t *der, size_t len)
     return x;
 }
 
-/* The subject's first CN into cn[cap]: "" if there is none, it does not
- * fit, or it holds a NUL (it must never pass for another name). */
-static void subject_cn(X509 *x, char *cn, size_t cap)
+bool cs_openssl_subject_cn(const X509 *x, char *out, size_t cap)
 {
     const X509_NAME *name = X509_get_subject_name(x);
     int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
     const ASN1_STRING *s = at < 0 ? NULL : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
     size_t n = s ? (size_t)ASN1_STRING_length(s) : 0;
-    cn[0] = 0;
-    if (s && n < cap && !memchr(ASN1_STRING_get0_data(s), 0, n)) {
-        memcpy(cn, ASN1_STRING_get0_data(s), n);
-        cn[n] = 0;
-    }
+    if (!cap)
+        return false;
+    out[0] = 0;
+    if (!s || n >= cap || memchr(ASN1_STRING_get0_data(s), 0, n))
+        return false;
+    memcpy(out, ASN1_STRING_get0_data(s), n);
+    out[n] = 0;
+    return true;
 }
 
 static cs_crypto_err_t os_x509_verify(void *state, const uint8_t *const *chain, const size_t *chain_len, size_t n,
@@ -596,7 +597,7 @@ static cs_crypto_err_t os_x509_verify(void *state, const uint8_t *const *chain, 
     if (e == CS_CRYPTO_OK)
         e = key ? pkey_to_door(key, crv, pub, pub_len) : CS_CRYPTO_ERR_BAD_KEY;
     if (e == CS_CRYPTO_OK && cn && cn_cap)
-        subject_cn(leaf, cn, cn_cap);
+        (void)cs_openssl_subject_cn(leaf, cn, cn_cap); /* "" without one */
     X509_STORE_CTX_free(ctx);
     sk_X509_pop_free(issuers, X509_free);
     X509_free(leaf);

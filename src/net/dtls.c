@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "net_internal.h"
 
+#include "coreseal/crypto_openssl.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -475,19 +477,12 @@ bool cs_dtls_peer_name(const cs_udp_t *u, coap_peer_t peer, char *out, size_t ca
         return false;
     const char *id = SSL_get_psk_identity(s->ssl);
     X509 *cert = SSL_get0_peer_certificate(s->ssl);
-    const ASN1_STRING *cn = NULL;
-    if (!id && cert) { /* the subject's (first) CN */
-        const X509_NAME *subject = X509_get_subject_name(cert);
-        int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-        cn = at < 0 ? NULL : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
-    }
-    const char *name = id ? id : cn ? (const char *)ASN1_STRING_get0_data(cn) : NULL;
-    size_t n = id ? strlen(id) : cn ? (size_t)ASN1_STRING_length(cn) : 0;
-    /* a name cut short, or with a NUL inside, could pass for another */
-    if (!name || n >= cap || memchr(name, 0, n))
+    if (!id)
+        return cert && cs_openssl_subject_cn(cert, out, cap);
+    size_t n = strlen(id);
+    if (n >= cap) /* a name cut short could pass for another */
         return false;
-    memcpy(out, name, n);
-    out[n] = 0;
+    memcpy(out, id, n + 1);
     return true;
 }
 

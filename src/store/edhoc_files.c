@@ -83,7 +83,6 @@ cs_store_err_t cs_edhoc_key_set_certificate(cs_edhoc_key_t *k, const cs_crypto_t
     }
     if (cbor_enc_finish(&e, &k->id_cred_len) != CBOR_OK)
         return CS_STORE_ERR_VALUE;
-    k->x509 = true;
     snprintf(k->subject, sizeof k->subject, "%s", subject);
     return CS_STORE_OK;
 }
@@ -93,7 +92,7 @@ const uint8_t *cs_edhoc_key_certificate(const cs_edhoc_key_t *k, size_t *len)
     cbor_dec_t d;
     const uint8_t *cert;
     cbor_dec_init(&d, k->cred, k->cred_len, 0);
-    if (!k->x509 || cbor_decode_bstr(&d, &cert, len) != CBOR_OK || !cbor_dec_done(&d))
+    if (cbor_decode_bstr(&d, &cert, len) != CBOR_OK || !cbor_dec_done(&d))
         return NULL;
     return cert;
 }
@@ -113,7 +112,8 @@ cs_store_err_t cs_edhoc_key_save(const cs_edhoc_key_t *k, const char *path, bool
     json_object_set_new(o, "public_key", cs_json_hex(k->pub, k->pub_len));
     if (k->kid_len)
         json_object_set_new(o, "kid", cs_json_hex(k->kid, k->kid_len));
-    if (k->x509) /* a CCS names its subject itself */
+    size_t cert_len;
+    if (cs_edhoc_key_certificate(k, &cert_len)) /* a CCS names its subject itself */
         json_object_set_new(o, "subject", json_string(k->subject));
     json_object_set_new(o, "id_cred", cs_json_hex(k->id_cred, k->id_cred_len));
     json_object_set_new(o, "cred", cs_json_hex(k->cred, k->cred_len));
@@ -188,10 +188,11 @@ static cs_store_err_t key_from_json(json_t *o, const char *path, cs_edhoc_key_t 
                                                                                          : NULL;
     if (!bad && k->priv_len && k->priv_len != cs_crv_priv_len(k->crv))
         bad = "private_key (wrong length for the curve)";
-    k->x509 = !bad && k->cred_len && (k->cred[0] >> 5) == 2; /* a bstr: a certificate */
+    size_t cert_len;
+    bool x509 = !bad && cs_edhoc_key_certificate(k, &cert_len);
     if (!bad && subject && strlen(subject) >= sizeof k->subject)
         bad = "subject (longer than 63 bytes)";
-    if (!bad && k->x509)
+    if (!bad && x509)
         snprintf(k->subject, sizeof k->subject, "%s", subject ? subject : "");
     json_decref(o); /* subject pointed into it */
     if (bad) {
@@ -199,7 +200,7 @@ static cs_store_err_t key_from_json(json_t *o, const char *path, cs_edhoc_key_t 
         cs_wipe(k, sizeof *k);
         return CS_STORE_ERR_VALUE;
     }
-    if (!k->x509)
+    if (!x509)
         ccs_subject(k->cred, k->cred_len, k->subject, sizeof k->subject);
     return CS_STORE_OK;
 }
